@@ -1,0 +1,120 @@
+"""Model cards generated from a weights folder (`config.json`, `metrics.json`, `training.json`).
+
+One function renders every card, so all four shipped models (and any user's) read the same;
+the YAML metadata carries the measured test metrics as `model-index` results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCardData
+
+from .data import DATASET_TITLES
+
+HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
+SPACE_URL = "https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"
+
+# (metrics.json key, model-index metric type, human name, format)
+METRIC_ROWS = {
+    "vae": [("neg_elbo", "neg_elbo", "-ELBO (nats/image)", ".2f"),
+            ("iwae_nll", "nll", "NLL, IWAE bound (nats/image)", ".2f"),
+            ("recon_nll", "reconstruction_nll", "reconstruction term (nats/image)", ".2f"),
+            ("kl", "kl", "KL term (nats/image)", ".2f"),
+            ("mse_per_pixel", "mse", "MSE per pixel (posterior mean)", ".5f"),
+            ("active_units", "active_units", "active latent units", "d"),
+            ("knn5_accuracy", "accuracy", "5-NN accuracy of latent means", ".4f")],
+    "ae": [("mse_per_pixel", "mse", "MSE per pixel", ".5f"),
+           ("bce_nats_per_image", "bce", "BCE (nats/image)", ".2f"),
+           ("knn5_accuracy", "accuracy", "5-NN accuracy of latents", ".4f")],
+}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def card_metadata(config: dict[str, Any], metrics: dict[str, Any], model_name: str) -> ModelCardData:
+    kind = config["model_type"]
+    dataset = config["dataset"]
+    task = "unconditional-image-generation" if kind == "vae" else "image-feature-extraction"
+    results = [EvalResult(task_type=task, dataset_type=HUB_DATASETS[dataset], dataset_name=DATASET_TITLES[dataset],
+                          dataset_split="test", metric_type=metric_type, metric_value=metrics[key], metric_name=name)
+               for key, metric_type, name, _ in METRIC_ROWS[kind] if key in metrics]
+    return ModelCardData(model_name=model_name, library_name="pytorch", license="mit",
+                         datasets=[HUB_DATASETS[dataset]], pipeline_tag=task,
+                         tags=["ae-vae-explorer", "autoencoder" if kind == "ae" else "vae", dataset,
+                               "pytorch_model_hub_mixin", "safetensors"],
+                         eval_results=results or None)
+
+
+def render_model_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
+    """The full `README.md` (YAML front matter + body) for a weights folder."""
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    metrics = _read_json(folder / "metrics.json")
+    training = _read_json(folder / "training.json")
+    kind = config["model_type"]
+    dataset = config["dataset"]
+    cls = "VAE" if kind == "vae" else "AutoEncoder"
+    name = repo_id.split("/")[-1] if repo_id else folder.name
+    location = repo_id or f"weights/{folder.name}"
+    title = f"{DATASET_TITLES[dataset]} {'VAE' if kind == 'vae' else 'autoencoder'}"
+    what = ("a variational autoencoder: Bernoulli likelihood (BCE summed over the 784 pixels), N(0, I) prior, "
+            "diagonal-Gaussian posterior; decoding z ~ N(0, I) gives new images"
+            if kind == "vae" else
+            f"a deterministic autoencoder trained with {config.get('reconstruction_loss', 'bce').upper()}; its "
+            "latent space has no prior, so decoding random latents is not expected to give images")
+    rows = "\n".join(f"| {label} | {format(metrics[key], fmt)} |" for key, _, label, fmt in METRIC_ROWS[kind]
+                     if key in metrics)
+    history = training.get("history", [])
+    cost = ""
+    if history:
+        per_epoch = sum(h["seconds"] for h in history) / len(history)
+        cost = (f"\nTraining cost: {len(history)} epochs, {per_epoch:.1f} s/epoch, "
+                f"{sum(h['seconds'] for h in history) / 60:.1f} min in total on {training.get('machine', 'CPU')}.\n")
+    figures = "\n".join(f"![{alt}]({file})" for file, alt in (("samples.png", "reconstructions and samples"),
+                                                              ("loss_curves.png", "loss curves"))
+                        if (folder / file).is_file())
+    body = f"""
+# {title} ({name})
+
+This is {what}. Part of [ae-vae-explorer]({SPACE_URL}), which shows AEs and VAEs side by side.
+
+Architecture: convolutional encoder 28×28 → 14×14 ({config['channels'][0]} ch) → 7×7 ({config['channels'][1]} ch)
+with {config['hidden_blocks']} residual block(s) per resolution, a linear map to a {config['latent_dim']}-d latent,
+and a mirrored transposed-conv decoder with sigmoid output. Inputs are (N, 1, 28, 28) in [0, 1], white ink on black,
+as torchvision's `ToTensor()` gives them.
+
+## Test metrics ({DATASET_TITLES[dataset]} official test split, {metrics.get('test_images', 10000)} images)
+
+| metric | value |
+|---|---|
+{rows}
+{cost}
+{figures}
+
+## Training command
+
+```bash
+{training.get('command', 'python train.py')}
+```
+
+## How to use
+
+```python
+from ae_vae import {cls}
+model = {cls}.from_pretrained("{location}")  # model.safetensors + config.json, nothing else
+z = model.{'encode(x).mode()' if kind == 'vae' else 'encode(x)'}   # x: (N, 1, 28, 28) in [0, 1]
+images = model.decode(z)                     # (N, 1, 28, 28) in [0, 1]
+```
+
+Files: `model.safetensors` (weights), `config.json` (architecture), `metrics.json` (the numbers above),
+`embeddings.safetensors` (latents, PCA and UMAP coordinates of 5 000 test images, used by the Space),
+`training.json` (command and per-epoch history). No pickles.
+"""
+    metadata = card_metadata(config, metrics, name)
+    return f"---\n{metadata.to_yaml()}\n---\n{body}"

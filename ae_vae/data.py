@@ -1,0 +1,106 @@
+"""MNIST / Fashion-MNIST through torchvision, held as one in-memory tensor.
+
+On 2 cores a DataLoader that builds a PIL image per sample is several times slower than
+indexing a float tensor (see `bench/data_loading.py`), and both data sets fit in ~190 MB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+DATASETS = ("mnist", "fashion_mnist")
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+# The classic "2 -> 5" interpolation; for Fashion-MNIST a T-shirt -> sneaker.
+INTERPOLATION_PAIRS = {"mnist": (2, 5), "fashion_mnist": (0, 7)}
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+class DataNotFoundError(RuntimeError):
+    """The data set is neither on disk nor downloadable."""
+
+
+@dataclass
+class ImageSet:
+    """Images (N, 1, 28, 28) float32 in [0, 1], white ink on black, and int64 labels (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, count: int) -> "ImageSet":
+        return ImageSet(self.images[:count], self.labels[:count])
+
+
+def normalize_dataset_name(name: str) -> str:
+    """Accept 'mnist', 'MNIST', 'fashion-mnist', 'FashionMNIST', 'fashion_mnist'."""
+    key = name.strip().lower().replace("-", "_")
+    key = {"fashionmnist": "fashion_mnist", "fashion": "fashion_mnist"}.get(key, key)
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return key
+
+
+def _torchvision_class(dataset: str):
+    from torchvision import datasets
+
+    return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}[dataset]
+
+
+def load_split(dataset: str, data_dir: str | os.PathLike, train: bool, download: bool = True) -> ImageSet:
+    """Load one split through torchvision's dataset class (the same files `ToTensor()` reads).
+
+    Tries the files on disk first; downloads only if they are absent and `download` is set.
+    Raises `DataNotFoundError` with a one-line message naming `--data-dir` otherwise.
+    """
+    dataset = normalize_dataset_name(dataset)
+    cls = _torchvision_class(dataset)
+    root = Path(data_dir).expanduser()
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise DataNotFoundError(_missing_message(dataset, root)) from None
+        logger.info("%s not found under %s; trying to download it", DATASET_TITLES[dataset], root)
+        try:
+            ds = cls(str(root), train=train, download=True)
+        except Exception as exc:  # no network, read-only dir, mirror down, ...
+            raise DataNotFoundError(_missing_message(dataset, root) + f" (download failed: {exc.__class__.__name__})") from None
+    images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
+    return ImageSet(images.contiguous(), ds.targets.clone().to(torch.int64))
+
+
+def _missing_message(dataset: str, root: Path) -> str:
+    folder = _torchvision_class(dataset).__name__
+    return (f"{DATASET_TITLES[dataset]} not found in --data-dir {root} (expected {root / folder / 'raw'}/*-ubyte) "
+            f"and it could not be downloaded; pass --data-dir pointing at a folder that holds {folder}/raw")
+
+
+def load_dataset(dataset: str, data_dir: str | os.PathLike, download: bool = True) -> tuple[ImageSet, ImageSet]:
+    """(train, test) for one data set."""
+    return load_split(dataset, data_dir, True, download), load_split(dataset, data_dir, False, download)
+
+
+def iterate_minibatches(images: torch.Tensor, batch_size: int, generator: torch.Generator):
+    """Shuffled mini-batches of an in-memory tensor; the last partial batch is kept."""
+    order = torch.randperm(len(images), generator=generator)
+    for start in range(0, len(images), batch_size):
+        yield images[order[start:start + batch_size]]
+
+
+def pick_class_examples(data: ImageSet, label: int, count: int = 1) -> torch.Tensor:
+    """The first `count` images of class `label` (deterministic, used for demos and figures)."""
+    idx = (data.labels == label).nonzero().flatten()[:count]
+    return data.images[idx]

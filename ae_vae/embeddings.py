@@ -1,0 +1,123 @@
+"""2-D maps of the latent space (PCA and UMAP), stored without pickles.
+
+`embeddings.safetensors` holds the latents of N test images, their labels, their PCA and UMAP
+coordinates, and the PCA basis (mean + 2 components). A *new* latent is placed on
+- the PCA map exactly: (z - mean) @ components.T;
+- the UMAP map by inverse-distance weighting of the UMAP positions of its k nearest stored
+  latents (k = 10). UMAP's own `transform` needs the fitted object (a pickle) and a numba
+  warm-up of several seconds; the k-NN placement is deterministic, takes ~1 ms and lands the
+  point inside the cluster its neighbours belong to, which is what the map is for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+
+from .models import Model
+
+logger = logging.getLogger(__name__)
+
+UMAP_PLACEMENT_NEIGHBOURS = 10
+
+
+class EmbeddingsError(RuntimeError):
+    """An embeddings file that is missing, unreadable or inconsistent."""
+
+
+@dataclass
+class LatentMaps:
+    latents: np.ndarray  # (N, D) float32
+    labels: np.ndarray  # (N,) int64
+    pca: np.ndarray  # (N, 2)
+    umap: np.ndarray  # (N, 2)
+    pca_mean: np.ndarray  # (D,)
+    pca_components: np.ndarray  # (2, D)
+    pca_explained_variance_ratio: np.ndarray  # (2,)
+    train_latent_mean: np.ndarray  # (D,) Gaussian fitted to the training latents: what "sampling an AE" can
+    train_latent_cov: np.ndarray  # (D, D) mean at best, to contrast with the VAE's N(0, I) prior
+
+    def place_pca(self, latents: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
+
+    def place_umap(self, latents: np.ndarray, k: int = UMAP_PLACEMENT_NEIGHBOURS) -> np.ndarray:
+        query = np.atleast_2d(latents).astype(np.float32)
+        dist = np.sqrt(np.maximum(((query[:, None, :] - self.latents[None]) ** 2).sum(-1), 0.0))
+        nearest = np.argsort(dist, axis=1)[:, :k]
+        weights = 1.0 / (np.take_along_axis(dist, nearest, axis=1) + 1e-6)
+        weights /= weights.sum(1, keepdims=True)
+        return (weights[..., None] * self.umap[nearest]).sum(1)
+
+    def pca_plane(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Latents at PCA coordinates (a, b): mean + a * c1 + b * c2 (for the decoded manifold grid)."""
+        return self.pca_mean + np.outer(a, self.pca_components[0]) + np.outer(b, self.pca_components[1])
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def fit_pca(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, top-2 components and their explained-variance ratios (SVD, sign fixed for stability)."""
+    mean = latents.mean(0)
+    _, singular, vt = np.linalg.svd(latents - mean, full_matrices=False)
+    components = vt[:2] * np.sign(vt[:2].sum(1, keepdims=True) + 1e-12)
+    variance = singular ** 2
+    return mean, components, variance[:2] / variance.sum()
+
+
+def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
+    import umap  # heavy import (numba); only needed when artifacts are built
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed)
+    return reducer.fit_transform(latents).astype(np.float32)
+
+
+def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
+                 seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
+    """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`."""
+    from .evaluation import latent_means
+
+    latents = latent_means(model, images, device=device).numpy().astype(np.float32)
+    train_latents = latent_means(model, train_images, device=device).numpy().astype(np.float64)
+    mean, components, ratio = fit_pca(latents)
+    return LatentMaps(latents=latents, labels=labels.numpy().astype(np.int64),
+                      pca=((latents - mean) @ components.T).astype(np.float32), umap=fit_umap(latents, seed),
+                      pca_mean=mean.astype(np.float32), pca_components=components.astype(np.float32),
+                      pca_explained_variance_ratio=ratio.astype(np.float32),
+                      train_latent_mean=train_latents.mean(0).astype(np.float32),
+                      train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32))
+
+
+def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:
+    from .fileio import atomic_save_safetensors
+
+    atomic_save_safetensors(path, {k: torch.from_numpy(v) for k, v in maps.to_tensors().items()}, metadata={
+        "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
+        "points": str(len(maps.labels))})
+
+
+def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
+    path = Path(path)
+    try:
+        tensors = load_file(str(path))
+        maps = LatentMaps(**{name: tensors[name] for name in LatentMaps.__dataclass_fields__})
+    except FileNotFoundError:
+        raise EmbeddingsError(f"{path}: file not found") from None
+    except KeyError as exc:
+        raise EmbeddingsError(f"{path}: missing tensor {exc}") from None
+    except Exception as exc:
+        raise EmbeddingsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    n, d = maps.latents.shape
+    if latent_dim is not None and d != latent_dim:
+        raise EmbeddingsError(f"{path}: latents have dimension {d}, config.json says {latent_dim}")
+    if maps.pca.shape != (n, 2) or maps.umap.shape != (n, 2) or maps.labels.shape != (n,) \
+            or maps.pca_components.shape != (2, d) or maps.pca_mean.shape != (d,) \
+            or maps.train_latent_mean.shape != (d,) or maps.train_latent_cov.shape != (d, d):
+        raise EmbeddingsError(f"{path}: inconsistent tensor shapes")
+    return maps

@@ -1,0 +1,172 @@
+"""Figures for training runs, model cards and the app.
+
+Uses `matplotlib.figure.Figure` directly (no pyplot global state), so figures can be built
+from several threads of the app at once and need no display.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .data import CLASS_NAMES, DATASET_TITLES, INTERPOLATION_PAIRS, ImageSet, pick_class_examples
+from .fileio import atomic_write_bytes
+from .models import Model
+
+LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, 1, 28, 28) or (28, 28) floats in [0, 1] -> uint8 array of the same layout without channel."""
+    array = images.detach().cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
+    if array.ndim == 4:
+        array = array[:, 0]
+    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def image_grid(images: torch.Tensor | np.ndarray, ncol: int, pad: int = 2, upscale: int = 1) -> np.ndarray:
+    """Tile (N, 1, 28, 28) images into one uint8 greyscale array with `pad` grey pixels between tiles."""
+    tiles = to_uint8(images)
+    n = len(tiles)
+    ncol = max(1, min(ncol, n))
+    nrow = -(-n // ncol)
+    h, w = tiles.shape[1:]
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), 64, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncol)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = tile
+    if upscale > 1:
+        grid = grid.repeat(upscale, 0).repeat(upscale, 1)
+    return grid
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
+    atomic_write_bytes(path, figure_png(fig, dpi))
+
+
+def grid_figure(rows: Sequence[tuple[str, torch.Tensor | np.ndarray]], ncol: int, title: str | None = None) -> Figure:
+    """One titled image grid per row (e.g. originals / AE / VAE)."""
+    fig = Figure(figsize=(max(4.0, ncol * 0.55), 0.7 + 0.62 * sum(-(-len(x) // ncol) for _, x in rows)))
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (name, images) in zip(axes, rows):
+        ax.imshow(image_grid(images, ncol), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: str, ax=None,
+                   marker: np.ndarray | None = None, legend: bool = True) -> Figure | None:
+    """Latent map coloured by class, with an optional star for the user's point."""
+    fig = None
+    if ax is None:
+        fig = Figure(figsize=(5.2, 4.6))
+        ax = fig.subplots()
+    names = CLASS_NAMES[dataset]
+    for label in range(len(names)):
+        keep = labels == label
+        ax.scatter(coords[keep, 0], coords[keep, 1], s=2.5, c=LABEL_COLOURS[label], label=names[label],
+                   alpha=0.6, linewidths=0, rasterized=True)
+    if marker is not None:
+        ax.scatter(marker[:, 0], marker[:, 1], s=260, marker="*", c="yellow", edgecolors="black", linewidths=1.2,
+                   zorder=5, label="your drawing")
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend:
+        ax.legend(markerscale=3 if marker is None else 1, fontsize=7, loc="best", framealpha=0.8,
+                  handletextpad=0.2, borderpad=0.3)
+    if fig is not None:
+        fig.tight_layout()
+    return fig
+
+
+def loss_curve_figure(history: list[dict[str, float]], title: str) -> Figure:
+    """Train and test loss per epoch (−ELBO for the VAE, BCE and MSE for the AE)."""
+    fig = Figure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
+    epochs = [h["epoch"] for h in history]
+    key = "neg_elbo" if "test_neg_elbo" in history[0] else "bce"
+    for split in ("train", "test"):
+        ax.plot(epochs, [h[f"{split}_{key}"] for h in history], marker="o", ms=3, label=f"{split} {key}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats / image")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def model_card_figure(model: Model, test_set: ImageSet, dataset: str, seed: int = 0, count: int = 16) -> Figure:
+    """Test images, their reconstructions, and decoded N(0, I) samples: the figure of the model card."""
+    from .latent import sample_prior
+
+    with torch.no_grad():
+        originals = test_set.images[:count]
+        reconstructions = model.decode(model.embed(originals))
+        samples = sample_prior(model, count, seed=seed)
+    kind = "VAE" if model.config.model_type == "vae" else "AE"
+    return grid_figure([("test", originals), ("recon", reconstructions), ("N(0,I)\nsamples", samples)], ncol=count,
+                       title=f"{DATASET_TITLES[dataset]} {kind}: reconstructions and prior samples")
+
+
+class EpochVisualizer:
+    """The older project's per-epoch figures: recon, pca, umap, interp and noise, plus loss curves."""
+
+    def __init__(self, folder: Path, model: Model, test_set: ImageSet, dataset: str, seed: int = 0,
+                 map_points: int = 2000):
+        self.folder = Path(folder)
+        self.model = model
+        self.dataset = dataset
+        self.seed = seed
+        self.test_set = test_set
+        self.map_set = test_set.subset(map_points)
+        a, b = INTERPOLATION_PAIRS[dataset]
+        self.pair = (pick_class_examples(test_set, a)[0], pick_class_examples(test_set, b)[0])
+        self.pair_names = (CLASS_NAMES[dataset][a], CLASS_NAMES[dataset][b])
+
+    def write(self, epoch: int, history: list[dict[str, float]]) -> None:
+        from .embeddings import fit_pca, fit_umap
+        from .evaluation import latent_means
+        from .latent import interpolate, sample_prior
+
+        name = f"epoch_{epoch:03d}.png"
+        kind = self.model.config.model_type.upper()
+        title = f"{DATASET_TITLES[self.dataset]} {kind}, epoch {epoch}"
+        with torch.no_grad():
+            x = self.test_set.images[:16]
+            recon = self.model.decode(self.model.embed(x))
+            save_figure(grid_figure([("input", x), ("recon", recon)], 16, title), self.folder / "recon" / name)
+            latents = latent_means(self.model, self.map_set.images).numpy()
+            labels = self.map_set.labels.numpy()
+            mean, components, ratio = fit_pca(latents)
+            pca_title = f"{title}: PCA ({100 * ratio.sum():.0f}% variance)"
+            save_figure(scatter_figure((latents - mean) @ components.T, labels, self.dataset, pca_title),
+                        self.folder / "pca" / name)
+            save_figure(scatter_figure(fit_umap(latents, self.seed), labels, self.dataset, f"{title}: UMAP"),
+                        self.folder / "umap" / name)
+            path = interpolate(self.model, self.pair[0], self.pair[1], steps=10)
+            save_figure(grid_figure([(f"{self.pair_names[0]} → {self.pair_names[1]}", path)], 10, title),
+                        self.folder / "interp" / name)
+            save_figure(grid_figure([("N(0,I)", sample_prior(self.model, 64, seed=self.seed))], 16, title),
+                        self.folder / "noise" / name)
+        save_figure(loss_curve_figure(history, title), self.folder / "loss_curves.png")
+        self.model.train()

@@ -1,0 +1,205 @@
+"""One training loop for both models, with atomic, pickle-free checkpoints.
+
+The model computes its own loss (`model(x, beta=...)` -> `ModelOutput`), so nothing here
+knows whether it trains an AE or a VAE. Checkpoints are safetensors (model + Adam state +
+RNG state) plus JSON, written to a fresh folder and published by atomically replacing a
+small `latest.json` pointer, so a crash at any moment leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from .data import iterate_minibatches
+from .fileio import atomic_save_safetensors, atomic_write_json, save_model_folder
+from .models import Model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Schedule:
+    """Learning rate (cosine decay after a short warm-up) and KL weight β (linear warm-up).
+
+    Both are pure functions of the step, so resuming needs no scheduler state.
+    """
+
+    lr: float
+    total_steps: int
+    warmup_steps: int = 200
+    final_lr_fraction: float = 0.02
+    kl_warmup_steps: int = 0
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        floor = self.final_lr_fraction
+        return self.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def beta_at(self, step: int) -> float:
+        if self.kl_warmup_steps <= 0:
+            return 1.0
+        return min(1.0, (step + 1) / self.kl_warmup_steps)
+
+
+@dataclass
+class TrainState:
+    """Progress that a checkpoint restores: epochs done, optimizer steps and the metric history."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Tensor, batch_size: int,
+                schedule: Schedule, state: TrainState, generator: torch.Generator,
+                device: torch.device, description: str = "train") -> dict[str, float]:
+    """One pass over `images`; updates `state.step`; returns the mean of each loss term."""
+    model.train()
+    sums: dict[str, float] = defaultdict(float)
+    seen = 0
+    steps = math.ceil(len(images) / batch_size)
+    with tqdm(iterate_minibatches(images, batch_size, generator), total=steps, desc=description,
+              leave=False, dynamic_ncols=True, mininterval=1.0) as bar:
+        for batch in bar:
+            batch = batch.to(device, non_blocking=True)
+            lr = schedule.lr_at(state.step)
+            beta = schedule.beta_at(state.step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None)
+            optimizer.zero_grad(set_to_none=True)
+            output.loss.backward()
+            optimizer.step()
+            state.step += 1
+            n = len(batch)
+            seen += n
+            for key, value in output.terms.items():
+                sums[key] += float(value) * n
+            if state.step % 20 == 0:
+                bar.set_postfix({k: f"{v / seen:.4g}" for k, v in sums.items()} | {"beta": f"{beta:.2f}"})
+    return {k: v / seen for k, v in sums.items()}
+
+
+@torch.no_grad()
+def evaluate_terms(model: Model, images: torch.Tensor, batch_size: int = 1000, seed: int = 0,
+                   device: torch.device | str = "cpu") -> dict[str, float]:
+    """Mean loss terms on `images` at β = 1 (for the VAE: one posterior sample per image, seeded)."""
+    model.eval()
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(seed)
+    sums: dict[str, float] = defaultdict(float)
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(device)
+        output = model(batch, beta=1.0, generator=generator if device.type == "cpu" else None)
+        for key, value in output.terms.items():
+            sums[key] += float(value) * len(batch)
+    return {k: v / len(images) for k, v in sums.items()}
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for param_id, param_state in state_dict["state"].items():
+        for name, value in param_state.items():
+            key = f"optimizer.{param_id}.{name}"
+            if torch.is_tensor(value):
+                tensors[key] = value
+            else:
+                scalars[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = defaultdict(dict)
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, param_id, name = key.split(".", 2)
+            state[int(param_id)][name] = value
+    for key, value in meta["scalars"].items():
+        _, param_id, name = key.split(".", 2)
+        state[int(param_id)][name] = value
+    optimizer.load_state_dict({"state": dict(state), "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(checkpoint_root: str | os.PathLike, model: Model, optimizer: torch.optim.Optimizer,
+                    state: TrainState, generator: torch.Generator, run_args: dict[str, Any]) -> Path:
+    """Write `epoch_XXX/` completely, then point `latest.json` at it; keep only the newest two."""
+    root = Path(checkpoint_root)
+    name = f"epoch_{state.epoch:03d}"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    try:
+        save_model_folder(model, tmp_dir)
+        opt_tensors, opt_meta = _optimizer_tensors(optimizer)
+        opt_tensors["rng.generator"] = generator.get_state()
+        opt_tensors["rng.torch"] = torch.get_rng_state()
+        atomic_save_safetensors(tmp_dir / "training_state.safetensors", opt_tensors)
+        atomic_write_json(tmp_dir / "training_state.json",
+                          {"train_state": asdict(state), "optimizer": opt_meta, "args": run_args})
+        final_dir = root / name
+        if final_dir.exists():
+            shutil.rmtree(final_dir)
+        os.replace(tmp_dir, final_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    atomic_write_json(root / "latest.json", {"checkpoint": name, "epoch": state.epoch})
+    for old in sorted(root.glob("epoch_*"))[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final_dir
+
+
+def latest_checkpoint(checkpoint_root: str | os.PathLike) -> Path | None:
+    pointer = Path(checkpoint_root) / "latest.json"
+    if not pointer.is_file():
+        return None
+    folder = Path(checkpoint_root) / json.loads(pointer.read_text())["checkpoint"]
+    return folder if folder.is_dir() else None
+
+
+def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator) -> tuple[TrainState, dict[str, Any]]:
+    """Restore model, optimizer, RNGs; return the train state and the arguments of the run."""
+    from .models import load_weights_into
+
+    folder = Path(folder)
+    load_weights_into(model, folder / "model.safetensors")
+    tensors = load_file(str(folder / "training_state.safetensors"))
+    meta = json.loads((folder / "training_state.json").read_text())
+    _restore_optimizer(optimizer, tensors, meta["optimizer"])
+    generator.set_state(tensors["rng.generator"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return TrainState(**meta["train_state"]), meta["args"]
+
+
+class Stopwatch:
+    """Seconds since construction; used for per-epoch durations in the log and metrics."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]

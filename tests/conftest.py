@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny IDX data sets written through the real torchvision file layout."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# The real MNIST / Fashion-MNIST; tests that need them skip with a reason when absent.
+REAL_DATA_DIR = Path(os.environ.get("AE_VAE_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """IDX file as LeCun's originals: magic (0, 0, 0x08 ubyte, ndim), big-endian dims, raw bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Blobs whose position depends on the label: learnable, cheap, 28x28 uint8 white on black."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=count)
+    yy, xx = np.mgrid[0:28, 0:28]
+    images = np.zeros((count, 28, 28), dtype=np.float64)
+    for i, label in enumerate(labels):
+        cy, cx = 8 + (label // 4) * 6, 7 + (label % 4) * 5
+        images[i] = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (2.0 + rng.random()) ** 2))
+    return (images * 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_tiny_dataset(root: Path, folder: str = "MNIST", train: int = 256, test: int = 128) -> Path:
+    for split, count, seed in (("train", train, 0), ("t10k", test, 1)):
+        images, labels = synthetic_digits(count, seed)
+        write_idx(root / folder / "raw" / f"{split}-images-idx3-ubyte", images)
+        write_idx(root / folder / "raw" / f"{split}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path: Path) -> Path:
+    """A data root holding a tiny MNIST and Fashion-MNIST in torchvision's raw IDX layout."""
+    root = tmp_path / "data"
+    write_tiny_dataset(root, "MNIST")
+    write_tiny_dataset(root, "FashionMNIST")
+    return root
+
+
+def real_data_available(dataset: str = "mnist") -> bool:
+    folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[dataset]
+    return (REAL_DATA_DIR / folder / "raw" / "t10k-images-idx3-ubyte").is_file()

@@ -1,0 +1,183 @@
+"""Model invariants: shapes, round trips, loss terms on hand-checkable cases, determinism, safe loading."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, VAEConfig, WeightsError, load_model
+from ae_vae.evaluation import knn_accuracy
+from ae_vae.fileio import save_model_folder
+
+TINY = dict(latent_dim=3, channels=(4, 8), hidden_blocks=1)
+
+
+def tiny_model(kind: str):
+    return AutoEncoder(AutoEncoderConfig(**TINY)) if kind == "ae" else VAE(VAEConfig(**TINY))
+
+
+def images(n: int = 5, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_shapes_and_ranges(kind, batch):
+    model = tiny_model(kind).eval()
+    x = images(batch)
+    z = model.embed(x)
+    assert z.shape == (batch, 3)
+    out = model.decode(z)
+    assert out.shape == (batch, 1, 28, 28)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    result = model(x)
+    assert result.loss.ndim == 0 and torch.isfinite(result.loss)
+    assert result.reconstruction.shape == x.shape
+
+
+def test_vae_encode_returns_posterior():
+    posterior = tiny_model("vae").encode(images(4))
+    assert isinstance(posterior, DiagonalGaussian)
+    assert posterior.mean.shape == posterior.logvar.shape == (4, 3)
+    assert torch.equal(posterior.mode(), posterior.mean)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(posterior.sample(g1), posterior.sample(g2))
+    assert posterior.kl().shape == (4,)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_save_and_from_pretrained_round_trip(kind, tmp_path):
+    model = tiny_model(kind).eval()
+    model.save_pretrained(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"config.json", "model.safetensors"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))]
+    cls = type(model)
+    loaded = cls.from_pretrained(tmp_path)
+    assert loaded.config == model.config
+    x = images(3)
+    assert torch.equal(loaded.decode(loaded.embed(x)), model.decode(model.embed(x)))
+    # the generic loader picks the class from config.json
+    generic = load_model(tmp_path)
+    assert type(generic) is cls
+    assert torch.equal(generic.embed(x), model.embed(x))
+
+
+def test_atomic_save_model_folder_matches_save_pretrained(tmp_path):
+    model = tiny_model("vae").eval()
+    save_model_folder(model, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "vae"
+    assert torch.equal(VAE.from_pretrained(tmp_path).embed(images(2)), model.embed(images(2)))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temp files left behind"
+
+
+def test_analytic_kl_matches_monte_carlo():
+    torch.manual_seed(0)
+    mean, logvar = torch.randn(2, 4), torch.randn(2, 4) * 0.5
+    posterior = DiagonalGaussian(mean, logvar)
+    g = torch.Generator().manual_seed(0)
+    z = torch.stack([posterior.sample(g) for _ in range(200_000)])  # (S, 2, 4)
+    log_p = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+    mc = (posterior.log_prob(z) - log_p).mean(0)
+    torch.testing.assert_close(mc, posterior.kl(), atol=0.02, rtol=0.01)
+
+
+def _constant_vae(decoder_bias: float, encoder_mean: float) -> VAE:
+    """A VAE whose posterior is N(encoder_mean, I) and whose decoder ignores z: every term is analytic."""
+    model = VAE(VAEConfig(**TINY))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        head = model.encoder.head
+        head.bias[:3] = encoder_mean  # mean; logvar stays 0
+        model.decoder.body[-1].bias.fill_(decoder_bias)
+    return model.eval()
+
+
+def test_neg_elbo_and_iwae_on_hand_checkable_case():
+    x = images(4)
+    bias, m = 0.3, 0.3
+    model = _constant_vae(bias, m)
+    bce = F.binary_cross_entropy_with_logits(torch.full_like(x, bias), x, reduction="none").flatten(1).sum(1)
+    kl = 0.5 * 3 * m ** 2  # KL(N(m, 1) || N(0, 1)) per dim is m^2 / 2
+    out = model(x, beta=1.0, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.terms["neg_elbo"], (bce + kl).mean())
+    torch.testing.assert_close(out.terms["kl"], torch.tensor(kl))
+    # p(x|z) does not depend on z, so -log p(x) = BCE exactly; IWAE sits between it and the ELBO
+    nll = model.iwae_nll(x, num_samples=2000, generator=torch.Generator().manual_seed(0))
+    assert torch.all(nll <= bce + kl + 1e-4)
+    torch.testing.assert_close(nll, bce, atol=0.06, rtol=0)  # MC std ~0.012 at k=2000
+    # with posterior == prior every importance weight equals p(x): IWAE is exact for any k
+    exact = _constant_vae(bias, 0.0).iwae_nll(x, num_samples=5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(exact, bce)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_deterministic_under_seed(kind):
+    def run():
+        torch.manual_seed(123)
+        model = tiny_model(kind)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        g = torch.Generator().manual_seed(5)
+        for _ in range(3):
+            out = model(images(8), generator=g)
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+        return model.embed(images(2, seed=9))
+    assert torch.equal(run(), run())
+
+
+def test_ae_loss_selectable():
+    x = images(3)
+    bce_model = AutoEncoder(AutoEncoderConfig(**TINY, reconstruction_loss="bce"))
+    mse_model = AutoEncoder(AutoEncoderConfig(**TINY, reconstruction_loss="mse"))
+    mse_model.load_state_dict(bce_model.state_dict())
+    assert torch.allclose(bce_model(x).loss, bce_model(x).terms["bce"])
+    assert torch.allclose(mse_model(x).loss, mse_model(x).terms["mse"])
+    with pytest.raises(ValueError, match="reconstruction_loss"):
+        AutoEncoderConfig(reconstruction_loss="l1")
+
+
+def test_truncated_weights_error_names_the_file(tmp_path):
+    tiny_model("vae").save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+    with pytest.raises(WeightsError, match="model.safetensors"):
+        load_model(tmp_path)
+    with pytest.raises(WeightsError, match="model.safetensors"):
+        VAE.from_pretrained(tmp_path)
+
+
+def test_mismatched_config_error_names_the_file(tmp_path):
+    tiny_model("vae").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["latent_dim"] = 5
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match=r"model.safetensors.*shape"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="config.json"):
+        load_model(tmp_path)
+
+
+def test_pickle_weights_are_never_loaded(tmp_path):
+    model = tiny_model("ae")
+    model.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")  # what the stock mixin would fall back to
+    with pytest.raises(WeightsError, match="model.safetensors"):
+        AutoEncoder.from_pretrained(tmp_path)
+
+
+def test_knn_accuracy_on_separable_clusters():
+    centres = torch.eye(3) * 10
+    labels = torch.arange(3).repeat_interleave(20)
+    points = centres[labels] + torch.randn(60, 3, generator=torch.Generator().manual_seed(0))
+    assert knn_accuracy(points, labels, points + 0.01, labels) == 1.0
+    shuffled = labels[torch.randperm(60, generator=torch.Generator().manual_seed(1))]
+    assert knn_accuracy(points, shuffled, points, labels) < 0.8

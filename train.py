@@ -1,0 +1,200 @@
+"""Train an AE or a VAE on MNIST / Fashion-MNIST, evaluate it, and write a Hub-ready folder.
+
+    python train.py --model vae --dataset mnist --data-dir ../shared/data --output-dir weights/mnist-vae
+
+The output folder gets `model.safetensors`, `config.json`, `metrics.json`,
+`embeddings.safetensors`, figures and a `README.md` model card. Checkpoints go to
+`<output-dir>/checkpoints` every epoch (atomically); `--resume` continues from the newest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
+from ae_vae.models import AutoEncoder, AutoEncoderConfig, VAE, VAEConfig, WeightsError
+from ae_vae.training import (Schedule, Stopwatch, TrainState, evaluate_terms, latest_checkpoint, load_checkpoint,
+                             save_checkpoint, train_epoch)
+
+logger = logging.getLogger("train")
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Train an autoencoder (AE) or variational autoencoder (VAE) on MNIST or Fashion-MNIST.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", type=_lower, choices=["ae", "vae"], default="vae",
+                        help="model type (AE/VAE accepted in any case)")
+    parser.add_argument("--dataset", type=normalize_dataset_name, default="mnist",
+                        help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
+    parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
+                        help="size of the latent code")
+    parser.add_argument("--channels", type=int, nargs=2, default=[32, 64], metavar=("C14", "C7"),
+                        help="conv channels at 14x14 and 7x7")
+    parser.add_argument("--hidden-blocks", "--hidden_blocks", dest="hidden_blocks", type=int, default=1,
+                        help="residual blocks per resolution in encoder and decoder")
+    parser.add_argument("--ae-loss", "--ae_loss", dest="ae_loss", type=_lower, choices=["bce", "mse"], default="bce",
+                        help="AE reconstruction loss")
+    parser.add_argument("--epochs", type=int, default=30, help="total number of epochs")
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=128,
+                        help="mini-batch size")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
+    parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
+                        help="VAE: epochs over which the KL weight beta rises linearly from 0 to 1")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default="./data",
+                        help="torchvision data root (holds MNIST/raw, FashionMNIST/raw); downloaded there if absent")
+    parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=None,
+                        help="where weights, metrics, embeddings and the model card go "
+                             "(default: runs/<dataset>-<model>)")
+    parser.add_argument("--device", type=_lower, choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                        help="compute device")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest checkpoint in <output-dir>/checkpoints")
+    parser.add_argument("--visualize-every", "--visualize_every", dest="visualize_every", type=int, default=0,
+                        help="every N epochs write reconstructions, PCA, UMAP, interpolation and prior samples "
+                             "to <visu-dir>/<dataset>_<model>/ (0: off)")
+    parser.add_argument("--visu-dir", "--visu_dir", dest="visu_dir", default="visu", help="folder for --visualize-every")
+    parser.add_argument("--iwae-samples", type=int, default=100, help="VAE: importance samples for the NLL estimate")
+    parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
+    parser.add_argument("--embedding-points", type=int, default=5000,
+                        help="test images whose latents, PCA and UMAP coordinates are stored for the app")
+    args = parser.parse_args(argv)
+    if args.output_dir is None:
+        args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
+    for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.lr <= 0:
+        parser.error("--lr must be positive")
+    args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    return args
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but CUDA is not available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise SystemExit("error: --device mps requested but MPS is not available")
+    return torch.device(name)
+
+
+def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
+    shape = dict(latent_dim=args.latent_dim, channels=tuple(args.channels), hidden_blocks=args.hidden_blocks,
+                 dataset=args.dataset)
+    if args.model == "ae":
+        return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
+    return VAE(VAEConfig(**shape))
+
+
+def run_arguments(args: argparse.Namespace) -> dict:
+    """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
+    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size", "lr",
+            "kl_warmup_epochs", "seed")
+    return {k: getattr(args, k) for k in keys}
+
+
+def main(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    output_dir = Path(args.output_dir)
+    checkpoint_root = output_dir / "checkpoints"
+
+    try:
+        train_set, test_set = load_dataset(args.dataset, args.data_dir)
+    except DataNotFoundError as exc:
+        logger.error("%s", exc)
+        return 2
+    logger.info("%s: %d train / %d test images, device %s, %d threads", args.dataset, len(train_set),
+                len(test_set), device, torch.get_num_threads())
+
+    model = build_model(args).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    generator = torch.Generator().manual_seed(args.seed)
+    state = TrainState()
+    if args.resume:
+        checkpoint = latest_checkpoint(checkpoint_root)
+        if checkpoint is None:
+            logger.error("--resume: no checkpoint in %s; run without --resume to start", checkpoint_root)
+            return 2
+        try:
+            state, saved_args = load_checkpoint(checkpoint, model, optimizer, generator)
+        except (WeightsError, OSError, KeyError, ValueError) as exc:
+            logger.error("--resume: cannot read checkpoint %s: %s", checkpoint, exc)
+            return 2
+        different = {k: (saved_args.get(k), v) for k, v in run_arguments(args).items()
+                     if k != "epochs" and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
+        if different:
+            logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or a new "
+                         "--output-dir", {k: v[0] for k, v in different.items()})
+            return 2
+        logger.info("resumed from %s (epoch %d, step %d)", checkpoint, state.epoch, state.step)
+
+    steps_per_epoch = -(-len(train_set) // args.batch_size)
+    kl_warmup = int(args.kl_warmup_epochs * steps_per_epoch) if args.model == "vae" else 0
+    schedule = Schedule(lr=args.lr, total_steps=args.epochs * steps_per_epoch,
+                        warmup_steps=min(200, steps_per_epoch), kl_warmup_steps=kl_warmup)
+    visualizer = None
+    if args.visualize_every > 0:
+        from ae_vae.plotting import EpochVisualizer
+        visualizer = EpochVisualizer(Path(args.visu_dir) / f"{args.dataset}_{args.model}", model, test_set,
+                                     args.dataset, seed=args.seed)
+
+    try:
+        while state.epoch < args.epochs:
+            watch = Stopwatch()
+            train_terms = train_epoch(model, optimizer, train_set.images, args.batch_size, schedule, state,
+                                      generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}")
+            train_seconds = watch.elapsed()
+            test_terms = evaluate_terms(model, test_set.images, seed=args.seed, device=device)
+            state.epoch += 1
+            state.seconds += train_seconds
+            record = {"epoch": state.epoch, "seconds": round(train_seconds, 2),
+                      **{f"train_{k}": v for k, v in train_terms.items()},
+                      **{f"test_{k}": v for k, v in test_terms.items()}}
+            state.history.append(record)
+            logger.info("epoch %d/%d  %.1fs  train %s  test %s", state.epoch, args.epochs, train_seconds,
+                        _fmt(train_terms), _fmt(test_terms))
+            save_checkpoint(checkpoint_root, model, optimizer, state, generator, run_arguments(args))
+            if visualizer is not None and state.epoch % args.visualize_every == 0:
+                visualizer.write(state.epoch, state.history)
+    except KeyboardInterrupt:
+        logger.warning("interrupted; the last complete epoch is checkpointed in %s (use --resume)", checkpoint_root)
+        return 130
+
+    from ae_vae.artifacts import finalize_run  # heavy (UMAP); only needed once training is done
+
+    finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
+                 command=args.command, train_args=run_arguments(args), seed=args.seed,
+                 iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
+                 embedding_points=args.embedding_points, device=device)
+    logger.info("wrote %s", output_dir)
+    return 0
+
+
+def _fmt(terms: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in terms.items())
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(main(parse_args()))
