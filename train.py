@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
+from ae_vae.hub import HubError, check_push_target, push_folder
 from ae_vae.models import AutoEncoder, AutoEncoderConfig, VAE, VAEConfig, WeightsError
 from ae_vae.training import (Schedule, Stopwatch, TrainState, evaluate_terms, latest_checkpoint, load_checkpoint,
                              save_checkpoint, train_epoch)
@@ -71,6 +72,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
     parser.add_argument("--embedding-points", type=int, default=5000,
                         help="test images whose latents, PCA and UMAP coordinates are stored for the app")
+    parser.add_argument("--push-to-hub", "--push_to_hub", dest="push_to_hub", default=None, metavar="REPO_ID",
+                        help="after training, push the output folder to this Hub model repo (user/name); the token "
+                             "comes from HF_TOKEN or `hf auth login`, HF_ENDPOINT selects another Hub")
+    parser.add_argument("--private", action="store_true",
+                        help="with --push-to-hub: create the repo as private (if it does not exist yet)")
+    parser.add_argument("--hub-revision", "--revision", dest="hub_revision", default="main",
+                        help="with --push-to-hub: branch to push to, created if missing")
     args = parser.parse_args(argv)
     if args.output_dir is None:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
@@ -79,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
+    if (args.private or args.hub_revision != "main") and not args.push_to_hub:
+        parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     return args
 
@@ -118,6 +128,13 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     output_dir = Path(args.output_dir)
     checkpoint_root = output_dir / "checkpoints"
+
+    if args.push_to_hub:
+        try:  # fail now, not after hours of training
+            check_push_target(args.push_to_hub)
+        except HubError as exc:
+            logger.error("--push-to-hub: %s", exc)
+            return 2
 
     try:
         train_set, test_set = load_dataset(args.dataset, args.data_dir)
@@ -188,6 +205,16 @@ def main(args: argparse.Namespace) -> int:
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
                  embedding_points=args.embedding_points, device=device)
     logger.info("wrote %s", output_dir)
+    if args.push_to_hub:
+        try:
+            url = push_folder(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision)
+        except HubError as exc:
+            later = " ".join(shlex.quote(a) for a in ["python", "-m", "ae_vae.hub", "push", str(output_dir),
+                                                      args.push_to_hub] + (["--private"] if args.private else [])
+                             + (["--revision", args.hub_revision] if args.hub_revision != "main" else []))
+            logger.error("%s; the trained folder stays in %s, push it later with: %s", exc, output_dir, later)
+            return 3
+        logger.info("pushed to %s", url)
     return 0
 
 

@@ -25,6 +25,7 @@ from .models import Model
 logger = logging.getLogger(__name__)
 
 UMAP_PLACEMENT_NEIGHBOURS = 10
+EXAMPLES_PER_CLASS = 3
 
 
 class EmbeddingsError(RuntimeError):
@@ -42,6 +43,8 @@ class LatentMaps:
     pca_explained_variance_ratio: np.ndarray  # (2,)
     train_latent_mean: np.ndarray  # (D,) Gaussian fitted to the training latents: what "sampling an AE" can
     train_latent_cov: np.ndarray  # (D, D) mean at best, to contrast with the VAE's N(0, I) prior
+    example_images: np.ndarray  # (K, 28, 28) uint8: a few test images per class, so the app needs no data set
+    example_labels: np.ndarray  # (K,) int64
 
     def place_pca(self, latents: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
@@ -91,7 +94,17 @@ def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train
                       pca_mean=mean.astype(np.float32), pca_components=components.astype(np.float32),
                       pca_explained_variance_ratio=ratio.astype(np.float32),
                       train_latent_mean=train_latents.mean(0).astype(np.float32),
-                      train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32))
+                      train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32),
+                      **_class_examples(images, labels))
+
+
+def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int = EXAMPLES_PER_CLASS
+                    ) -> dict[str, np.ndarray]:
+    """The first `per_class` images of every class, interleaved (0, 1, ..., 9, 0, 1, ...)."""
+    picks = [(labels == c).nonzero().flatten()[:per_class].tolist() for c in range(10)]
+    order = torch.tensor([p[i] for i in range(per_class) for p in picks if i < len(p)], dtype=torch.int64)
+    return {"example_images": (images[order, 0] * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy(),
+            "example_labels": labels[order].numpy().astype(np.int64)}
 
 
 def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:

@@ -146,7 +146,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Mirror of `Encoder`: latent -> 7x7 -> 14x14 -> 28x28 logits."""
+    """Mirror of `Encoder`: latent -> 7x7 -> 14x14 -> 28x28 -> a 3x3 conv to per-pixel logits."""
 
     def __init__(self, channels: tuple[int, int], hidden_blocks: int, latent_dim: int):
         super().__init__()
@@ -156,7 +156,10 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = [ResidualBlock(c2) for _ in range(hidden_blocks)]
         layers += [nn.SiLU(), nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)]
         layers += [ResidualBlock(c1) for _ in range(hidden_blocks)]
-        layers += [nn.SiLU(), nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1)]
+        # A non-linear 28x28 stage: predicting pixels linearly from 14x14 features blurs strokes.
+        c0 = max(1, c1 // 2)
+        layers += [nn.SiLU(), nn.ConvTranspose2d(c1, c0, 4, stride=2, padding=1), nn.SiLU(),
+                   nn.Conv2d(c0, 1, 3, padding=1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
