@@ -10,6 +10,7 @@ out with one `gr.Tab` per feature and wires every event with an explicit `api_na
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import tempfile
@@ -19,10 +20,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import torch
+from PIL import Image
 
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
 from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
 from ae_vae.hub import resolve_model_folders
+from ae_vae.plotting import figure_png
 from ae_vae.preprocess import InputError
 
 logger = logging.getLogger("app")
@@ -147,7 +150,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             ae_grid, vae_grid = explorer.manifold(dataset)
         except InputError as exc:
             raise _user_error(exc) from None
-        return fig, text, ae_grid, vae_grid
+        return Image.open(io.BytesIO(figure_png(fig, dpi=80))), text, ae_grid, vae_grid
 
     first = explorer.datasets[0]
     with gr.Blocks(title="AE vs VAE explorer") as demo:
@@ -181,7 +184,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                                            elem_classes="pixelated", elem_id="vae-recon", interactive=False)
                     vae_samples = gr.Image(label="VAE posterior samples z ~ q(z|x)", format="png", height=120,
                                            elem_classes="pixelated", interactive=False)
-                    errors = gr.Markdown()
+                    errors = gr.Markdown(label="reconstruction errors")
             examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=15,
                                   height=150, allow_preview=False, elem_id="examples", format="png")
 
@@ -224,8 +227,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                 mark = ImageUpload(type="filepath", image_mode=None, format="png", height=140,
                                    label="Point to mark (your latest drawing)", elem_classes="pixelated")
                 embed_run = gr.Button("Update maps", variant="primary")
-            maps_plot = gr.Plot(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right")
-            maps_text = gr.Markdown()
+            maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
+                                 format="png", interactive=False)
+            maps_text = gr.Markdown(label="explained variance")
             with gr.Row():
                 ae_manifold = gr.Image(label="AE decoded over its PCA plane (±2σ)", format="png",
                                        elem_classes="pixelated", interactive=False)

@@ -1,0 +1,309 @@
+"""ae-vae-explorer: draw, interpolate, sample and map — an AE and a VAE side by side.
+
+    python app.py                       # bundled weights in weights/
+    AE_VAE_HUB_REPO=user/repo python app.py   # weights from the Hugging Face Hub (cached; falls back)
+
+All logic lives in `ae_vae.explorer` (pure functions, tested without the UI); this file lays it
+out with one `gr.Tab` per feature and wires every event with an explicit `api_name`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+
+from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
+from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
+from ae_vae.hub import resolve_model_folders
+from ae_vae.preprocess import InputError
+
+logger = logging.getLogger("app")
+ROOT = Path(__file__).resolve().parent
+DATASET_CHOICES = [(DATASET_TITLES[d], d) for d in DATASETS]
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+#source-notice { font-size: 0.9em; opacity: 0.85; }
+"""
+AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its training pulled the codes towards "
+                  "N(0, I), so random points land in the empty space between (or far from) the regions its encoder "
+                  "uses, and the decoder has never been asked to decode them. The VAE's KL term makes N(0, I) its "
+                  "latent distribution, so its samples are images. The third grid decodes a Gaussian fitted to "
+                  "the AE's own training codes: better, but the codes are not Gaussian, so many samples are still "
+                  "blends — that fit is what the VAE's prior gives for free.")
+
+
+def load_explorer(hub_repo: str | None, weights_dir: Path, timeout: float = 5.0) -> Explorer:
+    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`."""
+    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout)
+    models = {dataset: load_dataset_models(dataset, source.folders[f"{dataset}-ae"], source.folders[f"{dataset}-vae"])
+              for dataset in DATASETS}
+    return Explorer(models, source_notice=source.notice)
+
+from gradio.events import Dependency
+
+class ImageUpload(gr.Image):
+    """`gr.Image` whose unreadable uploads (a text file, a broken PNG) give a clear message, not a traceback."""
+
+    is_template = True  # rendered by the frontend's Image component
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+            name = getattr(payload, "orig_name", None) or "The file"
+            raise gr.Error(f"{name} is not an image that can be read ({exc.__class__.__name__}); upload a PNG, "
+                           "JPEG, WebP, BMP or GIF.", print_exception=False) from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class SketchInput(gr.Sketchpad):
+    """`gr.Sketchpad` that turns malformed API payloads into a clear message."""
+
+    is_template = True
+
+    def get_block_name(self) -> str:
+        return "imageeditor"
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(f"The sketch could not be read ({exc.__class__.__name__}); send "
+                           "{background, layers, composite} images.", print_exception=False) from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def _user_error(exc: InputError) -> gr.Error:
+    return gr.Error(str(exc), print_exception=False)
+
+
+def build_demo(explorer: Explorer) -> gr.Blocks:
+    """The Blocks app over `explorer`'s handlers."""
+
+    def reconstruct(sketch: Any, image: Any, dataset: str, source: str | None = None):
+        """Model input, AE and VAE reconstructions, VAE posterior samples, error table."""
+        chosen = image if (image is not None and source != "pad") or sketch is None else sketch
+        try:
+            result = explorer.reconstruct(chosen, dataset)
+        except InputError as exc:
+            raise _user_error(exc) from None
+        return result.model_input, result.ae, result.vae, result.vae_samples, result.summary(), result.model_input
+
+    def reconstruct_from_pad(sketch: Any, dataset: str):
+        """After every stroke: an empty or cleared pad only updates the status line."""
+        if not isinstance(sketch, dict) or sketch.get("composite") is None:
+            return (*[gr.skip()] * 5, gr.skip(), "pad", "The pad is empty: draw a digit (mouse or finger).")
+        try:
+            outputs = reconstruct(sketch, None, dataset, "pad")
+        except gr.Error as exc:
+            return (*[gr.skip()] * 5, gr.skip(), "pad", f"⚠️ {exc.message}")
+        return (*outputs, "pad", "Reconstructed your drawing.")
+
+    def reconstruct_from_upload(image: Any, dataset: str):
+        try:
+            outputs = reconstruct(None, image, dataset, "upload")
+        except gr.Error as exc:
+            return (*[gr.skip()] * 5, gr.skip(), "upload", f"⚠️ {exc.message}")
+        return (*outputs, "upload", "Reconstructed your upload.")
+
+    def examples_for(dataset: str) -> list[tuple[np.ndarray, str]]:
+        pair = explorer.models(dataset)
+        names = CLASS_NAMES[pair.dataset]
+        return [(img, names[int(label)]) for img, label in zip(pair.example_images, pair.example_labels)]
+
+    def pick_example(dataset: str, evt: gr.SelectData):
+        pair = explorer.models(dataset)
+        image = pair.example_images[evt.index]
+        outputs = reconstruct(None, image, dataset, "upload")
+        return (image, *outputs, "upload", f"Reconstructed test example #{evt.index}.")
+
+    def interpolate(image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
+        try:
+            ae_strip, vae_strip, frames = explorer.interpolate(image_a, image_b, dataset, steps, path)
+        except InputError as exc:
+            raise _user_error(exc) from None
+        gif_dir = Path(tempfile.mkdtemp(prefix="interp-"))
+        gif_path = gif_dir / f"interpolation-{dataset}-{path}.gif"
+        gif_path.write_bytes(gif_bytes(frames))
+        return ae_strip, vae_strip, str(gif_path)
+
+    def default_pair(dataset: str):
+        return explorer.default_pair(dataset)
+
+    def sample(dataset: str, count: int, seed: int, temperature: float):
+        try:
+            return explorer.sample(dataset, count, seed, temperature)
+        except InputError as exc:
+            raise _user_error(exc) from None
+
+    def embedding(dataset: str, image: Any):
+        try:
+            fig, text = explorer.embedding(dataset, image)
+            ae_grid, vae_grid = explorer.manifold(dataset)
+        except InputError as exc:
+            raise _user_error(exc) from None
+        return fig, text, ae_grid, vae_grid
+
+    first = explorer.datasets[0]
+    with gr.Blocks(title="AE vs VAE explorer") as demo:
+        gr.Markdown("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST "
+                    "and Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's "
+                    "latent space is generative and a plain AE's is not.")
+        gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
+        dataset = gr.Radio(DATASET_CHOICES, value=first, label="Dataset (applies to every tab)")
+        current_input = gr.State(None)
+        source = gr.State(None)
+
+        with gr.Tab("Draw"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    pad = SketchInput(canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA",
+                                      format="png", layers=False, transforms=(),
+                                      brush=gr.Brush(default_size=11, colors=["#000000"], color_mode="fixed"),
+                                      label="Draw a digit (or a garment) — updates after every stroke",
+                                      elem_id="sketchpad")
+                    upload = ImageUpload(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                         format="png", label="…or upload an image", height=200, elem_id="upload")
+                    run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
+                    status = gr.Markdown("", elem_id="draw-status")
+                with gr.Column(scale=4):
+                    with gr.Row():
+                        model_input = gr.Image(label="28×28 model input", format="png", height=168,
+                                               elem_classes="pixelated", elem_id="model-input", interactive=False)
+                        ae_out = gr.Image(label="AE reconstruction", format="png", height=168,
+                                          elem_classes="pixelated", elem_id="ae-recon", interactive=False)
+                        vae_out = gr.Image(label="VAE reconstruction (posterior mean)", format="png", height=168,
+                                           elem_classes="pixelated", elem_id="vae-recon", interactive=False)
+                    vae_samples = gr.Image(label="VAE posterior samples z ~ q(z|x)", format="png", height=120,
+                                           elem_classes="pixelated", interactive=False)
+                    errors = gr.Markdown()
+            examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=15,
+                                  height=150, allow_preview=False, elem_id="examples", format="png")
+
+        with gr.Tab("Interpolate"):
+            default_a, default_b = explorer.default_pair(first)
+            with gr.Row():
+                image_a = ImageUpload(value=default_a, type="filepath", image_mode=None, format="png", height=160,
+                                      label="Image A", elem_classes="pixelated")
+                image_b = ImageUpload(value=default_b, type="filepath", image_mode=None, format="png", height=160,
+                                      label="Image B", elem_classes="pixelated")
+                with gr.Column():
+                    steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+                    path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
+                    use_a = gr.Button("Use my drawing as A")
+                    use_b = gr.Button("Use my drawing as B")
+                    interp_run = gr.Button("Interpolate", variant="primary")
+            ae_strip = gr.Image(label="AE: decoded straight path between the two codes", format="png",
+                                elem_classes="pixelated", interactive=False)
+            vae_strip = gr.Image(label="VAE: decoded path between the two posterior means", format="png",
+                                 elem_classes="pixelated", interactive=False)
+            gif = gr.File(label="Animated GIF (AE above VAE)")
+
+        with gr.Tab("Sample"):
+            with gr.Row():
+                count = gr.Slider(1, MAX_SAMPLES, value=36, step=1, label="Number of samples")
+                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
+                sample_run = gr.Button("Sample", variant="primary")
+            with gr.Row():
+                ae_grid = gr.Image(label="AE decoded from N(0, I)", format="png", elem_classes="pixelated",
+                                   interactive=False)
+                vae_grid = gr.Image(label="VAE decoded from N(0, I) — its prior", format="png",
+                                    elem_classes="pixelated", interactive=False)
+                ae_fitted = gr.Image(label="AE decoded from a Gaussian fitted to its training codes", format="png",
+                                     elem_classes="pixelated", interactive=False)
+            gr.Markdown(AE_SAMPLE_NOTE)
+
+        with gr.Tab("Embeddings") as embeddings_tab:
+            with gr.Row():
+                mark = ImageUpload(type="filepath", image_mode=None, format="png", height=140,
+                                   label="Point to mark (your latest drawing)", elem_classes="pixelated")
+                embed_run = gr.Button("Update maps", variant="primary")
+            maps_plot = gr.Plot(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right")
+            maps_text = gr.Markdown()
+            with gr.Row():
+                ae_manifold = gr.Image(label="AE decoded over its PCA plane (±2σ)", format="png",
+                                       elem_classes="pixelated", interactive=False)
+                vae_manifold = gr.Image(label="VAE decoded over its PCA plane (±2σ)", format="png",
+                                        elem_classes="pixelated", interactive=False)
+
+        # ---- events: one listener per pad; explicit inputs, outputs and api names
+        draw_outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
+        run.click(reconstruct, [pad, upload, dataset, source], draw_outputs, api_name="reconstruct")
+        pad.change(reconstruct_from_pad, [pad, dataset], [*draw_outputs, source, status],
+                   api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+        upload.upload(reconstruct_from_upload, [upload, dataset], [*draw_outputs, source, status],
+                      api_visibility="private")
+        examples.select(pick_example, [dataset], [upload, *draw_outputs, source, status], api_visibility="private")
+        current_input.change(lambda x: x, current_input, mark, api_visibility="private", show_progress="hidden")
+
+        interp_inputs = [image_a, image_b, dataset, steps, path]
+        interp_run.click(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_name="interpolate")
+        use_a.click(lambda x: x, current_input, image_a, api_visibility="private")
+        use_b.click(lambda x: x, current_input, image_b, api_visibility="private")
+
+        sample_inputs = [dataset, count, seed, temperature]
+        sample_run.click(sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_name="sample")
+
+        embed_outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
+        embed_run.click(embedding, [dataset, mark], embed_outputs, api_name="embedding")
+        embeddings_tab.select(embedding, [dataset, mark], embed_outputs, api_visibility="private")
+
+        dataset.change(lambda d: (examples_for(d), *default_pair(d)), dataset, [examples, image_a, image_b],
+                       api_visibility="private").then(
+            interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(
+            sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_visibility="private")
+        demo.load(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(
+            sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_visibility="private")
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the AE vs VAE explorer (Gradio).",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--hub-repo", default=os.environ.get("AE_VAE_HUB_REPO") or None,
+                        help="Hub model repo holding mnist-ae/, mnist-vae/, fashion_mnist-ae/, fashion_mnist-vae/ "
+                             "(env AE_VAE_HUB_REPO); unset: the bundled weights")
+    parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="bundled weights (the fallback)")
+    parser.add_argument("--hub-timeout", type=float, default=5.0,
+                        help="seconds to wait for the Hub before falling back to the cache or bundled weights")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per request (requests run in parallel; see bench/load.py)")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests computed at once (queue concurrency)")
+    return parser.parse_args(argv)
+
+
+def create_app(args: argparse.Namespace) -> gr.Blocks:
+    torch.set_num_threads(max(1, args.threads))
+    explorer = load_explorer(args.hub_repo, Path(args.weights_dir), timeout=args.hub_timeout)
+    logger.info("weights: %s", explorer.source_notice)
+    return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency))
+
+
+def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, max_file_size="25mb",
+                       show_error=True, **kwargs)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cli_args = parse_args()
+    launch(create_app(cli_args), cli_args)
