@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="conv channels at 14x14 and 7x7")
     parser.add_argument("--hidden-blocks", "--hidden_blocks", dest="hidden_blocks", type=int, default=1,
                         help="residual blocks per resolution in encoder and decoder")
+    parser.add_argument("--refine-channels", "--refine_channels", dest="refine_channels", type=int, default=0,
+                        help="channels of an extra non-linear 28x28 decoder stage (0: none)")
     parser.add_argument("--ae-loss", "--ae_loss", dest="ae_loss", type=_lower, choices=["bce", "mse"], default="bce",
                         help="AE reconstruction loss")
     parser.add_argument("--epochs", type=int, default=30, help="total number of epochs")
@@ -109,7 +111,7 @@ def resolve_device(name: str) -> torch.device:
 
 def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
     shape = dict(latent_dim=args.latent_dim, channels=tuple(args.channels), hidden_blocks=args.hidden_blocks,
-                 dataset=args.dataset)
+                 refine_channels=args.refine_channels, dataset=args.dataset)
     if args.model == "ae":
         return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
     return VAE(VAEConfig(**shape))
@@ -117,7 +119,7 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
 
 def run_arguments(args: argparse.Namespace) -> dict:
     """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
-    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size", "lr",
+    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs", "batch_size", "lr",
             "kl_warmup_epochs", "seed")
     return {k: getattr(args, k) for k in keys}
 

@@ -1,0 +1,99 @@
+"""The running app through gradio_client: every endpoint answers, bad input gives a message, serving goes on."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app as app_module
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    args = app_module.parse_args(["--port", str(free_port()), "--weights-dir", str(app_module.ROOT / "weights")])
+    args.hub_repo = None
+    demo = app_module.create_app(args)
+    app_module.launch(demo, args, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{args.port}/", verbose=False)
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("img") / "digit.png"
+    image = np.full((200, 160), 255, np.uint8)
+    image[30:170, 70:90] = 0  # a dark "1" on white paper
+    Image.fromarray(image).save(path)
+    return str(path)
+
+
+def read(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def test_reconstruct_upload(client, digit_png):
+    model_input, ae, vae, samples, errors = client.predict(None, handle_file(digit_png), "mnist",
+                                                           api_name="/reconstruct")
+    for path in (model_input, ae, vae):
+        assert Path(path).suffix == ".png" and read(path).shape[:2] == (28, 28)
+    assert "AE" in errors and read(samples).shape[0] == 32
+
+
+def test_reconstruct_sketch_value(client, tmp_path):
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[40:240, 130:150, 3] = 255
+    path = tmp_path / "layer.png"
+    Image.fromarray(rgba).save(path)
+    sketch = {"background": None, "layers": [handle_file(str(path))], "composite": handle_file(str(path))}
+    model_input, *_ = client.predict(sketch, None, "fashion_mnist", api_name="/reconstruct")
+    assert read(model_input).shape[:2] == (28, 28)
+
+
+def test_interpolate_sample_embedding(client, digit_png):
+    ae_strip, vae_strip, gif = client.predict(handle_file(digit_png), handle_file(digit_png), "mnist", 6, "spherical",
+                                              api_name="/interpolate")
+    assert read(ae_strip).shape[1] == 6 * 30 + 2 and Path(gif).read_bytes()[:3] == b"GIF"
+    ae, vae, fitted = client.predict("mnist", 9, 1, 0.8, api_name="/sample")
+    assert read(ae).shape == read(vae).shape == read(fitted).shape
+    maps, text, ae_grid, vae_grid = client.predict("fashion_mnist", handle_file(digit_png), api_name="/embedding")
+    assert read(maps).shape[1] > 400 and "%" in text
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("text", "is not an image"), ("white", "No ink"), ("tiny", "1×1"), ("none", "draw a digit")])
+def test_bad_inputs_give_messages_and_the_server_keeps_serving(client, tmp_path, digit_png, payload, message):
+    if payload == "text":
+        path = tmp_path / "notes.txt"
+        path.write_text("hello")
+    elif payload == "white":
+        path = tmp_path / "white.png"
+        Image.new("RGB", (300, 300), "white").save(path)
+    elif payload == "tiny":
+        path = tmp_path / "tiny.png"
+        Image.new("L", (1, 1), 0).save(path)
+    image = None if payload == "none" else handle_file(str(path))
+    with pytest.raises(AppError, match=message):
+        client.predict(None, image, "mnist", api_name="/reconstruct")
+    # still serving
+    assert read(client.predict(None, handle_file(digit_png), "mnist", api_name="/reconstruct")[0]).shape[:2] == (28, 28)
+
+
+def test_bad_numbers_give_messages(client):
+    with pytest.raises(AppError, match="number of samples"):
+        client.predict("mnist", 500, 0, 1.0, api_name="/sample")
+    with pytest.raises(AppError):
+        client.predict("mnist", 4, 0, 1.0, "nope", api_name="/sample")

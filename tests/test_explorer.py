@@ -1,0 +1,124 @@
+"""The app's handlers, called directly on the shipped weights (no UI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from ae_vae.explorer import Explorer, gif_bytes, load_dataset_models
+from ae_vae.preprocess import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+
+
+@pytest.fixture(scope="module")
+def explorer() -> Explorer:
+    models = {d: load_dataset_models(d, WEIGHTS / f"{d}-ae", WEIGHTS / f"{d}-vae") for d in ("mnist", "fashion_mnist")}
+    return Explorer(models, source_notice="bundled")
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_reconstruct_a_test_example(explorer, dataset):
+    pair = explorer.models(dataset)
+    image = pair.example_images[3]
+    result = explorer.reconstruct(image, dataset)
+    for array in (result.model_input, result.ae, result.vae):
+        assert array.shape == (28, 28) and array.dtype == np.uint8
+    assert result.vae_samples.shape[0] == 28 + 4 and result.vae_samples.dtype == np.uint8
+    # real test images are reconstructed well by both models
+    assert result.ae_mse < 0.03 and result.vae_mse < 0.04
+    assert len(result.vae_sample_mse) == 4
+    assert "AE" in result.summary() and "VAE" in result.summary()
+
+
+def test_reconstruct_is_deterministic(explorer):
+    image = explorer.models("mnist").example_images[0]
+    a, b = explorer.reconstruct(image, "mnist", seed=1), explorer.reconstruct(image, "mnist", seed=1)
+    assert np.array_equal(a.vae_samples, b.vae_samples) and np.array_equal(a.ae, b.ae)
+
+
+def test_dataset_names_are_checked(explorer):
+    image = explorer.models("mnist").example_images[0]
+    assert explorer.reconstruct(image, "MNIST").ae.shape == (28, 28)
+    with pytest.raises(InputError, match="unknown dataset"):
+        explorer.reconstruct(image, "cifar10")
+
+
+@pytest.mark.parametrize("bad", [None, np.zeros((64, 64), np.uint8), np.zeros((1, 1), np.uint8),
+                                 {"background": None, "layers": [], "composite": None}])
+def test_reconstruct_bad_input(explorer, bad):
+    with pytest.raises(InputError):
+        explorer.reconstruct(bad, "mnist")
+
+
+@pytest.mark.parametrize("path", ["linear", "spherical"])
+def test_interpolate_endpoints_and_shapes(explorer, path):
+    a, b = explorer.default_pair("mnist")
+    ae_strip, vae_strip, frames = explorer.interpolate(a, b, "mnist", steps=7, path=path)
+    assert ae_strip.shape == vae_strip.shape == (32, 7 * 30 + 2)
+    assert len(frames) == 7 and frames[0].shape == (58, 28)
+    # the first and last frames are the reconstructions of A and B
+    rec_a = explorer.reconstruct(a, "mnist")
+    np.testing.assert_allclose(frames[0][30:].astype(int), rec_a.vae.astype(int), atol=2)
+    np.testing.assert_allclose(frames[0][:28].astype(int), rec_a.ae.astype(int), atol=2)
+
+
+def test_interpolate_validates(explorer):
+    a, b = explorer.default_pair("fashion_mnist")
+    with pytest.raises(InputError, match="steps"):
+        explorer.interpolate(a, b, "fashion_mnist", steps=1)
+    with pytest.raises(InputError, match="path"):
+        explorer.interpolate(a, b, "fashion_mnist", steps=5, path="zigzag")
+    with pytest.raises(InputError, match="Image B"):
+        explorer.interpolate(a, np.zeros((28, 28), np.uint8), "fashion_mnist", steps=5)
+
+
+def test_gif_is_animated():
+    frames = [np.full((58, 28), v, np.uint8) for v in (0, 128, 255)]
+    data = gif_bytes(frames)
+    assert data[:6] == b"GIF89a"
+
+
+def test_sample_grids(explorer):
+    ae, vae, fitted = explorer.sample("mnist", count=16, seed=3, temperature=1.0)
+    assert ae.shape == vae.shape == fitted.shape == (4 * 30 + 2, 4 * 30 + 2)
+    again = explorer.sample("mnist", count=16, seed=3, temperature=1.0)
+    assert all(np.array_equal(x, y) for x, y in zip((ae, vae, fitted), again))
+    other = explorer.sample("mnist", count=16, seed=4, temperature=1.0)
+    assert not np.array_equal(vae, other[1])
+    for bad in (dict(count=0), dict(count=65), dict(seed=-1), dict(temperature=-1.0), dict(temperature=float("nan")),
+                dict(count="many")):
+        with pytest.raises(InputError):
+            explorer.sample("mnist", **{"count": 4, "seed": 0, "temperature": 1.0, **bad})
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_embedding_maps_mark_the_drawing(explorer, dataset):
+    image = explorer.models(dataset).example_images[5]
+    fig, text = explorer.embedding(dataset, image)
+    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    assert "%" in text and "AE" in text and "VAE" in text
+    # each map carries the class scatter plus the star for the drawing
+    assert all(len(ax.collections) == 11 for ax in fig.axes)
+    fig, _ = explorer.embedding(dataset, None)
+    assert all(len(ax.collections) == 10 for ax in fig.axes)
+
+
+def test_placing_a_test_point_lands_near_its_stored_position(explorer):
+    maps = explorer.models("mnist").vae_maps
+    z = maps.latents[:20]
+    np.testing.assert_allclose(maps.place_pca(z), maps.pca[:20], atol=1e-4)
+    placed = maps.place_umap(z)
+    spread = maps.umap.std(axis=0).mean()
+    assert np.median(np.linalg.norm(placed - maps.umap[:20], axis=1)) < 0.1 * spread
+
+
+def test_manifold_grids(explorer):
+    ae_grid, vae_grid = explorer.manifold("fashion_mnist", grid_size=5)
+    assert ae_grid.shape == vae_grid.shape == (5 * 29 + 1, 5 * 29 + 1)
+    with pytest.raises(InputError):
+        explorer.manifold("fashion_mnist", grid_size=100)

@@ -1,0 +1,114 @@
+"""train.py end to end on a tiny IDX data set (through torchvision's real loading path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ae_vae import load_model
+from ae_vae.data import DataNotFoundError, load_split
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_FLAGS = ["--epochs", "1", "--latent-dim", "2", "--channels", "4", "8", "--hidden-blocks", "0",
+              "--batch-size", "64", "--iwae-samples", "5", "--iwae-images", "20", "--embedding-points", "100",
+              "--threads", "1"]
+
+
+def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny VAE run shared by the tests below (UMAP's numba warm-up makes each run ~15 s)."""
+    from conftest import write_tiny_dataset
+
+    tmp = tmp_path_factory.mktemp("run")
+    data = write_tiny_dataset(tmp / "data", "FashionMNIST")
+    out = tmp / "out"
+    result = run_train("--model", "VAE", "--dataset", "FashionMNIST", "--data_dir", str(data), "--output_dir",
+                       str(out), "--visualize-every", "1", "--visu-dir", str(tmp / "visu"), *TINY_FLAGS)
+    return result, out, tmp, data
+
+
+def test_smoke_run_writes_a_complete_folder(trained_run):
+    result, out, tmp, _ = trained_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "metrics.json", "embeddings.safetensors", "README.md",
+            "samples.png", "loss_curves.png", "training.json", "checkpoints"} <= names
+    assert not [p for p in out.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin")]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("neg_elbo", "recon_nll", "kl", "iwae_nll", "active_units", "knn5_accuracy", "mse_per_pixel"):
+        assert key in metrics
+    assert metrics["iwae_nll"] <= metrics["neg_elbo"] + 1.0
+    model = load_model(out)
+    assert model.config.dataset == "fashion_mnist" and model.config.latent_dim == 2
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n") and "model-index" in card and "python train.py" in card
+    # the per-epoch figures of the older project
+    visu = tmp / "visu" / "fashion_mnist_vae"
+    for kind in ("recon", "pca", "umap", "interp", "noise"):
+        assert (visu / kind / "epoch_001.png").is_file(), kind
+    assert (visu / "loss_curves.png").is_file()
+    # the log shows per-epoch test metrics and duration
+    assert "epoch 1/1" in result.stderr and "test neg_elbo=" in result.stderr
+
+
+def test_resume_continues_from_the_checkpoint(trained_run):
+    result, out, tmp, data = trained_run
+    assert result.returncode == 0
+    flags = [f if f != "1" or i != 1 else "2" for i, f in enumerate(TINY_FLAGS)]  # --epochs 2
+    resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
+                        str(out), "--resume", *flags)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stderr
+    history = json.loads((out / "training.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    # a different architecture cannot resume this run
+    clash = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
+                      str(out), "--resume", *flags[:-8], "--latent-dim", "3", *flags[-6:])
+    assert clash.returncode == 2 and "different settings" in clash.stderr
+
+
+def test_missing_data_is_one_clear_line(tmp_path):
+    result = run_train("--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "o"), *TINY_FLAGS)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(lines) == 1 and "--data-dir" in lines[0], result.stderr
+
+
+def test_missing_data_error_from_the_library(tmp_path):
+    with pytest.raises(DataNotFoundError, match="--data-dir"):
+        load_split("mnist", tmp_path, train=False, download=False)
+
+
+def test_tiny_idx_loads_like_torchvision(tiny_data_dir):
+    data = load_split("mnist", tiny_data_dir, train=True)
+    assert data.images.shape == (256, 1, 28, 28) and data.images.dtype == torch.float32
+    assert 0.0 <= float(data.images.min()) and float(data.images.max()) <= 1.0
+    assert data.labels.dtype == torch.int64
+
+
+def test_help_documents_every_flag_with_defaults():
+    result = run_train("--help")
+    assert result.returncode == 0
+    for flag in ("--model", "--dataset", "--latent-dim", "--epochs", "--batch-size", "--lr", "--seed", "--data-dir",
+                 "--output-dir", "--device", "--resume", "--visualize-every", "--push-to-hub"):
+        assert flag in result.stdout
+    assert "(default: 30)" in result.stdout and "(default: ./data)" in result.stdout
+
+
+def test_bad_flags_are_rejected_without_traceback(tmp_path):
+    for args in (["--model", "gan"], ["--epochs", "0"], ["--dataset", "cifar"]):
+        result = run_train(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr and "error:" in result.stderr
