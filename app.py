@@ -43,9 +43,12 @@ AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its trainin
                   "blends — that fit is what the VAE's prior gives for free.")
 
 
-def load_explorer(hub_repo: str | None, weights_dir: Path, timeout: float = 5.0) -> Explorer:
-    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`."""
-    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout)
+def load_explorer(hub_repo: str | None, weights_dir: Path, timeout: float = 5.0, **hub_options: Any) -> Explorer:
+    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`.
+
+    `hub_options` (endpoint, cache_dir, token, revision) go to `resolve_model_folders`.
+    """
+    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout, **hub_options)
     models = {dataset: load_dataset_models(dataset, source.folders[f"{dataset}-ae"], source.folders[f"{dataset}-vae"])
               for dataset in DATASETS}
     return Explorer(models, source_notice=source.notice)

@@ -110,7 +110,7 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
 def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:
     from .fileio import atomic_save_safetensors
 
-    atomic_save_safetensors(path, {k: torch.from_numpy(v) for k, v in maps.to_tensors().items()}, metadata={
+    atomic_save_safetensors(path, {k: torch.tensor(v) for k, v in maps.to_tensors().items()}, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
         "points": str(len(maps.labels))})
 

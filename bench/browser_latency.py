@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             shape = shapes[i % len(shapes)]
             result = timed_stroke(page, shape, timeout_ms=args.timeout * 1000)
             results.append(result)
-            shown = "timeout" if result["src_ms"] is None else f"{result['src_ms']:.0f} ms"
+            shown = (f"timeout (status: {status_text(page)!r})" if result["src_ms"] is None
+                     else f"{result['src_ms']:.0f} ms")
             print(f"stroke {i + 1:>3} ({shape}): src changed after {shown}"
                   + (f", decoded after {result['decoded_ms']:.0f} ms" if result["decoded_ms"] is not None else ""))
             time.sleep(0.3)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import ROOT, write_tiny_dataset
@@ -28,6 +29,7 @@ from ae_vae import (
     WeightsError,
     load_model,
 )
+from ae_vae.embeddings import LatentMaps, fit_pca, save_maps
 from ae_vae.fileio import atomic_write_json, save_model_folder
 from ae_vae.hub import (
     MODEL_NAMES,
@@ -76,6 +78,21 @@ def hub(tmp_path_factory):
         yield server
 
 
+def tiny_maps(model) -> LatentMaps:
+    """Real latents, PCA and fitted Gaussian of 40 synthetic images; UMAP coordinates stand in as the PCA ones
+    (fitting UMAP here would only add a numba warm-up: these tests are about transport, not maps)."""
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 10
+    with torch.no_grad():
+        latents = model.embed(images).numpy()
+    mean, components, ratio = fit_pca(latents)
+    pca = (latents - mean) @ components.T
+    return LatentMaps(latents=latents, labels=labels.numpy(), pca=pca, umap=pca.copy(), pca_mean=mean,
+                      pca_components=components, pca_explained_variance_ratio=ratio,
+                      train_latent_mean=latents.mean(0), train_latent_cov=np.cov(latents, rowvar=False),
+                      example_images=(images[:, 0].numpy() * 255).astype(np.uint8), example_labels=labels.numpy())
+
+
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory) -> Path:
     """The four app folders, tiny, with the clutter a real run leaves (checkpoints/, stray files)."""
@@ -86,6 +103,7 @@ def weights_dir(tmp_path_factory) -> Path:
         torch.manual_seed(seed)
         model = AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))
         save_model_folder(model, root / name)
+        save_maps(tiny_maps(model), root / name / "embeddings.safetensors")
         atomic_write_json(root / name / "metrics.json", {"mse_per_pixel": 0.05, "test_images": 128})
         save_model_folder(model, root / name / "checkpoints" / "epoch_001")
         (root / name / "notes.txt").write_text("not for the Hub")
@@ -176,7 +194,8 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
     assert len(set(urls)) == 4 and all(u.startswith(f"{hub.url}/{repo}/commit/") for u in urls)
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(repo)
     assert sorted(files) == sorted(f"{n}/{f}" for n in MODEL_NAMES
-                                   for f in ("config.json", "model.safetensors", "metrics.json", "README.md"))
+                                   for f in ("config.json", "model.safetensors", "metrics.json", "README.md",
+                                                         "embeddings.safetensors"))
     # The sub-folder card points at the app's weights/<name> layout (from_pretrained cannot read sub-folders).
     assert 'from_pretrained("weights/mnist-vae")' in (weights_dir / "mnist-vae" / "README.md").read_text()
 
@@ -192,11 +211,27 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
     assert all(same_model(source.folders[n], weights_dir / n) for n in MODEL_NAMES)
 
 
+def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str, weights_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """The app's own loader, from the Hub into a fresh cache, gives the same outputs as the local folders."""
+    from app import load_explorer
+
+    pulled = load_explorer(published, weights_dir, cache_dir=tmp_path / "fresh-cache", endpoint=hub.url, token=False)
+    local = load_explorer(None, weights_dir)
+    assert published in pulled.source_notice and "bundled" in local.source_notice
+    for dataset in ("mnist", "fashion_mnist"):
+        image = local.models(dataset).example_images[0]
+        a, b = pulled.reconstruct(image, dataset), local.reconstruct(image, dataset)
+        assert np.array_equal(a.ae, b.ae) and np.array_equal(a.vae, b.vae)
+        assert np.array_equal(a.vae_samples, b.vae_samples)
+        assert all(np.array_equal(x, y) for x, y in zip(pulled.sample(dataset, 9, 1), local.sample(dataset, 9, 1)))
+
+
 def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:
     commits = [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{published}/commit/main"]
     assert len(commits) == 1
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(published)
-    assert len(files) == 4 * 4 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
+    assert len(files) == 4 * 5 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
 
 
 def test_no_hub_repo_uses_bundled(weights_dir: Path) -> None:

@@ -128,4 +128,6 @@ def test_image_files_of_every_mode(tmp_path):
     for mode, suffix in (("L", "png"), ("RGB", "jpg"), ("CMYK", "jpg"), ("P", "gif"), ("LA", "png"), ("RGB", "webp")):
         path = tmp_path / f"digit-{mode}.{suffix}"
         stroke_canvas().convert(mode).save(path)
-        np.testing.assert_allclose(to_model_input(str(path)), reference, atol=0.06)
+        x = to_model_input(str(path))
+        assert_mnist_like(x)
+        assert np.abs(x - reference).mean() < 0.02, (mode, suffix)  # JPEG / WebP are lossy

@@ -1,0 +1,185 @@
+"""Latency of the app: handler compute, cold start, memory, and the gradio_client round trip.
+
+    python bench/latency.py
+
+1. Handler compute (in process, no UI): reconstruct, sample, interpolate, embedding figure
+   (rendered to PNG as the app does), manifold grids: p50 / p95 over `--repeats` calls.
+2. Cold start: `python app.py` as a subprocess, from process start to the first answered
+   `/reconstruct` request; then the resident memory of that process.
+3. Round trip through `gradio_client`: `/reconstruct` of the real app vs a trivial endpoint that
+   takes the same payload (same components: sketchpad + image + radio in, four PNGs + text out)
+   and returns precomputed outputs, served by the same kind of Gradio app in this run.
+Mouse-up -> visible in a real browser is measured by `bench/browser_latency.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import app as app_module  # noqa: E402
+from ae_vae.plotting import figure_png  # noqa: E402
+
+
+def percentiles(samples_ms: list[float]) -> str:
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return f"{statistics.median(ordered):8.1f} | {p95:8.1f}"
+
+
+def timed(fn, repeats: int) -> list[float]:
+    fn()  # warm-up
+    result = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        result.append(1000 * (time.perf_counter() - start))
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def digit_image(path: Path) -> Path:
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[40:240, 125:150, 3] = 255  # a "1" drawn on a transparent pad
+    canvas[40:65, 90:150, 3] = 255
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str, list[float]]]:
+    a, b = explorer.default_pair("mnist")
+
+    def embedding():
+        fig, _ = explorer.embedding("mnist", image)
+        figure_png(fig, dpi=80)
+
+    return [("reconstruct (preprocess 280×280 + AE + VAE + 4 samples)",
+             timed(lambda: explorer.reconstruct(image, "mnist"), repeats)),
+            ("sample (3 grids of 36)", timed(lambda: explorer.sample("mnist", 36, 0, 1.0), repeats)),
+            ("interpolate (10 steps, AE + VAE)", timed(lambda: explorer.interpolate(a, b, "mnist", 10), repeats)),
+            ("embedding figure (4 maps × 5000 points → PNG)", timed(embedding, max(5, repeats // 4))),
+            ("manifold grids (2 × 12×12 decodes)", timed(lambda: explorer.manifold("mnist"), repeats))]
+
+
+def cold_start(weights_dir: str, image_path: Path, threads: int) -> tuple[float, float]:
+    """Seconds from process start to the first answered /reconstruct, and the RSS (MB) afterwards."""
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "AE_VAE_HUB_REPO": ""}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights-dir", weights_dir,
+                             "--threads", str(threads)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - start > 120:
+                    raise RuntimeError("app did not start")
+                time.sleep(0.05)
+        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(None, handle_file(str(image_path)), "mnist",
+                                                                     api_name="/reconstruct")
+        seconds = time.perf_counter() - start
+        rss_kb = int(next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                          if line.startswith("VmRSS")).split()[1])
+        return seconds, rss_kb / 1024
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def trivial_app(outputs: tuple):
+    """Same components as /reconstruct, no work: the floor of a Gradio round trip with this payload."""
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        pad = gr.Sketchpad(type="numpy", image_mode="RGBA", format="png")
+        image = gr.Image(type="filepath", image_mode=None, format="png")
+        dataset = gr.Radio(["mnist", "fashion_mnist"], value="mnist")
+        out = [gr.Image(format="png") for _ in range(4)] + [gr.Markdown()]
+        gr.Button().click(lambda s, i, d: outputs, [pad, image, dataset], out, api_name="reconstruct")
+    return demo.queue()
+
+
+def round_trip(explorer, weights_dir: str, image_path: Path, repeats: int) -> tuple[list[float], list[float]]:
+    from gradio_client import Client, handle_file
+
+    real_args = app_module.parse_args(["--port", str(free_port()), "--weights-dir", weights_dir])
+    real_args.hub_repo = None
+    real = app_module.create_app(real_args)
+    app_module.launch(real, real_args, prevent_thread_lock=True, quiet=True)
+    result = explorer.reconstruct(str(image_path), "mnist")
+    canned = (result.model_input, result.ae, result.vae, result.vae_samples, result.summary())
+    trivial = trivial_app(canned)
+    trivial_port = free_port()
+    trivial.launch(server_port=trivial_port, prevent_thread_lock=True, quiet=True)
+    try:
+        clients = {"real": Client(f"http://127.0.0.1:{real_args.port}/", verbose=False),
+                   "trivial": Client(f"http://127.0.0.1:{trivial_port}/", verbose=False)}
+        times: dict[str, list[float]] = {"real": [], "trivial": []}
+        for _ in range(repeats + 2):  # interleaved, so drift hits both alike
+            for name, client in clients.items():
+                start = time.perf_counter()
+                client.predict(None, handle_file(str(image_path)), "mnist", api_name="/reconstruct")
+                times[name].append(1000 * (time.perf_counter() - start))
+        return times["real"][2:], times["trivial"][2:]
+    finally:
+        real.close()
+        trivial.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--weights-dir", default=os.environ.get("AE_VAE_WEIGHTS_DIR", str(ROOT / "weights")),
+                        help="weights to serve")
+    parser.add_argument("--repeats", type=int, default=40, help="timed calls per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (as the app's default)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="latency-"))
+    image_path = digit_image(tmp / "digit.png")
+    image = np.asarray(Image.open(image_path))
+    explorer = app_module.load_explorer(None, Path(args.weights_dir))
+
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)\n")
+    print("| handler | p50 ms | p95 ms |\n|---|---|---|")
+    for name, samples in handler_latency(explorer, image, args.repeats):
+        print(f"| {name} | {percentiles(samples)} |")
+    seconds, rss_mb = cold_start(args.weights_dir, image_path, args.threads)
+    print(f"\ncold start (python app.py → first /reconstruct answered): {seconds:.2f} s; "
+          f"resident memory after it: {rss_mb:.0f} MB")
+    real, trivial = round_trip(explorer, args.weights_dir, image_path, args.repeats)
+    ratio = statistics.median(real) / statistics.median(trivial)
+    print("\n| gradio_client round trip | p50 ms | p95 ms |\n|---|---|---|")
+    print(f"| /reconstruct (real app) | {percentiles(real)} |")
+    print(f"| same payload, trivial endpoint | {percentiles(trivial)} |")
+    print(f"\nratio of medians: {ratio:.2f} (target ≤ 1.3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
