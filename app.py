@@ -100,22 +100,33 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             raise _user_error(exc) from None
         return result.model_input, result.ae, result.vae, result.vae_samples, result.summary(), result.model_input
 
-    def reconstruct_from_pad(sketch: Any, dataset: str):
-        """After every stroke: an empty or cleared pad only updates the status line."""
-        if not isinstance(sketch, dict) or sketch.get("composite") is None:
-            return (*[gr.skip()] * 5, gr.skip(), "pad", "The pad is empty: draw a digit (mouse or finger).")
+    def soft_reconstruct(sketch: Any, image: Any, dataset: str, source: str | None, done: str):
+        """For automatic updates: problems go to the status line instead of an error pop-up."""
         try:
-            outputs = reconstruct(sketch, None, dataset, "pad")
+            return (*reconstruct(sketch, image, dataset, source), source, done)
         except gr.Error as exc:
-            return (*[gr.skip()] * 5, gr.skip(), "pad", f"⚠️ {exc.message}")
-        return (*outputs, "pad", "Reconstructed your drawing.")
+            return (*[gr.skip()] * 6, source, f"⚠️ {exc.message}")
+
+    def reconstruct_from_pad(sketch: Any, dataset: str):
+        """After every stroke; an empty or cleared pad only updates the status line."""
+        if not isinstance(sketch, dict) or sketch.get("composite") is None:
+            return (*[gr.skip()] * 7, "The pad is empty: draw a digit (mouse or finger).")
+        return soft_reconstruct(sketch, None, dataset, "pad", "Reconstructed your drawing.")
 
     def reconstruct_from_upload(image: Any, dataset: str):
-        try:
-            outputs = reconstruct(None, image, dataset, "upload")
-        except gr.Error as exc:
-            return (*[gr.skip()] * 5, gr.skip(), "upload", f"⚠️ {exc.message}")
-        return (*outputs, "upload", "Reconstructed your upload.")
+        return soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.")
+
+    def refresh_draw(sketch: Any, image: Any, dataset: str, source: str | None):
+        """Dataset switch: redo the current drawing with the other pair of models."""
+        if source is None:
+            return (*[gr.skip()] * 7, gr.skip())
+        return soft_reconstruct(sketch, image, dataset, source, f"Reconstructed with the {DATASET_TITLES[dataset]} "
+                                                                 "models.")
+
+    def current_drawing(model_input: np.ndarray | None):
+        if model_input is None:
+            raise gr.Error("Draw or upload something on the Draw tab first.", print_exception=False)
+        return model_input
 
     def examples_for(dataset: str) -> list[tuple[np.ndarray, str]]:
         pair = explorer.models(dataset)
@@ -251,8 +262,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         interp_inputs = [image_a, image_b, dataset, steps, path]
         interp_run.click(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_name="interpolate")
-        use_a.click(lambda x: x, current_input, image_a, api_visibility="private")
-        use_b.click(lambda x: x, current_input, image_b, api_visibility="private")
+        use_a.click(current_drawing, current_input, image_a, api_visibility="private")
+        use_b.click(current_drawing, current_input, image_b, api_visibility="private")
 
         sample_inputs = [dataset, count, seed, temperature]
         sample_run.click(sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_name="sample")
@@ -263,6 +274,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         dataset.change(lambda d: (examples_for(d), *default_pair(d)), dataset, [examples, image_a, image_b],
                        api_visibility="private").then(
+            refresh_draw, [pad, upload, dataset, source], [*draw_outputs, source, status],
+            api_visibility="private").then(
             interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(
             sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_visibility="private")
         demo.load(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(

@@ -18,11 +18,21 @@ from pathlib import Path
 
 import torch
 
+from ae_vae.artifacts import finalize_run
 from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
 from ae_vae.hub import HubError, check_push_target, push_folder
-from ae_vae.models import AutoEncoder, AutoEncoderConfig, VAE, VAEConfig, WeightsError
-from ae_vae.training import (Schedule, Stopwatch, TrainState, evaluate_terms, latest_checkpoint, load_checkpoint,
-                             save_checkpoint, train_epoch)
+from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, WeightsError
+from ae_vae.plotting import EpochVisualizer
+from ae_vae.training import (
+    Schedule,
+    Stopwatch,
+    TrainState,
+    evaluate_terms,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    train_epoch,
+)
 
 logger = logging.getLogger("train")
 
@@ -174,7 +184,6 @@ def main(args: argparse.Namespace) -> int:
                         warmup_steps=min(200, steps_per_epoch), kl_warmup_steps=kl_warmup)
     visualizer = None
     if args.visualize_every > 0:
-        from ae_vae.plotting import EpochVisualizer
         visualizer = EpochVisualizer(Path(args.visu_dir) / f"{args.dataset}_{args.model}", model, test_set,
                                      args.dataset, seed=args.seed)
 
@@ -199,8 +208,6 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         logger.warning("interrupted; the last complete epoch is checkpointed in %s (use --resume)", checkpoint_root)
         return 130
-
-    from ae_vae.artifacts import finalize_run  # heavy (UMAP); only needed once training is done
 
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
                  command=args.command, train_args=run_arguments(args), seed=args.seed,

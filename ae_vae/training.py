@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -201,5 +201,3 @@ class Stopwatch:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-
-EpochCallback = Callable[[int, dict[str, float]], None]

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -56,24 +57,22 @@ WATCH_JS = """
 ([elemId, before, timeoutMs]) => { window.__aeVaeWatch = new Promise((resolve) => {
   const root = document.getElementById(elemId);
   const current = () => { const img = root && root.querySelector('img'); return img ? img.src : null; };
-  window.__lastPointerUp = null;
-  window.addEventListener('pointerup', () => { window.__lastPointerUp = performance.now(); },
+  let up = null, done = false, timer = null;
+  const giveUp = () => { if (!done) { done = true; observer.disconnect();
+                                     resolve({up, changed: null, decoded: null, src: current()}); } };
+  // the timeout counts from mouse-up: in software-rendered headless Chromium a stroke itself takes seconds
+  window.addEventListener('pointerup', () => { up = performance.now(); timer = setTimeout(giveUp, timeoutMs); },
                           {capture: true, once: true});
-  let done = false;
+  const safety = setTimeout(giveUp, timeoutMs + 120000);
   const finish = async (changedAt) => {
-    if (done) return; done = true; observer.disconnect(); clearTimeout(timer);
-    const img = root.querySelector('img');
+    if (done) return; done = true; observer.disconnect(); clearTimeout(timer); clearTimeout(safety);
     let decodedAt = null;
-    try { await img.decode(); decodedAt = performance.now(); } catch (e) { /* not decodable yet */ }
-    resolve({up: window.__lastPointerUp, changed: changedAt, decoded: decodedAt, src: current()});
+    try { await root.querySelector('img').decode(); decodedAt = performance.now(); } catch (e) { /* no image */ }
+    resolve({up, changed: changedAt, decoded: decodedAt, src: current()});
   };
   const observer = new MutationObserver(() => { if (current() !== before) finish(performance.now()); });
   observer.observe(root || document.body, {subtree: true, childList: true, attributes: true,
                                            attributeFilter: ['src']});
-  const timer = setTimeout(() => {
-    if (!done) { done = true; observer.disconnect();
-                 resolve({up: window.__lastPointerUp, changed: null, decoded: null, src: current()}); }
-  }, timeoutMs);
 }); }
 """
 
@@ -168,12 +167,16 @@ def select_brush(page) -> bool:
     return overlay
 
 
-def clear_pad(page) -> None:
+def clear_pad(page, timeout_s: float = 5.0) -> None:
+    """Click "Clear canvas", wait for the app's answer to the cleared pad, and re-select the brush."""
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    wait_status(page, contains="pad is empty", timeout_s=timeout_s)
+    select_brush(page)
 
 
-def stroke(page, shape: str | list[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 12) -> None:
-    """One continuous mouse stroke (down ... up) of `shape` over the middle of the pad."""
+def stroke(page, shape: str | list[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4) -> None:
+    """One continuous mouse stroke (down ... up) of `shape` over the middle of the pad. The brush joins the
+    points of each move, so a few steps per segment suffice; each move costs ~0.2 s of software WebGL here."""
     points = SHAPES[shape] if isinstance(shape, str) else shape
     box = pad_canvas(page).bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -195,18 +198,18 @@ def status_text(page) -> str:
     return page.evaluate("() => document.querySelector('#draw-status').innerText.trim()")
 
 
-def wait_status(page, timeout_s: float = 10.0) -> str:
-    """The draw status line once it holds a message (not the progress timer like "0.4s")."""
-    import re
-
+def wait_status(page, contains: str = "", timeout_s: float = 10.0) -> str:
+    """The draw status line once no event is pending for it (Gradio prefixes it with a timer like "0.4s" while
+    one is) and it holds a message containing `contains`; the last text seen when `timeout_s` passes first."""
     deadline = time.monotonic() + timeout_s
-    text = status_text(page)
-    while time.monotonic() < deadline:
+    while True:
         text = status_text(page)
-        if text and not re.fullmatch(r"[\d.]+\s*s", text):
+        pending = re.match(r"[\d.]+\s*s(\s|$)", text) is not None
+        if text and not pending and contains in text:
+            return text
+        if time.monotonic() > deadline:
             return text
         time.sleep(0.1)
-    return text
 
 
 def timed_stroke(page, shape: str, elem_id: str = "ae-recon", timeout_ms: float = 10_000) -> dict:
@@ -259,10 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm-up stroke: {warm['src_ms']:.0f} ms" if warm["src_ms"] is not None else "warm-up: no update")
         for i in range(args.strokes):
             if args.clear_every and i % args.clear_every == 0:
-                clear_pad(page)
-                wait_status(page)  # the clear's own event ("The pad is empty") must not overlap the stroke
+                clear_pad(page)  # waits for the clear's own event, so it cannot overlap the stroke
                 time.sleep(0.3)
-                select_brush(page)  # clearing deselects the brush
             shape = shapes[i % len(shapes)]
             result = timed_stroke(page, shape, timeout_ms=args.timeout * 1000)
             results.append(result)

@@ -1,0 +1,194 @@
+"""The Draw tab in a real browser: headless Chromium draws a digit with the mouse, the reconstructions appear.
+
+Starts `app.py` as a subprocess on a free port (bundled weights; env AE_VAE_WEIGHTS_DIR overrides the folder)
+and drives the system Chromium (/usr/bin/chromium; env CHROMIUM_PATH) with Playwright's Python API.
+Skips, with the reason, when the weights, Chromium or the playwright package are missing.
+Never run `playwright install`: the system browser is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = Path(os.environ.get("AE_VAE_WEIGHTS_DIR") or ROOT / "weights")
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MODEL_FOLDERS = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
+SERVER_TIMEOUT_S = 60
+RECON_TIMEOUT_MS = 10_000
+OUTPUT_IDS = ("model-input", "ae-recon", "vae-recon")
+
+if not (WEIGHTS_DIR / "mnist-vae" / "model.safetensors").is_file():
+    pytest.skip(f"no trained weights: {WEIGHTS_DIR / 'mnist-vae' / 'model.safetensors'} is missing",
+                allow_module_level=True)
+_missing = [name for name in MODEL_FOLDERS if not (WEIGHTS_DIR / name / "model.safetensors").is_file()]
+if _missing:
+    pytest.skip(f"no trained weights for {', '.join(_missing)} in {WEIGHTS_DIR}", allow_module_level=True)
+if not Path(CHROMIUM_PATH).exists():
+    pytest.skip(f"{CHROMIUM_PATH} is missing (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("browser-app") / "app.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env.pop("AE_VAE_HUB_REPO", None)  # the local weights: no network
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights-dir", str(WEIGHTS_DIR),
+                                 "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVER_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer on {url} within {SERVER_TIMEOUT_S} s:\n"
+                            f"{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def page(app_url):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(app_url)
+            page.wait_for_selector("#sketchpad canvas")
+            page.wait_for_selector("#examples img")
+            yield page
+        finally:
+            browser.close()
+
+
+def srcs(page) -> dict[str, str | None]:
+    return page.evaluate("""(ids) => Object.fromEntries(ids.map(id => {
+        const img = document.querySelector('#' + id + ' img'); return [id, img ? img.src : null]; }))""",
+                         list(OUTPUT_IDS))
+
+
+def wait_for_new_images(page, before: dict[str, str | None]) -> dict[str, str | None]:
+    """Wait (<= 10 s) until every output's <img> has a src different from `before` and has loaded."""
+    try:
+        page.wait_for_function("""([ids, before]) => ids.every(id => {
+            const img = document.querySelector('#' + id + ' img');
+            return img && img.src && img.src !== before[id] && img.complete && img.naturalWidth > 0; })""",
+                               arg=[list(OUTPUT_IDS), before], timeout=RECON_TIMEOUT_MS, polling=100)
+    except sync_api.TimeoutError:
+        state = page.evaluate("""(ids) => ids.map(id => { const img = document.querySelector('#' + id + ' img');
+            return img ? `${id}: ${img.src.slice(-80)} complete=${img.complete} w=${img.naturalWidth}` : `${id}: -`; })""",
+                              list(OUTPUT_IDS))
+        pytest.fail(f"no new images within {RECON_TIMEOUT_MS} ms; before {before}; now {state}; "
+                    f"status {settled_status(page, 0.5)!r}")
+    return srcs(page)
+
+
+def settled_status(page, timeout_s: float = 10.0) -> str:
+    """#draw-status once no event is pending (Gradio prefixes a running timer such as "0.4s" meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        text = page.evaluate("() => document.querySelector('#draw-status').innerText.trim()")
+        if text and not re.match(r"[\d.]+\s*s(\s|$)", text):
+            return text
+        time.sleep(0.1)
+    return text
+
+
+def pad_canvas(page):
+    """The sketchpad's visible, interactive <canvas> (Gradio stacks a second one with pointer-events: none)."""
+    index = page.evaluate("""() => [...document.querySelectorAll('#sketchpad canvas')].findIndex(c => {
+        const s = getComputedStyle(c), r = c.getBoundingClientRect();
+        return s.pointerEvents !== 'none' && s.visibility !== 'hidden' && s.display !== 'none'
+               && r.width > 50 && r.height > 50; })""")
+    assert index >= 0, "no visible interactive <canvas> inside #sketchpad"
+    return page.locator("#sketchpad canvas").nth(index)
+
+
+def draw_seven(page) -> None:
+    """A "7": one stroke, a horizontal bar then a diagonal, over the middle of the pad."""
+    # Gradio 6.31's Sketchpad starts with no tool selected ("select the draw tool to start") and ignores
+    # strokes until the Brush is chosen, as a user must.
+    page.locator("#sketchpad button[aria-label='Brush']").click()
+    box = pad_canvas(page).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    half = 0.3 * min(box["width"], box["height"])
+    page.mouse.move(cx - 0.55 * half, cy - 0.6 * half)
+    page.mouse.down()
+    # few steps per segment: the brush joins the points, and each move costs ~0.2 s of software WebGL here
+    page.mouse.move(cx + 0.55 * half, cy - 0.6 * half, steps=4)
+    page.mouse.move(cx - 0.1 * half, cy + 0.75 * half, steps=5)
+    page.mouse.up()
+
+
+def model_input_stats(page) -> dict[str, float]:
+    """Size and brightness of the displayed 28x28 model input (a digit: white strokes on black)."""
+    return page.evaluate("""() => {
+        const img = document.querySelector('#model-input img');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let sum = 0, max = 0;
+        for (let i = 0; i < d.length; i += 4) { sum += d[i]; max = Math.max(max, d[i]); }
+        return {width: c.width, height: c.height, mean: sum / (d.length / 4), max};
+    }""")
+
+
+def test_draw_then_example_updates_reconstructions(page, tmp_path):
+    before = srcs(page)
+    assert before["ae-recon"] is None and before["vae-recon"] is None, before
+
+    draw_seven(page)
+    drawn = wait_for_new_images(page, before)
+    page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
+
+    status = settled_status(page)
+    assert "⚠" not in status and "reconstructed your drawing" in status.lower(), status
+    stats = model_input_stats(page)
+    assert (stats["width"], stats["height"]) == (28, 28), stats
+    assert stats["max"] > 128 and stats["mean"] < 100, f"the model input does not look like a drawn digit: {stats}"
+
+    page.locator("#examples button.thumbnail-item").nth(3).click()
+    picked = wait_for_new_images(page, drawn)
+    assert all(picked[id_] != drawn[id_] for id_ in OUTPUT_IDS), (drawn, picked)
+    status = settled_status(page)
+    assert "⚠" not in status and "test example #3" in status, status
+    page.screenshot(path=str(tmp_path / "example.png"), full_page=True)
