@@ -54,34 +54,37 @@ def load_explorer(hub_repo: str | None, weights_dir: Path, timeout: float = 5.0,
     return Explorer(models, source_notice=source.notice)
 
 
-class ImageUpload(gr.Image):
-    """`gr.Image` whose unreadable uploads (a text file, a broken PNG) give a clear message, not a traceback."""
+def readable_upload(component: gr.Image) -> gr.Image:
+    """Make an upload component turn unreadable files (a text file, a broken PNG) into a clear message.
 
-    is_template = True  # rendered by the frontend's Image component
+    Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user
+    as a bare error and the log as a traceback. (An instance-level wrapper rather than a subclass:
+    Gradio writes a `.pyi` copy of any module that subclasses a component.)
+    """
+    original = component.preprocess
 
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return original(payload)
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
             name = getattr(payload, "orig_name", None) or "The file"
-            raise gr.Error(f"{name} is not an image that can be read ({exc.__class__.__name__}); upload a PNG, "
-                           "JPEG, WebP, BMP or GIF.", print_exception=False) from None
+            what = "is not an image that can be read" if component.__class__ is gr.Image else "could not be read"
+            raise gr.Error(f"{name} {what} ({exc.__class__.__name__}); use a PNG, JPEG, WebP, BMP or GIF image.",
+                           print_exception=False) from None
+
+    component.preprocess = preprocess
+    return component
 
 
-class SketchInput(gr.Sketchpad):
-    """`gr.Sketchpad` that turns malformed API payloads into a clear message."""
+def upload_image(label: str, **kwargs: Any) -> gr.Image:
+    """An image input handed to the handlers as a file path, any Pillow mode, unreadable files explained."""
+    return readable_upload(gr.Image(type="filepath", image_mode=None, format="png", label=label,
+                                    elem_classes="pixelated", **kwargs))
 
-    is_template = True
 
-    def get_block_name(self) -> str:
-        return "imageeditor"
-
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(f"The sketch could not be read ({exc.__class__.__name__}); send "
-                           "{background, layers, composite} images.", print_exception=False) from None
+def output_image(label: str, **kwargs: Any) -> gr.Image:
+    """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur."""
+    return gr.Image(label=label, format="png", elem_classes="pixelated", interactive=False, **kwargs)
 
 
 def _user_error(exc: InputError) -> gr.Error:
@@ -179,25 +182,21 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         with gr.Tab("Draw"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    pad = SketchInput(canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA",
-                                      format="png", layers=False, transforms=(),
-                                      brush=gr.Brush(default_size=11, colors=["#000000"], color_mode="fixed"),
-                                      label="Draw a digit (or a garment) — updates after every stroke",
-                                      elem_id="sketchpad")
-                    upload = ImageUpload(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                         format="png", label="…or upload an image", height=200, elem_id="upload")
+                    pad = readable_upload(gr.Sketchpad(
+                        canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA", format="png",
+                        layers=False, transforms=(),
+                        brush=gr.Brush(default_size=11, colors=["#000000"], color_mode="fixed"),
+                        label="Draw a digit (or a garment) — updates after every stroke", elem_id="sketchpad"))
+                    upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
+                                          elem_id="upload")
                     run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
                     status = gr.Markdown("", elem_id="draw-status")
                 with gr.Column(scale=4):
                     with gr.Row():
-                        model_input = gr.Image(label="28×28 model input", format="png", height=168,
-                                               elem_classes="pixelated", elem_id="model-input", interactive=False)
-                        ae_out = gr.Image(label="AE reconstruction", format="png", height=168,
-                                          elem_classes="pixelated", elem_id="ae-recon", interactive=False)
-                        vae_out = gr.Image(label="VAE reconstruction (posterior mean)", format="png", height=168,
-                                           elem_classes="pixelated", elem_id="vae-recon", interactive=False)
-                    vae_samples = gr.Image(label="VAE posterior samples z ~ q(z|x)", format="png", height=120,
-                                           elem_classes="pixelated", interactive=False)
+                        model_input = output_image("28×28 model input", height=168, elem_id="model-input")
+                        ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
+                        vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
+                    vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                     errors = gr.Markdown(label="reconstruction errors")
             examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=15,
                                   height=150, allow_preview=False, elem_id="examples", format="png")
@@ -205,20 +204,16 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         with gr.Tab("Interpolate"):
             default_a, default_b = explorer.default_pair(first)
             with gr.Row():
-                image_a = ImageUpload(value=default_a, type="filepath", image_mode=None, format="png", height=160,
-                                      label="Image A", elem_classes="pixelated")
-                image_b = ImageUpload(value=default_b, type="filepath", image_mode=None, format="png", height=160,
-                                      label="Image B", elem_classes="pixelated")
+                image_a = upload_image("Image A", value=default_a, height=160)
+                image_b = upload_image("Image B", value=default_b, height=160)
                 with gr.Column():
                     steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
                     path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
                     use_a = gr.Button("Use my drawing as A")
                     use_b = gr.Button("Use my drawing as B")
                     interp_run = gr.Button("Interpolate", variant="primary")
-            ae_strip = gr.Image(label="AE: decoded straight path between the two codes", format="png",
-                                elem_classes="pixelated", interactive=False)
-            vae_strip = gr.Image(label="VAE: decoded path between the two posterior means", format="png",
-                                 elem_classes="pixelated", interactive=False)
+            ae_strip = output_image("AE: decoded straight path between the two codes")
+            vae_strip = output_image("VAE: decoded path between the two posterior means")
             gif = gr.File(label="Animated GIF (AE above VAE)")
 
         with gr.Tab("Sample"):
@@ -228,27 +223,21 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
                 sample_run = gr.Button("Sample", variant="primary")
             with gr.Row():
-                ae_grid = gr.Image(label="AE decoded from N(0, I)", format="png", elem_classes="pixelated",
-                                   interactive=False)
-                vae_grid = gr.Image(label="VAE decoded from N(0, I) — its prior", format="png",
-                                    elem_classes="pixelated", interactive=False)
-                ae_fitted = gr.Image(label="AE decoded from a Gaussian fitted to its training codes", format="png",
-                                     elem_classes="pixelated", interactive=False)
+                ae_grid = output_image("AE decoded from N(0, I)")
+                vae_grid = output_image("VAE decoded from N(0, I) — its prior")
+                ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes")
             gr.Markdown(AE_SAMPLE_NOTE)
 
         with gr.Tab("Embeddings") as embeddings_tab:
             with gr.Row():
-                mark = ImageUpload(type="filepath", image_mode=None, format="png", height=140,
-                                   label="Point to mark (your latest drawing)", elem_classes="pixelated")
+                mark = upload_image("Point to mark (your latest drawing)", height=140)
                 embed_run = gr.Button("Update maps", variant="primary")
             maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
                                  format="png", interactive=False)
             maps_text = gr.Markdown(label="explained variance")
             with gr.Row():
-                ae_manifold = gr.Image(label="AE decoded over its PCA plane (±2σ)", format="png",
-                                       elem_classes="pixelated", interactive=False)
-                vae_manifold = gr.Image(label="VAE decoded over its PCA plane (±2σ)", format="png",
-                                        elem_classes="pixelated", interactive=False)
+                ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
+                vae_manifold = output_image("VAE decoded over its PCA plane (±2σ)")
 
         # ---- events: one listener per pad; explicit inputs, outputs and api names
         draw_outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
