@@ -16,8 +16,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_latency import (CHROMIUM_PATH, DEFAULT_WEIGHTS_DIR, ROOT, app_server, chromium,  # noqa: E402
-                             missing_weights, open_app, select_brush, stroke, wait_status)
+from browser_latency import (
+    CHROMIUM_PATH,
+    DEFAULT_WEIGHTS_DIR,
+    ROOT,
+    app_server,
+    chromium,
+    missing_weights,
+    open_app,
+    select_brush,
+    stroke,
+    wait_status,
+)
 
 PENDING_JS = """() => [...document.querySelectorAll('[data-testid=status-tracker]')]
                       .filter(e => !e.classList.contains('hide') && e.offsetParent !== null).length"""

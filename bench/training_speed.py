@@ -1,0 +1,62 @@
+"""Training cost of each shipped configuration on this machine, measured alone.
+
+    python bench/training_speed.py
+
+The shipped models were trained two at a time (one thread each) next to other work, so the
+seconds in their `metrics.json` are wall-clock under contention. This script times
+`--steps` optimizer steps of each shipped architecture with the real training loop's pieces
+(in-memory batches of 128, Adam, the model's own loss) and extrapolates to seconds per epoch
+(469 steps) and minutes for the epochs each model was trained for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ae_vae.hub import MODEL_NAMES  # noqa: E402
+from ae_vae.models import MODEL_CLASSES, config_from_dict  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="shipped weights (configs)")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per configuration")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}\n")
+    print("| model | epochs | threads | s / epoch | minutes total |\n|---|---|---|---|---|")
+    for name in MODEL_NAMES:
+        folder = Path(args.weights_dir) / name
+        config = config_from_dict(json.loads((folder / "config.json").read_text()))
+        epochs = json.loads((folder / "metrics.json").read_text()).get("train_epochs", 0)
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            model = MODEL_CLASSES[config.model_type](config).train()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            batch = torch.rand(128, 1, 28, 28)
+            for step in range(args.steps + 5):
+                if step == 5:
+                    start = time.perf_counter()
+                loss = model(batch).loss
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            per_epoch = (time.perf_counter() - start) / args.steps * 469
+            print(f"| {name} | {epochs} | {threads} | {per_epoch:.1f} | {per_epoch * epochs / 60:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
