@@ -32,8 +32,22 @@ logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
 DATASET_CHOICES = [(DATASET_TITLES[d], d) for d in DATASETS]
 CSS = """
-.pixelated img { image-rendering: pixelated; }
+.pixelated img { image-rendering: pixelated; object-fit: contain !important; }
 #source-notice { font-size: 0.9em; opacity: 0.85; }
+"""
+# Gradio 6's sketchpad starts (and restarts after "Clear") with no tool selected, so a first
+# stroke would do nothing; select the brush whenever the pad is empty.
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => {
+    const pad = document.getElementById('sketchpad');
+    if (!pad || !pad.querySelector('.empty')) return;
+    const brush = pad.querySelector('button[aria-label="Brush"]') || pad.querySelector('.toolbar-wrap button');
+    if (brush) brush.click();
+  };
+  new MutationObserver(pick).observe(document.body, {childList: true, subtree: true});
+  pick();
+}
 """
 AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its training pulled the codes towards "
                   "N(0, I), so random points land in the empty space between (or far from) the regions its encoder "
@@ -126,6 +140,11 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return soft_reconstruct(sketch, image, dataset, source, f"Reconstructed with the {DATASET_TITLES[dataset]} "
                                                                  "models.")
 
+    def mark_value(model_input: np.ndarray | None):
+        """The drawing for the Embeddings tab, shown 4x larger. (Also a different file from the model-input
+        image: Gradio rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
+        return None if model_input is None else np.kron(model_input, np.ones((4, 4), np.uint8))
+
     def current_drawing(model_input: np.ndarray | None):
         if model_input is None:
             raise gr.Error("Draw or upload something on the Draw tab first.", print_exception=False)
@@ -198,7 +217,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                         vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
                     vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                     errors = gr.Markdown(label="reconstruction errors")
-            examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=15,
+            examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=10,
                                   height=150, allow_preview=False, elem_id="examples", format="png")
 
         with gr.Tab("Interpolate"):
@@ -211,9 +230,10 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
                     use_a = gr.Button("Use my drawing as A")
                     use_b = gr.Button("Use my drawing as B")
-                    interp_run = gr.Button("Interpolate", variant="primary")
-            ae_strip = output_image("AE: decoded straight path between the two codes")
-            vae_strip = output_image("VAE: decoded path between the two posterior means")
+                    interp_run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
+            ae_strip = output_image("AE: decoded straight path between the two codes", height=120, elem_id="interp-ae")
+            vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
+                                     elem_id="interp-vae")
             gif = gr.File(label="Animated GIF (AE above VAE)")
 
         with gr.Tab("Sample"):
@@ -221,19 +241,20 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                 count = gr.Slider(1, MAX_SAMPLES, value=36, step=1, label="Number of samples")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
-                sample_run = gr.Button("Sample", variant="primary")
+                sample_run = gr.Button("Sample", variant="primary", elem_id="sample-button")
             with gr.Row():
-                ae_grid = output_image("AE decoded from N(0, I)")
-                vae_grid = output_image("VAE decoded from N(0, I) — its prior")
-                ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes")
+                ae_grid = output_image("AE decoded from N(0, I)", height=320, elem_id="sample-ae")
+                vae_grid = output_image("VAE decoded from N(0, I) — its prior", height=320, elem_id="sample-vae")
+                ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes", height=320,
+                                         elem_id="sample-ae-fitted")
             gr.Markdown(AE_SAMPLE_NOTE)
 
         with gr.Tab("Embeddings") as embeddings_tab:
             with gr.Row():
                 mark = upload_image("Point to mark (your latest drawing)", height=140)
-                embed_run = gr.Button("Update maps", variant="primary")
+                embed_run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
             maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
-                                 format="png", interactive=False)
+                                 format="png", interactive=False, elem_id="maps-plot")
             maps_text = gr.Markdown(label="explained variance")
             with gr.Row():
                 ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
@@ -247,7 +268,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         upload.upload(reconstruct_from_upload, [upload, dataset], [*draw_outputs, source, status],
                       api_visibility="private")
         examples.select(pick_example, [dataset], [upload, *draw_outputs, source, status], api_visibility="private")
-        current_input.change(lambda x: x, current_input, mark, api_visibility="private", show_progress="hidden")
+        current_input.change(mark_value, current_input, mark, api_visibility="private", show_progress="hidden")
 
         interp_inputs = [image_a, image_b, dataset, steps, path]
         interp_run.click(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_name="interpolate")
@@ -297,8 +318,8 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, max_file_size="25mb",
-                       show_error=True, **kwargs)
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, js=SELECT_BRUSH_JS,
+                       max_file_size="25mb", show_error=True, **kwargs)
 
 
 if __name__ == "__main__":
