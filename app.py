@@ -10,22 +10,20 @@ out with one `gr.Tab` per feature and wires every event with an explicit `api_na
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
 
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
 from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
 from ae_vae.hub import resolve_model_folders
-from ae_vae.plotting import figure_png
 from ae_vae.preprocess import InputError
 
 logger = logging.getLogger("app")
@@ -186,7 +184,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             ae_grid, vae_grid = explorer.manifold(dataset)
         except InputError as exc:
             raise _user_error(exc) from None
-        return Image.open(io.BytesIO(figure_png(fig, dpi=80))), text, ae_grid, vae_grid
+        return fig, text, ae_grid, vae_grid
 
     first = explorer.datasets[0]
     with gr.Blocks(title="AE vs VAE explorer") as demo:
@@ -314,6 +312,8 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
     torch.set_num_threads(max(1, args.threads))
     explorer = load_explorer(args.hub_repo, Path(args.weights_dir), timeout=args.hub_timeout)
     logger.info("weights: %s", explorer.source_notice)
+    # Render the latent maps (~1 s per data set) off the start-up path, before anyone opens the tab.
+    threading.Thread(target=explorer.prepare, name="render-maps", daemon=True).start()
     return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency))
 
 

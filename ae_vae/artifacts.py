@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 def machine_description() -> str:
-    return f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
 def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_dir: str | os.PathLike,

@@ -77,7 +77,8 @@ def load_split(dataset: str, data_dir: str | os.PathLike, train: bool, download:
         try:
             ds = cls(str(root), train=train, download=True)
         except Exception as exc:  # no network, read-only dir, mirror down, ...
-            raise DataNotFoundError(_missing_message(dataset, root) + f" (download failed: {exc.__class__.__name__})") from None
+            reason = f" (download failed: {exc.__class__.__name__})"
+            raise DataNotFoundError(_missing_message(dataset, root) + reason) from None
     images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
     return ImageSet(images.contiguous(), ds.targets.clone().to(torch.int64))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from .data import CLASS_NAMES, DATASET_TITLES, INTERPOLATION_PAIRS, normalize_da
 from .embeddings import LatentMaps, load_maps
 from .latent import interpolate, sample_fitted_gaussian, sample_prior
 from .models import VAE, AutoEncoder, WeightsError, load_model
-from .plotting import image_grid, scatter_figure, to_uint8
+from .plotting import RenderedFigure, image_grid, scatter_figure, to_uint8
 from .preprocess import InputError, to_model_input
 
 MAX_SAMPLES = 64
@@ -84,6 +85,8 @@ class Explorer:
     def __init__(self, models: dict[str, DatasetModels], source_notice: str = ""):
         self._models = models
         self.source_notice = source_notice
+        self._rendered: dict[str, RenderedFigure] = {}
+        self._render_lock = threading.Lock()
 
     @property
     def datasets(self) -> list[str]:
@@ -165,29 +168,34 @@ class Explorer:
     # ------------------------------------------------------------------ embeddings
 
     @torch.no_grad()
-    def embedding(self, dataset: str, image: Any = None) -> tuple[Figure, str]:
-        """PCA and UMAP maps, AE beside VAE, with the user's drawing (if any) starred on every map."""
+    def embedding(self, dataset: str, image: Any = None) -> tuple[np.ndarray, str]:
+        """PCA and UMAP maps, AE beside VAE, as an RGB image; the user's drawing (if any) starred on every map."""
         pair = self.models(dataset)
-        x = None
+        rendered = self.rendered_maps(pair.dataset)
+        markers: list[np.ndarray | None] = [None] * 4
         if image is not None:
             x = torch.from_numpy(to_model_input(image))[None, None]
-        fig = Figure(figsize=(10, 8.6))
-        axes = fig.subplots(2, 2)
-        lines = []
-        for col, (kind, model, maps) in enumerate((("AE", pair.ae, pair.ae_maps), ("VAE", pair.vae, pair.vae_maps))):
-            z = model.embed(x).numpy() if x is not None else None
-            ratio = maps.pca_explained_variance_ratio
-            scatter_figure(maps.pca, maps.labels, pair.dataset,
-                           f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
-                           ax=axes[0, col], marker=maps.place_pca(z) if z is not None else None, legend=col == 0)
-            scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col],
-                           marker=maps.place_umap(z) if z is not None else None, legend=False)
-            lines.append(f"{kind}: the first two principal components explain {100 * ratio.sum():.1f}% of the "
-                         f"variance of its {model.latent_dim}-d latents")
-        fig.suptitle(f"{DATASET_TITLES[pair.dataset]} test set ({len(pair.vae_maps.labels)} images)"
-                     + (" — ★ your drawing" if x is not None else ""))
-        fig.tight_layout()
-        return fig, "; ".join(lines) + "."
+            z_ae, z_vae = pair.ae.embed(x).numpy(), pair.vae.embed(x).numpy()
+            # panel order as laid out by maps_figure: PCA AE, PCA VAE, UMAP AE, UMAP VAE
+            markers = [pair.ae_maps.place_pca(z_ae), pair.vae_maps.place_pca(z_vae),
+                       pair.ae_maps.place_umap(z_ae), pair.vae_maps.place_umap(z_vae)]
+        lines = [f"{kind}: the first two principal components explain "
+                 f"{100 * maps.pca_explained_variance_ratio.sum():.1f}% of the variance of its "
+                 f"{model.latent_dim}-d latents"
+                 for kind, model, maps in (("AE", pair.ae, pair.ae_maps), ("VAE", pair.vae, pair.vae_maps))]
+        return rendered.with_markers(markers), "; ".join(lines) + "."
+
+    def rendered_maps(self, dataset: str) -> RenderedFigure:
+        """The four class-coloured maps of a data set, rendered once (thread-safe, lazily or by `prepare`)."""
+        with self._render_lock:
+            if dataset not in self._rendered:
+                self._rendered[dataset] = RenderedFigure.render(maps_figure(self._models[dataset]))
+            return self._rendered[dataset]
+
+    def prepare(self) -> None:
+        """Render every data set's maps now (the app calls this in the background at start-up)."""
+        for dataset in self._models:
+            self.rendered_maps(dataset)
 
     @torch.no_grad()
     def manifold(self, dataset: str, grid_size: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -202,6 +210,22 @@ class Explorer:
             z = torch.from_numpy(maps.pca_plane(a.ravel(), b.ravel()).astype(np.float32))
             grids.append(image_grid(model.decode(z), ncol=grid_size, pad=1))
         return grids[0], grids[1]
+
+
+def maps_figure(pair: DatasetModels) -> Figure:
+    """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right."""
+    fig = Figure(figsize=(10, 8.6))
+    axes = fig.subplots(2, 2)
+    for col, (kind, maps) in enumerate((("AE", pair.ae_maps), ("VAE", pair.vae_maps))):
+        ratio = maps.pca_explained_variance_ratio
+        scatter_figure(maps.pca, maps.labels, pair.dataset,
+                       f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
+                       ax=axes[0, col], legend=col == 0)
+        scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col], legend=False)
+    fig.suptitle(f"{DATASET_TITLES[pair.dataset]} test set ({len(pair.vae_maps.labels)} images); "
+                 "a yellow star marks your drawing")
+    fig.tight_layout()
+    return fig
 
 
 def gif_bytes(frames: list[np.ndarray], scale: int = 4, duration_ms: int = 120) -> bytes:

@@ -129,7 +129,8 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
 
 
-def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                       meta: dict[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = defaultdict(dict)
     for key, value in tensors.items():
         if key.startswith("optimizer."):

@@ -1,4 +1,6 @@
-"""Screenshots of every tab of the running app, for the README: docs/screenshots/{draw,interpolate,sample,embeddings}.png
+"""Screenshots of every tab of the running app, for the README.
+
+Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png.
 
     python bench/screenshots.py                            # bundled weights/ (the real ones)
     AE_VAE_WEIGHTS_DIR=/tmp/devw python bench/screenshots.py --out /tmp/shots
