@@ -159,6 +159,11 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         outputs = reconstruct(None, image, dataset, "upload")
         return (image, *outputs, "upload", f"Reconstructed test example #{evt.index}.")
 
+    def pick_for_interpolation(dataset: str, slot: str, evt: gr.SelectData):
+        """Clicking examples fills A, then B, then A again."""
+        image = explorer.models(dataset).example_images[evt.index]
+        return (image, gr.skip(), "B") if slot == "A" else (gr.skip(), image, "A")
+
     def interpolate(image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
         try:
             ae_strip, vae_strip, frames = explorer.interpolate(image_a, image_b, dataset, steps, path)
@@ -229,6 +234,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     use_a = gr.Button("Use my drawing as A")
                     use_b = gr.Button("Use my drawing as B")
                     interp_run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
+            interp_examples = gr.Gallery(value=examples_for(first), label="Test-set examples (a click fills A, the "
+                                         "next one B)", columns=10, height=120, allow_preview=False, format="png")
+            fill_slot = gr.State("A")
             ae_strip = output_image("AE: decoded straight path between the two codes", height=120, elem_id="interp-ae")
             vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                      elem_id="interp-vae")
@@ -270,6 +278,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         interp_inputs = [image_a, image_b, dataset, steps, path]
         interp_run.click(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_name="interpolate")
+        interp_examples.select(pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot],
+                               api_visibility="private")
         use_a.click(current_drawing, current_input, image_a, api_visibility="private")
         use_b.click(current_drawing, current_input, image_b, api_visibility="private")
 
@@ -280,8 +290,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         embed_run.click(embedding, [dataset, mark], embed_outputs, api_name="embedding")
         embeddings_tab.select(embedding, [dataset, mark], embed_outputs, api_visibility="private")
 
-        dataset.change(lambda d: (examples_for(d), *default_pair(d)), dataset, [examples, image_a, image_b],
-                       api_visibility="private").then(
+        dataset.change(lambda d: (examples_for(d), examples_for(d), *default_pair(d)), dataset,
+                       [examples, interp_examples, image_a, image_b], api_visibility="private").then(
             refresh_draw, [pad, upload, dataset, source], [*draw_outputs, source, status],
             api_visibility="private").then(
             interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(

@@ -23,16 +23,8 @@ from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
 from ae_vae.hub import HubError, check_push_target, push_folder
 from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, WeightsError
 from ae_vae.plotting import EpochVisualizer
-from ae_vae.training import (
-    Schedule,
-    Stopwatch,
-    TrainState,
-    evaluate_terms,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    train_epoch,
-)
+from ae_vae.training import (Schedule, Stopwatch, TrainState, checkpoint_arguments, evaluate_terms, latest_checkpoint,
+                             load_checkpoint, save_checkpoint, train_epoch)
 
 logger = logging.getLogger("train")
 
@@ -79,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--visualize-every", "--visualize_every", dest="visualize_every", type=int, default=0,
                         help="every N epochs write reconstructions, PCA, UMAP, interpolation and prior samples "
                              "to <visu-dir>/<dataset>_<model>/ (0: off)")
-    parser.add_argument("--visu-dir", "--visu_dir", dest="visu_dir", default="visu", help="folder for --visualize-every")
+    parser.add_argument("--visu-dir", "--visu_dir", dest="visu_dir", default="visu",
+                        help="folder for --visualize-every")
     parser.add_argument("--iwae-samples", type=int, default=100, help="VAE: importance samples for the NLL estimate")
     parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
     parser.add_argument("--embedding-points", type=int, default=5000,
@@ -129,8 +122,8 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
 
 def run_arguments(args: argparse.Namespace) -> dict:
     """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
-    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs", "batch_size", "lr",
-            "kl_warmup_epochs", "seed")
+    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs",
+            "batch_size", "lr", "kl_warmup_epochs", "seed")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -166,15 +159,17 @@ def main(args: argparse.Namespace) -> int:
             logger.error("--resume: no checkpoint in %s; run without --resume to start", checkpoint_root)
             return 2
         try:
-            state, saved_args = load_checkpoint(checkpoint, model, optimizer, generator)
+            saved_args = checkpoint_arguments(checkpoint)
+            # --epochs may grow: the cosine schedule is then stretched over the new total
+            different = {k: saved_args.get(k) for k, v in run_arguments(args).items()
+                         if k != "epochs" and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
+            if different:
+                logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or "
+                             "a new --output-dir", different)
+                return 2
+            state = load_checkpoint(checkpoint, model, optimizer, generator)
         except (WeightsError, OSError, KeyError, ValueError) as exc:
             logger.error("--resume: cannot read checkpoint %s: %s", checkpoint, exc)
-            return 2
-        different = {k: (saved_args.get(k), v) for k, v in run_arguments(args).items()
-                     if k != "epochs" and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
-        if different:
-            logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or a new "
-                         "--output-dir", {k: v[0] for k, v in different.items()})
             return 2
         logger.info("resumed from %s (epoch %d, step %d)", checkpoint, state.epoch, state.step)
 

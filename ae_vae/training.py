@@ -178,9 +178,14 @@ def latest_checkpoint(checkpoint_root: str | os.PathLike) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def checkpoint_arguments(folder: str | os.PathLike) -> dict[str, Any]:
+    """The arguments the checkpointed run was started with (checked before anything is loaded)."""
+    return json.loads((Path(folder) / "training_state.json").read_text())["args"]
+
+
 def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator) -> tuple[TrainState, dict[str, Any]]:
-    """Restore model, optimizer, RNGs; return the train state and the arguments of the run."""
+                    generator: torch.Generator) -> TrainState:
+    """Restore model, optimizer and RNGs; return the train state."""
     from .models import load_weights_into
 
     folder = Path(folder)
@@ -190,7 +195,7 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
     _restore_optimizer(optimizer, tensors, meta["optimizer"])
     generator.set_state(tensors["rng.generator"])
     torch.set_rng_state(tensors["rng.torch"])
-    return TrainState(**meta["train_state"]), meta["args"]
+    return TrainState(**meta["train_state"])
 
 
 class Stopwatch:
