@@ -10,10 +10,12 @@ out with one `gr.Tab` per feature and wires every event with an explicit `api_na
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import torch
 
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
 from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
+from ae_vae.fileio import atomic_write_bytes
 from ae_vae.hub import resolve_model_folders
 from ae_vae.preprocess import InputError
 
@@ -103,8 +106,21 @@ def _user_error(exc: InputError) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
+def write_gif(data: bytes, folder: Path, max_age_s: float = 3600.0) -> Path:
+    """Store a GIF under its content hash (atomically) and drop GIFs older than an hour: bounded disk use."""
+    now = time.time()
+    for old in folder.glob("*.gif"):
+        if now - old.stat().st_mtime > max_age_s:
+            old.unlink(missing_ok=True)
+    path = folder / f"interpolation-{hashlib.sha1(data).hexdigest()[:16]}.gif"
+    if not path.exists():
+        atomic_write_bytes(path, data)
+    return path
+
+
 def build_demo(explorer: Explorer) -> gr.Blocks:
     """The Blocks app over `explorer`'s handlers."""
+    gif_dir = Path(tempfile.mkdtemp(prefix="ae-vae-gifs-"))
 
     def reconstruct(sketch: Any, image: Any, dataset: str, source: str | None = None):
         """Model input, AE and VAE reconstructions, VAE posterior samples, error table."""
@@ -169,10 +185,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             ae_strip, vae_strip, frames = explorer.interpolate(image_a, image_b, dataset, steps, path)
         except InputError as exc:
             raise _user_error(exc) from None
-        gif_dir = Path(tempfile.mkdtemp(prefix="interp-"))
-        gif_path = gif_dir / f"interpolation-{dataset}-{path}.gif"
-        gif_path.write_bytes(gif_bytes(frames))
-        return ae_strip, vae_strip, str(gif_path)
+        return ae_strip, vae_strip, str(write_gif(gif_bytes(frames), gif_dir))
 
     def default_pair(dataset: str):
         return explorer.default_pair(dataset)
@@ -192,7 +205,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return fig, text, ae_grid, vae_grid
 
     first = explorer.datasets[0]
-    with gr.Blocks(title="AE vs VAE explorer") as demo:
+    with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST "
                     "and Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's "
                     "latent space is generative and a plain AE's is not.")
