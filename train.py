@@ -173,6 +173,8 @@ def main(args: argparse.Namespace) -> int:
             return 2
         logger.info("resumed from %s (epoch %d, step %d)", checkpoint, state.epoch, state.step)
 
+    if state.epoch < args.epochs or not state.commands:  # a pure re-finalize adds nothing
+        state.commands.append({"command": args.command, "from_epoch": state.epoch})
     steps_per_epoch = -(-len(train_set) // args.batch_size)
     kl_warmup = int(args.kl_warmup_epochs * steps_per_epoch) if args.model == "vae" else 0
     schedule = Schedule(lr=args.lr, total_steps=args.epochs * steps_per_epoch,
@@ -205,7 +207,7 @@ def main(args: argparse.Namespace) -> int:
         return 130
 
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
-                 command=args.command, train_args=run_arguments(args), seed=args.seed,
+                 commands=state.commands, train_args=run_arguments(args), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
                  embedding_points=args.embedding_points, device=device)
     logger.info("wrote %s", output_dir)

@@ -22,12 +22,12 @@ logger = logging.getLogger(__name__)
 
 
 def machine_description() -> str:
-    return (f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
+    return f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}"
 
 
 def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_dir: str | os.PathLike,
-                 history: list[dict[str, float]], command: str, train_args: dict[str, Any], seed: int = 0,
+                 history: list[dict[str, float]], commands: list[dict[str, Any]], train_args: dict[str, Any],
+                 seed: int = 0,
                  iwae_samples: int = 100, iwae_images: int = 1000, embedding_points: int = 5000,
                  device: torch.device | str = "cpu") -> dict[str, Any]:
     """Write the Hub-ready folder: weights, config, metrics, embeddings, figures, training log, card."""
@@ -56,7 +56,7 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
     if history:
         kind = "VAE" if model.config.model_type == "vae" else "AE"
         save_figure(loss_curve_figure(history, f"{DATASET_TITLES[dataset]} {kind}"), output_dir / "loss_curves.png")
-    atomic_write_json(output_dir / "training.json", {"command": command, "args": train_args, "history": history,
+    atomic_write_json(output_dir / "training.json", {"commands": commands, "args": train_args, "history": history,
                                                      "machine": machine_description()})
     atomic_write_text(output_dir / "README.md", render_model_card(output_dir))
     return metrics

@@ -37,6 +37,17 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def _commands_text(commands: list[dict[str, Any]]) -> str:
+    if not commands:
+        return "Not recorded."
+    lines = "\n".join(c["command"] for c in commands)
+    if len(commands) == 1:
+        return f"```bash\n{lines}\n```"
+    starts = ", ".join(f"epoch {c['from_epoch'] + 1}" for c in commands)
+    return (f"Trained in {len(commands)} invocations (starting at {starts}; `--resume` continues from the last "
+            f"checkpoint, and a larger `--epochs` stretches the cosine schedule from there):\n\n```bash\n{lines}\n```")
+
+
 def card_metadata(config: dict[str, Any], metrics: dict[str, Any], model_name: str) -> ModelCardData:
     kind = config["model_type"]
     dataset = config["dataset"]
@@ -99,9 +110,7 @@ as torchvision's `ToTensor()` gives them.
 
 ## Training command
 
-```bash
-{training.get('command', 'python train.py')}
-```
+{_commands_text(training.get("commands", []))}
 
 ## How to use
 

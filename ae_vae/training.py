@@ -59,12 +59,14 @@ class Schedule:
 
 @dataclass
 class TrainState:
-    """Progress that a checkpoint restores: epochs done, optimizer steps and the metric history."""
+    """Progress that a checkpoint restores: epochs done, optimizer steps, the metric history, and every
+    invocation that contributed (a resumed run may change --epochs, which reshapes the schedule)."""
 
     epoch: int = 0
     step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    commands: list[dict[str, Any]] = field(default_factory=list)  # {"command": str, "from_epoch": int}
 
 
 def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Tensor, batch_size: int,
