@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import torch
+from PIL import Image
 
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
 from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
@@ -106,21 +108,42 @@ def _user_error(exc: InputError) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
-def write_gif(data: bytes, folder: Path, max_age_s: float = 3600.0) -> Path:
-    """Store a GIF under its content hash (atomically) and drop GIFs older than an hour: bounded disk use."""
-    now = time.time()
-    for old in folder.glob("*.gif"):
-        if now - old.stat().st_mtime > max_age_s:
-            old.unlink(missing_ok=True)
-    path = folder / f"interpolation-{hashlib.sha1(data).hexdigest()[:16]}.gif"
-    if not path.exists():
-        atomic_write_bytes(path, data)
-    return path
+class OutputFiles:
+    """Output files (PNG images, GIFs), content-addressed, each written once and atomically.
+
+    Handing Gradio numpy arrays makes it re-encode them into a content-named cache file that it rewrites
+    in place on every request; under load (16 clients, identical drawings) a client reading that file
+    while another request rewrote it got a torn download. Files it is given are copied into its cache
+    atomically instead. Files older than an hour are pruned (checked at most once a minute).
+    """
+
+    def __init__(self, folder: Path, max_age_s: float = 3600.0):
+        self.folder = folder
+        self.max_age_s = max_age_s
+        self._last_prune = time.time()
+
+    def write(self, data: bytes, suffix: str) -> str:
+        path = self.folder / f"{hashlib.sha1(data).hexdigest()[:20]}{suffix}"
+        if not path.exists():
+            atomic_write_bytes(path, data)
+        now = time.time()
+        if now - self._last_prune > 60:
+            self._last_prune = now
+            for old in self.folder.iterdir():
+                if now - old.stat().st_mtime > self.max_age_s:
+                    old.unlink(missing_ok=True)
+        return str(path)
+
+    def png(self, image: np.ndarray) -> str:
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(image)).save(buffer, format="png")
+        return self.write(buffer.getvalue(), ".png")
 
 
 def build_demo(explorer: Explorer) -> gr.Blocks:
     """The Blocks app over `explorer`'s handlers."""
-    gif_dir = Path(tempfile.mkdtemp(prefix="ae-vae-gifs-"))
+    files = OutputFiles(Path(tempfile.mkdtemp(prefix="ae-vae-outputs-")))
+    png = files.png
 
     def reconstruct(sketch: Any, image: Any, dataset: str, source: str | None = None):
         """Model input, AE and VAE reconstructions, VAE posterior samples, error table."""
@@ -129,7 +152,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             result = explorer.reconstruct(chosen, dataset)
         except InputError as exc:
             raise _user_error(exc) from None
-        return result.model_input, result.ae, result.vae, result.vae_samples, result.summary(), result.model_input
+        return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
+                result.model_input)
 
     def soft_reconstruct(sketch: Any, image: Any, dataset: str, source: str | None, done: str):
         """For automatic updates: problems go to the status line instead of an error pop-up."""
@@ -157,42 +181,42 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     def mark_value(model_input: np.ndarray | None):
         """The drawing for the Embeddings tab, shown 4x larger. (Also a different file from the model-input
         image: Gradio rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
-        return None if model_input is None else np.kron(model_input, np.ones((4, 4), np.uint8))
+        return None if model_input is None else png(np.kron(model_input, np.ones((4, 4), np.uint8)))
 
     def current_drawing(model_input: np.ndarray | None):
         if model_input is None:
             raise gr.Error("Draw or upload something on the Draw tab first.", print_exception=False)
-        return model_input
+        return png(model_input)
 
     def examples_for(dataset: str) -> list[tuple[np.ndarray, str]]:
         pair = explorer.models(dataset)
         names = CLASS_NAMES[pair.dataset]
-        return [(img, names[int(label)]) for img, label in zip(pair.example_images, pair.example_labels)]
+        return [(png(img), names[int(label)]) for img, label in zip(pair.example_images, pair.example_labels)]
 
     def pick_example(dataset: str, evt: gr.SelectData):
         pair = explorer.models(dataset)
         image = pair.example_images[evt.index]
         outputs = reconstruct(None, image, dataset, "upload")
-        return (image, *outputs, "upload", f"Reconstructed test example #{evt.index}.")
+        return (png(image), *outputs, "upload", f"Reconstructed test example #{evt.index}.")
 
     def pick_for_interpolation(dataset: str, slot: str, evt: gr.SelectData):
         """Clicking examples fills A, then B, then A again."""
         image = explorer.models(dataset).example_images[evt.index]
-        return (image, gr.skip(), "B") if slot == "A" else (gr.skip(), image, "A")
+        return (png(image), gr.skip(), "B") if slot == "A" else (gr.skip(), png(image), "A")
 
     def interpolate(image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
         try:
             ae_strip, vae_strip, frames = explorer.interpolate(image_a, image_b, dataset, steps, path)
         except InputError as exc:
             raise _user_error(exc) from None
-        return ae_strip, vae_strip, str(write_gif(gif_bytes(frames), gif_dir))
+        return png(ae_strip), png(vae_strip), files.write(gif_bytes(frames), ".gif")
 
-    def default_pair(dataset: str):
-        return explorer.default_pair(dataset)
+    def default_pair(dataset: str) -> tuple[str, str]:
+        return tuple(png(image) for image in explorer.default_pair(dataset))
 
     def sample(dataset: str, count: int, seed: int, temperature: float):
         try:
-            return explorer.sample(dataset, count, seed, temperature)
+            return tuple(png(grid) for grid in explorer.sample(dataset, count, seed, temperature))
         except InputError as exc:
             raise _user_error(exc) from None
 
@@ -202,7 +226,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             ae_grid, vae_grid = explorer.manifold(dataset)
         except InputError as exc:
             raise _user_error(exc) from None
-        return fig, text, ae_grid, vae_grid
+        return png(fig), text, png(ae_grid), png(vae_grid)
 
     first = explorer.datasets[0]
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
@@ -237,7 +261,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                                   height=150, allow_preview=False, elem_id="examples", format="png")
 
         with gr.Tab("Interpolate"):
-            default_a, default_b = explorer.default_pair(first)
+            default_a, default_b = default_pair(first)
             with gr.Row():
                 image_a = upload_image("Image A", value=default_a, height=160)
                 image_b = upload_image("Image B", value=default_b, height=160)

@@ -114,8 +114,8 @@ def wait_for_new_images(page, before: dict[str, str | None]) -> dict[str, str | 
                                arg=[list(OUTPUT_IDS), before], timeout=RECON_TIMEOUT_MS, polling=100)
     except sync_api.TimeoutError:
         state = page.evaluate("""(ids) => ids.map(id => { const img = document.querySelector('#' + id + ' img');
-            return img ? `${id}: ${img.src.slice(-80)} complete=${img.complete} w=${img.naturalWidth}` : `${id}: -`; })""",
-                              list(OUTPUT_IDS))
+            return img ? `${id}: ${img.src.slice(-80)} complete=${img.complete} w=${img.naturalWidth}`
+                       : `${id}: -`; })""", list(OUTPUT_IDS))
         pytest.fail(f"no new images within {RECON_TIMEOUT_MS} ms; before {before}; now {state}; "
                     f"status {settled_status(page, 0.5)!r}")
     return srcs(page)
