@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
-from ae_vae.explorer import MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
+from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
 from ae_vae.fileio import atomic_write_bytes
 from ae_vae.hub import resolve_model_folders
 from ae_vae.preprocess import InputError
@@ -281,7 +281,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         with gr.Tab("Sample"):
             with gr.Row():
-                count = gr.Slider(1, MAX_SAMPLES, value=36, step=1, label="Number of samples")
+                count = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Number of samples")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
                 sample_run = gr.Button("Sample", variant="primary", elem_id="sample-button")
@@ -351,7 +351,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per request (requests run in parallel; see bench/load.py)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests computed at once (queue concurrency)")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="requests computed at once (queue concurrency; see bench/load.py)")
     return parser.parse_args(argv)
 
 

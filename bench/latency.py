@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import app as app_module  # noqa: E402
+from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES  # noqa: E402
 
 
 def percentiles(samples_ms: list[float]) -> str:
@@ -75,7 +76,10 @@ def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str
 
     return [("reconstruct (preprocess 280×280 + AE + VAE + 4 samples)",
              timed(lambda: explorer.reconstruct(image, "mnist"), repeats)),
-            ("sample (3 grids of 36)", timed(lambda: explorer.sample("mnist", 36, 0, 1.0), repeats)),
+            (f"sample (3 grids of {DEFAULT_SAMPLES}, the app's default)",
+             timed(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0), repeats)),
+            (f"sample (3 grids of {MAX_SAMPLES}, the maximum)",
+             timed(lambda: explorer.sample("mnist", MAX_SAMPLES, 0, 1.0), repeats)),
             ("interpolate (10 steps, AE + VAE)", timed(lambda: explorer.interpolate(a, b, "mnist", 10), repeats)),
             ("embedding figure (4 maps × 5000 points, drawing starred → PNG)", timed(embedding, repeats)),
             ("manifold grids (2 × 12×12 decodes)", timed(lambda: explorer.manifold("mnist"), repeats))]

@@ -4,7 +4,7 @@
     python bench/load.py --configs 1x2 2x1 4x1   # queue concurrency x torch threads, one run each
 
 Each configuration starts `python app.py` as its own process; clients alternate /reconstruct
-(an uploaded drawing) and /sample (36 samples). Reports requests served, errors (must be 0),
+(an uploaded drawing) and /sample (25 samples, the app's default). Reports requests served, errors (must be 0),
 throughput and p50/p95 latency per endpoint.
 """
 
@@ -71,7 +71,7 @@ def run_load(url: str, clients: int, seconds: float, image_path: str) -> dict[st
                 if endpoint == "/reconstruct":
                     client.predict(None, handle_file(image_path), "mnist", api_name=endpoint)
                 else:
-                    client.predict("mnist", 36, n, 1.0, api_name=endpoint)
+                    client.predict("mnist", 25, n, 1.0, api_name=endpoint)
                 with lock:
                     results[endpoint].append(1000 * (time.perf_counter() - start))
             except Exception as exc:  # noqa: BLE001 - every failure counts as an error
@@ -97,7 +97,7 @@ def main() -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--clients", type=int, default=16, help="concurrent gradio_client clients")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of each run")
-    parser.add_argument("--configs", nargs="+", default=["4x1"],
+    parser.add_argument("--configs", nargs="+", default=["2x1"],
                         help="CONCURRENCYxTHREADS per run (the app's --concurrency and --threads)")
     parser.add_argument("--weights-dir", default=os.environ.get("AE_VAE_WEIGHTS_DIR", str(ROOT / "weights")),
                         help="weights to serve")
