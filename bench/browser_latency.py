@@ -88,6 +88,16 @@ def missing_weights(weights_dir: Path) -> list[str]:
     return [name for name in MODEL_FOLDERS if not (Path(weights_dir) / name / "model.safetensors").is_file()]
 
 
+def not_ready(weights_dir: Path) -> str | None:
+    """Why a browser run cannot start (missing weights or Chromium), or None."""
+    missing = missing_weights(weights_dir)
+    if missing:
+        return f"no model.safetensors for {', '.join(missing)} in {weights_dir}"
+    if not Path(CHROMIUM_PATH).exists():
+        return f"{CHROMIUM_PATH} not found: apt-get install -y chromium"
+    return None
+
+
 @contextlib.contextmanager
 def app_server(weights_dir: Path, port: int | None = None, timeout: float = 60.0,
                log_path: Path | None = None) -> Iterator[str]:
@@ -268,12 +278,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = missing_weights(args.weights_dir)
-    if missing:
-        print(f"no model.safetensors for {', '.join(missing)} in {args.weights_dir}", file=sys.stderr)
-        return 2
-    if not Path(CHROMIUM_PATH).exists():
-        print(f"{CHROMIUM_PATH} not found: apt-get install -y chromium", file=sys.stderr)
+    problem = not_ready(args.weights_dir)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     shapes = list(SHAPES)
     results = []

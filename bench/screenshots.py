@@ -19,12 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_latency import (
-    CHROMIUM_PATH,
     DEFAULT_WEIGHTS_DIR,
     ROOT,
     app_server,
     chromium,
-    missing_weights,
+    not_ready,
     open_app,
     select_brush,
     stroke,
@@ -93,12 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = missing_weights(args.weights_dir)
-    if missing:
-        print(f"no model.safetensors for {', '.join(missing)} in {args.weights_dir}", file=sys.stderr)
-        return 2
-    if not Path(CHROMIUM_PATH).exists():
-        print(f"{CHROMIUM_PATH} not found: apt-get install -y chromium", file=sys.stderr)
+    problem = not_ready(args.weights_dir)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
