@@ -238,10 +238,6 @@ def gif_bytes(frames: list[np.ndarray], scale: int = 4, duration_ms: int = 120) 
     return buffer.getvalue()
 
 
-def class_names(dataset: str) -> list[str]:
-    return CLASS_NAMES[normalize_dataset_name(dataset)]
-
-
 def _int_in_range(value: Any, low: int, high: int, name: str) -> int:
     try:
         number = float(value)
