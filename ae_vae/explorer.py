@@ -18,7 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .data import CLASS_NAMES, DATASET_TITLES, INTERPOLATION_PAIRS, normalize_dataset_name
+from .data import DATASET_TITLES, INTERPOLATION_PAIRS, normalize_dataset_name
 from .embeddings import LatentMaps, load_maps
 from .latent import interpolate, sample_fitted_gaussian, sample_prior
 from .models import VAE, AutoEncoder, WeightsError, load_model
