@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,49 +35,19 @@ if _missing:
 if not Path(CHROMIUM_PATH).exists():
     pytest.skip(f"{CHROMIUM_PATH} is missing (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from browser_latency import app_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("browser-app") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("AE_VAE_HUB_REPO", None)  # the local weights: no network
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights-dir", str(WEIGHTS_DIR),
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + SERVER_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within {SERVER_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+    """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown.
+
+    The same helper as bench/browser_latency.py and bench/screenshots.py use (one way to start the app).
+    """
+    with app_server(WEIGHTS_DIR, log_path=tmp_path_factory.mktemp("browser-app") / "app.log",
+                    timeout=SERVER_TIMEOUT_S) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
