@@ -7,6 +7,13 @@ import struct
 import sys
 from pathlib import Path
 
+# huggingface_hub reads these at import time, and any test module may be the first to import it, so
+# they are set here, before every test module. FakeHub works with Xet enabled too (preupload always
+# answers "regular"), but disabling it keeps upload_folder on the plain create_commit path.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 import numpy as np
 import pytest
 import torch

@@ -2,12 +2,6 @@
 
 import os
 
-# huggingface_hub reads these at import time. FakeHub works with Xet enabled too (preupload always
-# answers "regular"), but disabling it keeps upload_folder on the plain create_commit path.
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
 import subprocess
 import sys
 from pathlib import Path

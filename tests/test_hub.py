@@ -2,11 +2,6 @@
 
 import os
 
-# huggingface_hub reads these at import time (see tests/test_fake_hub.py).
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
 import json
 import socket
 import subprocess
