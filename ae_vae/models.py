@@ -144,7 +144,7 @@ class Encoder(nn.Module):
         self.head = nn.Linear(c2 * 7 * 7, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self.head(self.features(x)).float()  # fp32 posterior parameters even under bf16 autocast
 
 
 class Decoder(nn.Module):
@@ -166,7 +166,7 @@ class Decoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(-1, self.c2, 7, 7))
+        return self.body(self.project(z).view(-1, self.c2, 7, 7)).float()  # fp32 logits for the loss
 
 
 class _SafeHubMixin(PyTorchModelHubMixin):

@@ -71,8 +71,13 @@ class TrainState:
 
 def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Tensor, batch_size: int,
                 schedule: Schedule, state: TrainState, generator: torch.Generator,
-                device: torch.device, description: str = "train") -> dict[str, float]:
-    """One pass over `images`; updates `state.step`; returns the mean of each loss term."""
+                device: torch.device, description: str = "train",
+                autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """One pass over `images`; updates `state.step`; returns the mean of each loss term.
+
+    `autocast_dtype=torch.bfloat16` runs the forward pass in mixed precision (about 2x faster on
+    CPUs with AVX512-BF16); weights, Adam state, the loss and evaluation stay fp32.
+    """
     model.train()
     sums: dict[str, float] = defaultdict(float)
     seen = 0
@@ -85,7 +90,8 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
             beta = schedule.beta_at(state.step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None)
+            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+                output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             optimizer.step()

@@ -132,6 +132,24 @@ def test_deterministic_under_seed(kind):
     assert torch.equal(run(), run())
 
 
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_bf16_autocast_keeps_loss_and_posterior_in_fp32(kind):
+    """Mixed precision (train.py --precision bf16) must not round the loss, the posterior or the gradients."""
+    model = tiny_model(kind)
+    x = images(6)
+    reference = model(x, generator=torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(x, generator=torch.Generator().manual_seed(1))
+        if kind == "vae":
+            posterior = model.encode(x)
+            assert posterior.mean.dtype == posterior.logvar.dtype == torch.float32
+    assert mixed.loss.dtype == torch.float32 and mixed.reconstruction.dtype == torch.float32
+    assert abs(float(mixed.loss.detach()) - float(reference.loss.detach())) < 0.02 * float(reference.loss.detach())
+    mixed.loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
+               for p in model.parameters())
+
+
 def test_ae_loss_selectable():
     x = images(3)
     bce_model = AutoEncoder(AutoEncoderConfig(**TINY, reconstruction_loss="bce"))

@@ -67,12 +67,15 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     result, out, tmp, data = trained_run
     assert result.returncode == 0
     flags = [f if f != "1" or i != 1 else "2" for i, f in enumerate(TINY_FLAGS)]  # --epochs 2
+    # the precision may change on resume (it changes speed, not the model)
     resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
-                        str(out), "--resume", *flags)
+                        str(out), "--resume", "--precision", "bf16", *flags)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr
-    history = json.loads((out / "training.json").read_text())["history"]
-    assert [h["epoch"] for h in history] == [1, 2]
+    training = json.loads((out / "training.json").read_text())
+    assert [h["epoch"] for h in training["history"]] == [1, 2]
+    assert training["args"]["precision"] == "bf16" and "--precision bf16" in training["commands"][-1]["command"]
+    assert all(torch.isfinite(t).all() for t in load_model(out).state_dict().values())
     # a different architecture cannot resume this run
     clash = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
                       str(out), "--resume", *flags[:-8], "--latent-dim", "3", *flags[-6:])
