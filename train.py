@@ -164,8 +164,9 @@ def main(args: argparse.Namespace) -> int:
         try:
             saved_args = checkpoint_arguments(checkpoint)
             # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change
-            different = {k: saved_args.get(k) for k, v in run_arguments(args).items()
-                         if k not in ("epochs", "precision") and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
+            may_change = ("epochs", "precision")
+            different = {k: saved_args.get(k) for k, v in run_arguments(args).items() if k not in may_change
+                         and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
             if different:
                 logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or "
                              "a new --output-dir", different)
