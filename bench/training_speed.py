@@ -6,7 +6,8 @@ The shipped models were trained two at a time (one thread each) next to other wo
 seconds in their `metrics.json` are wall-clock under contention. This script times
 `--steps` optimizer steps of each shipped architecture with the real training loop's pieces
 (in-memory batches of 128, Adam, the model's own loss) and extrapolates to seconds per epoch
-(469 steps) and minutes for the epochs each model was trained for.
+(469 steps) and minutes for the epochs each model was trained for, in fp32 and with
+`train.py --precision bf16` (autocast of the forward pass; weights and Adam stay fp32).
 """
 
 from __future__ import annotations
@@ -33,29 +34,38 @@ def main() -> int:
     parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="shipped weights (configs)")
     parser.add_argument("--steps", type=int, default=60, help="timed steps per configuration")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time")
+    parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
+                        help="precisions to time")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}\n")
-    print("| model | epochs | threads | s / epoch | minutes total |\n|---|---|---|---|---|")
+    print("| model | epochs | threads | precision | s / epoch | minutes total |\n|---|---|---|---|---|---|")
     for name in MODEL_NAMES:
         folder = Path(args.weights_dir) / name
         config = config_from_dict(json.loads((folder / "config.json").read_text()))
         epochs = json.loads((folder / "metrics.json").read_text()).get("train_epochs", 0)
         for threads in args.threads:
-            torch.set_num_threads(threads)
-            torch.manual_seed(0)
-            model = MODEL_CLASSES[config.model_type](config).train()
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-            batch = torch.rand(128, 1, 28, 28)
-            for step in range(args.steps + 5):
-                if step == 5:
-                    start = time.perf_counter()
-                loss = model(batch).loss
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            per_epoch = (time.perf_counter() - start) / args.steps * 469
-            print(f"| {name} | {epochs} | {threads} | {per_epoch:.1f} | {per_epoch * epochs / 60:.1f} |", flush=True)
+            for precision in args.precision:
+                per_epoch = seconds_per_epoch(config, threads, precision, args.steps)
+                minutes = per_epoch * epochs / 60
+                print(f"| {name} | {epochs} | {threads} | {precision} | {per_epoch:.1f} | {minutes:.1f} |", flush=True)
     return 0
+
+
+def seconds_per_epoch(config, threads: int, precision: str, steps: int) -> float:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = MODEL_CLASSES[config.model_type](config).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = torch.rand(128, 1, 28, 28)
+    for step in range(steps + 5):
+        if step == 5:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / steps * 469
 
 
 if __name__ == "__main__":
