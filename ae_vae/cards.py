@@ -48,6 +48,19 @@ def _commands_text(commands: list[dict[str, Any]]) -> str:
             f"checkpoint, and a larger `--epochs` stretches the cosine schedule from there):\n\n```bash\n{lines}\n```")
 
 
+def _cost_per_invocation(history: list[dict[str, Any]], commands: list[dict[str, Any]]) -> str:
+    """Seconds per epoch of each invocation: resumed runs may differ in threads, precision or machine load."""
+    if len(commands) < 2:
+        return ""
+    bounds = [c["from_epoch"] for c in commands] + [len(history)]
+    parts = []
+    for start, end in zip(bounds, bounds[1:]):
+        seconds = [h["seconds"] for h in history[start:end]]
+        if seconds:
+            parts.append(f"epochs {start + 1}–{end}: {sum(seconds) / len(seconds):.1f} s/epoch")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def card_metadata(config: dict[str, Any], metrics: dict[str, Any], model_name: str) -> ModelCardData:
     kind = config["model_type"]
     dataset = config["dataset"]
@@ -86,7 +99,8 @@ def render_model_card(folder: str | os.PathLike, repo_id: str | None = None) -> 
     if history:
         per_epoch = sum(h["seconds"] for h in history) / len(history)
         cost = (f"\nTraining cost: {len(history)} epochs, {per_epoch:.1f} s/epoch, "
-                f"{sum(h['seconds'] for h in history) / 60:.1f} min in total on {training.get('machine', 'CPU')}.\n")
+                f"{sum(h['seconds'] for h in history) / 60:.1f} min in total on {training.get('machine', 'CPU')}"
+                f"{_cost_per_invocation(history, training.get('commands', []))}.\n")
     figures = "\n".join(f"![{alt}]({file})" for file, alt in (("samples.png", "reconstructions and samples"),
                                                               ("loss_curves.png", "loss curves"))
                         if (folder / file).is_file())

@@ -10,7 +10,7 @@ import torch
 
 from ae_vae import VAE, AutoEncoder, load_maps, load_model
 from ae_vae.data import load_split
-from ae_vae.evaluation import reconstruction_errors
+from ae_vae.evaluation import elbo_terms, reconstruction_errors
 from ae_vae.hub import MODEL_NAMES
 from conftest import REAL_DATA_DIR, real_data_available
 
@@ -52,10 +52,24 @@ def test_reproduces_metrics_on_a_test_slice(name):
     assert mse == pytest.approx(metrics["mse_per_pixel_first_1000"], abs=1e-6)  # stored rounded to 6 places
 
 
-# Upper bounds on the official test split: the quality bar the shipped models were trained to. For the MNIST
-# VAE's -ELBO the bound is the plain two-conv VAE's 94.3 nats (the classic MLP VAE's is 105.5): the stricter
-# goal of <= 90 nats is not reached yet (91.2; see README, "Results").
-TARGETS = {"mnist-vae": {"neg_elbo": 94.3, "mse_per_pixel": 0.0060}, "mnist-ae": {"mse_per_pixel": 0.0028},
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n.endswith("-vae")])
+def test_reproduces_the_neg_elbo_on_the_whole_test_split(name):
+    """The headline number is recomputed from the weights and the data, not only read from metrics.json."""
+    dataset = name.rsplit("-", 1)[0]
+    if not real_data_available(dataset):
+        pytest.skip(f"{dataset} not found under {REAL_DATA_DIR} (set AE_VAE_DATA_DIR)")
+    metrics = json.loads((WEIGHTS / name / "metrics.json").read_text())
+    test = load_split(dataset, REAL_DATA_DIR, train=False, download=False)
+    terms = elbo_terms(load_model(WEIGHTS / name), test.images, seed=0)
+    assert terms["neg_elbo"] == pytest.approx(metrics["neg_elbo"], abs=0.01)
+    limit = TARGETS.get(name, {}).get("neg_elbo")
+    assert limit is None or terms["neg_elbo"] <= limit
+
+
+# Upper bounds on the official test split. MSE bounds are issue 2's goals. For the MNIST VAE's -ELBO the issue's
+# goal (<= 90 nats) is not reached yet (90.79; see README, "Results"); the bound is the previously shipped model's
+# 91.22, so a retrained model can only replace it by being better (both beat the plain conv VAE's 94.3).
+TARGETS = {"mnist-vae": {"neg_elbo": 91.22, "mse_per_pixel": 0.0060}, "mnist-ae": {"mse_per_pixel": 0.0028},
            "fashion_mnist-ae": {"mse_per_pixel": 0.0058}}
 
 
