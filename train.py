@@ -23,8 +23,17 @@ from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
 from ae_vae.hub import HubError, check_push_target, push_folder
 from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, WeightsError
 from ae_vae.plotting import EpochVisualizer
-from ae_vae.training import (Schedule, Stopwatch, TrainState, checkpoint_arguments, evaluate_terms, latest_checkpoint,
-                             load_checkpoint, save_checkpoint, train_epoch)
+from ae_vae.training import (
+    Schedule,
+    Stopwatch,
+    TrainState,
+    checkpoint_arguments,
+    evaluate_terms,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    train_epoch,
+)
 
 logger = logging.getLogger("train")
 
@@ -116,8 +125,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
-    shape = dict(latent_dim=args.latent_dim, channels=tuple(args.channels), hidden_blocks=args.hidden_blocks,
-                 refine_channels=args.refine_channels, dataset=args.dataset)
+    shape = {"latent_dim": args.latent_dim, "channels": tuple(args.channels), "hidden_blocks": args.hidden_blocks,
+                 "refine_channels": args.refine_channels, "dataset": args.dataset}
     if args.model == "ae":
         return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
     return VAE(VAEConfig(**shape))

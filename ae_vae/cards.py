@@ -6,6 +6,7 @@ the YAML metadata carries the measured test metrics as `model-index` results.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -54,7 +55,7 @@ def _cost_per_invocation(history: list[dict[str, Any]], commands: list[dict[str,
         return ""
     bounds = [c["from_epoch"] for c in commands] + [len(history)]
     parts = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         seconds = [h["seconds"] for h in history[start:end]]
         if seconds:
             parts.append(f"epochs {start + 1}–{end}: {sum(seconds) / len(seconds):.1f} s/epoch")

@@ -40,7 +40,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, count: int) -> "ImageSet":
+    def subset(self, count: int) -> ImageSet:
         return ImageSet(self.images[:count], self.labels[:count])
 
 
@@ -76,7 +76,7 @@ def load_split(dataset: str, data_dir: str | os.PathLike, train: bool, download:
         logger.info("%s not found under %s; trying to download it", DATASET_TITLES[dataset], root)
         try:
             ds = cls(str(root), train=train, download=True)
-        except Exception as exc:  # no network, read-only dir, mirror down, ...
+        except Exception as exc:  # noqa: BLE001 -- no network, read-only dir, mirror down, bad archive: all mean 'absent'
             reason = f" (download failed: {exc.__class__.__name__})"
             raise DataNotFoundError(_missing_message(dataset, root) + reason) from None
     images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)

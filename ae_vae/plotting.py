@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -114,7 +114,7 @@ class RenderedFigure:
     boxes: list[tuple[float, float, float, float]]  # per panel (left, top, right, bottom) in pixels
 
     @classmethod
-    def render(cls, fig: Figure, dpi: int = 80) -> "RenderedFigure":
+    def render(cls, fig: Figure, dpi: int = 80) -> RenderedFigure:
         fig.set_dpi(dpi)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()

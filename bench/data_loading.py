@@ -20,7 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ae_vae.data import iterate_minibatches, load_split  # noqa: E402
+from ae_vae.data import iterate_minibatches, load_split
 
 
 def time_it(fn) -> float:
@@ -47,7 +47,7 @@ def main() -> int:
     dataset = datasets.MNIST(args.data_dir, train=True, download=False, transform=transforms.ToTensor())
     for workers in (0, 2):
         loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers)
-        seconds = time_it(lambda: [x.sum() for x, _ in loader])
+        seconds = time_it(lambda loader=loader: [x.sum() for x, _ in loader])
         print(f"| DataLoader(MNIST, ToTensor), num_workers={workers} | {seconds:.2f} |")
     return 0
 

@@ -26,9 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ae_vae import VAE, load_model  # noqa: E402
-from ae_vae.data import load_split  # noqa: E402
-from ae_vae.evaluation import elbo_terms, iwae_nll  # noqa: E402
+from ae_vae import VAE, load_model
+from ae_vae.data import load_split
+from ae_vae.evaluation import elbo_terms, iwae_nll
 
 
 def bounds(model: VAE, images: torch.Tensor, samples: int) -> dict[str, float]:

@@ -33,13 +33,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import app as app_module  # noqa: E402
-from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES  # noqa: E402
+import app as app_module
+from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
 
 
 def percentiles(samples_ms: list[float]) -> str:
     ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return f"{statistics.median(ordered):8.1f} | {p95:8.1f}"
 
 

@@ -87,7 +87,7 @@ def run_load(url: str, clients: int, seconds: float, image_path: str) -> dict[st
     for endpoint, samples in results.items():
         ordered = sorted(samples) or [float("nan")]
         summary[endpoint] = {"served": len(samples), "p50": statistics.median(ordered),
-                             "p95": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]}
+                             "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]}
     summary["errors"] = {"count": len(errors), "first": errors[:3]}
     return summary
 

@@ -32,12 +32,12 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ae_vae.data import DATASET_TITLES, ImageSet, load_dataset  # noqa: E402
-from ae_vae.evaluation import evaluate_model  # noqa: E402
-from ae_vae.latent import sample_prior  # noqa: E402
-from ae_vae.models import VAE, VAEConfig, load_model  # noqa: E402
-from ae_vae.plotting import grid_figure, save_figure  # noqa: E402
-from ae_vae.training import Schedule, TrainState, train_epoch  # noqa: E402
+from ae_vae.data import DATASET_TITLES, ImageSet, load_dataset
+from ae_vae.evaluation import evaluate_model
+from ae_vae.latent import sample_prior
+from ae_vae.models import VAE, VAEConfig, load_model
+from ae_vae.plotting import grid_figure, save_figure
+from ae_vae.training import Schedule, TrainState, train_epoch
 
 logger = logging.getLogger("quality")
 
@@ -214,8 +214,8 @@ def markdown_table(rows: list[dict]) -> str:
     def fmt(row: dict, key: str, spec: str) -> str:
         return format(row[key], spec) if key in row else "–"
 
-    lines = ["| data | model | −ELBO | IWAE NLL (k=100) | MSE/pixel | active units | 5-NN acc "
-             "| classifier acc on recon | prior-sample FD ↓ | min class share of samples |",
+    lines = [("| data | model | −ELBO | IWAE NLL (k=100) | MSE/pixel | active units | 5-NN acc "
+             "| classifier acc on recon | prior-sample FD ↓ | min class share of samples |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {DATASET_TITLES[row['dataset']]} | {row['model']} | {fmt(row, 'neg_elbo', '.2f')} "

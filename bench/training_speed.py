@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ae_vae.hub import MODEL_NAMES  # noqa: E402
-from ae_vae.models import MODEL_CLASSES, config_from_dict  # noqa: E402
+from ae_vae.hub import MODEL_NAMES
+from ae_vae.models import MODEL_CLASSES, config_from_dict
 
 
 def main() -> int:

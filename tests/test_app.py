@@ -12,8 +12,8 @@ from PIL import Image
 import app as app_module
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 
 def free_port() -> int:
@@ -67,10 +67,12 @@ def test_interpolate_sample_embedding(client, digit_png):
     ae_strip, vae_strip, gif = client.predict(handle_file(digit_png), handle_file(digit_png), "mnist", 6, "spherical",
                                               api_name="/interpolate")
     assert read(ae_strip).shape[1] == 6 * 30 + 2 and Path(gif).read_bytes()[:3] == b"GIF"
+    assert read(vae_strip).shape == read(ae_strip).shape
     ae, vae, fitted = client.predict("mnist", 9, 1, 0.8, api_name="/sample")
     assert read(ae).shape == read(vae).shape == read(fitted).shape
     maps, text, ae_grid, vae_grid = client.predict("fashion_mnist", handle_file(digit_png), api_name="/embedding")
     assert read(maps).shape[1] > 400 and "%" in text
+    assert read(ae_grid).shape == read(vae_grid).shape and min(read(ae_grid).shape[:2]) > 12 * 28
 
 
 @pytest.mark.parametrize("payload, message", [

@@ -36,7 +36,7 @@ if not Path(CHROMIUM_PATH).exists():
     pytest.skip(f"{CHROMIUM_PATH} is missing (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 sys.path.insert(0, str(ROOT / "bench"))
-from browser_latency import app_server  # noqa: E402
+from browser_latency import app_server
 
 
 @pytest.fixture(scope="module")

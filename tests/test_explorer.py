@@ -90,8 +90,8 @@ def test_sample_grids(explorer):
     assert all(np.array_equal(x, y) for x, y in zip((ae, vae, fitted), again))
     other = explorer.sample("mnist", count=16, seed=4, temperature=1.0)
     assert not np.array_equal(vae, other[1])
-    for bad in (dict(count=0), dict(count=65), dict(seed=-1), dict(temperature=-1.0), dict(temperature=float("nan")),
-                dict(count="many")):
+    for bad in ({"count": 0}, {"count": 65}, {"seed": -1}, {"temperature": -1.0}, {"temperature": float("nan")},
+                {"count": "many"}):
         with pytest.raises(InputError):
             explorer.sample("mnist", **{"count": 4, "seed": 0, "temperature": 1.0, **bad})
 

@@ -1,7 +1,6 @@
 """Proves tests/fake_hub.py against the real huggingface_hub client (no monkeypatching)."""
 
 import os
-
 import subprocess
 import sys
 from pathlib import Path

@@ -1,8 +1,7 @@
 """ae_vae.hub against tests/fake_hub.py with the real huggingface_hub client (no monkeypatching)."""
 
-import os
-
 import json
+import os
 import socket
 import subprocess
 import sys

@@ -13,7 +13,7 @@ from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, VAECon
 from ae_vae.evaluation import knn_accuracy
 from ae_vae.fileio import save_model_folder
 
-TINY = dict(latent_dim=3, channels=(4, 8), hidden_blocks=1)
+TINY = {"latent_dim": 3, "channels": (4, 8), "hidden_blocks": 1}
 
 
 def tiny_model(kind: str):

@@ -79,7 +79,7 @@ def test_every_pillow_mode_gives_the_same_input(mode):
     reference = to_model_input(stroke_canvas())
     image = stroke_canvas()
     if mode == "I;16":
-        image = Image.fromarray((np.asarray(image).astype(np.uint16) * 257))
+        image = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
         assert image.mode == "I;16"
     else:
         image = image.convert(mode)
