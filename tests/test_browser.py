@@ -8,7 +8,6 @@ Never run `playwright install`: the system browser is used.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -17,34 +16,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS_DIR = Path(os.environ.get("AE_VAE_WEIGHTS_DIR") or ROOT / "weights")
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MODEL_FOLDERS = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
 SERVER_TIMEOUT_S = 60
 RECON_TIMEOUT_MS = 10_000
 OUTPUT_IDS = ("model-input", "ae-recon", "vae-recon")
 
-if not (WEIGHTS_DIR / "mnist-vae" / "model.safetensors").is_file():
-    pytest.skip(f"no trained weights: {WEIGHTS_DIR / 'mnist-vae' / 'model.safetensors'} is missing",
-                allow_module_level=True)
-_missing = [name for name in MODEL_FOLDERS if not (WEIGHTS_DIR / name / "model.safetensors").is_file()]
-if _missing:
-    pytest.skip(f"no trained weights for {', '.join(_missing)} in {WEIGHTS_DIR}", allow_module_level=True)
-if not Path(CHROMIUM_PATH).exists():
-    pytest.skip(f"{CHROMIUM_PATH} is missing (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+# One way to find the weights and Chromium, start the app and drive the pad: the browser benches' helpers.
 sys.path.insert(0, str(ROOT / "bench"))
-from browser_latency import app_server
+from browser_latency import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
+from browser_latency import app_server, chromium, not_ready, open_app, select_brush, stroke
+
+_problem = not_ready(WEIGHTS_DIR)
+if _problem:
+    pytest.skip(_problem, allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown.
-
-    The same helper as bench/browser_latency.py and bench/screenshots.py use (one way to start the app).
-    """
+    """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown."""
     with app_server(WEIGHTS_DIR, log_path=tmp_path_factory.mktemp("browser-app") / "app.log",
                     timeout=SERVER_TIMEOUT_S) as url:
         yield url
@@ -52,17 +41,10 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture
 def page(app_url):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(app_url)
-            page.wait_for_selector("#sketchpad canvas")
-            page.wait_for_selector("#examples img")
-            yield page
-        finally:
-            browser.close()
+    with chromium() as page:
+        page.set_default_timeout(30_000)
+        open_app(page, app_url)
+        yield page
 
 
 def srcs(page) -> dict[str, str | None]:
@@ -99,30 +81,13 @@ def settled_status(page, timeout_s: float = 10.0) -> str:
     return text
 
 
-def pad_canvas(page):
-    """The sketchpad's visible, interactive <canvas> (Gradio stacks a second one with pointer-events: none)."""
-    index = page.evaluate("""() => [...document.querySelectorAll('#sketchpad canvas')].findIndex(c => {
-        const s = getComputedStyle(c), r = c.getBoundingClientRect();
-        return s.pointerEvents !== 'none' && s.visibility !== 'hidden' && s.display !== 'none'
-               && r.width > 50 && r.height > 50; })""")
-    assert index >= 0, "no visible interactive <canvas> inside #sketchpad"
-    return page.locator("#sketchpad canvas").nth(index)
-
-
 def draw_seven(page) -> None:
-    """A "7": one stroke, a horizontal bar then a diagonal, over the middle of the pad."""
-    # Gradio 6.31's Sketchpad starts with no tool selected ("select the draw tool to start") and ignores
-    # strokes until the Brush is chosen, as a user must.
-    page.locator("#sketchpad button[aria-label='Brush']").click()
-    box = pad_canvas(page).bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    half = 0.3 * min(box["width"], box["height"])
-    page.mouse.move(cx - 0.55 * half, cy - 0.6 * half)
-    page.mouse.down()
-    # few steps per segment: the brush joins the points, and each move costs ~0.2 s of software WebGL here
-    page.mouse.move(cx + 0.55 * half, cy - 0.6 * half, steps=4)
-    page.mouse.move(cx - 0.1 * half, cy + 0.75 * half, steps=5)
-    page.mouse.up()
+    """A "7": one stroke, a horizontal bar then a diagonal, over the middle of the pad.
+
+    Gradio 6.31's Sketchpad starts with no tool selected and ignores strokes until the Brush is chosen,
+    as a user must."""
+    select_brush(page)
+    stroke(page, "7")
 
 
 def model_input_stats(page) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -39,14 +40,23 @@ def test_folder_loads_with_from_pretrained(name):
     assert len(maps.labels) >= 5000 and set(maps.labels.tolist()) == set(range(10))
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_reproduces_metrics_on_a_test_slice(name):
+@functools.cache
+def official_test_split(dataset: str):
+    return load_split(dataset, REAL_DATA_DIR, train=False, download=False)
+
+
+def shipped_with_test_split(name: str):
+    """The shipped model, its metrics.json and its data set's official test split; skips without the data."""
     dataset = name.rsplit("-", 1)[0]
     if not real_data_available(dataset):
         pytest.skip(f"{dataset} not found under {REAL_DATA_DIR} (set AE_VAE_DATA_DIR)")
     metrics = json.loads((WEIGHTS / name / "metrics.json").read_text())
-    test = load_split(dataset, REAL_DATA_DIR, train=False, download=False)
-    model = load_model(WEIGHTS / name)
+    return load_model(WEIGHTS / name), metrics, official_test_split(dataset)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_reproduces_metrics_on_a_test_slice(name):
+    model, metrics, test = shipped_with_test_split(name)
     with torch.no_grad():
         mse = reconstruction_errors(model, test.images[:1000])["mse_per_pixel"]
     assert mse == pytest.approx(metrics["mse_per_pixel_first_1000"], abs=1e-6)  # stored rounded to 6 places
@@ -55,12 +65,8 @@ def test_reproduces_metrics_on_a_test_slice(name):
 @pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n.endswith("-vae")])
 def test_reproduces_the_neg_elbo_on_the_whole_test_split(name):
     """The headline number is recomputed from the weights and the data, not only read from metrics.json."""
-    dataset = name.rsplit("-", 1)[0]
-    if not real_data_available(dataset):
-        pytest.skip(f"{dataset} not found under {REAL_DATA_DIR} (set AE_VAE_DATA_DIR)")
-    metrics = json.loads((WEIGHTS / name / "metrics.json").read_text())
-    test = load_split(dataset, REAL_DATA_DIR, train=False, download=False)
-    terms = elbo_terms(load_model(WEIGHTS / name), test.images, seed=0)
+    model, metrics, test = shipped_with_test_split(name)
+    terms = elbo_terms(model, test.images, seed=0)
     assert terms["neg_elbo"] == pytest.approx(metrics["neg_elbo"], abs=0.01)
     limit = TARGETS.get(name, {}).get("neg_elbo")
     assert limit is None or terms["neg_elbo"] <= limit
