@@ -27,6 +27,7 @@ from ae_vae.training import (
     Schedule,
     Stopwatch,
     TrainState,
+    build_optimizer,
     checkpoint_arguments,
     evaluate_terms,
     latest_checkpoint,
@@ -64,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=128,
                         help="mini-batch size")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
+    parser.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float, default=0.0,
+                        help="decoupled weight decay of the weight matrices and kernels (AdamW; 0: plain Adam)")
+    parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
+                        help="hold out this many random training images and log their loss terms every epoch, to "
+                             "tune regularization without looking at the test split (0: train on all)")
     parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
                         help="VAE: epochs over which the KL weight beta rises linearly from 0 to 1")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
@@ -104,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
+    if args.weight_decay < 0 or args.validation_images < 0:
+        parser.error("--weight-decay and --validation-images must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -132,11 +140,25 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
     return VAE(VAEConfig(**shape))
 
 
+# Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
+LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0}
+# --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change.
+MAY_CHANGE_ON_RESUME = ("epochs", "precision")
+
+
 def run_arguments(args: argparse.Namespace) -> dict:
     """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
     keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs",
-            "batch_size", "lr", "kl_warmup_epochs", "seed", "precision")
+            "batch_size", "lr", "weight_decay", "kl_warmup_epochs", "validation_images", "seed", "precision")
     return {k: getattr(args, k) for k in keys}
+
+
+def changed_settings(saved: dict, current: dict) -> dict:
+    """The settings (with their saved values) a resume may not change; keys older checkpoints lack count as
+    their defaults, so runs started before a flag existed still resume."""
+    saved = {**LATER_RUN_ARGUMENTS, **saved}
+    return {k: saved.get(k) for k, v in current.items()
+            if k not in MAY_CHANGE_ON_RESUME and saved.get(k) != (list(v) if isinstance(v, tuple) else v)}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -158,11 +180,19 @@ def main(args: argparse.Namespace) -> int:
     except DataNotFoundError as exc:
         logger.error("%s", exc)
         return 2
-    logger.info("%s: %d train / %d test images, device %s, %d threads", args.dataset, len(train_set),
-                len(test_set), device, torch.get_num_threads())
+    validation_set = None
+    if args.validation_images:
+        if args.validation_images >= len(train_set):
+            logger.error("--validation-images %d: the training set has only %d images", args.validation_images,
+                         len(train_set))
+            return 2
+        train_set, validation_set = train_set.split_off(args.validation_images, seed=args.seed)
+    logger.info("%s: %d train / %s%d test images, device %s, %d threads", args.dataset, len(train_set),
+                f"{len(validation_set)} validation / " if validation_set else "", len(test_set), device,
+                torch.get_num_threads())
 
     model = build_model(args).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = build_optimizer(model, args.lr, args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
     state = TrainState()
     if args.resume:
@@ -171,11 +201,7 @@ def main(args: argparse.Namespace) -> int:
             logger.error("--resume: no checkpoint in %s; run without --resume to start", checkpoint_root)
             return 2
         try:
-            saved_args = checkpoint_arguments(checkpoint)
-            # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change
-            may_change = ("epochs", "precision")
-            different = {k: saved_args.get(k) for k, v in run_arguments(args).items() if k not in may_change
-                         and saved_args.get(k) != (list(v) if isinstance(v, tuple) else v)}
+            different = changed_settings(checkpoint_arguments(checkpoint), run_arguments(args))
             if different:
                 logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or "
                              "a new --output-dir", different)
@@ -204,15 +230,17 @@ def main(args: argparse.Namespace) -> int:
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None)
             train_seconds = watch.elapsed()
-            test_terms = evaluate_terms(model, test_set.images, seed=args.seed, device=device)
+            evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
+            if validation_set is not None:
+                evaluated["val"] = evaluate_terms(model, validation_set.images, seed=args.seed, device=device)
             state.epoch += 1
             state.seconds += train_seconds
             record = {"epoch": state.epoch, "seconds": round(train_seconds, 2),
-                      **{f"train_{k}": v for k, v in train_terms.items()},
-                      **{f"test_{k}": v for k, v in test_terms.items()}}
+                      **{f"{split}_{k}": v for split, terms in {"train": train_terms, **evaluated}.items()
+                         for k, v in terms.items()}}
             state.history.append(record)
-            logger.info("epoch %d/%d  %.1fs  train %s  test %s", state.epoch, args.epochs, train_seconds,
-                        _fmt(train_terms), _fmt(test_terms))
+            logger.info("epoch %d/%d  %.1fs  train %s  %s", state.epoch, args.epochs, train_seconds,
+                        _fmt(train_terms), "  ".join(f"{split} {_fmt(terms)}" for split, terms in evaluated.items()))
             save_checkpoint(checkpoint_root, model, optimizer, state, generator, run_arguments(args))
             if visualizer is not None and state.epoch % args.visualize_every == 0:
                 visualizer.write(state.epoch, state.history)

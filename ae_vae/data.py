@@ -43,6 +43,17 @@ class ImageSet:
     def subset(self, count: int) -> ImageSet:
         return ImageSet(self.images[:count], self.labels[:count])
 
+    def split_off(self, count: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+        """(rest, held_out): `count` random images held out, e.g. to choose a regularizer without the test split.
+
+        The choice depends only on `seed` and the set, so a resumed run holds out the same images.
+        """
+        if not 0 <= count < len(self):
+            raise ValueError(f"cannot hold out {count} of {len(self)} images")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        rest, held_out = order[count:].sort().values, order[:count].sort().values
+        return ImageSet(self.images[rest], self.labels[rest]), ImageSet(self.images[held_out], self.labels[held_out])
+
 
 def normalize_dataset_name(name: str) -> str:
     """Accept 'mnist', 'MNIST', 'fashion-mnist', 'FashionMNIST', 'fashion_mnist'."""

@@ -151,12 +151,14 @@ def _star(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
 
 
 def loss_curve_figure(history: list[dict[str, float]], title: str) -> Figure:
-    """Train and test loss per epoch (−ELBO for the VAE, BCE and MSE for the AE)."""
+    """Train, validation (if held out) and test loss per epoch (−ELBO for the VAE, BCE for the AE)."""
     fig = Figure(figsize=(6.0, 3.6))
     ax = fig.subplots()
     epochs = [h["epoch"] for h in history]
     key = "neg_elbo" if "test_neg_elbo" in history[0] else "bce"
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
+        if f"{split}_{key}" not in history[0]:  # "val" only with --validation-images
+            continue
         ax.plot(epochs, [h[f"{split}_{key}"] for h in history], marker="o", ms=3, label=f"{split} {key}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats / image")

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_FLAGS = ["--epochs", "1", "--latent-dim", "2", "--channels", "4", "8", "--hidden-blocks", "0",
               "--batch-size", "64", "--iwae-samples", "5", "--iwae-images", "20", "--embedding-points", "100",
               "--threads", "1"]
+HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4"]  # 216 train / 40 validation images
 
 
 def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -35,7 +36,8 @@ def trained_run(tmp_path_factory):
     data = write_tiny_dataset(tmp / "data", "FashionMNIST")
     out = tmp / "out"
     result = run_train("--model", "VAE", "--dataset", "FashionMNIST", "--data_dir", str(data), "--output_dir",
-                       str(out), "--visualize-every", "1", "--visu-dir", str(tmp / "visu"), *TINY_FLAGS)
+                       str(out), "--visualize-every", "1", "--visu-dir", str(tmp / "visu"), *TINY_FLAGS,
+                       *HELD_OUT)
     return result, out, tmp, data
 
 
@@ -61,6 +63,11 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert (visu / "loss_curves.png").is_file()
     # the log shows per-epoch test metrics and duration
     assert "epoch 1/1" in result.stderr and "test neg_elbo=" in result.stderr
+    # --validation-images: the held-out images are scored every epoch and never trained on
+    assert "216 train / 40 validation / 128 test images" in result.stderr and "val neg_elbo=" in result.stderr
+    training = json.loads((out / "training.json").read_text())
+    assert training["args"]["validation_images"] == 40 and training["args"]["weight_decay"] == 1e-4
+    assert training["history"][0]["val_neg_elbo"] > 0
 
 
 def test_resume_continues_from_the_checkpoint(trained_run):
@@ -69,7 +76,7 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     flags = [f if f != "1" or i != 1 else "2" for i, f in enumerate(TINY_FLAGS)]  # --epochs 2
     # the precision may change on resume (it changes speed, not the model)
     resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
-                        str(out), "--resume", "--precision", "bf16", *flags)
+                        str(out), "--resume", "--precision", "bf16", *flags, *HELD_OUT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr
     training = json.loads((out / "training.json").read_text())
@@ -78,7 +85,7 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     assert all(torch.isfinite(t).all() for t in load_model(out).state_dict().values())
     # a different architecture cannot resume this run
     clash = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
-                      str(out), "--resume", *flags[:-8], "--latent-dim", "3", *flags[-6:])
+                      str(out), "--resume", *flags[:-8], "--latent-dim", "3", *flags[-6:], *HELD_OUT)
     assert clash.returncode == 2 and "different settings" in clash.stderr
 
 
@@ -112,6 +119,14 @@ def test_help_documents_every_flag_with_defaults():
 
 
 def test_bad_flags_are_rejected_without_traceback(tmp_path):
-    for args in (["--model", "gan"], ["--epochs", "0"], ["--dataset", "cifar"]):
+    for args in (["--model", "gan"], ["--epochs", "0"], ["--dataset", "cifar"], ["--weight-decay", "-0.1"]):
         result = run_train(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_holding_out_the_whole_training_set_is_one_clear_line(tiny_data_dir, tmp_path):
+    result = run_train("--data-dir", str(tiny_data_dir), "--output-dir", str(tmp_path / "o"), *TINY_FLAGS,
+                       "--validation-images", "256")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(lines) == 1 and "--validation-images 256" in lines[0] and "only 256 images" in lines[0]
