@@ -134,7 +134,7 @@ def resolve_device(name: str) -> torch.device:
 
 def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
     shape = {"latent_dim": args.latent_dim, "channels": tuple(args.channels), "hidden_blocks": args.hidden_blocks,
-                 "refine_channels": args.refine_channels, "dataset": args.dataset}
+             "refine_channels": args.refine_channels, "dataset": args.dataset}
     if args.model == "ae":
         return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
     return VAE(VAEConfig(**shape))
@@ -188,7 +188,7 @@ def main(args: argparse.Namespace) -> int:
             return 2
         train_set, validation_set = train_set.split_off(args.validation_images, seed=args.seed)
     logger.info("%s: %d train / %s%d test images, device %s, %d threads", args.dataset, len(train_set),
-                f"{len(validation_set)} validation / " if validation_set else "", len(test_set), device,
+                f"{len(validation_set)} validation / " if validation_set is not None else "", len(test_set), device,
                 torch.get_num_threads())
 
     model = build_model(args).to(device)

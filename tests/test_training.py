@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from ae_vae import VAE, ImageSet, VAEConfig
 from ae_vae.training import build_optimizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from train import changed_settings, parse_args, run_arguments
 
 
