@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
     parser.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float, default=0.0,
                         help="decoupled weight decay of the weight matrices and kernels (AdamW; 0: plain Adam)")
+    parser.add_argument("--encoder-noise", "--encoder_noise", dest="encoder_noise", type=float, default=0.0,
+                        help="std of Gaussian pixel noise added to the encoder's input during training; the loss "
+                             "still scores the clean image (denoising: regularizes the encoder; 0: none)")
     parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
@@ -110,8 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
-    if args.weight_decay < 0 or args.validation_images < 0:
-        parser.error("--weight-decay and --validation-images must not be negative")
+    if args.weight_decay < 0 or args.validation_images < 0 or args.encoder_noise < 0:
+        parser.error("--weight-decay, --encoder-noise and --validation-images must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -141,7 +144,7 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
 
 
 # Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
-LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0}
+LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change.
 MAY_CHANGE_ON_RESUME = ("epochs", "precision")
 
@@ -149,7 +152,8 @@ MAY_CHANGE_ON_RESUME = ("epochs", "precision")
 def run_arguments(args: argparse.Namespace) -> dict:
     """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
     keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs",
-            "batch_size", "lr", "weight_decay", "kl_warmup_epochs", "validation_images", "seed", "precision")
+            "batch_size", "lr", "weight_decay", "encoder_noise", "kl_warmup_epochs", "validation_images", "seed",
+            "precision")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -228,7 +232,8 @@ def main(args: argparse.Namespace) -> int:
             watch = Stopwatch()
             train_terms = train_epoch(model, optimizer, train_set.images, args.batch_size, schedule, state,
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
-                                      autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None)
+                                      autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
+                                      input_noise=args.encoder_noise)
             train_seconds = watch.elapsed()
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:

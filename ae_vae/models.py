@@ -117,6 +117,13 @@ class DiagonalGaussian:
         return -0.5 * (((z - self.mean) / self.std).pow(2) + self.logvar + LOG_2PI).sum(dim=-1)
 
 
+def add_input_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """`x` plus N(0, std²) pixel noise (`x` itself when std is 0), drawn from `generator` for reproducibility."""
+    if std <= 0:
+        return x
+    return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with a skip connection: depth without vanishing gradients."""
 
@@ -262,8 +269,10 @@ class AutoEncoder(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags
         """The deterministic latent used for maps, k-NN and interpolation."""
         return self.encode(x)
 
-    def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None) -> ModelOutput:
-        logits = self.decode_logits(self.encode(x))
+    def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
+                input_noise: float = 0.0) -> ModelOutput:
+        """Loss terms for `x`; `input_noise` > 0 encodes a noisy copy and reconstructs the clean `x` (denoising)."""
+        logits = self.decode_logits(self.encode(add_input_noise(x, input_noise, generator)))
         recon = torch.sigmoid(logits)
         bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         mse = F.mse_loss(recon, x)
@@ -303,8 +312,11 @@ class VAE(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags=["vae",
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x).mean
 
-    def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None) -> ModelOutput:
-        posterior = self.encode(x)
+    def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
+                input_noise: float = 0.0) -> ModelOutput:
+        """β-weighted −ELBO of `x`; `input_noise` > 0 gives the encoder a noisy copy of `x` while the likelihood
+        still scores the clean `x` (a denoising VAE: it smooths the encoder, which otherwise overfits)."""
+        posterior = self.encode(add_input_noise(x, input_noise, generator))
         logits = self.decode_logits(posterior.sample(generator))
         recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = posterior.kl()

@@ -86,11 +86,12 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0
 def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Tensor, batch_size: int,
                 schedule: Schedule, state: TrainState, generator: torch.Generator,
                 device: torch.device, description: str = "train",
-                autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+                autocast_dtype: torch.dtype | None = None, input_noise: float = 0.0) -> dict[str, float]:
     """One pass over `images`; updates `state.step`; returns the mean of each loss term.
 
     `autocast_dtype=torch.bfloat16` runs the forward pass in mixed precision (about 2x faster on
-    CPUs with AVX512-BF16); weights, Adam state, the loss and evaluation stay fp32.
+    CPUs with AVX512-BF16); weights, Adam state, the loss and evaluation stay fp32. `input_noise` is the std of
+    the pixel noise the encoder sees during training (0: none; evaluation always encodes clean images).
     """
     model.train()
     sums: dict[str, float] = defaultdict(float)
@@ -105,7 +106,8 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None)
+                output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None,
+                               input_noise=input_noise)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             optimizer.step()

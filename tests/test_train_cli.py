@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_FLAGS = ["--epochs", "1", "--latent-dim", "2", "--channels", "4", "8", "--hidden-blocks", "0",
               "--batch-size", "64", "--iwae-samples", "5", "--iwae-images", "20", "--embedding-points", "100",
               "--threads", "1"]
-HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4"]  # 216 train / 40 validation images
+HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4", "--encoder-noise", "0.1"]  # 216 train / 40 val
 
 
 def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -67,6 +67,7 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert "216 train / 40 validation / 128 test images" in result.stderr and "val neg_elbo=" in result.stderr
     training = json.loads((out / "training.json").read_text())
     assert training["args"]["validation_images"] == 40 and training["args"]["weight_decay"] == 1e-4
+    assert training["args"]["encoder_noise"] == 0.1
     assert training["history"][0]["val_neg_elbo"] > 0
 
 

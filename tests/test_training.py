@@ -1,11 +1,13 @@
-"""The training loop's pieces: optimizer with weight decay, the held-out split, resume compatibility."""
+"""The training loop's pieces: optimizer with weight decay, the denoising encoder, the held-out split, resume
+compatibility."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from ae_vae import VAE, ImageSet, VAEConfig
+from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, ImageSet, VAEConfig
 from ae_vae.training import build_optimizer
 from train import changed_settings, parse_args, run_arguments
 
@@ -35,6 +37,38 @@ def test_weight_decay_shrinks_weights_but_not_biases():
             torch.testing.assert_close(p.detach(), before[name])
 
 
+def test_vae_input_noise_reaches_the_encoder_only():
+    """The encoder sees x + σ·ε; the likelihood still scores the clean x (a denoising VAE)."""
+    model, x, sigma = tiny_vae(), torch.rand(5, 1, 28, 28), 0.3
+    output = model(x, generator=torch.Generator().manual_seed(7), input_noise=sigma)
+    generator = torch.Generator().manual_seed(7)  # same draws in the same order: pixel noise, then z
+    noisy = x + sigma * torch.randn(x.shape, generator=generator)
+    posterior = model.encode(noisy)
+    logits = model.decode_logits(posterior.sample(generator))
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    torch.testing.assert_close(output.terms["neg_elbo"], (recon + posterior.kl()).mean())
+    torch.testing.assert_close(output.terms["recon"], recon.mean())
+    clean = model(x, generator=torch.Generator().manual_seed(7))
+    assert not torch.allclose(output.terms["kl"], clean.terms["kl"])  # the noise changed the posterior
+
+
+@pytest.mark.parametrize("make", [tiny_vae, lambda: AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8)))])
+def test_zero_input_noise_changes_nothing(make):
+    model, x = make(), torch.rand(4, 1, 28, 28)
+    plain = model(x, generator=torch.Generator().manual_seed(1))
+    zero = model(x, generator=torch.Generator().manual_seed(1), input_noise=0.0)
+    assert all(torch.equal(plain.terms[k], zero.terms[k]) for k in plain.terms)
+
+
+def test_autoencoder_input_noise_reconstructs_the_clean_image():
+    torch.manual_seed(0)
+    model, x = AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8))), torch.rand(4, 1, 28, 28)
+    output = model(x, generator=torch.Generator().manual_seed(2), input_noise=0.5)
+    noisy = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    expected = F.mse_loss(model.decode(model.encode(noisy)), x)
+    torch.testing.assert_close(output.terms["mse"], expected)
+
+
 def test_split_off_is_disjoint_seeded_and_complete():
     images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1).expand(50, 1, 28, 28).contiguous()
     data = ImageSet(images, torch.arange(50) % 10)
@@ -54,16 +88,19 @@ def test_split_off_is_disjoint_seeded_and_complete():
 
 def test_resume_accepts_checkpoints_from_before_a_flag_existed():
     current = run_arguments(parse_args(["--model", "vae", "--epochs", "9"]))
-    older = {k: v for k, v in current.items() if k not in ("weight_decay", "validation_images", "precision")}
+    older = {k: v for k, v in current.items()
+             if k not in ("weight_decay", "encoder_noise", "validation_images", "precision")}
     older["channels"] = list(older["channels"])  # as read back from JSON
     assert changed_settings(older, current) == {}
     regularized = run_arguments(parse_args(["--model", "vae", "--weight-decay", "1e-4"]))
     assert changed_settings(older, regularized) == {"weight_decay": 0.0}
+    denoising = run_arguments(parse_args(["--model", "vae", "--encoder-noise", "0.1"]))
+    assert changed_settings(older, denoising) == {"encoder_noise": 0.0}
     held_out = run_arguments(parse_args(["--model", "vae", "--validation-images", "5000", "--epochs", "20"]))
     assert changed_settings(older, held_out) == {"validation_images": 0}  # --epochs may change, the split not
 
 
-@pytest.mark.parametrize("flags", [["--weight-decay", "-1"], ["--validation-images", "-5"]])
+@pytest.mark.parametrize("flags", [["--weight-decay", "-1"], ["--validation-images", "-5"], ["--encoder-noise", "-0.1"]])
 def test_negative_regularization_flags_are_rejected(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(flags)
