@@ -17,6 +17,11 @@ def tiny_vae() -> VAE:
     return VAE(VAEConfig(latent_dim=3, channels=(4, 8), hidden_blocks=1))
 
 
+def tiny_ae() -> AutoEncoder:
+    torch.manual_seed(0)
+    return AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8)))
+
+
 def test_no_weight_decay_is_plain_adam():
     optimizer = build_optimizer(tiny_vae(), lr=1e-3)
     assert type(optimizer) is torch.optim.Adam and len(optimizer.param_groups) == 1
@@ -52,7 +57,7 @@ def test_vae_input_noise_reaches_the_encoder_only():
     assert not torch.allclose(output.terms["kl"], clean.terms["kl"])  # the noise changed the posterior
 
 
-@pytest.mark.parametrize("make", [tiny_vae, lambda: AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8)))])
+@pytest.mark.parametrize("make", [tiny_vae, tiny_ae])
 def test_zero_input_noise_changes_nothing(make):
     model, x = make(), torch.rand(4, 1, 28, 28)
     plain = model(x, generator=torch.Generator().manual_seed(1))
@@ -61,8 +66,7 @@ def test_zero_input_noise_changes_nothing(make):
 
 
 def test_autoencoder_input_noise_reconstructs_the_clean_image():
-    torch.manual_seed(0)
-    model, x = AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8))), torch.rand(4, 1, 28, 28)
+    model, x = tiny_ae(), torch.rand(4, 1, 28, 28)
     output = model(x, generator=torch.Generator().manual_seed(2), input_noise=0.5)
     noisy = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
     expected = F.mse_loss(model.decode(model.encode(noisy)), x)
