@@ -9,47 +9,35 @@ p95 <= 1000 ms.
     AE_VAE_WEIGHTS_DIR=/tmp/devw python bench/browser_latency.py --strokes 20
 
 Needs Chromium at /usr/bin/chromium (`apt-get install -y chromium`; env CHROMIUM_PATH overrides) and the
-`playwright` Python package; never `playwright install`. The helpers here are reused by
-`bench/screenshots.py`.
+`playwright` Python package; never `playwright install`. Chromium, the app and the pad are driven by the
+helpers in `bench/common.py`.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
-import platform
-import re
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from argparse import Namespace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS_DIR = Path(os.environ.get("AE_VAE_WEIGHTS_DIR") or ROOT / "weights")
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MODEL_FOLDERS = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
-TARGET_MS = 1000.0
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import (
+    SHAPES,
+    app_server,
+    argument_parser,
+    chromium,
+    clear_pad,
+    img_src,
+    machine,
+    not_ready,
+    open_app,
+    percentile,
+    select_brush,
+    status_text,
+    stroke,
+)
 
-# Digit-like single strokes in units of the pad's half-width (x right, y down, origin at the centre).
-SHAPES: dict[str, list[tuple[float, float]]] = {
-    "7": [(-0.55, -0.6), (0.55, -0.6), (-0.1, 0.75)],
-    "1": [(0.05, -0.7), (-0.05, 0.75)],
-    "L": [(-0.4, -0.7), (-0.4, 0.6), (0.45, 0.6)],
-    "Z": [(-0.5, -0.55), (0.5, -0.55), (-0.5, 0.6), (0.5, 0.6)],
-    "V": [(-0.5, -0.6), (0.0, 0.7), (0.5, -0.6)],
-    "4": [(-0.1, -0.7), (-0.5, 0.2), (0.5, 0.2)],
-    "U": [(-0.45, -0.65), (-0.4, 0.5), (0.0, 0.7), (0.4, 0.5), (0.45, -0.65)],
-    "N": [(-0.45, 0.7), (-0.45, -0.65), (0.45, 0.65), (0.45, -0.7)],
-}
+TARGET_MS = 1000.0
 
 # Watches one element's <img src> (as window.__aeVaeWatch); resolves with performance.now() at the change
 # and after decoding.
@@ -75,158 +63,6 @@ WATCH_JS = """
                                            attributeFilter: ['src']});
 }); }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def missing_weights(weights_dir: Path) -> list[str]:
-    """The model folders the app needs that have no model.safetensors in `weights_dir`."""
-    return [name for name in MODEL_FOLDERS if not (Path(weights_dir) / name / "model.safetensors").is_file()]
-
-
-def not_ready(weights_dir: Path) -> str | None:
-    """Why a browser run cannot start (missing weights or Chromium), or None."""
-    missing = missing_weights(weights_dir)
-    if missing:
-        return f"no model.safetensors for {', '.join(missing)} in {weights_dir}"
-    if not Path(CHROMIUM_PATH).exists():
-        return f"{CHROMIUM_PATH} not found: apt-get install -y chromium"
-    return None
-
-
-@contextlib.contextmanager
-def app_server(weights_dir: Path, port: int | None = None, timeout: float = 60.0,
-               log_path: Path | None = None) -> Iterator[str]:
-    """Run `app.py` (bundled weights from `weights_dir`, no Hub) until the block exits; yields its URL."""
-    port = port or free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("AE_VAE_HUB_REPO", None)  # always the local weights: no network, deterministic
-    own_log = log_path is None  # a temporary log, deleted unless something went wrong
-    log_path = Path(log_path or tempfile.mkstemp(prefix="ae-vae-app-", suffix=".log")[1])
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights-dir", str(weights_dir),
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {proc.returncode} before serving; log {log_path}:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s; log {log_path}:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.5)
-        yield url
-    except BaseException:
-        own_log = False
-        print(f"app log: {log_path}", file=sys.stderr)
-        raise
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if own_log:
-            log_path.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def chromium(viewport: tuple[int, int] = (1280, 900)):
-    """A headless Chromium page (the system binary; Playwright's own browsers are never downloaded)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-            yield page
-        finally:
-            browser.close()
-
-
-def open_app(page, url: str, timeout_ms: float = 30_000) -> None:
-    page.goto(url, timeout=timeout_ms)
-    page.wait_for_selector("#sketchpad canvas", timeout=timeout_ms)
-    page.wait_for_selector("#examples img", timeout=timeout_ms)
-
-
-def pad_canvas(page):
-    """The sketchpad's visible, interactive <canvas> (Gradio 6 stacks a second one with pointer-events: none)."""
-    index = page.evaluate("""() => [...document.querySelectorAll('#sketchpad canvas')].findIndex(c => {
-        const s = getComputedStyle(c), r = c.getBoundingClientRect();
-        return s.pointerEvents !== 'none' && s.visibility !== 'hidden' && s.display !== 'none'
-               && r.width > 50 && r.height > 50; })""")
-    if index < 0:
-        raise RuntimeError("no visible interactive <canvas> inside #sketchpad")
-    return page.locator("#sketchpad canvas").nth(index)
-
-
-def select_brush(page) -> bool:
-    """Click the pad's Brush tool. Gradio 6.31 starts every Sketchpad (and re-starts it after "Clear canvas")
-    with no tool selected ("select the draw tool to start"): strokes are ignored until the brush is chosen.
-    Returns whether that overlay was showing."""
-    overlay = page.locator("#sketchpad .empty", has_text="select the draw tool").count() > 0
-    page.locator("#sketchpad button[aria-label='Brush']").click()
-    return overlay
-
-
-def clear_pad(page, timeout_s: float = 5.0) -> None:
-    """Click "Clear canvas", wait for the app's answer to the cleared pad, and re-select the brush."""
-    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
-    wait_status(page, contains="pad is empty", timeout_s=timeout_s)
-    select_brush(page)
-
-
-def stroke(page, shape: str | list[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4) -> None:
-    """One continuous mouse stroke (down ... up) of `shape` over the middle of the pad. The brush joins the
-    points of each move, so a few steps per segment suffice; each move costs ~0.2 s of software WebGL here."""
-    points = SHAPES[shape] if isinstance(shape, str) else shape
-    box = pad_canvas(page).bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    half = 0.3 * min(box["width"], box["height"]) * scale  # well inside the fixed 280x280 drawing area
-    xy = [(cx + x * half, cy + y * half) for x, y in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=steps)
-    page.mouse.up()
-
-
-def img_src(page, elem_id: str) -> str | None:
-    return page.evaluate("(id) => { const i = document.querySelector('#' + id + ' img'); return i ? i.src : null; }",
-                         elem_id)
-
-
-def status_text(page) -> str:
-    return page.evaluate("() => document.querySelector('#draw-status').innerText.trim()")
-
-
-def wait_status(page, contains: str = "", timeout_s: float = 10.0) -> str:
-    """The draw status line once no event is pending for it (Gradio prefixes it with a timer like "0.4s" while
-    one is) and it holds a message containing `contains`; the last text seen when `timeout_s` passes first."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        text = status_text(page)
-        pending = re.match(r"[\d.]+\s*s(\s|$)", text) is not None
-        if text and not pending and contains in text:
-            return text
-        if time.monotonic() > deadline:
-            return text
-        time.sleep(0.1)
 
 
 def timed_stroke(page, shape: str, elem_id: str = "ae-recon", timeout_ms: float = 10_000) -> dict:
@@ -256,20 +92,10 @@ def timed_stroke(page, shape: str, elem_id: str = "ae-recon", timeout_ms: float 
     return timings
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parse_args(argv: list[str] | None = None) -> Namespace:
+    parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--strokes", type=int, default=10, help="measured strokes (after one warm-up stroke)")
     parser.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
-    parser.add_argument("--weights-dir", type=Path, default=DEFAULT_WEIGHTS_DIR,
-                        help="bundled-weights folder (env AE_VAE_WEIGHTS_DIR)")
     parser.add_argument("--clear-every", type=int, default=1,
                         help="clear the pad before every K-th stroke (0: never, strokes accumulate)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each reconstruction")
@@ -284,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shapes = list(SHAPES)
     results = []
-    with app_server(args.weights_dir, port=args.port or None) as url, chromium() as page:
-        open_app(page, url)
+    with app_server(args.weights_dir, port=args.port or None) as app, chromium() as page:
+        open_app(page, app.url)
         select_brush(page)
         warm = timed_stroke(page, "7", timeout_ms=30_000)  # first call: lazy imports, torch warm-up
         print(f"warm-up stroke: {warm['src_ms']:.0f} ms" if warm["src_ms"] is not None else "warm-up: no update")
@@ -305,22 +131,21 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.3)
     times = [r["src_ms"] for r in results if r["src_ms"] is not None]
     decoded = [r["decoded_ms"] for r in results if r["decoded_ms"] is not None]
-    print(f"\nmachine: {platform.machine()} {platform.system()}, cpu_count={os.cpu_count()}, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; weights {args.weights_dir}")
+    print(f"\nmachine: {machine()}; weights {args.weights_dir}")
     if not times:
         print("no stroke produced a reconstruction")
         return 1
-    p50, p95, worst = statistics.median(times), percentile(times, 0.95), max(times)
+    p50, p95, worst = percentile(times, 50), percentile(times, 95), max(times)
     print(f"mouse-up -> #ae-recon src changed, {len(times)}/{len(results)} strokes: "
           f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {worst:.0f} ms (target <= {TARGET_MS:.0f} ms)")
     if decoded:
-        print(f"mouse-up -> image decoded: p50 {statistics.median(decoded):.0f} ms, "
-              f"p95 {percentile(decoded, 0.95):.0f} ms, max {max(decoded):.0f} ms")
+        print(f"mouse-up -> image decoded: p50 {percentile(decoded, 50):.0f} ms, "
+              f"p95 {percentile(decoded, 95):.0f} ms, max {max(decoded):.0f} ms")
     for key, what in (("export_ms", "first request (browser-side PNG export)"),
                       ("join_ms", "queue/join (PNGs uploaded, event sent)")):
         values = [r[key] for r in results if r[key] is not None]
         if values:
-            print(f"mouse-up -> {what}: p50 {statistics.median(values):.0f} ms")
+            print(f"mouse-up -> {what}: p50 {percentile(values, 50):.0f} ms")
     ok = len(times) == len(results) and p95 <= TARGET_MS
     print("PASS" if ok else "MISS")
     return 0 if ok else 1

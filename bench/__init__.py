@@ -1,0 +1,1 @@
+"""Benchmarks (`python bench/<name>.py`); a package only so that scripts, docs and tests share `bench.common`."""

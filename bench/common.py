@@ -1,0 +1,287 @@
+"""What every benchmark (and the browser test, and the screenshot generator) shares: one copy of each.
+
+- Defaults: the data root is env `AE_VAE_DATA_DIR`, else `../shared/data` beside the repo (the rule the tests
+  use too); the weights folder is env `AE_VAE_WEIGHTS_DIR`, else `weights/`.
+- `percentile`: the one definition every table uses, p50 included (see its docstring).
+- `app_server`: `python app.py` in a subprocess until the block exits, its log shown when it fails.
+- Chromium (`chromium`, `open_app`) and the Draw tab's pad (`select_brush`, `stroke`, `clear_pad`, `img_src`,
+  `status_text`, `wait_status`): Playwright driving the system Chromium, never a downloaded browser.
+
+Scripts import it as `bench.common` after putting the repo root on sys.path. It stays outside the `ae_vae`
+package on purpose: the package is what the Space ships, and none of this (subprocesses, Playwright) belongs there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = Path(os.environ.get("AE_VAE_DATA_DIR") or ROOT.parent / "shared" / "data")
+DEFAULT_WEIGHTS_DIR = Path(os.environ.get("AE_VAE_WEIGHTS_DIR") or ROOT / "weights")
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# ---------------------------------------------------------------- command lines and tables
+
+def argument_parser(doc: str, *, weights_dir: bool = False, data_dir: bool = False) -> argparse.ArgumentParser:
+    """A parser described by the first paragraph of `doc`, with the shared `--weights-dir` / `--data-dir`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if weights_dir:
+        parser.add_argument("--weights-dir", type=Path, default=DEFAULT_WEIGHTS_DIR,
+                            help="folder of the four model folders (env AE_VAE_WEIGHTS_DIR)")
+    if data_dir:
+        parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                            help="torchvision data root (env AE_VAE_DATA_DIR)")
+    return parser
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0 <= q <= 100) by linear interpolation between the two nearest ranks.
+
+    The sorted values sit at positions 0 .. n-1; the percentile is read at position (n - 1) * q / 100, between
+    its two neighbours (numpy's default "linear" method, Hyndman & Fan type 7). So p50 is the usual median and
+    p100 the maximum. NaN when there are no values, so a table row can still be printed.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"a percentile is between 0 and 100, not {q}")
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    position = (len(ordered) - 1) * q / 100
+    lo = math.floor(position)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo)
+
+
+def machine() -> str:
+    """The machine a table was measured on, with its load (other work skews every timing)."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores {platform.machine()} {platform.system()}, load average {load}"
+
+
+def write_digit_png(path: Path) -> Path:
+    """A "1" with a flag drawn on a transparent 280x280 pad (alpha ink), as the sketchpad sends it."""
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[40:240, 125:150, 3] = 255
+    canvas[40:65, 90:150, 3] = 255
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+# ---------------------------------------------------------------- the app as a subprocess
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def missing_weights(weights_dir: Path) -> list[str]:
+    """The model folders the app needs that have no model.safetensors in `weights_dir`."""
+    from ae_vae.hub import MODEL_NAMES
+
+    return [name for name in MODEL_NAMES if not (Path(weights_dir) / name / "model.safetensors").is_file()]
+
+
+def not_ready(weights_dir: Path, browser: bool = True) -> str | None:
+    """Why the app (and, with `browser`, Chromium) cannot be started: missing weights or Chromium; or None."""
+    missing = missing_weights(weights_dir)
+    if missing:
+        return f"no model.safetensors for {', '.join(missing)} in {weights_dir}"
+    if browser and not Path(CHROMIUM_PATH).exists():
+        return f"{CHROMIUM_PATH} not found: apt-get install -y chromium (or set CHROMIUM_PATH)"
+    return None
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+
+def _log_tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:]
+
+
+@contextlib.contextmanager
+def app_server(weights_dir: Path, port: int | None = None, args: Sequence[str] = (),
+               env: dict[str, str] | None = None, timeout: float = 120.0, log_path: Path | None = None,
+               poll_s: float = 0.05) -> Iterator[RunningApp]:
+    """`python app.py` serving `weights_dir` on `port` (default: a free one) until the block exits.
+
+    Always the local weights (AE_VAE_HUB_REPO is removed: no network, deterministic), analytics off; `env`
+    is laid over that, `args` appended to the command line (e.g. `--threads 2`). Yields once the page answers
+    200. The app's output goes to `log_path` (default: a temporary file, deleted unless something failed);
+    when the app dies, does not answer within `timeout` s, or the block raises, the log's tail is shown.
+    The process is terminated (killed after 10 s) on exit.
+    """
+    port = port or free_port()
+    full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    full_env.pop("AE_VAE_HUB_REPO", None)
+    full_env.update(env or {})
+    keep_log = log_path is not None
+    log_path = Path(log_path or tempfile.mkstemp(prefix="ae-vae-app-", suffix=".log")[1])
+    command = [sys.executable, str(ROOT / "app.py"), "--weights-dir", str(weights_dir),
+               "--host", "127.0.0.1", "--port", str(port), *args]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"app.py exited with {process.returncode} before serving; "
+                                   f"log {log_path}:\n{_log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s; "
+                                   f"log {log_path}:\n{_log_tail(log_path)}")
+            time.sleep(poll_s)
+        yield RunningApp(url, port, process, log_path)
+    except BaseException:
+        keep_log = True
+        print(f"app log: {log_path}", file=sys.stderr)
+        raise
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if not keep_log:
+            log_path.unlink(missing_ok=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+# ---------------------------------------------------------------- Chromium and the Draw tab's pad
+
+# Digit-like single strokes in units of the pad's half-width (x right, y down, origin at the centre).
+SHAPES: dict[str, list[tuple[float, float]]] = {
+    "7": [(-0.55, -0.6), (0.55, -0.6), (-0.1, 0.75)],
+    "1": [(0.05, -0.7), (-0.05, 0.75)],
+    "L": [(-0.4, -0.7), (-0.4, 0.6), (0.45, 0.6)],
+    "Z": [(-0.5, -0.55), (0.5, -0.55), (-0.5, 0.6), (0.5, 0.6)],
+    "V": [(-0.5, -0.6), (0.0, 0.7), (0.5, -0.6)],
+    "4": [(-0.1, -0.7), (-0.5, 0.2), (0.5, 0.2)],
+    "U": [(-0.45, -0.65), (-0.4, 0.5), (0.0, 0.7), (0.4, 0.5), (0.45, -0.65)],
+    "N": [(-0.45, 0.7), (-0.45, -0.65), (0.45, 0.65), (0.45, -0.7)],
+}
+
+
+@contextlib.contextmanager
+def chromium(viewport: tuple[int, int] = (1280, 900)):
+    """A headless Chromium page (the system binary; Playwright's own browsers are never downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        finally:
+            browser.close()
+
+
+def open_app(page, url: str, timeout_ms: float = 30_000) -> None:
+    """Load the app and wait until the pad and the examples are there."""
+    page.goto(url, timeout=timeout_ms)
+    page.wait_for_selector("#sketchpad canvas", timeout=timeout_ms)
+    page.wait_for_selector("#examples img", timeout=timeout_ms)
+
+
+def pad_canvas(page):
+    """The sketchpad's visible, interactive <canvas> (Gradio 6 stacks a second one with pointer-events: none)."""
+    index = page.evaluate("""() => [...document.querySelectorAll('#sketchpad canvas')].findIndex(c => {
+        const s = getComputedStyle(c), r = c.getBoundingClientRect();
+        return s.pointerEvents !== 'none' && s.visibility !== 'hidden' && s.display !== 'none'
+               && r.width > 50 && r.height > 50; })""")
+    if index < 0:
+        raise RuntimeError("no visible interactive <canvas> inside #sketchpad")
+    return page.locator("#sketchpad canvas").nth(index)
+
+
+def select_brush(page) -> bool:
+    """Click the pad's Brush tool. Gradio 6.31 starts every Sketchpad (and re-starts it after "Clear canvas")
+    with no tool selected ("select the draw tool to start"): strokes are ignored until the brush is chosen.
+    Returns whether that overlay was showing."""
+    overlay = page.locator("#sketchpad .empty", has_text="select the draw tool").count() > 0
+    page.locator("#sketchpad button[aria-label='Brush']").click()
+    return overlay
+
+
+def clear_pad(page, timeout_s: float = 5.0) -> None:
+    """Click "Clear canvas", wait for the app's answer to the cleared pad, and re-select the brush."""
+    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    wait_status(page, contains="pad is empty", timeout_s=timeout_s)
+    select_brush(page)
+
+
+def stroke(page, shape: str | list[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4) -> None:
+    """One continuous mouse stroke (down ... up) of `shape` (a name in SHAPES, or points) over the middle of the
+    pad. The brush joins the points of each move, so a few steps per segment suffice; each move costs ~0.2 s
+    of software WebGL in headless Chromium."""
+    points = SHAPES[shape] if isinstance(shape, str) else shape
+    box = pad_canvas(page).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    half = 0.3 * min(box["width"], box["height"]) * scale  # well inside the fixed 280x280 drawing area
+    xy = [(cx + x * half, cy + y * half) for x, y in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+
+
+def img_src(page, elem_id: str) -> str | None:
+    """The src of the <img> inside the element with id `elem_id` (None when it shows no image)."""
+    return page.evaluate("(id) => { const i = document.querySelector('#' + id + ' img'); return i ? i.src : null; }",
+                         elem_id)
+
+
+def status_text(page) -> str:
+    """The Draw tab's status line as shown right now."""
+    return page.evaluate("() => document.querySelector('#draw-status').innerText.trim()")
+
+
+def wait_status(page, contains: str = "", timeout_s: float = 10.0) -> str:
+    """The draw status line once no event is pending for it (Gradio prefixes it with a timer like "0.4s" while
+    one is) and it holds a message containing `contains`; the last text seen when `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = status_text(page)
+        pending = re.match(r"[\d.]+\s*s(\s|$)", text) is not None
+        if text and not pending and contains in text:
+            return text
+        if time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
