@@ -8,22 +8,16 @@ Never run `playwright install`: the system browser is used.
 
 from __future__ import annotations
 
-import re
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+# One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
+# (conftest puts the repo root on sys.path).
+from bench.common import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
+from bench.common import app_server, chromium, img_src, not_ready, open_app, select_brush, stroke, wait_status
+
 SERVER_TIMEOUT_S = 60
 RECON_TIMEOUT_MS = 10_000
 OUTPUT_IDS = ("model-input", "ae-recon", "vae-recon")
-
-# One way to find the weights and Chromium, start the app and drive the pad: the browser benches' helpers.
-sys.path.insert(0, str(ROOT / "bench"))
-from browser_latency import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
-from browser_latency import app_server, chromium, not_ready, open_app, select_brush, stroke
 
 _problem = not_ready(WEIGHTS_DIR)
 if _problem:
@@ -35,8 +29,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 def app_url(tmp_path_factory):
     """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown."""
     with app_server(WEIGHTS_DIR, log_path=tmp_path_factory.mktemp("browser-app") / "app.log",
-                    timeout=SERVER_TIMEOUT_S) as url:
-        yield url
+                    timeout=SERVER_TIMEOUT_S) as app:
+        yield app.url
 
 
 @pytest.fixture
@@ -48,9 +42,7 @@ def page(app_url):
 
 
 def srcs(page) -> dict[str, str | None]:
-    return page.evaluate("""(ids) => Object.fromEntries(ids.map(id => {
-        const img = document.querySelector('#' + id + ' img'); return [id, img ? img.src : null]; }))""",
-                         list(OUTPUT_IDS))
+    return {id_: img_src(page, id_) for id_ in OUTPUT_IDS}
 
 
 def wait_for_new_images(page, before: dict[str, str | None]) -> dict[str, str | None]:
@@ -65,20 +57,8 @@ def wait_for_new_images(page, before: dict[str, str | None]) -> dict[str, str | 
             return img ? `${id}: ${img.src.slice(-80)} complete=${img.complete} w=${img.naturalWidth}`
                        : `${id}: -`; })""", list(OUTPUT_IDS))
         pytest.fail(f"no new images within {RECON_TIMEOUT_MS} ms; before {before}; now {state}; "
-                    f"status {settled_status(page, 0.5)!r}")
+                    f"status {wait_status(page, timeout_s=0.5)!r}")
     return srcs(page)
-
-
-def settled_status(page, timeout_s: float = 10.0) -> str:
-    """#draw-status once no event is pending (Gradio prefixes a running timer such as "0.4s" meanwhile)."""
-    deadline = time.monotonic() + timeout_s
-    text = ""
-    while time.monotonic() < deadline:
-        text = page.evaluate("() => document.querySelector('#draw-status').innerText.trim()")
-        if text and not re.match(r"[\d.]+\s*s(\s|$)", text):
-            return text
-        time.sleep(0.1)
-    return text
 
 
 def draw_seven(page) -> None:
@@ -111,7 +91,7 @@ def test_draw_then_example_updates_reconstructions(page, tmp_path):
     drawn = wait_for_new_images(page, before)
     page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
 
-    status = settled_status(page)
+    status = wait_status(page)
     assert "⚠" not in status and "reconstructed your drawing" in status.lower(), status
     stats = model_input_stats(page)
     assert (stats["width"], stats["height"]) == (28, 28), stats
@@ -120,6 +100,6 @@ def test_draw_then_example_updates_reconstructions(page, tmp_path):
     page.locator("#examples button.thumbnail-item").nth(3).click()
     picked = wait_for_new_images(page, drawn)
     assert all(picked[id_] != drawn[id_] for id_ in OUTPUT_IDS), (drawn, picked)
-    status = settled_status(page)
+    status = wait_status(page)
     assert "⚠" not in status and "test example #3" in status, status
     page.screenshot(path=str(tmp_path / "example.png"), full_page=True)

@@ -1,27 +1,32 @@
-"""Screenshots of every tab of the running app, for the README.
+"""Screenshots of every tab of the running app, for the README: a docs generator, not a benchmark.
 
 Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png.
 
-    python bench/screenshots.py                            # bundled weights/ (the real ones)
-    AE_VAE_WEIGHTS_DIR=/tmp/devw python bench/screenshots.py --out /tmp/shots
+    python docs/make_screenshots.py                            # bundled weights/ (the real ones)
+    AE_VAE_WEIGHTS_DIR=/tmp/devw python docs/make_screenshots.py --out /tmp/shots
 
 Starts `app.py` on a free port, drives the system Chromium (/usr/bin/chromium, headless) with Playwright:
 Draw (a "7" drawn with the mouse and its reconstructions), Interpolate (after clicking Interpolate), Sample
 (after clicking Sample) and Embeddings (after opening the tab, which computes the maps, and Update maps).
+
+Starting the app and driving Chromium and the pad use `bench/common.py`, the same helpers the browser
+benchmark and the browser test use, so the three cannot drift apart; they live there rather than in the
+`ae_vae` package because the package is what the Space ships, and Playwright and subprocesses are not.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from argparse import Namespace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_latency import (
-    DEFAULT_WEIGHTS_DIR,
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import (
     ROOT,
+    SHAPES,
     app_server,
+    argument_parser,
     chromium,
     not_ready,
     open_app,
@@ -77,16 +82,13 @@ def shoot(page, path: Path, full_page: bool = True) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--weights-dir", type=Path, default=DEFAULT_WEIGHTS_DIR,
-                        help="bundled-weights folder (env AE_VAE_WEIGHTS_DIR)")
+def parse_args(argv: list[str] | None = None) -> Namespace:
+    parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
     parser.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
     parser.add_argument("--width", type=int, default=1280, help="viewport width")
     parser.add_argument("--height", type=int, default=900, help="viewport height")
-    parser.add_argument("--shape", default="7", help="digit to draw: 7 1 L Z V 4 U N")
+    parser.add_argument("--shape", default="7", choices=list(SHAPES), help="digit to draw")
     return parser.parse_args(argv)
 
 
@@ -98,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    with app_server(args.weights_dir, port=args.port or None) as url, \
+    with app_server(args.weights_dir, port=args.port or None) as app, \
             chromium(viewport=(args.width, args.height)) as page:
-        open_app(page, url)
+        open_app(page, app.url)
 
         # Draw: a digit drawn with the mouse, then its model input and reconstructions
         select_brush(page)
