@@ -27,9 +27,9 @@ from bench.common import (
     argument_parser,
     chromium,
     clear_pad,
+    exit_unless_ready,
     img_src,
     machine,
-    not_ready,
     open_app,
     percentile,
     select_brush,
@@ -104,10 +104,7 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = not_ready(args.weights_dir)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    exit_unless_ready(args.weights_dir)
     shapes = list(SHAPES)
     results = []
     with app_server(args.weights_dir, port=args.port or None) as app, chromium() as page:

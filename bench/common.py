@@ -115,6 +115,14 @@ def not_ready(weights_dir: Path, browser: bool = True) -> str | None:
     return None
 
 
+def exit_unless_ready(weights_dir: Path, browser: bool = True) -> None:
+    """For scripts: print why the app (or Chromium) cannot start and exit with status 2 (tests skip instead)."""
+    problem = not_ready(weights_dir, browser)
+    if problem:
+        print(problem, file=sys.stderr)
+        raise SystemExit(2)
+
+
 @dataclass(frozen=True)
 class RunningApp:
     url: str

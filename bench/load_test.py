@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import app_server, argument_parser, machine, percentile, write_digit_png
+from bench.common import app_server, argument_parser, exit_unless_ready, machine, percentile, write_digit_png
 
 
 def run_load(url: str, clients: int, seconds: float, image_path: str) -> dict[str, dict]:
@@ -76,6 +76,7 @@ def main() -> int:
     configs = [concurrency_x_threads(text) for text in args.configs]
     if None in configs:
         parser.error(f"--configs takes CONCURRENCYxTHREADS with both at least 1, e.g. 2x1, not {args.configs}")
+    exit_unless_ready(args.weights_dir, browser=False)
     image_path = str(write_digit_png(Path(tempfile.mkdtemp(prefix="load-")) / "digit.png"))
 
     print(f"machine: {machine()}; {args.clients} clients for {args.seconds:.0f} s per configuration\n")

@@ -28,7 +28,7 @@ from bench.common import (
     app_server,
     argument_parser,
     chromium,
-    not_ready,
+    exit_unless_ready,
     open_app,
     select_brush,
     stroke,
@@ -94,10 +94,7 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = not_ready(args.weights_dir)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    exit_unless_ready(args.weights_dir)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with app_server(args.weights_dir, port=args.port or None) as app, \
