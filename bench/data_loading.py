@@ -1,6 +1,6 @@
 """In-memory tensor vs a torchvision DataLoader over PIL images: one training epoch of input pipeline.
 
-    python bench/data_loading.py --data-dir ../shared/data
+    python bench/data_loading.py [--data-dir ../shared/data]
 
 Measures only the input pipeline (no model): seconds to yield every mini-batch of the MNIST
 training set once, for the in-memory path that `train.py` uses and for the usual
@@ -9,18 +9,15 @@ training set once, for the in-memory path that `train.py` uses and for the usual
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae.data import iterate_minibatches, load_split
+from bench.common import argument_parser, machine
 
 
 def time_it(fn) -> float:
@@ -30,9 +27,7 @@ def time_it(fn) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="torchvision data root")
+    parser = argument_parser(__doc__, data_dir=True)
     parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
     args = parser.parse_args()
     from torchvision import datasets, transforms
@@ -41,7 +36,7 @@ def main() -> int:
     images = load_split("mnist", args.data_dir, train=True, download=False).images
     generator = torch.Generator().manual_seed(0)
     in_memory = time_it(lambda: [b.sum() for b in iterate_minibatches(images, args.batch_size, generator)])
-    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}")
+    print(f"machine: {machine()}; torch {torch.__version__}")
     print(f"| pipeline | seconds per epoch |\n|---|---|\n| in-memory tensor (load once: {load_seconds:.2f} s) "
           f"| {in_memory:.2f} |")
     dataset = datasets.MNIST(args.data_dir, train=True, download=False, transform=transforms.ToTensor())

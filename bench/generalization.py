@@ -16,19 +16,17 @@ Their sum is the -ELBO difference. This says which part of the model to regulari
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import VAE, load_model
 from ae_vae.data import load_split
 from ae_vae.evaluation import elbo_terms, iwae_nll
+from bench.common import DEFAULT_WEIGHTS_DIR, argument_parser
 
 
 def bounds(model: VAE, images: torch.Tensor, samples: int) -> dict[str, float]:
@@ -38,11 +36,8 @@ def bounds(model: VAE, images: torch.Tensor, samples: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "weights" / "mnist-vae"), help="a VAE weights folder")
-    parser.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", str(ROOT.parent / "shared" / "data")),
-                        help="torchvision data root")
+    parser = argument_parser(__doc__, data_dir=True)
+    parser.add_argument("--model", type=Path, default=DEFAULT_WEIGHTS_DIR / "mnist-vae", help="a VAE weights folder")
     parser.add_argument("--images", type=int, default=2000, help="random images per split")
     parser.add_argument("--samples", type=int, default=100, help="importance samples (IWAE k)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")

@@ -14,33 +14,33 @@ Mouse-up -> visible in a real browser is measured by `bench/browser_latency.py`.
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app as app_module
 from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
+from ae_vae.weight_sources import load_explorer
+from bench.common import (
+    app_server,
+    argument_parser,
+    exit_unless_ready,
+    free_port,
+    machine,
+    percentile,
+    write_digit_png,
+)
 
 
-def percentiles(samples_ms: list[float]) -> str:
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):8.1f} | {p95:8.1f}"
+def p50_p95(samples_ms: list[float]) -> str:
+    return f"{percentile(samples_ms, 50):8.1f} | {percentile(samples_ms, 95):8.1f}"
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -51,20 +51,6 @@ def timed(fn, repeats: int) -> list[float]:
         fn()
         result.append(1000 * (time.perf_counter() - start))
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def digit_image(path: Path) -> Path:
-    canvas = np.zeros((280, 280, 4), np.uint8)
-    canvas[40:240, 125:150, 3] = 255  # a "1" drawn on a transparent pad
-    canvas[40:65, 90:150, 3] = 255
-    Image.fromarray(canvas).save(path)
-    return path
 
 
 def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str, list[float]]]:
@@ -85,34 +71,17 @@ def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str
             ("manifold grids (2 × 12×12 decodes)", timed(lambda: explorer.manifold("mnist"), repeats))]
 
 
-def cold_start(weights_dir: str, image_path: Path, threads: int) -> tuple[float, float]:
+def cold_start(weights_dir: Path, image_path: Path, threads: int) -> tuple[float, float]:
     """Seconds from process start to the first answered /reconstruct, and the RSS (MB) afterwards."""
     from gradio_client import Client, handle_file
 
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "AE_VAE_HUB_REPO": ""}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights-dir", weights_dir,
-                             "--threads", str(threads)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - start > 120:
-                    raise RuntimeError("app did not start")
-                time.sleep(0.05)
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(None, handle_file(str(image_path)), "mnist",
-                                                                     api_name="/reconstruct")
+    with app_server(weights_dir, args=["--threads", str(threads)]) as app:
+        Client(app.url, verbose=False).predict(None, handle_file(str(image_path)), "mnist", api_name="/reconstruct")
         seconds = time.perf_counter() - start
-        rss_kb = int(next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        rss_kb = int(next(line for line in Path(f"/proc/{app.process.pid}/status").read_text().splitlines()
                           if line.startswith("VmRSS")).split()[1])
-        return seconds, rss_kb / 1024
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    return seconds, rss_kb / 1024
 
 
 def trivial_app(outputs: tuple):
@@ -128,10 +97,10 @@ def trivial_app(outputs: tuple):
     return demo.queue()
 
 
-def round_trip(explorer, weights_dir: str, image_path: Path, repeats: int) -> tuple[list[float], list[float]]:
+def round_trip(explorer, weights_dir: Path, image_path: Path, repeats: int) -> tuple[list[float], list[float]]:
     from gradio_client import Client, handle_file
 
-    real_args = app_module.parse_args(["--port", str(free_port()), "--weights-dir", weights_dir])
+    real_args = app_module.parse_args(["--port", str(free_port()), "--weights-dir", str(weights_dir)])
     real_args.hub_repo = None
     real = app_module.create_app(real_args)
     app_module.launch(real, real_args, prevent_thread_lock=True, quiet=True)
@@ -156,32 +125,30 @@ def round_trip(explorer, weights_dir: str, image_path: Path, repeats: int) -> tu
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--weights-dir", default=os.environ.get("AE_VAE_WEIGHTS_DIR", str(ROOT / "weights")),
-                        help="weights to serve")
+    parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--repeats", type=int, default=40, help="timed calls per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (as the app's default)")
     args = parser.parse_args()
+    exit_unless_ready(args.weights_dir, browser=False)
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
-    image_path = digit_image(tmp / "digit.png")
+    image_path = write_digit_png(tmp / "digit.png")
     image = np.asarray(Image.open(image_path))
-    explorer = app_module.load_explorer(None, Path(args.weights_dir))
+    explorer = load_explorer(None, args.weights_dir)
     explorer.prepare()  # the app renders the maps in the background at start-up
 
-    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)\n")
+    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)\n")
     print("| handler | p50 ms | p95 ms |\n|---|---|---|")
     for name, samples in handler_latency(explorer, image, args.repeats):
-        print(f"| {name} | {percentiles(samples)} |")
+        print(f"| {name} | {p50_p95(samples)} |")
     seconds, rss_mb = cold_start(args.weights_dir, image_path, args.threads)
     print(f"\ncold start (python app.py → first /reconstruct answered): {seconds:.2f} s; "
           f"resident memory after it: {rss_mb:.0f} MB")
     real, trivial = round_trip(explorer, args.weights_dir, image_path, args.repeats)
-    ratio = statistics.median(real) / statistics.median(trivial)
+    ratio = percentile(real, 50) / percentile(trivial, 50)
     print("\n| gradio_client round trip | p50 ms | p95 ms |\n|---|---|---|")
-    print(f"| /reconstruct (real app) | {percentiles(real)} |")
-    print(f"| same payload, trivial endpoint | {percentiles(trivial)} |")
+    print(f"| /reconstruct (real app) | {p50_p95(real)} |")
+    print(f"| same payload, trivial endpoint | {p50_p95(trivial)} |")
     print(f"\nratio of medians: {ratio:.2f} (target ≤ 1.3)")
     return 0
 

@@ -14,13 +14,13 @@ Prints a markdown table (the README shows it) and writes JSON + sample grids to 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import platform
 import sys
 import time
+from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +29,14 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae import VAE, VAEConfig, load_model
 from ae_vae.data import DATASET_TITLES, ImageSet, load_dataset
 from ae_vae.evaluation import evaluate_model
 from ae_vae.latent import sample_prior
-from ae_vae.models import VAE, VAEConfig, load_model
 from ae_vae.plotting import grid_figure, save_figure
 from ae_vae.training import Schedule, TrainState, train_epoch
+from bench.common import ROOT, argument_parser
 
 logger = logging.getLogger("quality")
 
@@ -149,12 +148,8 @@ def sample_report(classifier: Classifier, samples: torch.Tensor, test_features: 
 
 # ---------------------------------------------------------------- main
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", str(ROOT.parent / "shared" / "data")),
-                        help="torchvision data root")
-    parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="the shipped weights")
+def parse_args(argv: list[str] | None = None) -> Namespace:
+    parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "out"), help="JSON and figures")
     parser.add_argument("--samples", type=int, default=10_000, help="prior samples per model for the FD")
     parser.add_argument("--classifier-epochs", type=int, default=3, help="epochs of the judge classifier")
@@ -164,7 +159,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: Namespace) -> int:
     torch.set_num_threads(args.threads)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,49 +12,44 @@ seconds in their `metrics.json` are wall-clock under contention. This script tim
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae import load_model
 from ae_vae.hub import MODEL_NAMES
-from ae_vae.models import MODEL_CLASSES, config_from_dict
+from bench.common import argument_parser, machine
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="shipped weights (configs)")
+    parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--steps", type=int, default=60, help="timed steps per configuration")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time")
     parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
                         help="precisions to time")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}\n")
+    print(f"machine: {machine()}; torch {torch.__version__}\n")
     print("| model | epochs | threads | precision | s / epoch | minutes total |\n|---|---|---|---|---|---|")
     for name in MODEL_NAMES:
         folder = Path(args.weights_dir) / name
-        config = config_from_dict(json.loads((folder / "config.json").read_text()))
         epochs = json.loads((folder / "metrics.json").read_text()).get("train_epochs", 0)
         for threads in args.threads:
             for precision in args.precision:
-                per_epoch = seconds_per_epoch(config, threads, precision, args.steps)
+                per_epoch = seconds_per_epoch(folder, threads, precision, args.steps)
                 minutes = per_epoch * epochs / 60
                 print(f"| {name} | {epochs} | {threads} | {precision} | {per_epoch:.1f} | {minutes:.1f} |", flush=True)
     return 0
 
 
-def seconds_per_epoch(config, threads: int, precision: str, steps: int) -> float:
+def seconds_per_epoch(folder: Path, threads: int, precision: str, steps: int) -> float:
+    """Seconds per 469-step epoch of the model in `folder` (its architecture; the start weights do not matter)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = MODEL_CLASSES[config.model_type](config).train()
+    model = load_model(folder).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batch = torch.rand(128, 1, 28, 28)
     for step in range(steps + 5):
