@@ -1,35 +1,30 @@
 """ae-vae-explorer: draw, interpolate, sample and map — an AE and a VAE side by side.
 
-    python app.py                       # bundled weights in weights/
+    python app.py                             # bundled weights in weights/
     AE_VAE_HUB_REPO=user/repo python app.py   # weights from the Hugging Face Hub (cached; falls back)
 
-All logic lives in `ae_vae.explorer` (pure functions, tested without the UI); this file lays it
-out with one `gr.Tab` per feature and wires every event with an explicit `api_name`.
+The layout lives here, one builder per tab with its events wired inside it; the handlers are
+`ae_vae.handlers.AppHandlers` (over the pure `ae_vae.explorer.Explorer`), tested without the UI.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import logging
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 import torch
-from PIL import Image
 
-from ae_vae.data import CLASS_NAMES, DATASET_TITLES, DATASETS
-from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer, gif_bytes, load_dataset_models
-from ae_vae.fileio import atomic_write_bytes
-from ae_vae.hub import resolve_model_folders
-from ae_vae.preprocess import InputError
+from ae_vae.data import DATASET_TITLES, DATASETS
+from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
+from ae_vae.gradio_io import OutputFiles, output_image, readable_upload, upload_image
+from ae_vae.handlers import AppHandlers
+from ae_vae.weight_sources import load_explorer
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -52,289 +47,141 @@ SELECT_BRUSH_JS = """
   pick();
 }
 """
+INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
+         "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
+         "is generative and a plain AE's is not.")
 AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its training pulled the codes towards "
                   "N(0, I), so random points land in the empty space between (or far from) the regions its encoder "
                   "uses, and the decoder has never been asked to decode them. The VAE's KL term makes N(0, I) its "
                   "latent distribution, so its samples are images. The third grid decodes a Gaussian fitted to "
                   "the AE's own training codes: better, but the codes are not Gaussian, so many samples are still "
                   "blends — that fit is what the VAE's prior gives for free.")
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
-def load_explorer(hub_repo: str | None, weights_dir: Path, timeout: float = 5.0, **hub_options: Any) -> Explorer:
-    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`.
+def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
+    """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
+    components other tabs read (the current model input) and the dataset switch re-runs."""
+    first = handlers.explorer.datasets[0]
+    source = gr.State(None)
+    current_input = gr.State(None)
+    with gr.Tab("Draw"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                pad = readable_upload(gr.Sketchpad(
+                    canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA", format="png",
+                    layers=False, transforms=(), brush=gr.Brush(default_size=11, colors=["#000000"],
+                                                                color_mode="fixed"),
+                    label="Draw a digit (or a garment) — updates after every stroke", elem_id="sketchpad"))
+                upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
+                                      elem_id="upload")
+                run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
+                status = gr.Markdown("", elem_id="draw-status")
+            with gr.Column(scale=4):
+                with gr.Row():
+                    model_input = output_image("28×28 model input", height=168, elem_id="model-input")
+                    ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
+                    vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
+                vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
+                errors = gr.Markdown(label="reconstruction errors")
+        examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
+                              height=150, allow_preview=False, elem_id="examples", format="png")
 
-    `hub_options` (endpoint, cache_dir, token, revision) go to `resolve_model_folders`.
-    """
-    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout, **hub_options)
-    models = {dataset: load_dataset_models(dataset, source.folders[f"{dataset}-ae"], source.folders[f"{dataset}-vae"])
-              for dataset in DATASETS}
-    return Explorer(models, source_notice=source.notice)
-
-
-def readable_upload(component: gr.Image) -> gr.Image:
-    """Make an upload component turn unreadable files (a text file, a broken PNG) into a clear message.
-
-    Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user
-    as a bare error and the log as a traceback. (An instance-level wrapper rather than a subclass:
-    Gradio writes a `.pyi` copy of any module that subclasses a component.)
-    """
-    original = component.preprocess
-
-    def preprocess(payload):
-        try:
-            return original(payload)
-        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
-            name = getattr(payload, "orig_name", None) or "The file"
-            what = "is not an image that can be read" if component.__class__ is gr.Image else "could not be read"
-            raise gr.Error(f"{name} {what} ({exc.__class__.__name__}); use a PNG, JPEG, WebP, BMP or GIF image.",
-                           print_exception=False) from None
-
-    component.preprocess = preprocess
-    return component
-
-
-def upload_image(label: str, **kwargs: Any) -> gr.Image:
-    """An image input handed to the handlers as a file path, any Pillow mode, unreadable files explained."""
-    return readable_upload(gr.Image(type="filepath", image_mode=None, format="png", label=label,
-                                    elem_classes="pixelated", **kwargs))
-
-
-def output_image(label: str, **kwargs: Any) -> gr.Image:
-    """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur."""
-    return gr.Image(label=label, format="png", elem_classes="pixelated", interactive=False, **kwargs)
+    outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
+    run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
+    pad.change(handlers.reconstruct_from_pad, [pad, dataset], [*outputs, source, status], show_progress="hidden",
+               trigger_mode="always_last", **PRIVATE)
+    upload.upload(handlers.reconstruct_from_upload, [upload, dataset], [*outputs, source, status], **PRIVATE)
+    examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
+    return {"examples": examples, "current_input": current_input,
+            "refresh": (handlers.refresh_draw, [pad, upload, dataset, source], [*outputs, source, status])}
 
 
-def _user_error(exc: InputError) -> gr.Error:
-    return gr.Error(str(exc), print_exception=False)
+def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
+    """Two images → decoded paths between their codes, AE above VAE, and a GIF."""
+    default_a, default_b = handlers.default_pair(handlers.explorer.datasets[0])
+    with gr.Tab("Interpolate"):
+        with gr.Row():
+            image_a = upload_image("Image A", value=default_a, height=160)
+            image_b = upload_image("Image B", value=default_b, height=160)
+            with gr.Column():
+                steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
+                path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
+                use_a = gr.Button("Use my drawing as A")
+                use_b = gr.Button("Use my drawing as B")
+                run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
+        examples = gr.Gallery(value=handlers.examples_for(handlers.explorer.datasets[0]),
+                              label="Test-set examples (a click fills A, the next one B)", columns=10, height=120,
+                              allow_preview=False, format="png")
+        fill_slot = gr.State("A")
+        ae_strip = output_image("AE: decoded straight path between the two codes", height=120, elem_id="interp-ae")
+        vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
+                                 elem_id="interp-vae")
+        gif = gr.File(label="Animated GIF (AE above VAE)")
+
+    inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
+    run.click(handlers.interpolate, inputs, outputs, api_name="interpolate")
+    examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
+    use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
+    use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
+    return {"examples": examples, "pair": [image_a, image_b], "refresh": (handlers.interpolate, inputs, outputs)}
 
 
-class OutputFiles:
-    """Output files (PNG images, GIFs), content-addressed, each written once and atomically.
+def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
+    """Decoded samples: the AE and the VAE from N(0, I), and the AE from a Gaussian fitted to its codes."""
+    with gr.Tab("Sample"):
+        with gr.Row():
+            count = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Number of samples")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
+            run = gr.Button("Sample", variant="primary", elem_id="sample-button")
+        with gr.Row():
+            ae_grid = output_image("AE decoded from N(0, I)", height=320, elem_id="sample-ae")
+            vae_grid = output_image("VAE decoded from N(0, I) — its prior", height=320, elem_id="sample-vae")
+            ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes", height=320,
+                                     elem_id="sample-ae-fitted")
+        gr.Markdown(AE_SAMPLE_NOTE)
 
-    Handing Gradio numpy arrays makes it re-encode them into a content-named cache file that it rewrites
-    in place on every request; under load (16 clients, identical drawings) a client reading that file
-    while another request rewrote it got a torn download. Files it is given are copied into its cache
-    atomically instead. Files older than an hour are pruned (checked at most once a minute).
-    """
-
-    def __init__(self, folder: Path, max_age_s: float = 3600.0):
-        self.folder = folder
-        self.max_age_s = max_age_s
-        self._last_prune = time.time()
-
-    def write(self, data: bytes, suffix: str) -> str:
-        path = self.folder / f"{hashlib.sha1(data).hexdigest()[:20]}{suffix}"
-        if not path.exists():
-            atomic_write_bytes(path, data)
-        now = time.time()
-        if now - self._last_prune > 60:
-            self._last_prune = now
-            for old in self.folder.iterdir():
-                if now - old.stat().st_mtime > self.max_age_s:
-                    old.unlink(missing_ok=True)
-        return str(path)
-
-    def png(self, image: np.ndarray) -> str:
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(image)).save(buffer, format="png")
-        return self.write(buffer.getvalue(), ".png")
+    inputs, outputs = [dataset, count, seed, temperature], [ae_grid, vae_grid, ae_fitted]
+    run.click(handlers.sample, inputs, outputs, api_name="sample")
+    return {"refresh": (handlers.sample, inputs, outputs)}
 
 
-def build_demo(explorer: Explorer) -> gr.Blocks:
-    """The Blocks app over `explorer`'s handlers."""
-    files = OutputFiles(Path(tempfile.mkdtemp(prefix="ae-vae-outputs-")))
-    png = files.png
+def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> None:
+    """PCA and UMAP maps of both latent spaces with the user's drawing starred, and decoded PCA planes."""
+    with gr.Tab("Embeddings") as tab:
+        with gr.Row():
+            mark = upload_image("Point to mark (your latest drawing)", height=140)
+            run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
+        maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
+                             format="png", interactive=False, elem_id="maps-plot")
+        maps_text = gr.Markdown(label="explained variance")
+        with gr.Row():
+            ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
+            vae_manifold = output_image("VAE decoded over its PCA plane (±2σ)")
 
-    def reconstruct(sketch: Any, image: Any, dataset: str, source: str | None = None):
-        """Model input, AE and VAE reconstructions, VAE posterior samples, error table."""
-        chosen = image if (image is not None and source != "pad") or sketch is None else sketch
-        try:
-            result = explorer.reconstruct(chosen, dataset)
-        except InputError as exc:
-            raise _user_error(exc) from None
-        return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
-                result.model_input)
+    outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
+    gr.on([run.click, tab.select], handlers.embedding, [dataset, mark], outputs, api_name="embedding")
+    current_input.change(handlers.mark_value, current_input, mark, show_progress="hidden", **PRIVATE)
 
-    def soft_reconstruct(sketch: Any, image: Any, dataset: str, source: str | None, done: str):
-        """For automatic updates: problems go to the status line instead of an error pop-up."""
-        try:
-            return (*reconstruct(sketch, image, dataset, source), source, done)
-        except gr.Error as exc:
-            return (*[gr.skip()] * 6, source, f"⚠️ {exc.message}")
 
-    def reconstruct_from_pad(sketch: Any, dataset: str):
-        """After every stroke; an empty or cleared pad only updates the status line."""
-        if not isinstance(sketch, dict) or sketch.get("composite") is None:
-            return (*[gr.skip()] * 7, "The pad is empty: draw a digit (mouse or finger).")
-        return soft_reconstruct(sketch, None, dataset, "pad", "Reconstructed your drawing.")
-
-    def reconstruct_from_upload(image: Any, dataset: str):
-        return soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.")
-
-    def refresh_draw(sketch: Any, image: Any, dataset: str, source: str | None):
-        """Dataset switch: redo the current drawing with the other pair of models."""
-        if source is None:
-            return (*[gr.skip()] * 7, gr.skip())
-        return soft_reconstruct(sketch, image, dataset, source, f"Reconstructed with the {DATASET_TITLES[dataset]} "
-                                                                 "models.")
-
-    def mark_value(model_input: np.ndarray | None):
-        """The drawing for the Embeddings tab, shown 4x larger. (Also a different file from the model-input
-        image: Gradio rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
-        return None if model_input is None else png(np.kron(model_input, np.ones((4, 4), np.uint8)))
-
-    def current_drawing(model_input: np.ndarray | None):
-        if model_input is None:
-            raise gr.Error("Draw or upload something on the Draw tab first.", print_exception=False)
-        return png(model_input)
-
-    def examples_for(dataset: str) -> list[tuple[np.ndarray, str]]:
-        pair = explorer.models(dataset)
-        names = CLASS_NAMES[pair.dataset]
-        return [(png(img), names[int(label)]) for img, label in zip(pair.example_images, pair.example_labels)]
-
-    def pick_example(dataset: str, evt: gr.SelectData):
-        pair = explorer.models(dataset)
-        image = pair.example_images[evt.index]
-        outputs = reconstruct(None, image, dataset, "upload")
-        return (png(image), *outputs, "upload", f"Reconstructed test example #{evt.index}.")
-
-    def pick_for_interpolation(dataset: str, slot: str, evt: gr.SelectData):
-        """Clicking examples fills A, then B, then A again."""
-        image = explorer.models(dataset).example_images[evt.index]
-        return (png(image), gr.skip(), "B") if slot == "A" else (gr.skip(), png(image), "A")
-
-    def interpolate(image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
-        try:
-            ae_strip, vae_strip, frames = explorer.interpolate(image_a, image_b, dataset, steps, path)
-        except InputError as exc:
-            raise _user_error(exc) from None
-        return png(ae_strip), png(vae_strip), files.write(gif_bytes(frames), ".gif")
-
-    def default_pair(dataset: str) -> tuple[str, str]:
-        return tuple(png(image) for image in explorer.default_pair(dataset))
-
-    def sample(dataset: str, count: int, seed: int, temperature: float):
-        try:
-            return tuple(png(grid) for grid in explorer.sample(dataset, count, seed, temperature))
-        except InputError as exc:
-            raise _user_error(exc) from None
-
-    def embedding(dataset: str, image: Any):
-        try:
-            fig, text = explorer.embedding(dataset, image)
-            ae_grid, vae_grid = explorer.manifold(dataset)
-        except InputError as exc:
-            raise _user_error(exc) from None
-        return png(fig), text, png(ae_grid), png(vae_grid)
-
-    first = explorer.datasets[0]
+def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
+    """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
+    handlers = AppHandlers(explorer, OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-")))
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST "
-                    "and Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's "
-                    "latent space is generative and a plain AE's is not.")
+        gr.Markdown(INTRO)
         gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
-        dataset = gr.Radio(DATASET_CHOICES, value=first, label="Dataset (applies to every tab)")
-        current_input = gr.State(None)
-        source = gr.State(None)
+        dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)")
+        draw = draw_tab(handlers, dataset)
+        interp = interpolate_tab(handlers, dataset, draw["current_input"])
+        sample = sample_tab(handlers, dataset)
+        embeddings_tab(handlers, dataset, draw["current_input"])
 
-        with gr.Tab("Draw"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    pad = readable_upload(gr.Sketchpad(
-                        canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA", format="png",
-                        layers=False, transforms=(),
-                        brush=gr.Brush(default_size=11, colors=["#000000"], color_mode="fixed"),
-                        label="Draw a digit (or a garment) — updates after every stroke", elem_id="sketchpad"))
-                    upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
-                                          elem_id="upload")
-                    run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
-                    status = gr.Markdown("", elem_id="draw-status")
-                with gr.Column(scale=4):
-                    with gr.Row():
-                        model_input = output_image("28×28 model input", height=168, elem_id="model-input")
-                        ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
-                        vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
-                    vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
-                    errors = gr.Markdown(label="reconstruction errors")
-            examples = gr.Gallery(value=examples_for(first), label="Test-set examples (click one)", columns=10,
-                                  height=150, allow_preview=False, elem_id="examples", format="png")
-
-        with gr.Tab("Interpolate"):
-            default_a, default_b = default_pair(first)
-            with gr.Row():
-                image_a = upload_image("Image A", value=default_a, height=160)
-                image_b = upload_image("Image B", value=default_b, height=160)
-                with gr.Column():
-                    steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
-                    path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
-                    use_a = gr.Button("Use my drawing as A")
-                    use_b = gr.Button("Use my drawing as B")
-                    interp_run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
-            interp_examples = gr.Gallery(value=examples_for(first), label="Test-set examples (a click fills A, the "
-                                         "next one B)", columns=10, height=120, allow_preview=False, format="png")
-            fill_slot = gr.State("A")
-            ae_strip = output_image("AE: decoded straight path between the two codes", height=120, elem_id="interp-ae")
-            vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
-                                     elem_id="interp-vae")
-            gif = gr.File(label="Animated GIF (AE above VAE)")
-
-        with gr.Tab("Sample"):
-            with gr.Row():
-                count = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Number of samples")
-                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
-                sample_run = gr.Button("Sample", variant="primary", elem_id="sample-button")
-            with gr.Row():
-                ae_grid = output_image("AE decoded from N(0, I)", height=320, elem_id="sample-ae")
-                vae_grid = output_image("VAE decoded from N(0, I) — its prior", height=320, elem_id="sample-vae")
-                ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes", height=320,
-                                         elem_id="sample-ae-fitted")
-            gr.Markdown(AE_SAMPLE_NOTE)
-
-        with gr.Tab("Embeddings") as embeddings_tab:
-            with gr.Row():
-                mark = upload_image("Point to mark (your latest drawing)", height=140)
-                embed_run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
-            maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
-                                 format="png", interactive=False, elem_id="maps-plot")
-            maps_text = gr.Markdown(label="explained variance")
-            with gr.Row():
-                ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
-                vae_manifold = output_image("VAE decoded over its PCA plane (±2σ)")
-
-        # ---- events: one listener per pad; explicit inputs, outputs and api names
-        draw_outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
-        run.click(reconstruct, [pad, upload, dataset, source], draw_outputs, api_name="reconstruct")
-        pad.change(reconstruct_from_pad, [pad, dataset], [*draw_outputs, source, status],
-                   api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-        upload.upload(reconstruct_from_upload, [upload, dataset], [*draw_outputs, source, status],
-                      api_visibility="private")
-        examples.select(pick_example, [dataset], [upload, *draw_outputs, source, status], api_visibility="private")
-        current_input.change(mark_value, current_input, mark, api_visibility="private", show_progress="hidden")
-
-        interp_inputs = [image_a, image_b, dataset, steps, path]
-        interp_run.click(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_name="interpolate")
-        interp_examples.select(pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot],
-                               api_visibility="private")
-        use_a.click(current_drawing, current_input, image_a, api_visibility="private")
-        use_b.click(current_drawing, current_input, image_b, api_visibility="private")
-
-        sample_inputs = [dataset, count, seed, temperature]
-        sample_run.click(sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_name="sample")
-
-        embed_outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
-        embed_run.click(embedding, [dataset, mark], embed_outputs, api_name="embedding")
-        embeddings_tab.select(embedding, [dataset, mark], embed_outputs, api_visibility="private")
-
-        dataset.change(lambda d: (examples_for(d), examples_for(d), *default_pair(d)), dataset,
-                       [examples, interp_examples, image_a, image_b], api_visibility="private").then(
-            refresh_draw, [pad, upload, dataset, source], [*draw_outputs, source, status],
-            api_visibility="private").then(
-            interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(
-            sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_visibility="private")
-        demo.load(interpolate, interp_inputs, [ae_strip, vae_strip, gif], api_visibility="private").then(
-            sample, sample_inputs, [ae_grid, vae_grid, ae_fitted], api_visibility="private")
+        switched = dataset.change(handlers.switch_dataset, dataset, [draw["examples"], interp["examples"],
+                                                                     *interp["pair"]], **PRIVATE)
+        for fn, inputs, outputs in (draw["refresh"], interp["refresh"], sample["refresh"]):
+            switched = switched.then(fn, inputs, outputs, **PRIVATE)
+        demo.load(*interp["refresh"], **PRIVATE).then(*sample["refresh"], **PRIVATE)
     return demo
 
 
@@ -350,9 +197,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per request (requests run in parallel; see bench/load.py)")
+                        help="torch threads per request (requests run in parallel; see bench/load_test.py)")
     parser.add_argument("--concurrency", type=int, default=2,
-                        help="requests computed at once (queue concurrency; see bench/load.py)")
+                        help="requests computed at once (queue concurrency; see bench/load_test.py)")
     return parser.parse_args(argv)
 
 

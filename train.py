@@ -14,24 +14,27 @@ import logging
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import torch
 
 from ae_vae.artifacts import finalize_run
 from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
-from ae_vae.hub import HubError, check_push_target, push_folder
-from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, WeightsError
+from ae_vae.fileio import HubError, WeightsError
+from ae_vae.hub import check_push_target, push_folder
+from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig
 from ae_vae.plotting import EpochVisualizer
 from ae_vae.training import (
     Schedule,
-    Stopwatch,
     TrainState,
     build_optimizer,
+    changed_settings,
     checkpoint_arguments,
     evaluate_terms,
     latest_checkpoint,
     load_checkpoint,
+    run_arguments,
     save_checkpoint,
     train_epoch,
 )
@@ -57,8 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="conv channels at 14x14 and 7x7")
     parser.add_argument("--hidden-blocks", "--hidden_blocks", dest="hidden_blocks", type=int, default=1,
                         help="residual blocks per resolution in encoder and decoder")
-    parser.add_argument("--refine-channels", "--refine_channels", dest="refine_channels", type=int, default=0,
-                        help="channels of an extra non-linear 28x28 decoder stage (0: none)")
     parser.add_argument("--ae-loss", "--ae_loss", dest="ae_loss", type=_lower, choices=["bce", "mse"], default="bce",
                         help="AE reconstruction loss")
     parser.add_argument("--epochs", type=int, default=30, help="total number of epochs")
@@ -137,32 +138,10 @@ def resolve_device(name: str) -> torch.device:
 
 def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
     shape = {"latent_dim": args.latent_dim, "channels": tuple(args.channels), "hidden_blocks": args.hidden_blocks,
-             "refine_channels": args.refine_channels, "dataset": args.dataset}
+             "dataset": args.dataset}
     if args.model == "ae":
         return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
     return VAE(VAEConfig(**shape))
-
-
-# Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
-LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0}
-# --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change.
-MAY_CHANGE_ON_RESUME = ("epochs", "precision")
-
-
-def run_arguments(args: argparse.Namespace) -> dict:
-    """The arguments that define a run (checked on --resume so a resumed run is the same run)."""
-    keys = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "refine_channels", "ae_loss", "epochs",
-            "batch_size", "lr", "weight_decay", "encoder_noise", "kl_warmup_epochs", "validation_images", "seed",
-            "precision")
-    return {k: getattr(args, k) for k in keys}
-
-
-def changed_settings(saved: dict, current: dict) -> dict:
-    """The settings (with their saved values) a resume may not change; keys older checkpoints lack count as
-    their defaults, so runs started before a flag existed still resume."""
-    saved = {**LATER_RUN_ARGUMENTS, **saved}
-    return {k: saved.get(k) for k, v in current.items()
-            if k not in MAY_CHANGE_ON_RESUME and saved.get(k) != (list(v) if isinstance(v, tuple) else v)}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -205,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
             logger.error("--resume: no checkpoint in %s; run without --resume to start", checkpoint_root)
             return 2
         try:
-            different = changed_settings(checkpoint_arguments(checkpoint), run_arguments(args))
+            different = changed_settings(checkpoint_arguments(checkpoint), run_arguments(vars(args)))
             if different:
                 logger.error("--resume: checkpoint was trained with different settings %s; use the same flags or "
                              "a new --output-dir", different)
@@ -229,12 +208,12 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         while state.epoch < args.epochs:
-            watch = Stopwatch()
+            started = time.perf_counter()
             train_terms = train_epoch(model, optimizer, train_set.images, args.batch_size, schedule, state,
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
                                       input_noise=args.encoder_noise)
-            train_seconds = watch.elapsed()
+            train_seconds = time.perf_counter() - started
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:
                 evaluated["val"] = evaluate_terms(model, validation_set.images, seed=args.seed, device=device)
@@ -246,7 +225,7 @@ def main(args: argparse.Namespace) -> int:
             state.history.append(record)
             logger.info("epoch %d/%d  %.1fs  train %s  %s", state.epoch, args.epochs, train_seconds,
                         _fmt(train_terms), "  ".join(f"{split} {_fmt(terms)}" for split, terms in evaluated.items()))
-            save_checkpoint(checkpoint_root, model, optimizer, state, generator, run_arguments(args))
+            save_checkpoint(checkpoint_root, model, optimizer, state, generator, run_arguments(vars(args)))
             if visualizer is not None and state.epoch % args.visualize_every == 0:
                 visualizer.write(state.epoch, state.history)
     except KeyboardInterrupt:
@@ -254,7 +233,7 @@ def main(args: argparse.Namespace) -> int:
         return 130
 
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
-                 commands=state.commands, train_args=run_arguments(args), seed=args.seed,
+                 commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
                  embedding_points=args.embedding_points, device=device)
     logger.info("wrote %s", output_dir)

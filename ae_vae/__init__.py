@@ -1,20 +1,18 @@
-"""ae-vae-explorer: AE and VAE models, data, training and evaluation for MNIST / Fashion-MNIST."""
+"""ae-vae-explorer: AE and VAE models for MNIST / Fashion-MNIST, their weights format, training and evaluation.
+
+Rooms, lowest first (imports point one way): `fileio` (safe I/O, errors) → `weights` (the format) →
+`models` (architecture, posterior, loss) → data / training / evaluation / embeddings / latent / plotting
+→ `hub` (push, pull, CLI) → the app's `explorer`, `handlers`, `gradio_io` and `weight_sources`.
+"""
 
 from .data import CLASS_NAMES, DATASETS, DataNotFoundError, ImageSet, load_dataset, load_split
 from .embeddings import LatentMaps, load_maps
 from .evaluation import evaluate_model
+from .fileio import HubError, UnsafeRepoError, WeightsError
 from .latent import interpolate, sample_prior
-from .models import (
-    VAE,
-    AutoEncoder,
-    AutoEncoderConfig,
-    DiagonalGaussian,
-    ModelOutput,
-    VAEConfig,
-    WeightsError,
-    load_model,
-)
+from .models import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, ModelOutput, VAEConfig
 from .training import Schedule, TrainState, evaluate_terms, train_epoch
+from .weights import load_model, save_model_folder
 
 __all__ = [
     "CLASS_NAMES",
@@ -24,11 +22,13 @@ __all__ = [
     "AutoEncoderConfig",
     "DataNotFoundError",
     "DiagonalGaussian",
+    "HubError",
     "ImageSet",
     "LatentMaps",
     "ModelOutput",
     "Schedule",
     "TrainState",
+    "UnsafeRepoError",
     "VAEConfig",
     "WeightsError",
     "evaluate_model",
@@ -39,5 +39,6 @@ __all__ = [
     "load_model",
     "load_split",
     "sample_prior",
+    "save_model_folder",
     "train_epoch",
 ]

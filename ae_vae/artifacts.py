@@ -14,9 +14,10 @@ from .cards import render_model_card
 from .data import DATASET_TITLES, ImageSet
 from .embeddings import compute_maps, save_maps
 from .evaluation import evaluate_model
-from .fileio import atomic_write_json, atomic_write_text, save_model_folder
+from .fileio import atomic_write_json, atomic_write_text
 from .models import Model
 from .plotting import loss_curve_figure, model_card_figure, save_figure
+from .weights import save_model_folder
 
 logger = logging.getLogger(__name__)
 

@@ -65,7 +65,7 @@ def normalize_dataset_name(name: str) -> str:
 
 
 def _torchvision_class(dataset: str):
-    from torchvision import datasets
+    from torchvision import datasets  # heavy import (~1 s); the app never reads the data sets
 
     return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}[dataset]
 

@@ -11,7 +11,6 @@ coordinates, and the PCA basis (mean + 2 components). A *new* latent is placed o
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,9 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 
+from .evaluation import latent_means
+from .fileio import atomic_save_safetensors
 from .models import Model
-
-logger = logging.getLogger(__name__)
 
 UMAP_PLACEMENT_NEIGHBOURS = 10
 EXAMPLES_PER_CLASS = 3
@@ -84,8 +83,6 @@ def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
 def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
                  seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
     """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`."""
-    from .evaluation import latent_means
-
     latents = latent_means(model, images, device=device).numpy().astype(np.float32)
     train_latents = latent_means(model, train_images, device=device).numpy().astype(np.float64)
     mean, components, ratio = fit_pca(latents)
@@ -108,8 +105,6 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
 
 
 def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:
-    from .fileio import atomic_save_safetensors
-
     atomic_save_safetensors(path, {k: torch.tensor(v) for k, v in maps.to_tensors().items()}, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
         "points": str(len(maps.labels))})

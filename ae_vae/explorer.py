@@ -20,10 +20,12 @@ from PIL import Image
 
 from .data import DATASET_TITLES, INTERPOLATION_PAIRS, normalize_dataset_name
 from .embeddings import LatentMaps, load_maps
+from .fileio import WeightsError
 from .latent import interpolate, sample_fitted_gaussian, sample_prior
-from .models import VAE, AutoEncoder, WeightsError, load_model
+from .models import VAE, AutoEncoder
 from .plotting import RenderedFigure, image_grid, scatter_figure, to_uint8
 from .preprocess import InputError, to_model_input
+from .weights import load_model
 
 MAX_SAMPLES = 64
 DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on one core

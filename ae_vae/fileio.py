@@ -1,24 +1,90 @@
-"""Atomic file writes: temp file in the same folder, fsync, rename. A crash never leaves half a file."""
+"""Safe file and Hub I/O, the package's leaf: it imports nothing from `ae_vae`.
+
+- Atomic writes: a temp file in the same folder, fsync, rename, so a crash never leaves half a file.
+- Pickle refusal: names of files that could carry a pickle, and the check that refuses them.
+- The safe single-file Hub download that `from_pretrained("user/repo")` needs.
+- The errors every layer above raises (`WeightsError`, `HubError`, `UnsafeRepoError`) and the translation
+  of Hub client exceptions into one line a user can act on.
+
+Keeping these here lets the weights format, the models and the Hub push/pull all build on them
+without importing each other.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx2  # huggingface_hub's HTTP client: its transport errors mean "the Hub did not answer"
 import torch
+from huggingface_hub import HfApi, constants, hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 from safetensors.torch import save_file
 
-from .models import Model, config_to_dict
+logger = logging.getLogger(__name__)
+
+# Suffixes of files that can carry a pickle (torch.save, joblib, numpy object arrays, Keras/HDF5
+# with Lambda layers, archives torch.save writes). A repo or folder holding any of them is refused.
+PICKLE_SUFFIXES: tuple[str, ...] = (
+    ".bin", ".pt", ".pth", ".pt2", ".pkl", ".pickle", ".p", ".dill", ".ckpt", ".joblib", ".sav",
+    ".npy", ".npz", ".h5", ".hdf5", ".keras", ".mar", ".pdparams", ".tar", ".zip",
+)
+
+
+class WeightsError(RuntimeError):
+    """A weights folder or file that cannot be loaded (missing, corrupted or mismatched); names the file."""
+
+
+class HubError(RuntimeError):
+    """A Hub operation that cannot be done; the message is one line meant for the user."""
+
+
+class UnsafeRepoError(HubError, WeightsError):
+    """A repo (or folder) carrying pickle-capable files: refused, whatever else it holds.
+
+    Both a `HubError` and a `WeightsError`, so `from_pretrained` callers catching either see it.
+    `path` is the offending file.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# ---------------------------------------------------------------------------------------------- atomic writes
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temp_file(path: Path) -> tuple[int, str]:
+    """A temp file beside `path` with the mode a plain `open(path, "w")` would give (mkstemp's is 0600,
+    and it would survive the rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -40,9 +106,9 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
 
 def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
                             metadata: dict[str, str] | None = None) -> None:
+    """`safetensors.torch.save_file`, published atomically (the library writes the file in place)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_file(path)
     os.close(fd)
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
@@ -54,8 +120,113 @@ def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Te
         raise
 
 
-def save_model_folder(model: Model, folder: str | os.PathLike) -> None:
-    """`model.safetensors` + `config.json`, each written atomically (what `from_pretrained` reads)."""
-    folder = Path(folder)
-    atomic_save_safetensors(folder / "model.safetensors", model.state_dict(), metadata={"format": "pt"})
-    atomic_write_json(folder / "config.json", config_to_dict(model.config))
+# ---------------------------------------------------------------------------------------------- pickles
+
+
+def is_pickle_file(path: str) -> bool:
+    """True for names whose suffix can carry a pickle (case-insensitive)."""
+    return path.lower().endswith(PICKLE_SUFFIXES)
+
+
+def refuse_pickles(files: Iterable[str], where: str) -> None:
+    """Raise `UnsafeRepoError` naming the first pickle-capable file in `files`."""
+    offending = sorted(f for f in files if is_pickle_file(f))
+    if offending:
+        more = f" (and {len(offending) - 1} more)" if len(offending) > 1 else ""
+        raise UnsafeRepoError(f"refused {where}: it carries pickle file {offending[0]}{more} "
+                              "(only safetensors and JSON are allowed)", path=offending[0])
+
+
+# ---------------------------------------------------------------------------------------------- Hub errors
+
+
+def first_line(exc: BaseException | str) -> str:
+    """The first non-empty line of an error message (client errors carry multi-line server bodies)."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def hub_endpoint(endpoint: str | None) -> str:
+    return (endpoint or constants.ENDPOINT).rstrip("/")
+
+
+def describe_hub_error(exc: BaseException, repo_id: str, endpoint: str | None = None,
+                       revision: str | None = None) -> str:
+    """One line saying what went wrong, from any exception the client raises."""
+    where = hub_endpoint(endpoint)
+    if isinstance(exc, (HubError, WeightsError)):
+        return str(exc)
+    if isinstance(exc, OfflineModeIsEnabled):
+        return f"HF_HUB_OFFLINE is set, so the Hub at {where} was not contacted"
+    if isinstance(exc, RevisionNotFoundError):
+        return f"revision {revision or constants.DEFAULT_REVISION!r} not found in Hub repo {repo_id}"
+    if isinstance(exc, RepositoryNotFoundError):
+        return (f"Hub repo {repo_id} not found at {where} (or it is private/gated and the token "
+                "cannot read it)")
+    if isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 401:
+            return (f"the Hugging Face token was rejected by {where} (401 Unauthorized): set a valid "
+                    "HF_TOKEN or run `hf auth login`")
+        if status == 403:
+            return (f"the Hugging Face token is not allowed to do this on {repo_id} (403 Forbidden): "
+                    "use a token with write access")
+        detail = first_line(exc.server_message or exc)
+        return f"the Hub at {where} answered {status} for {repo_id}: {detail}"
+    if isinstance(exc, LocalEntryNotFoundError):
+        return f"no cached copy of Hub repo {repo_id}"
+    if isinstance(exc, EntryNotFoundError):
+        return f"file not found in Hub repo {repo_id}: {first_line(exc)}"
+    if isinstance(exc, httpx2.TimeoutException):
+        return f"the Hub at {where} did not answer in time"
+    if isinstance(exc, httpx2.TransportError):
+        return f"cannot reach the Hub at {where} ({type(exc).__name__}: {first_line(exc)})"
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when the Hub could not be asked at all (network down, offline mode), as opposed to a refusal."""
+    return isinstance(exc, (httpx2.TransportError, OfflineModeIsEnabled))
+
+
+def timed_out(exc: BaseException | None) -> bool:
+    """True if `exc` (or what it wraps) is the client giving up on a silent server."""
+    while exc is not None:
+        if isinstance(exc, httpx2.TimeoutException):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- download
+
+
+def download_model_file(repo_id: str, filename: str, *, revision: str | None = None,
+                        cache_dir: str | os.PathLike | None = None, force_download: bool = False,
+                        local_files_only: bool = False, token: str | bool | None = None,
+                        endpoint: str | None = None) -> Path:
+    """`hf_hub_download` for `Model.from_pretrained("user/repo")`, refusing repos that carry pickles.
+
+    The repo listing is checked first (unless `local_files_only`). If the Hub cannot be reached
+    the cached file is used, as `hf_hub_download` itself would.
+    """
+    kwargs: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir, "token": token, "endpoint": endpoint}
+    if not local_files_only:
+        try:
+            files = HfApi(endpoint=endpoint, token=token).list_repo_files(repo_id, revision=revision)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise HubError(f"cannot list Hub repo {repo_id}: {describe_hub_error(exc, repo_id, endpoint)}") \
+                    from exc
+            logger.warning("%s; trying the cached copy", describe_hub_error(exc, repo_id, endpoint))
+            local_files_only = True
+        else:
+            refuse_pickles(files, f"Hub repo {repo_id}")
+    try:
+        path = hf_hub_download(repo_id, filename, force_download=force_download and not local_files_only,
+                               local_files_only=local_files_only, **kwargs)
+    except Exception as exc:
+        raise HubError(f"cannot download {filename} from Hub repo {repo_id}: "
+                       f"{describe_hub_error(exc, repo_id, endpoint)}") from exc
+    return Path(path)

@@ -30,31 +30,23 @@ import logging
 import os
 import re
 import sys
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
-from huggingface_hub import (
-    HfApi,
-    ResolvedRevision,
-    constants,
-    get_token,
-    hf_hub_download,
-    snapshot_download,
-)
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    HfHubHTTPError,
-    LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
+from huggingface_hub import HfApi, ResolvedRevision, constants, get_token, snapshot_download
 from huggingface_hub.file_download import REGEX_COMMIT_HASH, repo_folder_name
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from .models import WeightsError, load_model
+from .cards import render_model_card
+from .fileio import (
+    HubError,
+    WeightsError,
+    atomic_write_text,
+    describe_hub_error,
+    first_line,
+    refuse_pickles,
+)
+from .weights import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -63,62 +55,23 @@ MODEL_NAMES: tuple[str, ...] = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fa
 ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.md", "*.png", "*.jpg", "*.gif")
 # Never uploaded: checkpoints (optimizer state, big, not for users) and hidden/temp files.
 IGNORE_PATTERNS: tuple[str, ...] = ("checkpoints/**", "checkpoints/*", ".*", "*/.*")
-# Suffixes of files that can carry a pickle (torch.save, joblib, numpy object arrays, Keras/HDF5
-# with Lambda layers, archives torch.save writes). A repo holding any of them is refused.
-PICKLE_SUFFIXES: tuple[str, ...] = (
-    ".bin", ".pt", ".pth", ".pt2", ".pkl", ".pickle", ".p", ".dill", ".ckpt", ".joblib", ".sav",
-    ".npy", ".npz", ".h5", ".hdf5", ".keras", ".mar", ".pdparams", ".tar", ".zip",
-)
 REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors")
 NO_TOKEN_MESSAGE = "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-T = TypeVar("T")
-
-
-class HubError(RuntimeError):
-    """A Hub operation that cannot be done; the message is one line meant for the user."""
-
-
-class UnsafeRepoError(HubError, WeightsError):
-    """A repo (or folder) carrying pickle-capable files: refused, whatever else it holds.
-
-    Both a `HubError` and a `WeightsError`, so `from_pretrained` callers catching either see it.
-    `path` is the offending file.
-    """
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
 
 
 # ---------------------------------------------------------------------------------------------- checks
 
 
-def is_pickle_file(path: str) -> bool:
-    """True for names whose suffix can carry a pickle (case-insensitive)."""
-    return path.lower().endswith(PICKLE_SUFFIXES)
-
-
-def refuse_pickles(files: Iterable[str], where: str) -> None:
-    """Raise `UnsafeRepoError` naming the first pickle-capable file in `files`."""
-    offending = sorted(f for f in files if is_pickle_file(f))
-    if offending:
-        more = f" (and {len(offending) - 1} more)" if len(offending) > 1 else ""
-        raise UnsafeRepoError(f"refused {where}: it carries pickle file {offending[0]}{more} "
-                              "(only safetensors and JSON are allowed)", path=offending[0])
-
-
 def check_repo_id(repo_id: str) -> str:
     """`namespace/name` with Hub-legal characters; a bare name would land in whoever owns the token."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise HubError(f"Hub repo id must look like 'user/name', got {repo_id!r}")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise HubError(f"invalid Hub repo id {repo_id!r}: {_first_line(exc)}") from exc
+        raise HubError(f"invalid Hub repo id {repo_id!r}: {first_line(exc)}") from exc
     return repo_id
 
 
@@ -129,7 +82,7 @@ def resolve_token(token: str | None = None) -> str:
     try:
         found = get_token()
     except Exception as exc:  # e.g. a failing OIDC exchange when HF_OIDC_RESOURCE is set
-        raise HubError(f"cannot read the Hugging Face token: {_first_line(exc)}") from exc
+        raise HubError(f"cannot read the Hugging Face token: {first_line(exc)}") from exc
     if not found:
         raise HubError(NO_TOKEN_MESSAGE)
     return found
@@ -141,7 +94,7 @@ def check_push_target(repo_id: str, token: str | None = None) -> None:
     resolve_token(token)
 
 
-def _check_names(names: Sequence[str]) -> tuple[str, ...]:
+def check_names(names: Sequence[str]) -> tuple[str, ...]:
     names = tuple(names)
     if not names:
         raise HubError("no model names given")
@@ -174,72 +127,6 @@ def _check_model_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
-# ---------------------------------------------------------------------------------------------- errors
-
-
-def _first_line(exc: BaseException | str) -> str:
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-def _endpoint(endpoint: str | None) -> str:
-    return (endpoint or constants.ENDPOINT).rstrip("/")
-
-
-def describe_hub_error(exc: BaseException, repo_id: str, endpoint: str | None = None,
-                       revision: str | None = None) -> str:
-    """One line saying what went wrong, from any exception the client raises."""
-    import httpx2  # huggingface_hub's HTTP client; its transport errors mean "no answer"
-
-    where = _endpoint(endpoint)
-    if isinstance(exc, (HubError, WeightsError)):
-        return str(exc)
-    if isinstance(exc, OfflineModeIsEnabled):
-        return f"HF_HUB_OFFLINE is set, so the Hub at {where} was not contacted"
-    if isinstance(exc, RevisionNotFoundError):
-        return f"revision {revision or constants.DEFAULT_REVISION!r} not found in Hub repo {repo_id}"
-    if isinstance(exc, RepositoryNotFoundError):
-        return (f"Hub repo {repo_id} not found at {where} (or it is private/gated and the token "
-                "cannot read it)")
-    if isinstance(exc, HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 401:
-            return (f"the Hugging Face token was rejected by {where} (401 Unauthorized): set a valid "
-                    "HF_TOKEN or run `hf auth login`")
-        if status == 403:
-            return (f"the Hugging Face token is not allowed to do this on {repo_id} (403 Forbidden): "
-                    "use a token with write access")
-        detail = _first_line(exc.server_message or exc)
-        return f"the Hub at {where} answered {status} for {repo_id}: {detail}"
-    if isinstance(exc, LocalEntryNotFoundError):
-        return f"no cached copy of Hub repo {repo_id}"
-    if isinstance(exc, EntryNotFoundError):
-        return f"file not found in Hub repo {repo_id}: {_first_line(exc)}"
-    if isinstance(exc, httpx2.TimeoutException):
-        return f"the Hub at {where} did not answer in time"
-    if isinstance(exc, httpx2.TransportError):
-        return f"cannot reach the Hub at {where} ({type(exc).__name__}: {_first_line(exc)})"
-    return f"{type(exc).__name__}: {_first_line(exc)}"
-
-
-def _is_unreachable(exc: BaseException) -> bool:
-    import httpx2
-
-    return isinstance(exc, (httpx2.TransportError, OfflineModeIsEnabled))
-
-
-def _timed_out(exc: BaseException | None) -> bool:
-    """True if `exc` (or what it wraps) is the client giving up on a silent server."""
-    import httpx2
-
-    while exc is not None:
-        if isinstance(exc, httpx2.TimeoutException):
-            return True
-        exc = exc.__cause__
-    return False
-
-
 # ---------------------------------------------------------------------------------------------- push
 
 
@@ -248,9 +135,6 @@ def _write_card(folder: Path, card_repo_id: str | None) -> None:
     if not (folder / "metrics.json").is_file():
         logger.info("%s has no metrics.json: keeping its README.md as is", folder)
         return
-    from .cards import render_model_card
-    from .fileio import atomic_write_text
-
     try:
         text = render_model_card(folder, card_repo_id)
     except (KeyError, ValueError, TypeError, OSError) as exc:  # e.g. metrics.json not a JSON object
@@ -311,7 +195,7 @@ def push_all(weights_dir: str | os.PathLike, repo_id: str, names: Sequence[str] 
     weights_dir = Path(weights_dir)
     if not weights_dir.is_dir():
         raise HubError(f"{weights_dir}: not a folder")
-    names = _check_names(names)
+    names = check_names(names)
     check_repo_id(repo_id)
     token = resolve_token(token)
     for name in names:
@@ -330,36 +214,6 @@ def push_all(weights_dir: str | os.PathLike, repo_id: str, names: Sequence[str] 
 
 
 # ---------------------------------------------------------------------------------------------- pull
-
-
-def download_model_file(repo_id: str, filename: str, *, revision: str | None = None,
-                        cache_dir: str | os.PathLike | None = None, force_download: bool = False,
-                        local_files_only: bool = False, token: str | bool | None = None,
-                        endpoint: str | None = None) -> Path:
-    """`hf_hub_download` for `Model.from_pretrained("user/repo")`, refusing repos that carry pickles.
-
-    The repo listing is checked first (unless `local_files_only`). If the Hub cannot be reached
-    the cached file is used, as `hf_hub_download` itself would.
-    """
-    kwargs: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir, "token": token, "endpoint": endpoint}
-    if not local_files_only:
-        try:
-            files = HfApi(endpoint=endpoint, token=token).list_repo_files(repo_id, revision=revision)
-        except Exception as exc:
-            if not _is_unreachable(exc):
-                raise HubError(f"cannot list Hub repo {repo_id}: {describe_hub_error(exc, repo_id, endpoint)}") \
-                    from exc
-            logger.warning("%s; trying the cached copy", describe_hub_error(exc, repo_id, endpoint))
-            local_files_only = True
-        else:
-            refuse_pickles(files, f"Hub repo {repo_id}")
-    try:
-        path = hf_hub_download(repo_id, filename, force_download=force_download and not local_files_only,
-                               local_files_only=local_files_only, **kwargs)
-    except Exception as exc:
-        raise HubError(f"cannot download {filename} from Hub repo {repo_id}: "
-                       f"{describe_hub_error(exc, repo_id, endpoint)}") from exc
-    return Path(path)
 
 
 def _snapshot_patterns(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -391,8 +245,6 @@ def _remember_revision(repo_id: str, revision: str | None, commit: str, cache_di
     revision = revision or constants.DEFAULT_REVISION
     if REGEX_COMMIT_HASH.fullmatch(revision):
         return
-    from .fileio import atomic_write_text
-
     root = Path(cache_dir or constants.HF_HUB_CACHE).expanduser().resolve()
     ref = root / repo_folder_name(repo_id=repo_id, repo_type="model") / "refs" / revision
     try:
@@ -418,7 +270,7 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
     metadata request (default: HF_HUB_ETAG_TIMEOUT, 10 s).
     """
     check_repo_id(repo_id)
-    names = _check_names(names)
+    names = check_names(names)
     allow, ignore = _snapshot_patterns(names)
     timeout = float(timeout if timeout is not None else constants.HF_HUB_ETAG_TIMEOUT)
     if local_files_only:
@@ -456,103 +308,6 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
     _remember_revision(repo_id, revision, info.sha, cache_dir)
     logger.info("pulled %s from Hub repo %s (commit %s)", ", ".join(names), repo_id, info.sha[:7])
     return folders
-
-
-# ---------------------------------------------------------------------------------------------- resolve
-
-
-@dataclass
-class WeightsSource:
-    """Which weights the app uses: `origin` is "hub", "hub-cache" or "bundled"; `notice` says why."""
-
-    folders: dict[str, Path]
-    origin: str
-    notice: str
-
-
-def _run_with_deadline(fn: Callable[[], T], timeout: float) -> tuple[bool, T | None, BaseException | None]:
-    """Run `fn` in a daemon thread and stop waiting after `timeout` s: (finished, result, error).
-
-    A daemon thread, not a ThreadPoolExecutor: executor threads are joined at interpreter exit,
-    so a pull stuck in the client's retries (~23 s) would still delay shutdown.
-    """
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="hub-pull", daemon=True).start()
-    if not done.wait(timeout):
-        return False, None, None
-    return True, box.get("result"), box.get("error")
-
-
-def _bundled(bundled_dir: Path, names: tuple[str, ...], why: str) -> WeightsSource:
-    folders = {}
-    for name in names:
-        try:
-            load_model(bundled_dir / name)
-        except WeightsError as exc:
-            raise WeightsError(f"{why}, and the bundled weights are unusable: {exc}") from exc
-        folders[name] = bundled_dir / name
-    label = f"{bundled_dir.name}/" if bundled_dir.name else str(bundled_dir)
-    return WeightsSource(folders, "bundled", f"{why}; using the bundled weights in {label}")
-
-
-def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, *,
-                          names: Sequence[str] = MODEL_NAMES, revision: str | None = None,
-                          cache_dir: str | os.PathLike | None = None, endpoint: str | None = None,
-                          token: str | bool | None = None, timeout: float = 5.0) -> WeightsSource:
-    """Pick the weights for the app: the Hub repo, else its cached copy, else the bundled folder.
-
-    The Hub pull runs in a daemon thread with a hard deadline of `timeout` seconds (the client
-    can retry for ~23 s when nothing answers; the app must start anyway). Never raises for Hub
-    problems; raises `WeightsError` only if the fallback bundled weights are missing or broken.
-    """
-    bundled_dir = Path(bundled_dir)
-    names = _check_names(names)
-    if hub_repo is None:
-        label = f"{bundled_dir.name}/" if bundled_dir.name else str(bundled_dir)
-        source = _bundled(bundled_dir, names, "no Hub repo configured")
-        source.notice = f"Using the bundled weights in {label} (no Hub repo configured)"
-        logger.info("%s", source.notice)
-        return source
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive, got {timeout!r}")
-
-    common: dict[str, Any] = {"names": names, "revision": revision, "cache_dir": cache_dir, "endpoint": endpoint,
-                              "token": token}
-    finished, folders, error = _run_with_deadline(lambda: pull_models(hub_repo, timeout=timeout, **common), timeout)
-    if finished and error is None and folders is not None:
-        commit = next(iter(folders.values())).parent.name[:7]
-        source = WeightsSource(folders, "hub", f"Using the weights from Hub repo {hub_repo} (commit {commit})")
-        logger.info("%s", source.notice)
-        return source
-    prefix = f"Hub repo {hub_repo} "
-    if not finished or _timed_out(error):  # the request timeout (= deadline) may fire just before it
-        why = f"{prefix}did not answer within {timeout:g} s"
-    elif isinstance(error, UnsafeRepoError):
-        why = f"{prefix}was refused: it carries pickle file {error.path}"
-    else:
-        reason = describe_hub_error(error, hub_repo, endpoint, revision)
-        why = prefix + reason.removeprefix(prefix) if reason.startswith(prefix) else f"{prefix}failed: {reason}"
-    try:
-        cached = pull_models(hub_repo, local_files_only=True, **common)
-    except Exception as exc:  # noqa: BLE001 - any cache problem means: fall back to bundled
-        logger.info("no usable cached copy of %s: %s", hub_repo, _first_line(exc))
-        source = _bundled(bundled_dir, names, why)
-    else:
-        commit = next(iter(cached.values())).parent.name[:7]
-        source = WeightsSource(cached, "hub-cache", f"{why}; using the cached copy from the Hub cache "
-                                                    f"(commit {commit})")
-    logger.warning("%s", source.notice)
-    return source
 
 
 # ---------------------------------------------------------------------------------------------- CLI

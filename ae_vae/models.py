@@ -1,30 +1,22 @@
-"""AutoEncoder and VAE for 28x28 greyscale images.
+"""AutoEncoder and VAE for 28x28 greyscale images: architecture, posterior and loss.
 
 Both models share one convolutional encoder/decoder design and compute their own loss, so a
-single training loop (`ae_vae.training`) serves both. Weights travel as `model.safetensors`
-plus `config.json` through huggingface_hub's `PyTorchModelHubMixin`; loading refuses pickles
-and checks every tensor shape against the config.
+single training loop (`ae_vae.training`) serves both. Serialization (`config.json` +
+`model.safetensors`, `from_pretrained`) comes from `ae_vae.weights.SafeHubMixin`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-logger = logging.getLogger(__name__)
+from .weights import SafeHubMixin, as_config
 
-IMAGE_SHAPE = (1, 28, 28)
-NUM_PIXELS = 28 * 28
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -39,7 +31,6 @@ class AutoEncoderConfig:
     latent_dim: int = 32
     channels: tuple[int, int] = (32, 64)
     hidden_blocks: int = 1
-    refine_channels: int = 0
     reconstruction_loss: Literal["bce", "mse"] = "bce"
     dataset: str = "mnist"
     model_type: str = "ae"
@@ -60,7 +51,6 @@ class VAEConfig:
     latent_dim: int = 32
     channels: tuple[int, int] = (32, 64)
     hidden_blocks: int = 1
-    refine_channels: int = 0
     dataset: str = "mnist"
     model_type: str = "vae"
 
@@ -157,7 +147,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Mirror of `Encoder`: latent -> 7x7 -> 14x14 -> 28x28 logits."""
 
-    def __init__(self, channels: tuple[int, int], hidden_blocks: int, latent_dim: int, refine_channels: int = 0):
+    def __init__(self, channels: tuple[int, int], hidden_blocks: int, latent_dim: int):
         super().__init__()
         c1, c2 = channels
         self.c2 = c2
@@ -165,92 +155,25 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = [ResidualBlock(c2) for _ in range(hidden_blocks)]
         layers += [nn.SiLU(), nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)]
         layers += [ResidualBlock(c1) for _ in range(hidden_blocks)]
-        if refine_channels > 0:  # optional non-linear 28x28 stage (costs ~60% more compute on CPU)
-            layers += [nn.SiLU(), nn.ConvTranspose2d(c1, refine_channels, 4, stride=2, padding=1), nn.SiLU(),
-                       nn.Conv2d(refine_channels, 1, 3, padding=1)]
-        else:
-            layers += [nn.SiLU(), nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1)]
+        layers += [nn.SiLU(), nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(self.project(z).view(-1, self.c2, 7, 7)).float()  # fp32 logits for the loss
 
 
-class _SafeHubMixin(PyTorchModelHubMixin):
-    """Loads only `model.safetensors`, strictly, with shapes checked against `config.json`.
-
-    The stock mixin falls back to `pytorch_model.bin` (a pickle) and loads non-strictly; we
-    never want either.
-    """
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
-                         map_location: str = "cpu", strict: bool = True, **model_kwargs):
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            model_file = Path(model_id) / "model.safetensors"
-        else:
-            from .hub import download_model_file  # local import: hub imports models
-
-            model_file = download_model_file(model_id, "model.safetensors", revision=revision, cache_dir=cache_dir,
-                                             force_download=force_download, local_files_only=local_files_only,
-                                             token=token)
-        load_weights_into(model, model_file, map_location=map_location)
-        return model
-
-
-def load_weights_into(model: nn.Module, model_file: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
-    """Load a safetensors file into `model`, naming the file in every error."""
-    from safetensors import safe_open
-
-    model_file = Path(model_file)
-    if not model_file.is_file():
-        raise WeightsError(f"{model_file}: file not found")
-    expected = model.state_dict()
-    try:
-        with safe_open(str(model_file), framework="pt", device=str(map_location)) as handle:
-            keys = set(handle.keys())
-            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
-            if missing or unexpected:
-                raise WeightsError(f"{model_file}: tensors do not match config.json "
-                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-            tensors = {}
-            for key in expected:
-                tensor = handle.get_tensor(key)
-                if tuple(tensor.shape) != tuple(expected[key].shape):
-                    raise WeightsError(f"{model_file}: tensor {key!r} has shape {tuple(tensor.shape)}, "
-                                       f"config.json implies {tuple(expected[key].shape)}")
-                tensors[key] = tensor
-    except WeightsError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for truncated/garbled headers
-        raise WeightsError(f"{model_file}: not a readable safetensors file ({exc})") from exc
-    model.load_state_dict(tensors, strict=True)
-    model.eval()
-    return model
-
-
-def _as_config(config, cls):
-    """Accept a config instance, a `config.json` dict (what the Hub mixin passes), or None for defaults."""
-    if config is None:
-        return cls()
-    if isinstance(config, dict):
-        config = config_from_dict(config)
-    if not isinstance(config, cls):
-        raise WeightsError(f"config.json describes a {config.model_type!r} model, not a {cls.__name__}")
-    return config
-
-
-class AutoEncoder(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags=["autoencoder"],
+class AutoEncoder(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=["autoencoder"],
                   repo_url="https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"):
     """Deterministic autoencoder: `encode(x)` gives a latent tensor, `decode(z)` images in [0, 1]."""
 
+    config_class = AutoEncoderConfig
+
     def __init__(self, config: AutoEncoderConfig | dict | None = None):
         super().__init__()
-        self.config = _as_config(config, AutoEncoderConfig)
+        self.config = as_config(config, AutoEncoderConfig)
         c = self.config
         self.encoder = Encoder(c.channels, c.hidden_blocks, c.latent_dim)
-        self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim, c.refine_channels)
+        self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim)
 
     @property
     def latent_dim(self) -> int:
@@ -280,7 +203,7 @@ class AutoEncoder(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags
         return ModelOutput(loss=loss, reconstruction=recon, terms={"bce": bce.detach(), "mse": mse.detach()})
 
 
-class VAE(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "variational-autoencoder"],
+class VAE(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "variational-autoencoder"],
           repo_url="https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"):
     """Variational autoencoder with a Bernoulli likelihood and a N(0, I) prior.
 
@@ -288,12 +211,14 @@ class VAE(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags=["vae",
     true negative ELBO (BCE summed over the 784 pixels + KL).
     """
 
+    config_class = VAEConfig
+
     def __init__(self, config: VAEConfig | dict | None = None):
         super().__init__()
-        self.config = _as_config(config, VAEConfig)
+        self.config = as_config(config, VAEConfig)
         c = self.config
         self.encoder = Encoder(c.channels, c.hidden_blocks, 2 * c.latent_dim)
-        self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim, c.refine_channels)
+        self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim)
 
     @property
     def latent_dim(self) -> int:
@@ -351,43 +276,3 @@ class VAE(nn.Module, _SafeHubMixin, library_name="ae-vae-explorer", tags=["vae",
 
 
 Model = AutoEncoder | VAE
-CONFIG_CLASSES = {"ae": AutoEncoderConfig, "vae": VAEConfig}
-MODEL_CLASSES = {"ae": AutoEncoder, "vae": VAE}
-
-
-def config_from_dict(data: dict[str, Any]) -> AutoEncoderConfig | VAEConfig:
-    """Build the right config class from a `config.json` dict, with a clear error if it is not one."""
-    model_type = data.get("model_type")
-    if model_type not in CONFIG_CLASSES:
-        raise WeightsError(f"config.json: model_type must be one of {sorted(CONFIG_CLASSES)}, got {model_type!r}")
-    cls = CONFIG_CLASSES[model_type]
-    try:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-    except (TypeError, ValueError) as exc:
-        raise WeightsError(f"config.json: {exc}") from exc
-
-
-def load_model(folder: str | os.PathLike, map_location: str = "cpu") -> Model:
-    """Load an AE or a VAE from a local folder, deciding the class from `config.json`."""
-    folder = Path(folder)
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise WeightsError(f"{config_file}: file not found")
-    try:
-        data = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{config_file}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise WeightsError(f"{config_file}: expected a JSON object")
-    try:
-        config = config_from_dict(data)
-    except WeightsError as exc:
-        raise WeightsError(f"{config_file}: {str(exc).removeprefix('config.json: ')}") from exc
-    model = MODEL_CLASSES[config.model_type](config)
-    return load_weights_into(model, folder / "model.safetensors", map_location=map_location)
-
-
-def config_to_dict(config: AutoEncoderConfig | VAEConfig) -> dict[str, Any]:
-    data = asdict(config)
-    data["channels"] = list(data["channels"])
-    return data

@@ -19,7 +19,10 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
 from .data import CLASS_NAMES, DATASET_TITLES, INTERPOLATION_PAIRS, ImageSet, pick_class_examples
+from .embeddings import fit_pca, fit_umap
+from .evaluation import latent_means
 from .fileio import atomic_write_bytes
+from .latent import interpolate, sample_prior
 from .models import Model
 
 LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -171,8 +174,6 @@ def loss_curve_figure(history: list[dict[str, float]], title: str) -> Figure:
 
 def model_card_figure(model: Model, test_set: ImageSet, dataset: str, seed: int = 0, count: int = 16) -> Figure:
     """Test images, their reconstructions, and decoded N(0, I) samples: the figure of the model card."""
-    from .latent import sample_prior
-
     with torch.no_grad():
         originals = test_set.images[:count]
         reconstructions = model.decode(model.embed(originals))
@@ -183,7 +184,7 @@ def model_card_figure(model: Model, test_set: ImageSet, dataset: str, seed: int 
 
 
 class EpochVisualizer:
-    """The older project's per-epoch figures: recon, pca, umap, interp and noise, plus loss curves."""
+    """Per-epoch figures for `train.py --visualize-every`: recon, pca, umap, interp and noise, plus loss curves."""
 
     def __init__(self, folder: Path, model: Model, test_set: ImageSet, dataset: str, seed: int = 0,
                  map_points: int = 2000):
@@ -198,10 +199,6 @@ class EpochVisualizer:
         self.pair_names = (CLASS_NAMES[dataset][a], CLASS_NAMES[dataset][b])
 
     def write(self, epoch: int, history: list[dict[str, float]]) -> None:
-        from .embeddings import fit_pca, fit_umap
-        from .evaluation import latent_means
-        from .latent import interpolate, sample_prior
-
         name = f"epoch_{epoch:03d}.png"
         kind = self.model.config.model_type.upper()
         title = f"{DATASET_TITLES[self.dataset]} {kind}, epoch {epoch}"

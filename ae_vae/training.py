@@ -9,12 +9,10 @@ small `latest.json` pointer, so a crash at any moment leaves the previous checkp
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import shutil
 import tempfile
-import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,10 +23,9 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from .data import iterate_minibatches
-from .fileio import atomic_save_safetensors, atomic_write_json, save_model_folder
+from .fileio import atomic_save_safetensors, atomic_write_json
 from .models import Model
-
-logger = logging.getLogger(__name__)
+from .weights import load_weights_into, save_model_folder
 
 
 @dataclass
@@ -210,8 +207,6 @@ def checkpoint_arguments(folder: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.optim.Optimizer,
                     generator: torch.Generator) -> TrainState:
     """Restore model, optimizer and RNGs; return the train state."""
-    from .models import load_weights_into
-
     folder = Path(folder)
     load_weights_into(model, folder / "model.safetensors")
     tensors = load_file(str(folder / "training_state.safetensors"))
@@ -222,12 +217,26 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
     return TrainState(**meta["train_state"])
 
 
-class Stopwatch:
-    """Seconds since construction; used for per-epoch durations in the log and metrics."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+# ---------------------------------------------------------------------------------------------- resume rules
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size",
+                 "lr", "weight_decay", "encoder_noise", "kl_warmup_epochs", "validation_images", "seed", "precision")
+# Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
+LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0}
+# --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change.
+MAY_CHANGE_ON_RESUME = ("epochs", "precision")
 
+
+def run_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that define a run (saved in each checkpoint and checked on --resume: a resumed run is
+    the same run). `options` is `vars(args)` of train.py's parser."""
+    return {k: options[k] for k in RUN_ARGUMENTS}
+
+
+def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The settings (with their saved values) a resume may not change; keys older checkpoints lack count as
+    their defaults, so runs started before a flag existed still resume."""
+    saved = {**LATER_RUN_ARGUMENTS, **saved}
+    return {k: saved.get(k) for k, v in current.items()
+            if k not in MAY_CHANGE_ON_RESUME and saved.get(k) != (list(v) if isinstance(v, tuple) else v)}

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import socket
+import tempfile
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
 
 import app as app_module
+from ae_vae.gradio_io import OutputFiles
+from ae_vae.handlers import AppHandlers
+from ae_vae.weight_sources import load_explorer
+from bench.common import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +29,12 @@ def client(tmp_path_factory):
     app_module.launch(demo, args, prevent_thread_lock=True, quiet=True)
     yield Client(f"http://127.0.0.1:{args.port}/", verbose=False)
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def handlers() -> AppHandlers:
+    """The app's handlers without the UI."""
+    return AppHandlers(load_explorer(None, app_module.ROOT / "weights"), OutputFiles(tempfile.mkdtemp()))
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +99,15 @@ def test_bad_inputs_give_messages_and_the_server_keeps_serving(client, tmp_path,
     assert read(client.predict(None, handle_file(digit_png), "mnist", api_name="/reconstruct")[0]).shape[:2] == (28, 28)
 
 
-def test_bad_numbers_give_messages(client):
-    with pytest.raises(AppError, match="greater than maximum value 64|number of samples"):
+@pytest.mark.parametrize("count, seed, temperature, message", [
+    (0, 0, 1.0, "number of samples"), (65, 0, 1.0, "number of samples"), (4, -1, 1.0, "seed"),
+    (4, 0.5, 1.0, "seed"), (4, 0, float("nan"), "temperature"), (4, 0, 9.0, "temperature")])
+def test_sample_range_checks_are_the_handlers_own(handlers, count, seed, temperature, message):
+    """The handler checks its numbers itself (an API client can send what no slider allows)."""
+    with pytest.raises(gr.Error, match=message):
+        handlers.sample("mnist", count, seed, temperature)
+
+
+def test_bad_numbers_through_the_api_give_messages(client):
+    with pytest.raises(AppError, match="maximum value 64|number of samples"):
         client.predict("mnist", 500, 0, 1.0, api_name="/sample")
-    with pytest.raises(AppError, match="greater than maximum value 2"):
-        client.predict("mnist", 4, 0, 5.0, api_name="/sample")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ae_vae.explorer import Explorer, gif_bytes, load_dataset_models
 from ae_vae.plotting import MARKER_FILL
@@ -79,8 +81,13 @@ def test_interpolate_validates(explorer):
 
 def test_gif_is_animated():
     frames = [np.full((58, 28), v, np.uint8) for v in (0, 128, 255)]
-    data = gif_bytes(frames)
-    assert data[:6] == b"GIF89a"
+    with Image.open(io.BytesIO(gif_bytes(frames, scale=2))) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 4  # A -> B -> back, without repeating the ends
+        shown = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            shown.append(int(np.asarray(gif.convert("L"))[0, 0]))
+        assert gif.size == (56, 116) and shown == [0, 128, 255, 128]
 
 
 def test_sample_grids(explorer):

@@ -24,17 +24,16 @@ from ae_vae import (
     load_model,
 )
 from ae_vae.embeddings import LatentMaps, fit_pca, save_maps
-from ae_vae.fileio import atomic_write_json, save_model_folder
+from ae_vae.fileio import HubError, atomic_write_json, download_model_file
 from ae_vae.hub import (
     MODEL_NAMES,
     NO_TOKEN_MESSAGE,
-    HubError,
-    download_model_file,
     pull_models,
     push_all,
     push_folder,
-    resolve_model_folders,
 )
+from ae_vae.weight_sources import load_explorer, resolve_model_folders
+from ae_vae.weights import save_model_folder
 
 USER = FakeHub.USER
 CHILD_ENV_DROP = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE",
@@ -208,7 +207,6 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
 def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str, weights_dir: Path,
                                                    tmp_path: Path) -> None:
     """The app's own loader, from the Hub into a fresh cache, gives the same outputs as the local folders."""
-    from app import load_explorer
 
     pulled = load_explorer(published, weights_dir, cache_dir=tmp_path / "fresh-cache", endpoint=hub.url, token=False)
     local = load_explorer(None, weights_dir)

@@ -15,9 +15,19 @@ from ae_vae import load_model
 from ae_vae.data import DataNotFoundError, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_FLAGS = ["--epochs", "1", "--latent-dim", "2", "--channels", "4", "8", "--hidden-blocks", "0",
-              "--batch-size", "64", "--iwae-samples", "5", "--iwae-images", "20", "--embedding-points", "100",
-              "--threads", "1"]
+TINY = {"--epochs": "1", "--latent-dim": "2", "--channels": ("4", "8"), "--hidden-blocks": "0", "--batch-size": "64",
+        "--iwae-samples": "5", "--iwae-images": "20", "--embedding-points": "100", "--threads": "1"}
+
+
+def tiny_flags(**changes: str) -> list[str]:
+    """The tiny run's flags with some values changed by name (`latent_dim="3"` sets --latent-dim 3)."""
+    values = {**TINY, **{f"--{name.replace('_', '-')}": value for name, value in changes.items()}}
+    assert set(values) == set(TINY), "only the tiny run's own flags can be changed"
+    return [item for flag, value in values.items()
+            for item in (flag, *(value if isinstance(value, tuple) else (value,)))]
+
+
+TINY_FLAGS = tiny_flags()
 HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4", "--encoder-noise", "0.1"]  # 216 train / 40 val
 
 
@@ -74,7 +84,7 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
 def test_resume_continues_from_the_checkpoint(trained_run):
     result, out, _tmp, data = trained_run
     assert result.returncode == 0
-    flags = [f if f != "1" or i != 1 else "2" for i, f in enumerate(TINY_FLAGS)]  # --epochs 2
+    flags = tiny_flags(epochs="2")
     # the precision may change on resume (it changes speed, not the model)
     resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
                         str(out), "--resume", "--precision", "bf16", *flags, *HELD_OUT)
@@ -86,7 +96,7 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     assert all(torch.isfinite(t).all() for t in load_model(out).state_dict().values())
     # a different architecture cannot resume this run
     clash = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
-                      str(out), "--resume", *flags[:-8], "--latent-dim", "3", *flags[-6:], *HELD_OUT)
+                      str(out), "--resume", *tiny_flags(epochs="2", latent_dim="3"), *HELD_OUT)
     assert clash.returncode == 2 and "different settings" in clash.stderr
 
 

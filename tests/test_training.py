@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, ImageSet, VAEConfig
-from ae_vae.training import build_optimizer
-from train import changed_settings, parse_args, run_arguments
+from ae_vae.training import build_optimizer, changed_settings, run_arguments
+from train import parse_args
 
 
 def tiny_vae() -> VAE:
@@ -91,16 +91,16 @@ def test_split_off_is_disjoint_seeded_and_complete():
 
 
 def test_resume_accepts_checkpoints_from_before_a_flag_existed():
-    current = run_arguments(parse_args(["--model", "vae", "--epochs", "9"]))
+    current = run_arguments(vars(parse_args(["--model", "vae", "--epochs", "9"])))
     older = {k: v for k, v in current.items()
              if k not in ("weight_decay", "encoder_noise", "validation_images", "precision")}
     older["channels"] = list(older["channels"])  # as read back from JSON
     assert changed_settings(older, current) == {}
-    regularized = run_arguments(parse_args(["--model", "vae", "--weight-decay", "1e-4"]))
+    regularized = run_arguments(vars(parse_args(["--model", "vae", "--weight-decay", "1e-4"])))
     assert changed_settings(older, regularized) == {"weight_decay": 0.0}
-    denoising = run_arguments(parse_args(["--model", "vae", "--encoder-noise", "0.1"]))
+    denoising = run_arguments(vars(parse_args(["--model", "vae", "--encoder-noise", "0.1"])))
     assert changed_settings(older, denoising) == {"encoder_noise": 0.0}
-    held_out = run_arguments(parse_args(["--model", "vae", "--validation-images", "5000", "--epochs", "20"]))
+    held_out = run_arguments(vars(parse_args(["--model", "vae", "--validation-images", "5000", "--epochs", "20"])))
     assert changed_settings(older, held_out) == {"validation_images": 0}  # --epochs may change, the split not
 
 

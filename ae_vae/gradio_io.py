@@ -1,0 +1,107 @@
+"""UI infrastructure for the Gradio app: output files, readable uploads, one way to show a user error.
+
+Nothing here knows the models; `ae_vae.handlers` and `app.py` build on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from .fileio import atomic_write_bytes
+from .preprocess import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(handler: F) -> F:
+    """Show an `InputError` as a message in the UI (and as `AppError` to API clients), without a traceback.
+
+    `functools.wraps` keeps the handler's signature and annotations: Gradio names API parameters after
+    them and finds `gr.SelectData` arguments through them.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except InputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class OutputFiles:
+    """Output files (PNG images, GIFs), content-addressed, each written once and atomically.
+
+    Handing Gradio numpy arrays makes it re-encode them into a content-named cache file that it rewrites
+    in place on every request; under load (16 clients, identical drawings) a client reading that file
+    while another request rewrote it got a torn download. Files it is given are copied into its cache
+    atomically instead. Files older than `max_age_s` are pruned (checked at most once a minute).
+    """
+
+    def __init__(self, folder: str | Path, max_age_s: float = 3600.0):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_age_s = max_age_s
+        self._last_prune = time.time()
+
+    def write(self, data: bytes, suffix: str) -> str:
+        """The path of a file holding `data` (written now unless an identical one exists)."""
+        path = self.folder / f"{hashlib.sha1(data).hexdigest()[:20]}{suffix}"
+        if not path.exists():
+            atomic_write_bytes(path, data)
+        now = time.time()
+        if now - self._last_prune > 60:
+            self._last_prune = now
+            for old in self.folder.iterdir():
+                if old != path and now - old.stat().st_mtime > self.max_age_s:
+                    old.unlink(missing_ok=True)
+        return str(path)
+
+    def png(self, image: np.ndarray) -> str:
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(image)).save(buffer, format="png")
+        return self.write(buffer.getvalue(), ".png")
+
+
+def readable_upload(component: gr.Image) -> gr.Image:
+    """Make an upload component turn unreadable files (a text file, a broken PNG) into a clear message.
+
+    Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user
+    as a bare error and the log as a traceback. (An instance-level wrapper rather than a subclass:
+    Gradio writes a `.pyi` copy of any module that subclasses a component.)
+    """
+    original = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+            name = getattr(payload, "orig_name", None) or "The file"
+            what = "is not an image that can be read" if component.__class__ is gr.Image else "could not be read"
+            raise gr.Error(f"{name} {what} ({exc.__class__.__name__}); use a PNG, JPEG, WebP, BMP or GIF image.",
+                           print_exception=False) from None
+
+    component.preprocess = preprocess
+    return component
+
+
+def upload_image(label: str, **kwargs: Any) -> gr.Image:
+    """An image input handed to the handlers as a file path, any Pillow mode, unreadable files explained."""
+    return readable_upload(gr.Image(type="filepath", image_mode=None, format="png", label=label,
+                                    elem_classes="pixelated", **kwargs))
+
+
+def output_image(label: str, **kwargs: Any) -> gr.Image:
+    """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur."""
+    return gr.Image(label=label, format="png", elem_classes="pixelated", interactive=False, **kwargs)

@@ -1,0 +1,119 @@
+"""The app's event handlers: `Explorer` results turned into what Gradio components show.
+
+`Explorer` computes (numpy in, numpy out); these handlers write PNG/GIF files, pick between the pad
+and the upload, and turn user errors into messages. Every public method is wired in `app.py`; the
+ones with an `api_name` there are the public API, so their parameter names and order are a contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from .data import CLASS_NAMES, DATASET_TITLES
+from .explorer import Explorer, gif_bytes
+from .gradio_io import OutputFiles, user_errors
+from .preprocess import InputError
+
+EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."
+DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
+
+
+class AppHandlers:
+    """Handlers over one `Explorer`, writing their images through one `OutputFiles`."""
+
+    def __init__(self, explorer: Explorer, files: OutputFiles):
+        self.explorer = explorer
+        self.files = files
+
+    # ------------------------------------------------------------------ draw
+
+    @user_errors
+    def reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None = None):
+        """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input)."""
+        chosen = image if (image is not None and source != "pad") or sketch is None else sketch
+        result = self.explorer.reconstruct(chosen, dataset)
+        png = self.files.png
+        return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
+                result.model_input)
+
+    def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str):
+        """For automatic updates: problems go to the status line instead of an error pop-up."""
+        try:
+            return (*self.reconstruct(sketch, image, dataset, source), source, done)
+        except gr.Error as exc:
+            return (*[gr.skip()] * DRAW_OUTPUTS, source, f"⚠️ {exc.message}")
+
+    def reconstruct_from_pad(self, sketch: Any, dataset: str):
+        """After every stroke; an empty or cleared pad only updates the status line."""
+        if not isinstance(sketch, dict) or sketch.get("composite") is None:
+            return (*[gr.skip()] * (DRAW_OUTPUTS + 1), EMPTY_PAD_MESSAGE)
+        return self._soft_reconstruct(sketch, None, dataset, "pad", "Reconstructed your drawing.")
+
+    def reconstruct_from_upload(self, image: Any, dataset: str):
+        return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.")
+
+    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None):
+        """Dataset switch: redo the current drawing with the other pair of models."""
+        if source is None:
+            return tuple([gr.skip()] * (DRAW_OUTPUTS + 2))
+        return self._soft_reconstruct(sketch, image, dataset, source,
+                                      f"Reconstructed with the {DATASET_TITLES[dataset]} models.")
+
+    def examples_for(self, dataset: str) -> list[tuple[str, str]]:
+        """The bundled test-set examples of a data set with their class names (gallery items)."""
+        pair = self.explorer.models(dataset)
+        names = CLASS_NAMES[pair.dataset]
+        return [(self.files.png(img), names[int(label)]) for img, label in zip(pair.example_images,
+                                                                               pair.example_labels)]
+
+    def pick_example(self, dataset: str, evt: gr.SelectData):
+        image = self.explorer.models(dataset).example_images[evt.index]
+        outputs = self.reconstruct(None, image, dataset, "upload")
+        return (self.files.png(image), *outputs, "upload", f"Reconstructed test example #{evt.index}.")
+
+    def mark_value(self, model_input: np.ndarray | None):
+        """The drawing for the Embeddings tab, shown 4x larger. (Also a different file from the model-input
+        image: Gradio rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
+        return None if model_input is None else self.files.png(np.kron(model_input, np.ones((4, 4), np.uint8)))
+
+    @user_errors
+    def current_drawing(self, model_input: np.ndarray | None):
+        if model_input is None:
+            raise InputError("Draw or upload something on the Draw tab first.")
+        return self.files.png(model_input)
+
+    # ------------------------------------------------------------------ interpolate
+
+    @user_errors
+    def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
+        ae_strip, vae_strip, frames = self.explorer.interpolate(image_a, image_b, dataset, steps, path)
+        return self.files.png(ae_strip), self.files.png(vae_strip), self.files.write(gif_bytes(frames), ".gif")
+
+    def default_pair(self, dataset: str) -> tuple[str, str]:
+        a, b = self.explorer.default_pair(dataset)
+        return self.files.png(a), self.files.png(b)
+
+    def pick_for_interpolation(self, dataset: str, slot: str, evt: gr.SelectData):
+        """Clicking examples fills A, then B, then A again."""
+        image = self.files.png(self.explorer.models(dataset).example_images[evt.index])
+        return (image, gr.skip(), "B") if slot == "A" else (gr.skip(), image, "A")
+
+    # ------------------------------------------------------------------ sample and maps
+
+    @user_errors
+    def sample(self, dataset: str, count: int, seed: int, temperature: float):
+        return tuple(self.files.png(grid) for grid in self.explorer.sample(dataset, count, seed, temperature))
+
+    @user_errors
+    def embedding(self, dataset: str, image: Any):
+        fig, text = self.explorer.embedding(dataset, image)
+        ae_grid, vae_grid = self.explorer.manifold(dataset)
+        return self.files.png(fig), text, self.files.png(ae_grid), self.files.png(vae_grid)
+
+    def switch_dataset(self, dataset: str):
+        """New examples for both galleries and the default interpolation pair of the chosen data set."""
+        examples = self.examples_for(dataset)
+        return (examples, examples, *self.default_pair(dataset))

@@ -1,0 +1,132 @@
+"""Which weights the app uses, from where, within a deadline — and the app's loader on top of it.
+
+The Space reads its four models from a Hub repo when one is configured, else from the bundled
+`weights/`; a Hub that does not answer within `timeout` seconds (the client itself would retry for
+~23 s) must not keep the app from starting, so the pull runs with a hard deadline and falls back to
+the Hub cache, then to the bundled folder, with a notice saying which and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .data import DATASETS
+from .explorer import Explorer, load_dataset_models
+from .fileio import UnsafeRepoError, WeightsError, describe_hub_error, first_line, timed_out
+from .hub import MODEL_NAMES, check_names, pull_models
+from .weights import load_model
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class WeightsSource:
+    """Which weights the app uses: `origin` is "hub", "hub-cache" or "bundled"; `notice` says why."""
+
+    folders: dict[str, Path]
+    origin: str
+    notice: str
+
+
+def _run_with_deadline(fn: Callable[[], T], timeout: float) -> tuple[bool, T | None, BaseException | None]:
+    """Run `fn` in a daemon thread and stop waiting after `timeout` s: (finished, result, error).
+
+    A daemon thread, not a ThreadPoolExecutor: executor threads are joined at interpreter exit,
+    so a pull stuck in the client's retries (~23 s) would still delay shutdown.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="hub-pull", daemon=True).start()
+    if not done.wait(timeout):
+        return False, None, None
+    return True, box.get("result"), box.get("error")
+
+
+def _bundled(bundled_dir: Path, names: tuple[str, ...], why: str) -> WeightsSource:
+    folders = {}
+    for name in names:
+        try:
+            load_model(bundled_dir / name)
+        except WeightsError as exc:
+            raise WeightsError(f"{why}, and the bundled weights are unusable: {exc}") from exc
+        folders[name] = bundled_dir / name
+    label = f"{bundled_dir.name}/" if bundled_dir.name else str(bundled_dir)
+    return WeightsSource(folders, "bundled", f"{why}; using the bundled weights in {label}")
+
+
+def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, *,
+                          names: Sequence[str] = MODEL_NAMES, revision: str | None = None,
+                          cache_dir: str | os.PathLike | None = None, endpoint: str | None = None,
+                          token: str | bool | None = None, timeout: float = 5.0) -> WeightsSource:
+    """Pick the weights for the app: the Hub repo, else its cached copy, else the bundled folder.
+
+    The Hub pull runs in a daemon thread with a hard deadline of `timeout` seconds (the client
+    can retry for ~23 s when nothing answers; the app must start anyway). Never raises for Hub
+    problems; raises `WeightsError` only if the fallback bundled weights are missing or broken.
+    """
+    bundled_dir = Path(bundled_dir)
+    names = check_names(names)
+    if hub_repo is None:
+        label = f"{bundled_dir.name}/" if bundled_dir.name else str(bundled_dir)
+        source = _bundled(bundled_dir, names, "no Hub repo configured")
+        source.notice = f"Using the bundled weights in {label} (no Hub repo configured)"
+        logger.info("%s", source.notice)
+        return source
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+
+    common: dict[str, Any] = {"names": names, "revision": revision, "cache_dir": cache_dir, "endpoint": endpoint,
+                              "token": token}
+    finished, folders, error = _run_with_deadline(lambda: pull_models(hub_repo, timeout=timeout, **common), timeout)
+    if finished and error is None and folders is not None:
+        commit = next(iter(folders.values())).parent.name[:7]
+        source = WeightsSource(folders, "hub", f"Using the weights from Hub repo {hub_repo} (commit {commit})")
+        logger.info("%s", source.notice)
+        return source
+    prefix = f"Hub repo {hub_repo} "
+    if not finished or timed_out(error):  # the request timeout (= deadline) may fire just before it
+        why = f"{prefix}did not answer within {timeout:g} s"
+    elif isinstance(error, UnsafeRepoError):
+        why = f"{prefix}was refused: it carries pickle file {error.path}"
+    else:
+        reason = describe_hub_error(error, hub_repo, endpoint, revision)
+        why = prefix + reason.removeprefix(prefix) if reason.startswith(prefix) else f"{prefix}failed: {reason}"
+    try:
+        cached = pull_models(hub_repo, local_files_only=True, **common)
+    except Exception as exc:  # noqa: BLE001 - any cache problem means: fall back to bundled
+        logger.info("no usable cached copy of %s: %s", hub_repo, first_line(exc))
+        source = _bundled(bundled_dir, names, why)
+    else:
+        commit = next(iter(cached.values())).parent.name[:7]
+        source = WeightsSource(cached, "hub-cache", f"{why}; using the cached copy from the Hub cache "
+                                                    f"(commit {commit})")
+    logger.warning("%s", source.notice)
+    return source
+
+
+def load_explorer(hub_repo: str | None, weights_dir: str | os.PathLike, timeout: float = 5.0,
+                  **hub_options: Any) -> Explorer:
+    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`.
+
+    `hub_options` (endpoint, cache_dir, token, revision) go to `resolve_model_folders`.
+    """
+    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout, **hub_options)
+    models = {dataset: load_dataset_models(dataset, source.folders[f"{dataset}-ae"], source.folders[f"{dataset}-vae"])
+              for dataset in DATASETS}
+    return Explorer(models, source_notice=source.notice)

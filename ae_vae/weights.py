@@ -1,0 +1,150 @@
+"""The weights format: `model.safetensors` + `config.json`, read strictly, written atomically.
+
+A weights folder is what `train.py` writes and the Hub carries. Loading refuses pickles, checks every
+tensor name and shape against `config.json`, and names the file in every error (`WeightsError`).
+
+This module knows no concrete model: each model class declares its `config_class` and registers
+itself by inheriting `SafeHubMixin`, so `load_model(folder)` can pick the class that `config.json`
+names while the models import this module, never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import PyTorchModelHubMixin
+from safetensors import safe_open
+from torch import nn
+
+from .fileio import WeightsError, atomic_save_safetensors, atomic_write_json, download_model_file
+
+# model_type (as written in config.json) -> model class; filled by `SafeHubMixin.__init_subclass__`.
+_MODEL_CLASSES: dict[str, type] = {}
+
+
+class SafeHubMixin(PyTorchModelHubMixin):
+    """Loads only `model.safetensors`, strictly, with shapes checked against `config.json`.
+
+    The stock mixin falls back to `pytorch_model.bin` (a pickle) and loads non-strictly; we never want
+    either. Subclasses set `config_class` (a dataclass whose `model_type` default names the model).
+    """
+
+    config_class: type
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config_class = cls.__dict__.get("config_class")
+        if config_class is not None:
+            _MODEL_CLASSES[config_class.model_type] = cls
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         map_location: str = "cpu", strict: bool = True, **model_kwargs):
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = Path(model_id) / "model.safetensors"
+        else:
+            model_file = download_model_file(model_id, "model.safetensors", revision=revision, cache_dir=cache_dir,
+                                             force_download=force_download, local_files_only=local_files_only,
+                                             token=token)
+        load_weights_into(model, model_file, map_location=map_location)
+        return model
+
+
+def load_weights_into(model: nn.Module, model_file: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
+    """Load a safetensors file into `model`, naming the file in every error."""
+    model_file = Path(model_file)
+    if not model_file.is_file():
+        raise WeightsError(f"{model_file}: file not found")
+    expected = model.state_dict()
+    try:
+        with safe_open(str(model_file), framework="pt", device=str(map_location)) as handle:
+            keys = set(handle.keys())
+            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
+            if missing or unexpected:
+                raise WeightsError(f"{model_file}: tensors do not match config.json "
+                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            tensors = {}
+            for key in expected:
+                tensor = handle.get_tensor(key)
+                if tuple(tensor.shape) != tuple(expected[key].shape):
+                    raise WeightsError(f"{model_file}: tensor {key!r} has shape {tuple(tensor.shape)}, "
+                                       f"config.json implies {tuple(expected[key].shape)}")
+                tensors[key] = tensor
+    except WeightsError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for truncated/garbled headers
+        raise WeightsError(f"{model_file}: not a readable safetensors file ({exc})") from exc
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    return model
+
+
+def config_from_dict(data: dict[str, Any]):
+    """Build the right config dataclass from a `config.json` dict, with a clear error if it is not one.
+
+    Keys the dataclass does not know are ignored, so a folder written by an older version (which had
+    `refine_channels: 0`) still loads; a non-zero `refine_channels` names an architecture this version
+    cannot build and is refused.
+    """
+    model_type = data.get("model_type")
+    if model_type not in _MODEL_CLASSES:
+        raise WeightsError(f"config.json: model_type must be one of {sorted(_MODEL_CLASSES)}, got {model_type!r}")
+    if data.get("refine_channels"):
+        raise WeightsError("config.json: refine_channels > 0 (an extra decoder stage) is no longer supported")
+    cls = _MODEL_CLASSES[model_type].config_class
+    try:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"config.json: {exc}") from exc
+
+
+def config_to_dict(config) -> dict[str, Any]:
+    """The `config.json` dict of a config dataclass (tuples as lists, as JSON has them)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def as_config(config, cls: type):
+    """Accept a config instance, a `config.json` dict (what the Hub mixin passes), or None for defaults."""
+    if config is None:
+        return cls()
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    if not isinstance(config, cls):
+        raise WeightsError(f"config.json describes a {config.model_type!r} model, not one for {cls.__name__}")
+    return config
+
+
+def read_config(folder: str | os.PathLike):
+    """The config dataclass of a weights folder, errors naming `config.json`'s path."""
+    config_file = Path(folder) / "config.json"
+    if not config_file.is_file():
+        raise WeightsError(f"{config_file}: file not found")
+    try:
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{config_file}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise WeightsError(f"{config_file}: expected a JSON object")
+    try:
+        return config_from_dict(data)
+    except WeightsError as exc:
+        raise WeightsError(f"{config_file}: {str(exc).removeprefix('config.json: ')}") from exc
+
+
+def load_model(folder: str | os.PathLike, map_location: str = "cpu"):
+    """Load an AE or a VAE from a local folder, deciding the class from `config.json`."""
+    config = read_config(folder)
+    model = _MODEL_CLASSES[config.model_type](config)
+    return load_weights_into(model, Path(folder) / "model.safetensors", map_location=map_location)
+
+
+def save_model_folder(model: nn.Module, folder: str | os.PathLike) -> None:
+    """`model.safetensors` + `config.json`, each written atomically (what `load_model` and `from_pretrained` read)."""
+    folder = Path(folder)
+    atomic_save_safetensors(folder / "model.safetensors", model.state_dict(), metadata={"format": "pt"})
+    atomic_write_json(folder / "config.json", config_to_dict(model.config))
