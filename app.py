@@ -21,13 +21,16 @@ import gradio as gr
 import torch
 
 from ae_vae.data import DATASET_TITLES, DATASETS
+from ae_vae.embeddings import EmbeddingsError
 from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
+from ae_vae.fileio import WeightsError
 from ae_vae.gradio_io import OutputFiles, output_image, readable_upload, upload_image
 from ae_vae.handlers import AppHandlers
-from ae_vae.weight_sources import load_explorer
+from ae_vae.weight_sources import find_own_models, load_explorer
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
+BUNDLED_WEIGHTS = ROOT / "weights"
 DATASET_CHOICES = [(DATASET_TITLES[d], d) for d in DATASETS]
 CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }
@@ -191,7 +194,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub-repo", default=os.environ.get("AE_VAE_HUB_REPO") or None,
                         help="Hub model repo holding mnist-ae/, mnist-vae/, fashion_mnist-ae/, fashion_mnist-vae/ "
                              "(env AE_VAE_HUB_REPO); unset: the bundled weights")
-    parser.add_argument("--weights-dir", default=str(ROOT / "weights"), help="bundled weights (the fallback)")
+    parser.add_argument("--weights-dir", default=None,
+                        help="your models: a train.py output folder, or a folder holding any of mnist-ae/, mnist-vae/, "
+                             "fashion_mnist-ae/, fashion_mnist-vae/; what it lacks comes from the bundled weights/")
+    parser.add_argument("--ae", action="append", default=[], metavar="DIR",
+                        help="a train.py output folder of an AE (its data set is read from config.json); repeatable")
+    parser.add_argument("--vae", action="append", default=[], metavar="DIR",
+                        help="a train.py output folder of a VAE (its data set is read from config.json); repeatable")
     parser.add_argument("--hub-timeout", type=float, default=5.0,
                         help="seconds to wait for the Hub before falling back to the cache or bundled weights")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
@@ -204,8 +213,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def create_app(args: argparse.Namespace) -> gr.Blocks:
+    """Load the models (raising `WeightsError` / `EmbeddingsError` naming an unusable folder) and build the app."""
     torch.set_num_threads(max(1, args.threads))
-    explorer = load_explorer(args.hub_repo, Path(args.weights_dir), timeout=args.hub_timeout)
+    weights_dir = args.weights_dir
+    if weights_dir is not None and Path(weights_dir).resolve() == BUNDLED_WEIGHTS.resolve():
+        weights_dir = None  # the bundled folder is the default, not "your models"
+    own = find_own_models(weights_dir, ae=args.ae, vae=args.vae)
+    explorer = load_explorer(args.hub_repo, BUNDLED_WEIGHTS, timeout=args.hub_timeout, own_models=own)
     logger.info("weights: %s", explorer.source_notice)
     # Render the latent maps (~1 s per data set) off the start-up path, before anyone opens the tab.
     threading.Thread(target=explorer.prepare, name="render-maps", daemon=True).start()
@@ -220,4 +234,8 @@ def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cli_args = parse_args()
-    launch(create_app(cli_args), cli_args)
+    try:
+        app = create_app(cli_args)
+    except (WeightsError, EmbeddingsError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    launch(app, cli_args)

@@ -20,7 +20,7 @@ from .data import DATASETS
 from .explorer import Explorer, load_dataset_models
 from .fileio import UnsafeRepoError, WeightsError, describe_hub_error, first_line, timed_out
 from .hub import MODEL_NAMES, check_names, pull_models
-from .weights import load_model
+from .weights import load_model, read_config
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,13 +120,71 @@ def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, 
     return source
 
 
+def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[str | os.PathLike] = (),
+                    vae: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
+    """The user's own model folders by app name (`mnist-ae`, ...), each checked to load.
+
+    `weights_dir` is a `train.py` output folder or a folder holding any of the four model folders;
+    `ae` / `vae` are `train.py` output folders of that kind. The data set and kind come from each
+    folder's `config.json`, so a folder can be named anything. Raises `WeightsError` (one line naming
+    the folder or file) for anything unusable.
+    """
+    found: dict[str, Path] = {}
+
+    def add(folder: Path, kind: str | None) -> None:
+        if not folder.is_dir():
+            raise WeightsError(f"{folder}: not a folder")
+        config = read_config(folder)
+        if kind is not None and config.model_type != kind:
+            raise WeightsError(f"{folder}: --{kind} needs a {kind.upper()} folder, but its config.json describes "
+                               f"a{'n' if config.model_type == 'ae' else ''} {config.model_type.upper()}")
+        name = f"{config.dataset}-{config.model_type}"
+        if name in found and found[name] != folder:
+            raise WeightsError(f"two folders for {name}: {found[name]} and {folder}")
+        load_model(folder)
+        found[name] = folder
+
+    if weights_dir is not None:
+        weights_dir = Path(weights_dir)
+        if not weights_dir.is_dir():
+            raise WeightsError(f"{weights_dir}: not a folder")
+        if (weights_dir / "config.json").is_file():
+            add(weights_dir, None)
+        else:
+            folders = [weights_dir / name for name in MODEL_NAMES if (weights_dir / name).is_dir()]
+            if not folders:
+                raise WeightsError(f"{weights_dir}: holds no model (neither a config.json nor a sub-folder named "
+                                   f"{', '.join(MODEL_NAMES)})")
+            for folder in folders:
+                add(folder, None)
+    for kind, folders in (("ae", ae), ("vae", vae)):
+        for folder in folders:
+            add(Path(folder), kind)
+    return found
+
+
+def with_own_models(source: WeightsSource, own: dict[str, Path]) -> WeightsSource:
+    """`source` with the user's folders taking the place of the models they provide; the notice says which
+    model came from where."""
+    if not own:
+        return source
+    mine = "; ".join(f"{name} from {folder}" for name, folder in sorted(own.items()))
+    rest = [name for name in source.folders if name not in own]
+    notice = f"Using your models: {mine}"
+    if rest:
+        notice += f". {', '.join(rest)}: {source.notice[0].lower()}{source.notice[1:]}"
+    return WeightsSource({**source.folders, **own}, "own" if not rest else f"own+{source.origin}", notice)
+
+
 def load_explorer(hub_repo: str | None, weights_dir: str | os.PathLike, timeout: float = 5.0,
-                  **hub_options: Any) -> Explorer:
-    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`.
+                  own_models: dict[str, Path] | None = None, **hub_options: Any) -> Explorer:
+    """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`;
+    `own_models` (from `find_own_models`) replace the models they provide.
 
     `hub_options` (endpoint, cache_dir, token, revision) go to `resolve_model_folders`.
     """
-    source = resolve_model_folders(hub_repo, weights_dir, timeout=timeout, **hub_options)
+    source = with_own_models(resolve_model_folders(hub_repo, weights_dir, timeout=timeout, **hub_options),
+                             own_models or {})
     models = {dataset: load_dataset_models(dataset, source.folders[f"{dataset}-ae"], source.folders[f"{dataset}-vae"])
               for dataset in DATASETS}
     return Explorer(models, source_notice=source.notice)

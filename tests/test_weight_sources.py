@@ -1,0 +1,79 @@
+"""Own models beside the bundled ones: `--weights-dir` with any subset, `--ae` / `--vae` with train.py folders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ae_vae.fileio import WeightsError
+from ae_vae.weight_sources import WeightsSource, find_own_models, load_explorer, with_own_models
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "weights"
+MODEL_FILES = ("config.json", "model.safetensors", "embeddings.safetensors")
+
+
+def copy_model(name: str, target: Path) -> Path:
+    """A train.py-like output folder holding a copy of a bundled model."""
+    target.mkdir(parents=True)
+    for file in MODEL_FILES:
+        shutil.copy(BUNDLED / name / file, target / file)
+    return target
+
+
+def test_a_subset_folder_and_single_folders(tmp_path):
+    subset = tmp_path / "mine"
+    copy_model("fashion_mnist-vae", subset / "fashion_mnist-vae")
+    my_ae = copy_model("mnist-ae", tmp_path / "runs" / "my-ae")
+    found = find_own_models(subset, ae=[my_ae])
+    assert found == {"fashion_mnist-vae": subset / "fashion_mnist-vae", "mnist-ae": my_ae}
+    assert find_own_models(my_ae) == {"mnist-ae": my_ae}  # a train.py output folder as --weights-dir
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "not a folder"), ("empty", "holds no model"), ("wrong-kind", "--vae needs a VAE folder"),
+    ("no-config", "config.json: file not found")])
+def test_unusable_folders_are_one_line(tmp_path, case, message):
+    folder = tmp_path / case
+    kwargs = {}
+    if case == "empty":
+        folder.mkdir()
+    elif case == "wrong-kind":
+        kwargs = {"vae": [copy_model("mnist-ae", folder)]}
+        folder = None
+    elif case == "no-config":
+        copy_model("mnist-ae", folder)
+        (folder / "config.json").unlink()
+        kwargs, folder = {"ae": [folder]}, None
+    with pytest.raises(WeightsError, match=message) as info:
+        find_own_models(folder, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_the_notice_says_which_model_came_from_where(tmp_path):
+    bundled = WeightsSource({n: BUNDLED / n for n in ("mnist-ae", "mnist-vae")}, "bundled",
+                            "Using the bundled weights in weights/ (no Hub repo configured)")
+    mine = tmp_path / "my-ae"
+    source = with_own_models(bundled, {"mnist-ae": mine})
+    assert source.folders == {"mnist-ae": mine, "mnist-vae": BUNDLED / "mnist-vae"}
+    assert source.notice == (f"Using your models: mnist-ae from {mine}. mnist-vae: using the bundled weights in "
+                             "weights/ (no Hub repo configured)")
+    assert with_own_models(bundled, {}) is bundled
+
+
+def test_the_explorer_uses_the_own_model(tmp_path):
+    my_vae = copy_model("fashion_mnist-vae", tmp_path / "my-vae")
+    explorer = load_explorer(None, BUNDLED, own_models=find_own_models(vae=[my_vae]))
+    assert f"fashion_mnist-vae from {my_vae}" in explorer.source_notice
+    assert explorer.models("fashion_mnist").vae is not explorer.models("mnist").vae
+
+
+def test_app_cli_reports_an_unusable_folder_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--ae", str(tmp_path / "nope")],
+                            check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: not a folder"
