@@ -35,6 +35,8 @@ DATASET_CHOICES = [(DATASET_TITLES[d], d) for d in DATASETS]
 CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }
 #source-notice { font-size: 0.9em; opacity: 0.85; }
+.image-caption p { margin: 0 0 2px 0; font-size: 0.85em; font-weight: 600; }
+.captioned { gap: 0 !important; }
 """
 # Gradio 6's sketchpad starts (and restarts after "Clear") with no tool selected, so a first
 # stroke would do nothing; select the brush whenever the pad is empty.
@@ -117,7 +119,7 @@ def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.
                               label="Test-set examples (a click fills A, the next one B)", columns=10, height=120,
                               allow_preview=False, format="png")
         fill_slot = gr.State("A")
-        ae_strip = output_image("AE: decoded straight path between the two codes", height=120, elem_id="interp-ae")
+        ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
         gif = gr.File(label="Animated GIF (AE above VAE)")

@@ -40,6 +40,7 @@ from ae_vae.training import (
 )
 
 logger = logging.getLogger("train")
+DEFAULT_OUTPUT_DIR = "runs/<dataset>-<model>"  # shown by --help, filled in by parse_args
 
 
 def _lower(value: str) -> str:
@@ -79,9 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default="./data",
                         help="torchvision data root (holds MNIST/raw, FashionMNIST/raw); downloaded there if absent")
-    parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=None,
-                        help="where weights, metrics, embeddings and the model card go "
-                             "(default: runs/<dataset>-<model>)")
+    parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=DEFAULT_OUTPUT_DIR,
+                        help="where weights, metrics, embeddings and the model card go")
     parser.add_argument("--device", type=_lower, choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="compute device")
     parser.add_argument("--precision", type=_lower, choices=["fp32", "bf16"], default="fp32",
@@ -107,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub-revision", "--revision", dest="hub_revision", default="main",
                         help="with --push-to-hub: branch to push to, created if missing")
     args = parser.parse_args(argv)
-    if args.output_dir is None:
+    if args.output_dir == DEFAULT_OUTPUT_DIR:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
     for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads"):
         if getattr(args, name) < 1:

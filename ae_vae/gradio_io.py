@@ -103,5 +103,12 @@ def upload_image(label: str, **kwargs: Any) -> gr.Image:
 
 
 def output_image(label: str, **kwargs: Any) -> gr.Image:
-    """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur."""
-    return gr.Image(label=label, format="png", elem_classes="pixelated", interactive=False, **kwargs)
+    """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur.
+
+    The label is a caption above the image, not Gradio's label badge: the badge overlays the image and
+    hid the top rows of every 28x28 digit (a two-line label hid a quarter of it).
+    """
+    with gr.Column(min_width=120, elem_classes="captioned"):
+        gr.Markdown(label, elem_classes="image-caption")
+        return gr.Image(label=label, show_label=False, format="png", elem_classes="pixelated", interactive=False,
+                        **kwargs)

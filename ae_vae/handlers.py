@@ -40,11 +40,12 @@ class AppHandlers:
                 result.model_input)
 
     def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str):
-        """For automatic updates: problems go to the status line instead of an error pop-up."""
+        """For automatic updates: problems go to the status line instead of an error pop-up, and the outputs
+        are emptied so that nothing on screen belongs to an earlier input."""
         try:
             return (*self.reconstruct(sketch, image, dataset, source), source, done)
         except gr.Error as exc:
-            return (*[gr.skip()] * DRAW_OUTPUTS, source, f"⚠️ {exc.message}")
+            return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
 
     def reconstruct_from_pad(self, sketch: Any, dataset: str):
         """After every stroke; an empty or cleared pad only updates the status line."""

@@ -58,6 +58,10 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert {"model.safetensors", "config.json", "metrics.json", "embeddings.safetensors", "README.md",
             "samples.png", "loss_curves.png", "training.json", "checkpoints"} <= names
     assert not [p for p in out.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin")]
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir() if p.is_file()}
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes  # as a plain open() would, not mkstemp's 0600
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("neg_elbo", "recon_nll", "kl", "iwae_nll", "active_units", "knn5_accuracy", "mse_per_pixel"):
         assert key in metrics
@@ -127,6 +131,8 @@ def test_help_documents_every_flag_with_defaults():
                  "--output-dir", "--device", "--resume", "--visualize-every", "--push-to-hub"):
         assert flag in result.stdout
     assert "(default: 30)" in result.stdout and "(default: ./data)" in result.stdout
+    help_text = " ".join(result.stdout.split())
+    assert "(default: runs/<dataset>-<model>)" in help_text and "<model>) (default" not in help_text
 
 
 def test_bad_flags_are_rejected_without_traceback(tmp_path):
