@@ -1,7 +1,9 @@
 """2-D maps of the latent space (PCA and UMAP), stored without pickles.
 
-`embeddings.safetensors` holds the latents of N test images, their labels, their PCA and UMAP
-coordinates, and the PCA basis (mean + 2 components). A *new* latent is placed on
+`embeddings.safetensors` holds the latents of N test images (the first N of the test split), their
+labels, their PCA and UMAP coordinates, the PCA basis (mean + 2 components) and, since issue 14,
+the images themselves (uint8, `images`: what the app's neighbour search shows; optional, so folders
+written before still load; `python -m ae_vae.add_images FOLDER` adds them). A *new* latent is placed on
 - the PCA map exactly: (z - mean) @ components.T;
 - the UMAP map by inverse-distance weighting of the UMAP positions of its k nearest stored
   latents (k = 10). UMAP's own `transform` needs the fitted object (a pickle) and a numba
@@ -44,6 +46,7 @@ class LatentMaps:
     train_latent_cov: np.ndarray  # (D, D) mean at best, to contrast with the VAE's N(0, I) prior
     example_images: np.ndarray  # (K, 28, 28) uint8: a few test images per class, so the app needs no data set
     example_labels: np.ndarray  # (K,) int64
+    images: np.ndarray | None = None  # (N, 28, 28) uint8: the stored test images (None in older files)
 
     def place_pca(self, latents: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
@@ -61,16 +64,21 @@ class LatentMaps:
         return self.pca_mean + np.outer(a, self.pca_components[0]) + np.outer(b, self.pca_components[1])
 
     def to_tensors(self) -> dict[str, np.ndarray]:
-        return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__}
+        return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__
+                if getattr(self, name) is not None}
 
 
-def fit_pca(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, top-2 components and their explained-variance ratios (SVD, sign fixed for stability)."""
+OPTIONAL_TENSORS = ("images",)
+
+
+def fit_pca(latents: np.ndarray, components: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, top `components` directions and their explained-variance ratios (SVD, sign fixed for stability:
+    each direction's entries sum to a positive number, so the first two agree with the stored PCA map)."""
     mean = latents.mean(0)
     _, singular, vt = np.linalg.svd(latents - mean, full_matrices=False)
-    components = vt[:2] * np.sign(vt[:2].sum(1, keepdims=True) + 1e-12)
+    top = vt[:components] * np.sign(vt[:components].sum(1, keepdims=True) + 1e-12)
     variance = singular ** 2
-    return mean, components, variance[:2] / variance.sum()
+    return mean, top, variance[:components] / variance.sum()
 
 
 def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -92,7 +100,12 @@ def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train
                       pca_explained_variance_ratio=ratio.astype(np.float32),
                       train_latent_mean=train_latents.mean(0).astype(np.float32),
                       train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32),
-                      **_class_examples(images, labels))
+                      images=as_uint8(images), **_class_examples(images, labels))
+
+
+def as_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 1, 28, 28) floats in [0, 1] -> (N, 28, 28) uint8 (exact for images read from the IDX files)."""
+    return (images[:, 0] * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
 
 
 def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int = EXAMPLES_PER_CLASS
@@ -100,7 +113,7 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
     """The first `per_class` images of every class, interleaved (0, 1, ..., 9, 0, 1, ...)."""
     picks = [(labels == c).nonzero().flatten()[:per_class].tolist() for c in range(10)]
     order = torch.tensor([p[i] for i in range(per_class) for p in picks if i < len(p)], dtype=torch.int64)
-    return {"example_images": (images[order, 0] * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy(),
+    return {"example_images": as_uint8(images[order]),
             "example_labels": labels[order].numpy().astype(np.int64)}
 
 
@@ -114,7 +127,8 @@ def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentM
     path = Path(path)
     try:
         tensors = load_file(str(path))
-        maps = LatentMaps(**{name: tensors[name] for name in LatentMaps.__dataclass_fields__})
+        maps = LatentMaps(**{name: tensors[name] for name in LatentMaps.__dataclass_fields__
+                             if name in tensors or name not in OPTIONAL_TENSORS})
     except FileNotFoundError:
         raise EmbeddingsError(f"{path}: file not found") from None
     except KeyError as exc:
@@ -128,4 +142,8 @@ def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentM
             or maps.pca_components.shape != (2, d) or maps.pca_mean.shape != (d,) \
             or maps.train_latent_mean.shape != (d,) or maps.train_latent_cov.shape != (d, d):
         raise EmbeddingsError(f"{path}: inconsistent tensor shapes")
+    if maps.images is not None and (maps.images.shape != (n, 28, 28) or maps.images.dtype != np.uint8):
+        raise EmbeddingsError(f"{path}: images must be ({n}, 28, 28) uint8, got {maps.images.shape} "
+                              f"{maps.images.dtype}")
     return maps
+

@@ -23,6 +23,7 @@ from .embeddings import LatentMaps, load_maps
 from .fileio import WeightsError
 from .latent import interpolate, sample_fitted_gaussian, sample_prior
 from .models import VAE, AutoEncoder
+from .navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours, PositionError
 from .plotting import RenderedFigure, image_grid, scatter_figure, to_uint8
 from .preprocess import InputError, to_model_input
 from .weights import load_model
@@ -31,6 +32,9 @@ MAX_SAMPLES = 64
 DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on one core
 MAX_STEPS = 24
 POSTERIOR_SAMPLES = 4
+# the panels of `maps_figure`, in the order of its axes (and of RenderedFigure's boxes): (model, projection)
+PANELS = (("ae", "pca"), ("vae", "pca"), ("ae", "umap"), ("vae", "umap"))
+CODE_LIMIT = 10.0  # a decoded code's entries may be at most this many times the stored codes' largest entry
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Explorer:
         self.source_notice = source_notice
         self._rendered: dict[str, RenderedFigure] = {}
         self._render_lock = threading.Lock()
+        self._navigators: dict[tuple[str, str], Navigator] = {}
+        self._navigator_lock = threading.Lock()
 
     @property
     def datasets(self) -> list[str]:
@@ -170,23 +176,25 @@ class Explorer:
 
     # ------------------------------------------------------------------ embeddings
 
-    @torch.no_grad()
     def embedding(self, dataset: str, image: Any = None) -> tuple[np.ndarray, str]:
         """PCA and UMAP maps, AE beside VAE, as an RGB image; the user's drawing (if any) starred on every map."""
         pair = self.models(dataset)
-        rendered = self.rendered_maps(pair.dataset)
-        markers: list[np.ndarray | None] = [None] * 4
-        if image is not None:
-            x = torch.from_numpy(to_model_input(image))[None, None]
-            z_ae, z_vae = pair.ae.embed(x).numpy(), pair.vae.embed(x).numpy()
-            # panel order as laid out by maps_figure: PCA AE, PCA VAE, UMAP AE, UMAP VAE
-            markers = [pair.ae_maps.place_pca(z_ae), pair.vae_maps.place_pca(z_vae),
-                       pair.ae_maps.place_umap(z_ae), pair.vae_maps.place_umap(z_vae)]
         lines = [f"{kind}: the first two principal components explain "
                  f"{100 * maps.pca_explained_variance_ratio.sum():.1f}% of the variance of its "
                  f"{model.latent_dim}-d latents"
                  for kind, model, maps in (("AE", pair.ae, pair.ae_maps), ("VAE", pair.vae, pair.vae_maps))]
-        return rendered.with_markers(markers), "; ".join(lines) + "."
+        return self.marked_maps(pair.dataset, image), "; ".join(lines) + "."
+
+    def marked_maps(self, dataset: str, image: Any = None,
+                    crosshairs: dict[tuple[str, str], tuple[float, float]] | None = None) -> np.ndarray:
+        """The rendered maps with the drawing starred on every panel and a crosshair per (model, projection)."""
+        pair = self.models(dataset)
+        stars: list[np.ndarray | None] = [None] * len(PANELS)
+        if image is not None:
+            where = self.locate(image, pair.dataset)
+            stars = [np.array(where[model][projection]) for model, projection in PANELS]
+        crosshairs = crosshairs or {}
+        return self.rendered_maps(pair.dataset).with_markers(stars, crosshairs=[crosshairs.get(p) for p in PANELS])
 
     def rendered_maps(self, dataset: str) -> RenderedFigure:
         """The four class-coloured maps of a data set, rendered once (thread-safe, lazily or by `prepare`)."""
@@ -196,9 +204,11 @@ class Explorer:
             return self._rendered[dataset]
 
     def prepare(self) -> None:
-        """Render every data set's maps now (the app calls this in the background at start-up)."""
+        """Render every data set's maps and index its codes now (the app calls this in the background at start-up)."""
         for dataset in self._models:
             self.rendered_maps(dataset)
+            for model in MODELS:
+                self.navigator(dataset, model)
 
     @torch.no_grad()
     def manifold(self, dataset: str, grid_size: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +223,135 @@ class Explorer:
             z = torch.from_numpy(maps.pca_plane(a.ravel(), b.ravel()).astype(np.float32))
             grids.append(image_grid(model.decode(z), ncol=grid_size, pad=1))
         return grids[0], grids[1]
+
+
+    # ------------------------------------------------------------------ navigation (click, neighbours, walk)
+
+    def navigator(self, dataset: str, model: str) -> Navigator:
+        """`model`'s stored codes of `dataset`, indexed once (thread-safe, lazily or by `prepare`)."""
+        pair = self.models(dataset)
+        if model not in MODELS:
+            raise InputError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        key = (pair.dataset, model)
+        with self._navigator_lock:
+            if key not in self._navigators:
+                self._navigators[key] = Navigator(pair.ae_maps if model == "ae" else pair.vae_maps, pair.dataset)
+            return self._navigators[key]
+
+    @torch.no_grad()
+    def encode(self, image: Any, dataset: str) -> dict[str, Any]:
+        """The AE code and the VAE posterior (mean, log-variance) of a drawing, as lists of floats."""
+        pair = self.models(dataset)
+        x = torch.from_numpy(self.model_input(image))[None, None]
+        posterior = pair.vae.encode(x)
+        return {"dataset": pair.dataset, "ae": {"code": _floats(pair.ae.encode(x)[0])},
+                "vae": {"mean": _floats(posterior.mean[0]), "logvar": _floats(posterior.logvar[0])}}
+
+    @torch.no_grad()
+    def decode(self, dataset: str, model: str, code: Any) -> np.ndarray:
+        """A code (D floats) decoded by `model`: (28, 28) uint8."""
+        pair = self.models(dataset)
+        navigator = self.navigator(pair.dataset, model)
+        net = pair.ae if model == "ae" else pair.vae
+        limit = CODE_LIMIT * float(np.abs(navigator.maps.latents).max())
+        z = _code_vector(code, net.latent_dim, limit, f"the {MODEL_TITLES[model]}'s code")
+        return to_uint8(net.decode(torch.from_numpy(z)[None])[0, 0])
+
+    @torch.no_grad()
+    def locate(self, image: Any, dataset: str) -> dict[str, dict[str, list[float]]]:
+        """Where a drawing lands on each map, in the maps' data coordinates (where its star is drawn)."""
+        pair = self.models(dataset)
+        x = torch.from_numpy(self.model_input(image))[None, None]
+        where = {}
+        for model, net, maps in (("ae", pair.ae, pair.ae_maps), ("vae", pair.vae, pair.vae_maps)):
+            z = net.embed(x).numpy()
+            where[model] = {"pca": _floats(maps.place_pca(z)[0]), "umap": _floats(maps.place_umap(z)[0])}
+        return where
+
+    @torch.no_grad()
+    def decode_point(self, dataset: str, model: str, projection: str, x: Any, y: Any) -> PointDecode:
+        """The latent at map position (x, y) (data coordinates) decoded by `model`, with its distance to the data."""
+        navigator = self.navigator(dataset, model)
+        try:
+            x, y = navigator.check_position(projection, x, y, MODEL_TITLES[model] + "'s")
+        except PositionError as exc:
+            raise InputError(str(exc)) from None
+        latent, map_distance = navigator.latent_at(projection, x, y)
+        pair = self.models(dataset)
+        image = to_uint8((pair.ae if model == "ae" else pair.vae).decode(torch.from_numpy(latent)[None])[0, 0])
+        return PointDecode(model, projection, x, y, image, latent, navigator.closeness(latent), map_distance)
+
+    def map_position(self, dataset: str, index: Any) -> tuple[str, str, float, float]:
+        """A click on the maps image (`evt.index`: [px, py], the image's own pixels) -> (model, projection, x, y)."""
+        rendered = self.rendered_maps(self.models(dataset).dataset)
+        try:
+            px, py = (float(v) for v in index)
+        except (TypeError, ValueError):
+            raise InputError("Click on one of the four maps.") from None
+        panel = rendered.panel_at(px, py) if np.isfinite(px) and np.isfinite(py) else None
+        if panel is None or panel >= len(PANELS):
+            raise InputError("That click was outside the plot areas: click inside one of the four maps.")
+        return (*PANELS[panel], *rendered.to_data(panel, px, py))
+
+    @torch.no_grad()
+    def neighbours(self, image: Any, dataset: str, k: Any = 8) -> dict[str, tuple[Neighbours, str]]:
+        """The k stored test points nearest to the drawing's code in each model's latent space, with a vote line."""
+        pair = self.models(dataset)
+        k = _int_in_range(k, 1, MAX_NEIGHBOURS, "k")
+        x = torch.from_numpy(self.model_input(image))[None, None]
+        found = {}
+        for model, net in (("ae", pair.ae), ("vae", pair.vae)):
+            navigator = self.navigator(pair.dataset, model)
+            near = navigator.neighbours(net.embed(x)[0].numpy(), k)
+            found[model] = (near, navigator.vote_line(near, model))
+        return found
+
+    @torch.no_grad()
+    def walk(self, image: Any, dataset: str, sigmas: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The drawing's AE code and VAE posterior mean moved by sigmas[i] standard deviations along each model's own
+        i-th principal direction, decoded: (AE, VAE) uint8 28x28."""
+        pair = self.models(dataset)
+        steps = [_float_in_range(s, -MAX_SIGMA, MAX_SIGMA, f"direction {i + 1}") for i, s in enumerate(sigmas)]
+        x = torch.from_numpy(self.model_input(image))[None, None]
+        decoded = []
+        for model, net in (("ae", pair.ae), ("vae", pair.vae)):
+            z = self.navigator(pair.dataset, model).walk(net.embed(x)[0].numpy(), steps)
+            decoded.append(to_uint8(net.decode(torch.from_numpy(z)[None])[0, 0]))
+        return decoded[0], decoded[1]
+
+    def direction_labels(self, dataset: str) -> dict[str, list[str]]:
+        """Per model, what each of its principal directions does (measured) or its number and explained variance."""
+        return {model: [d.label for d in self.navigator(dataset, model).directions] for model in MODELS}
+
+    @staticmethod
+    def model_input(image: Any) -> np.ndarray:
+        """(28, 28) float32 in [0, 1]: a (28, 28) uint8 array is taken as an already framed model input (the
+        Draw tab's state, a stored test image); anything else is preprocessed."""
+        if isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8:
+            return image.astype(np.float32) / 255.0
+        return to_model_input(image)
+
+
+@dataclass
+class PointDecode:
+    """What `Explorer.decode_point` found at a map position."""
+
+    model: str
+    projection: str
+    x: float
+    y: float
+    image: np.ndarray  # (28, 28) uint8
+    latent: np.ndarray  # (D,)
+    closeness: Closeness
+    map_distance: float | None  # UMAP: from the nearest map point, in the map's typical spacings; None for PCA
+
+    def summary(self) -> str:
+        far = ""
+        if self.map_distance is not None and self.map_distance >= 3:
+            far = (f"; the position is {self.map_distance:.0f}× the map's typical spacing away from its nearest "
+                   "point, so the code is the mean of the codes of the nearest edge points")
+        return (f"{MODEL_TITLES[self.model]} at {self.projection.upper()} ({self.x:.2f}, {self.y:.2f}): "
+                f"{self.closeness.describe()}{far}.")
 
 
 def maps_figure(pair: DatasetModels) -> Figure:
@@ -238,6 +377,28 @@ def gif_bytes(frames: list[np.ndarray], scale: int = 4, duration_ms: int = 120) 
     buffer = io.BytesIO()
     loop[0].save(buffer, format="GIF", save_all=True, append_images=loop[1:], duration=duration_ms, loop=0)
     return buffer.getvalue()
+
+
+def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in np.asarray(values).ravel()]
+
+
+def _code_vector(code: Any, length: int, limit: float, name: str) -> np.ndarray:
+    """A list of `length` finite numbers within ±limit as float32, or an `InputError` saying what is wrong."""
+    if isinstance(code, dict) or isinstance(code, str) or not hasattr(code, "__len__"):
+        raise InputError(f"{name} must be a list of {length} numbers, got {type(code).__name__}")
+    try:
+        vector = np.asarray(code, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a list of {length} numbers") from None
+    if len(vector) != length:
+        raise InputError(f"{name} must have {length} numbers (the latent size), got {len(vector)}")
+    if not np.isfinite(vector).all():
+        raise InputError(f"{name} has values that are not finite (NaN or infinity)")
+    if np.abs(vector).max() > limit:
+        raise InputError(f"{name} has a value of {np.abs(vector).max():.3g}; each must be within ±{limit:.0f} "
+                         f"({CODE_LIMIT:.0f}× the largest entry of the stored codes)")
+    return vector.astype(np.float32)
 
 
 def _int_in_range(value: Any, low: int, high: int, name: str) -> int:

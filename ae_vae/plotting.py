@@ -102,19 +102,24 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: 
 
 
 MARKER_FILL = (255, 221, 0)
+CROSSHAIR_COLOURS = ((255, 255, 255), (0, 0, 0))  # a white line under a black one: visible on any class colour
 
 
 @dataclass
 class RenderedFigure:
-    """A figure rasterised once, with each panel's data -> pixel map, so markers cost ~1 ms instead of a re-render.
+    """A figure rasterised once, with each panel's data <-> pixel maps, so marks cost ~1 ms instead of a re-render.
 
     Drawing 4 scatter plots of 5 000 points and encoding them takes ~1 s on 2 cores; the app only
-    needs to add a star for the user's drawing, which this does on a copy of the pixels.
+    needs to add a star for the user's drawing or a crosshair where a map was clicked, which this does on a
+    copy of the pixels. Pixel coordinates are the image's own: x to the right, y down, (0, 0) the top-left
+    pixel's corner — what `gr.Image.select` reports as `evt.index` (for an image shown without `object-fit`
+    stretching).
     """
 
     pixels: np.ndarray  # (H, W, 3) uint8
     affines: list[np.ndarray]  # per panel (2, 3): [px, py] = affine @ [x, y, 1], image coordinates
     boxes: list[tuple[float, float, float, float]]  # per panel (left, top, right, bottom) in pixels
+    limits: list[tuple[float, float, float, float]]  # per panel (x_min, x_max, y_min, y_max): the data shown
 
     @classmethod
     def render(cls, fig: Figure, dpi: int = 80) -> RenderedFigure:
@@ -123,19 +128,43 @@ class RenderedFigure:
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
         height = pixels.shape[0]
-        affines, boxes = [], []
+        affines, boxes, limits = [], [], []
         for ax in fig.axes:
             origin, unit_x, unit_y = ax.transData.transform([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
             dx, dy = unit_x - origin, unit_y - origin  # display coordinates: y grows upwards
             affines.append(np.array([[dx[0], dy[0], origin[0]], [-dx[1], -dy[1], height - origin[1]]]))
             x0, y0, x1, y1 = ax.bbox.extents
             boxes.append((x0, height - y1, x1, height - y0))
-        return cls(pixels, affines, boxes)
+            limits.append((*sorted(ax.get_xlim()), *sorted(ax.get_ylim())))
+        return cls(pixels, affines, boxes, limits)
 
-    def with_markers(self, points: Sequence[np.ndarray | None], radius: float = 11.0) -> np.ndarray:
-        """A copy of the pixels with a star at each panel's points (clamped to the panel's frame)."""
+    def to_pixel(self, panel: int, x: float, y: float) -> tuple[float, float]:
+        """Data coordinates of `panel` -> image pixel coordinates."""
+        px, py = self.affines[panel] @ np.array([x, y, 1.0])
+        return float(px), float(py)
+
+    def to_data(self, panel: int, px: float, py: float) -> tuple[float, float]:
+        """Image pixel coordinates -> `panel`'s data coordinates (the inverse of `to_pixel`)."""
+        affine = self.affines[panel]
+        x, y = np.linalg.solve(affine[:, :2], np.array([px, py]) - affine[:, 2])
+        return float(x), float(y)
+
+    def panel_at(self, px: float, py: float) -> int | None:
+        """The panel whose plot area (axes frame) holds the pixel, or None (titles, margins, outside)."""
+        for panel, (left, top, right, bottom) in enumerate(self.boxes):
+            if left <= px <= right and top <= py <= bottom:
+                return panel
+        return None
+
+    def with_markers(self, points: Sequence[np.ndarray | None], radius: float = 11.0,
+                     crosshairs: Sequence[tuple[float, float] | None] = ()) -> np.ndarray:
+        """A copy of the pixels with a star at each panel's points (clamped to the panel's frame) and a crosshair
+        at each panel's `crosshairs` point (data coordinates; lines across the panel, a ring at the point)."""
         image = Image.fromarray(self.pixels)
         draw = ImageDraw.Draw(image)
+        for panel, point in enumerate(crosshairs):
+            if point is not None:
+                self._crosshair(draw, panel, *point)
         for affine, box, panel_points in zip(self.affines, self.boxes, points):
             if panel_points is None:
                 continue
@@ -145,6 +174,17 @@ class RenderedFigure:
                 py = float(np.clip(py, box[1] + radius, box[3] - radius))
                 draw.polygon(_star(px, py, radius), fill=MARKER_FILL, outline=(0, 0, 0), width=2)
         return np.asarray(image)
+
+    def _crosshair(self, draw: ImageDraw.ImageDraw, panel: int, x: float, y: float, ring: float = 7.0) -> None:
+        left, top, right, bottom = self.boxes[panel]
+        px, py = self.to_pixel(panel, x, y)
+        px, py = float(np.clip(px, left, right)), float(np.clip(py, top, bottom))
+        for colour, width in zip(CROSSHAIR_COLOURS, (3, 1)):
+            draw.line([(left, py), (px - ring, py)], fill=colour, width=width)
+            draw.line([(px + ring, py), (right, py)], fill=colour, width=width)
+            draw.line([(px, top), (px, py - ring)], fill=colour, width=width)
+            draw.line([(px, py + ring), (px, bottom)], fill=colour, width=width)
+            draw.ellipse([px - ring, py - ring, px + ring, py + ring], outline=colour, width=width)
 
 
 def _star(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:

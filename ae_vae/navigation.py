@@ -1,0 +1,275 @@
+"""Asking a latent map questions: what a point of it decodes to, which test images lie near a drawing, where a
+code's main directions lead. Pure numpy over one model's stored codes (`LatentMaps`); `Explorer` encodes/decodes.
+
+From a map position back to a latent (a map shows 2 of D dimensions, so "the" latent of a position is a choice):
+- PCA, exact: z = mean + x·PC1 + y·PC2, the point of the PCA plane, so projecting z gives (x, y) back. Its other
+  D − 2 coordinates are the mean's: the plane is a flat slice through the code space.
+- UMAP, an estimate (UMAP has no inverse without the fitted model, a pickle): the inverse-distance-weighted mean
+  of the latents of the k = 10 stored points nearest to (x, y) on the map. On a stored point it is that point's
+  latent; inside a cluster it blends codes of one class; on the border of two clusters it averages codes of
+  both — for the AE that average lies in the gap between its clusters (a hole: the decode is garbage), for the
+  VAE it is a code between the two classes. Far from every point the weights even out and the latent stops
+  changing: the mean of the codes of the k nearest (edge) points; the text then says how far the position is
+  from the map's points, in units of their typical spacing.
+
+How far a latent is from the data: the Euclidean distance to the nearest stored code, read against the stored
+codes' own nearest-neighbour distances (each to its nearest other stored code): farther than 99 % of those is
+"off the data", than 90 % "at the edge". (Measured on the shipped MNIST models, the midpoint of two test codes of
+different classes is typically farther than 50-70 % of them, a sample of N(0, I) farther than 99 %: in 32
+dimensions the gaps between clusters are not much wider than the spacing inside them; far from the codes is
+where the AE's decodes break down.)
+
+Neighbours: the k stored codes nearest (Euclidean) to a drawing's code — the AE code or the VAE posterior mean,
+the same kind of code as the stored ones — with a one-line vote ("the VAE's 8 nearest neighbours: 7 sevens,
+1 one").
+
+Directions: each model's first principal directions of its stored codes (3, or D if smaller), in units of the
+codes' standard deviation along each. A direction is labelled by what it measurably does when the stored images
+are there: the classes at its two ends (when the class explains ≥ 25 % of the variance along it, η² ≥ 0.25) and
+the image property it correlates with best among ink, slant, width and height (when |r| ≥ 0.4); otherwise by its
+number and explained variance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .embeddings import LatentMaps, fit_pca
+
+MODELS = ("ae", "vae")
+PROJECTIONS = ("pca", "umap")
+MODEL_TITLES = {"ae": "AE", "vae": "VAE"}
+UMAP_INVERSE_NEIGHBOURS = 10
+EDGE_PERCENTILE, OFF_DATA_PERCENTILE = 90.0, 99.0
+DIRECTIONS = 3
+MAX_SIGMA = 3.0
+MAX_NEIGHBOURS = 32
+CLASS_SHARE = 0.25  # η² above which a direction is labelled by the classes at its ends
+PROPERTY_CORRELATION = 0.4  # |r| above which a direction is labelled by an image property
+# (negative end, positive end) of each measured image property
+PROPERTY_WORDS = {"ink": ("less ink", "more ink"), "slant": ("leaning left", "leaning right"),
+                  "width": ("narrower", "wider"), "height": ("shorter", "taller")}
+# (one, many) for the vote line
+COUNTED_NAMES = {
+    "mnist": [("zero", "zeros"), ("one", "ones"), ("two", "twos"), ("three", "threes"), ("four", "fours"),
+              ("five", "fives"), ("six", "sixes"), ("seven", "sevens"), ("eight", "eights"), ("nine", "nines")],
+    "fashion_mnist": [("T-shirt/top", "T-shirts/tops"), ("trouser", "trousers"), ("pullover", "pullovers"),
+                      ("dress", "dresses"), ("coat", "coats"), ("sandal", "sandals"), ("shirt", "shirts"),
+                      ("sneaker", "sneakers"), ("bag", "bags"), ("ankle boot", "ankle boots")],
+}
+
+
+class PositionError(ValueError):
+    """A map position or code that cannot be decoded (not finite, far outside the map, wrong length)."""
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """How far a latent lies from the stored codes, against how far they lie from each other."""
+
+    distance: float  # to the nearest stored code
+    percentile: float  # % of stored codes whose nearest other stored code is closer than `distance`
+    typical: float  # the median of those own distances
+
+    @property
+    def off_data(self) -> bool:
+        return self.percentile >= OFF_DATA_PERCENTILE
+
+    @property
+    def verdict(self) -> str:
+        if self.off_data:
+            return "off the data"
+        return "at the edge of the data" if self.percentile >= EDGE_PERCENTILE else "among the data"
+
+    def describe(self) -> str:
+        return (f"nearest test code at {self.distance:.2f}, farther than {self.percentile:.0f} % of test codes are "
+                f"from their nearest one (median {self.typical:.2f}): {self.verdict}")
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The k stored test points nearest to a code, nearest first."""
+
+    indices: np.ndarray  # (k,) into the stored points
+    distances: np.ndarray  # (k,)
+    labels: np.ndarray  # (k,)
+    images: np.ndarray | None  # (k, 28, 28) uint8, None when the folder stores no images
+
+    def vote(self) -> int:
+        """The most frequent label (a tie goes to the label met first, i.e. nearest)."""
+        counts = Counter(self.labels.tolist())
+        return max(counts, key=lambda label: (counts[label], -self.labels.tolist().index(label)))
+
+
+@dataclass(frozen=True)
+class Direction:
+    vector: np.ndarray  # (D,) unit vector
+    std: float  # standard deviation of the stored codes along it: one slider unit
+    variance_ratio: float  # share of the codes' total variance along it
+    label: str
+
+
+class Navigator:
+    """One model's stored codes made searchable: both maps' inverses, distances, neighbours, directions."""
+
+    def __init__(self, maps: LatentMaps, dataset: str, directions: int = DIRECTIONS):
+        self.maps = maps
+        self.dataset = dataset
+        self.own_distances = np.sort(nearest_other_distances(maps.latents))
+        self.map_spacing = float(np.median(nearest_other_distances(maps.umap)))
+        self.directions = principal_directions(maps, dataset, min(directions, maps.latents.shape[1]))
+
+    @property
+    def has_images(self) -> bool:
+        return self.maps.images is not None
+
+    # ------------------------------------------------------------------ map position -> latent
+
+    def check_position(self, projection: str, x: float, y: float, name: str = "") -> tuple[float, float]:
+        """(x, y) as floats if finite and within the map's extent widened by its own size on every side."""
+        coords = self.coordinates(projection)
+        where = f"the {name + ' ' if name else ''}{projection.upper()} map"
+        checked = []
+        for axis, value in (("x", x), ("y", y)):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise PositionError(f"{axis} must be a number, got {value!r}") from None
+            low, high = (float(v) for v in np.percentile(coords[:, "xy".index(axis)], [0, 100]))
+            span = high - low
+            if not np.isfinite(number) or not low - span <= number <= high + span:
+                raise PositionError(f"{axis} = {value!r} is outside {where}: its points span {axis} from {low:.2f} "
+                                    f"to {high:.2f}; positions from {low - span:.2f} to {high + span:.2f} are decoded")
+            checked.append(number)
+        return checked[0], checked[1]
+
+    def coordinates(self, projection: str) -> np.ndarray:
+        if projection not in PROJECTIONS:
+            raise PositionError(f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
+        return self.maps.pca if projection == "pca" else self.maps.umap
+
+    def latent_at(self, projection: str, x: float, y: float) -> tuple[np.ndarray, float | None]:
+        """The latent at map position (x, y) and, for UMAP, the distance to the nearest map point in units of the
+        map's typical spacing (None for PCA, whose inverse is exact everywhere)."""
+        if self.coordinates(projection) is self.maps.pca:
+            return self.pca_inverse(x, y), None
+        latent, distance = self.umap_inverse(x, y)
+        return latent, distance / max(self.map_spacing, 1e-12)
+
+    def pca_inverse(self, x: float, y: float) -> np.ndarray:
+        return self.maps.pca_plane(np.array([x]), np.array([y]))[0].astype(np.float32)
+
+    def umap_inverse(self, x: float, y: float, k: int = UMAP_INVERSE_NEIGHBOURS) -> tuple[np.ndarray, float]:
+        """Inverse-distance-weighted mean of the latents of the k map points nearest to (x, y), and the distance
+        to the nearest one (map units)."""
+        distances = np.hypot(self.maps.umap[:, 0] - x, self.maps.umap[:, 1] - y)
+        k = min(k, len(distances))
+        nearest = np.argpartition(distances, k - 1)[:k]
+        weights = 1.0 / (distances[nearest].astype(np.float64) + 1e-9)
+        latent = (weights[:, None] * self.maps.latents[nearest]).sum(0) / weights.sum()
+        return latent.astype(np.float32), float(distances[nearest].min())
+
+    # ------------------------------------------------------------------ latent -> data
+
+    def closeness(self, latent: np.ndarray) -> Closeness:
+        distance = float(np.sqrt(((self.maps.latents - latent) ** 2).sum(1).min()))
+        percentile = 100.0 * np.searchsorted(self.own_distances, distance, side="left") / len(self.own_distances)
+        return Closeness(distance, float(percentile), float(np.median(self.own_distances)))
+
+    def neighbours(self, latent: np.ndarray, k: int = 8) -> Neighbours:
+        squared = ((self.maps.latents - np.asarray(latent, np.float32)) ** 2).sum(1)
+        order = np.argsort(squared, kind="stable")[:k]
+        images = None if self.maps.images is None else self.maps.images[order]
+        return Neighbours(order, np.sqrt(squared[order]), self.maps.labels[order], images)
+
+    def vote_line(self, neighbours: Neighbours, kind: str) -> str:
+        """'the VAE's 8 nearest neighbours: 7 sevens, 1 one' (most frequent first)."""
+        names = COUNTED_NAMES[self.dataset]
+        labels = neighbours.labels.tolist()
+        counts = sorted(Counter(labels).items(), key=lambda item: (-item[1], labels.index(item[0])))
+        parts = [f"{count} {names[label][0 if count == 1 else 1]}" for label, count in counts]
+        return f"the {MODEL_TITLES[kind]}'s {len(labels)} nearest neighbours: {', '.join(parts)}"
+
+    # ------------------------------------------------------------------ directions
+
+    def walk(self, latent: np.ndarray, sigmas: list[float]) -> np.ndarray:
+        """latent + Σ sigma_i · std_i · direction_i (extra sigmas beyond the model's directions are ignored)."""
+        moved = np.asarray(latent, np.float64).copy()
+        for direction, sigma in zip(self.directions, sigmas):
+            moved += float(sigma) * direction.std * direction.vector
+        return moved.astype(np.float32)
+
+
+def nearest_other_distances(points: np.ndarray, chunk: int = 1000) -> np.ndarray:
+    """For each point, the Euclidean distance to its nearest *other* point (exact, in chunks of rows).
+
+    torch rather than numpy: it follows the app's `torch.set_num_threads`, while OpenBLAS's own threads spin
+    for seconds on a CPU another process keeps busy."""
+    tensor = torch.as_tensor(np.asarray(points, np.float64))
+    out = torch.empty(len(tensor), dtype=torch.float64)
+    for start in range(0, len(tensor), chunk):
+        distances = torch.cdist(tensor[start:start + chunk], tensor)
+        rows = torch.arange(len(distances))
+        distances[rows, rows + start] = float("inf")
+        out[start:start + chunk] = distances.min(1).values
+    return out.numpy()
+
+
+def image_properties(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Per image: ink (mean intensity), slant (horizontal shift per row upwards: > 0 leans right), width and
+    height (standard deviations of the ink along x and y), from the ink's moments."""
+    ink = images.astype(np.float64) / 255.0
+    mass = ink.sum((1, 2)) + 1e-9
+    ys, xs = np.mgrid[0:ink.shape[1], 0:ink.shape[2]]
+    cx, cy = (ink * xs).sum((1, 2)) / mass, (ink * ys).sum((1, 2)) / mass
+    dx, dy = xs[None] - cx[:, None, None], ys[None] - cy[:, None, None]
+    vx, vy = (ink * dx ** 2).sum((1, 2)) / mass, (ink * dy ** 2).sum((1, 2)) / mass
+    cxy = (ink * dx * dy).sum((1, 2)) / mass
+    return {"ink": mass / ink[0].size, "slant": -cxy / (vy + 1e-9), "width": np.sqrt(vx), "height": np.sqrt(vy)}
+
+
+def principal_directions(maps: LatentMaps, dataset: str, count: int) -> list[Direction]:
+    """The first `count` principal directions of the stored codes, each labelled by what it measurably does."""
+    mean, vectors, ratios = fit_pca(maps.latents.astype(np.float64), count)
+    properties = image_properties(maps.images) if maps.images is not None else {}
+    directions = []
+    for number, (vector, ratio) in enumerate(zip(vectors, ratios), start=1):
+        position = (maps.latents - mean) @ vector
+        head = f"direction {number} ({100 * ratio:.0f} % of variance)"
+        parts = [p for p in (_class_ends(position, maps.labels, dataset),
+                             _property_trend(position, properties)) if p]
+        label = f"{head}: {'; '.join(parts)}" if parts else head
+        directions.append(Direction(vector.astype(np.float32), float(position.std()), float(ratio), label))
+    return directions
+
+
+def _class_ends(position: np.ndarray, labels: np.ndarray, dataset: str) -> str | None:
+    """'ones (−) to zeros (+)' when the class explains ≥ CLASS_SHARE of the variance along the direction."""
+    classes = np.unique(labels)
+    means = np.array([position[labels == c].mean() for c in classes])
+    counts = np.array([(labels == c).sum() for c in classes])
+    share = float((counts * (means - position.mean()) ** 2).sum() / max(((position - position.mean()) ** 2).sum(),
+                                                                         1e-12))
+    if share < CLASS_SHARE:
+        return None
+    names = COUNTED_NAMES[dataset]
+    low, high = classes[means.argmin()], classes[means.argmax()]
+    return f"{names[low][1]} (−) to {names[high][1]} (+), class η² = {share:.2f}"
+
+
+def _property_trend(position: np.ndarray, properties: dict[str, np.ndarray]) -> str | None:
+    """'+ means more ink (r = 0.62)' for the image property best correlated with the position, if |r| ≥ 0.4."""
+    best, best_r = None, 0.0
+    for name, values in properties.items():
+        if values.std() < 1e-9 or position.std() < 1e-12:
+            continue
+        r = float(np.corrcoef(position, values)[0, 1])
+        if abs(r) > abs(best_r):
+            best, best_r = name, r
+    if best is None or abs(best_r) < PROPERTY_CORRELATION:
+        return None
+    return f"+ means {PROPERTY_WORDS[best][1 if best_r > 0 else 0]} (r = {abs(best_r):.2f})"

@@ -1,0 +1,330 @@
+"""Navigating the latent maps: the maps' inverses, pixels <-> data, neighbours, directions, stored images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from ae_vae.add_images import add_images
+from ae_vae.embeddings import EmbeddingsError, LatentMaps, fit_pca, load_maps, save_maps
+from ae_vae.explorer import PANELS, Explorer, load_dataset_models
+from ae_vae.models import AutoEncoder, AutoEncoderConfig
+from ae_vae.navigation import MAX_SIGMA, Navigator, PositionError, image_properties
+from ae_vae.preprocess import InputError
+from ae_vae.weights import save_model_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+
+
+def synthetic_maps(latent_dim: int = 5, per_class: int = 30, seed: int = 0, images: bool = True) -> LatentMaps:
+    """Ten well separated Gaussian clusters of codes; the "UMAP" map is a 2-D layout of the same clusters."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10), per_class)
+    centres = rng.normal(0, 10, (10, latent_dim))
+    latents = (centres[labels] + rng.normal(0, 1, (len(labels), latent_dim))).astype(np.float32)
+    layout = np.stack([np.cos(np.arange(10) * 0.63), np.sin(np.arange(10) * 0.63)], 1) * 20
+    umap = (layout[labels] + rng.normal(0, 1, (len(labels), 2))).astype(np.float32)
+    mean, components, ratio = fit_pca(latents)
+    pixels = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8) if images else None
+    return LatentMaps(latents=latents, labels=labels, pca=((latents - mean) @ components.T).astype(np.float32),
+                      umap=umap, pca_mean=mean, pca_components=components, pca_explained_variance_ratio=ratio,
+                      train_latent_mean=latents.mean(0), train_latent_cov=np.cov(latents, rowvar=False),
+                      example_images=np.zeros((10, 28, 28), np.uint8), example_labels=np.arange(10),
+                      images=pixels)
+
+
+# ---------------------------------------------------------------- pure logic
+
+@pytest.mark.parametrize("latent_dim", [2, 5])
+def test_pca_inverse_is_exact(latent_dim):
+    """project -> invert -> project is the identity on the plane, and invert -> project gives the position back."""
+    maps = synthetic_maps(latent_dim)
+    nav = Navigator(maps, "mnist")
+    for x, y in np.random.default_rng(1).normal(0, 15, (20, 2)):
+        z = nav.pca_inverse(x, y)
+        assert np.allclose(maps.place_pca(z)[0], [x, y], atol=1e-4)
+    on_plane = nav.pca_inverse(*maps.place_pca(maps.latents[7])[0])
+    assert np.allclose(nav.pca_inverse(*maps.place_pca(on_plane)[0]), on_plane, atol=1e-4)
+
+
+def test_umap_inverse_on_a_point_far_away_and_between():
+    maps = synthetic_maps()
+    nav = Navigator(maps, "mnist")
+    z, distance = nav.umap_inverse(*maps.umap[42])
+    assert np.allclose(z, maps.latents[42], atol=1e-5) and distance == 0.0
+    # far from every point: the mean of the k nearest (edge) points' codes, and it stops changing
+    far_a, d_a = nav.umap_inverse(1e4, 1e4)
+    far_b, d_b = nav.umap_inverse(2e4, 2e4)
+    assert np.allclose(far_a, far_b, atol=1e-3) and d_b > d_a > 1e3
+    _, ratio = nav.latent_at("umap", 1e4, 1e4)
+    assert ratio > 100  # in typical spacings of the map's points
+
+
+def test_umap_inverse_lands_in_the_cluster_of_the_class():
+    maps = synthetic_maps()
+    nav = Navigator(maps, "mnist")
+    rng = np.random.default_rng(2)
+    for i in rng.integers(0, len(maps.labels), 30):
+        x, y = maps.umap[i] + rng.normal(0, 0.3, 2)
+        z, _ = nav.latent_at("umap", x, y)
+        assert nav.neighbours(z, 5).vote() == maps.labels[i]
+
+
+def test_neighbours_vote_and_closeness():
+    maps = synthetic_maps()
+    nav = Navigator(maps, "mnist")
+    near = nav.neighbours(maps.latents[95], 8)
+    assert near.indices[0] == 95 and near.distances[0] == 0.0 and np.all(np.diff(near.distances) >= 0)
+    assert np.array_equal(near.images[0], maps.images[95]) and set(near.labels) == {3}
+    assert nav.vote_line(near, "vae") == "the VAE's 8 nearest neighbours: 8 threes"
+    mixed = type(near)(near.indices[:3], near.distances[:3], np.array([7, 1, 7]), None)
+    assert nav.vote_line(mixed, "ae") == "the AE's 3 nearest neighbours: 2 sevens, 1 one" and mixed.vote() == 7
+    assert Navigator(maps, "fashion_mnist").vote_line(mixed, "ae").endswith("2 sneakers, 1 trouser")
+    assert nav.closeness(maps.latents[3]).verdict == "among the data"
+    assert nav.closeness(maps.latents[3] + 1000).verdict == "off the data"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ((float("nan"), 0.0), "outside"), ((1e12, 0.0), "outside"), ((0.0, -1e300), "outside"), (("x", 0.0), "number")])
+def test_positions_are_checked(bad, message):
+    nav = Navigator(synthetic_maps(), "mnist")
+    with pytest.raises(PositionError, match=message):
+        nav.check_position("umap", *bad)
+    with pytest.raises(PositionError, match="projection must be one of pca, umap"):
+        nav.check_position("tsne", 0.0, 0.0)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 5])
+def test_walk_moves_sigma_standard_deviations_along_each_direction(latent_dim):
+    maps = synthetic_maps(latent_dim)
+    nav = Navigator(maps, "mnist")
+    assert len(nav.directions) == min(3, latent_dim)
+    start = maps.latents[0]
+    moved = nav.walk(start, [1.5, -2.0, 0.5])
+    for direction, sigma in zip(nav.directions, [1.5, -2.0, 0.5]):
+        assert abs(np.linalg.norm(direction.vector) - 1) < 1e-5
+        assert (moved - start) @ direction.vector == pytest.approx(sigma * direction.std, rel=1e-3)
+    projected = (maps.latents - maps.latents.mean(0)) @ nav.directions[0].vector
+    assert nav.directions[0].std == pytest.approx(projected.std(), rel=1e-4)
+
+
+def test_directions_are_labelled_by_what_they_measurably_do():
+    """A direction whose position is the ink of the image gets "+ means more ink", one along which the classes
+    separate gets its two end classes; without images or class structure, only its number and explained variance."""
+    rng = np.random.default_rng(3)
+    maps = synthetic_maps(4)
+    nav = Navigator(maps, "mnist")
+    first = nav.directions[0]
+    position = (maps.latents - maps.latents.mean(0)) @ first.vector
+    ink = np.clip((position - position.min()) / np.ptp(position) * 255, 0, 255)
+    images = np.zeros_like(maps.images)
+    images[:, 4:24, 4:24] = (ink[:, None, None] * rng.uniform(0.95, 1, (len(ink), 20, 20))).astype(np.uint8)
+    labelled = Navigator(LatentMaps(**{**maps.__dict__, "images": images}), "mnist").directions[0].label
+    assert labelled.startswith("direction 1 (") and "+ means more ink" in labelled
+    assert "(−) to" in labelled and "class η²" in labelled  # the clusters are the classes
+    no_images = synthetic_maps(4, images=False)
+    assert "+ means" not in Navigator(no_images, "mnist").directions[0].label
+    shuffled = LatentMaps(**{**no_images.__dict__, "labels": rng.permutation(no_images.labels)})
+    plain = Navigator(shuffled, "mnist").directions[0].label
+    assert plain.startswith("direction 1 (") and plain.endswith("% of variance)")
+
+
+def test_image_properties_measure_slant_and_size():
+    upright, leaning = np.zeros((28, 28), np.uint8), np.zeros((28, 28), np.uint8)
+    upright[4:24, 13:15] = 255
+    for row in range(4, 24):  # top to the right: leans right
+        leaning[row, 20 - (row - 4) // 2: 22 - (row - 4) // 2] = 255
+    props = image_properties(np.stack([upright, leaning]))
+    assert abs(props["slant"][0]) < 1e-6 and props["slant"][1] > 0.3
+    assert props["height"][0] > props["width"][0]
+
+
+# ---------------------------------------------------------------- the stored images
+
+def tiny_folder(root: Path, data_dir: Path, points: int = 40, with_images: bool = False) -> Path:
+    """A tiny AE and the maps of the first `points` test images of the tiny MNIST, saved as a weights folder."""
+    from ae_vae.data import load_split
+
+    torch.manual_seed(0)
+    model = AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(2, 4), hidden_blocks=0, dataset="mnist"))
+    test = load_split("mnist", data_dir, train=False, download=False)
+    with torch.no_grad():
+        latents = model.embed(test.images[:points]).numpy()
+    maps = synthetic_maps(3, per_class=4, images=False)
+    maps = LatentMaps(**{**maps.__dict__, "latents": latents, "labels": test.labels[:points].numpy()})
+    if with_images:
+        maps.images = (test.images[:points, 0].numpy() * 255).round().astype(np.uint8)
+    folder = root / "mnist-ae"
+    save_model_folder(model, folder)
+    save_maps(maps, folder / "embeddings.safetensors")
+    return folder
+
+
+def test_add_images_stores_them_and_changes_nothing_else(tmp_path, tiny_data_dir):
+    from ae_vae.data import load_split
+
+    folder = tiny_folder(tmp_path, tiny_data_dir)
+    path = folder / "embeddings.safetensors"
+    assert load_maps(path).images is None  # a folder made before: still loads
+    with safe_open(str(path), "np") as before:
+        old = {k: before.get_tensor(k) for k in before.keys()}
+        old_meta = before.metadata()
+    assert add_images(folder, tiny_data_dir) == 40
+    with safe_open(str(path), "np") as after:
+        assert after.metadata() == old_meta and set(after.keys()) == set(old) | {"images"}
+        assert all(np.array_equal(after.get_tensor(k), v) for k, v in old.items())
+    expected = (load_split("mnist", tiny_data_dir, train=False).images[:40, 0].numpy() * 255).round()
+    assert np.array_equal(load_maps(path).images, expected.astype(np.uint8))
+
+
+def test_add_images_refuses_points_that_are_not_the_test_split(tmp_path, tiny_data_dir):
+    folder = tiny_folder(tmp_path, tiny_data_dir)
+    maps = load_maps(folder / "embeddings.safetensors")
+    maps.latents = maps.latents + 1.0  # other weights' codes
+    save_maps(maps, folder / "embeddings.safetensors")
+    with pytest.raises(EmbeddingsError, match="re-encode"):
+        add_images(folder, tiny_data_dir)
+    maps.labels = np.roll(maps.labels, 1)
+    save_maps(maps, folder / "embeddings.safetensors")
+    with pytest.raises(EmbeddingsError, match="labels are not the first 40"):
+        add_images(folder, tiny_data_dir)
+
+
+def test_images_of_the_wrong_shape_are_refused(tmp_path):
+    maps = synthetic_maps()
+    maps.images = maps.images[:, :20]
+    save_maps(maps, tmp_path / "embeddings.safetensors")
+    with pytest.raises(EmbeddingsError, match=r"images must be \(300, 28, 28\) uint8"):
+        load_maps(tmp_path / "embeddings.safetensors")
+
+
+# ---------------------------------------------------------------- the shipped models
+
+@pytest.fixture(scope="module")
+def explorer() -> Explorer:
+    models = {d: load_dataset_models(d, WEIGHTS / f"{d}-ae", WEIGHTS / f"{d}-vae") for d in ("mnist", "fashion_mnist")}
+    return Explorer(models, source_notice="bundled")
+
+
+def test_every_shipped_folder_stores_its_images(explorer):
+    for dataset in explorer.datasets:
+        pair = explorer.models(dataset)
+        for maps in (pair.ae_maps, pair.vae_maps):
+            assert maps.images is not None and maps.images.shape == (len(maps.labels), 28, 28)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_pixel_and_data_coordinates_round_trip_on_every_panel(explorer, dataset):
+    rendered = explorer.rendered_maps(dataset)
+    assert len(rendered.boxes) == len(PANELS)
+    rng = np.random.default_rng(4)
+    for panel, (x_min, x_max, y_min, y_max) in enumerate(rendered.limits):
+        for x, y in zip(rng.uniform(x_min, x_max, 25), rng.uniform(y_min, y_max, 25)):
+            px, py = rendered.to_pixel(panel, x, y)
+            assert rendered.panel_at(px, py) == panel
+            assert np.allclose(rendered.to_data(panel, px, py), (x, y), rtol=1e-9, atol=1e-9)
+            model, projection, x2, y2 = explorer.map_position(dataset, [px, py])
+            assert (model, projection) == PANELS[panel] and np.allclose((x2, y2), (x, y))
+    with pytest.raises(InputError, match="outside the plot areas"):
+        explorer.map_position(dataset, [1, 1])  # the figure's corner: no panel there
+    with pytest.raises(InputError, match="Click on one of the four maps"):
+        explorer.map_position(dataset, None)
+
+
+def test_a_click_draws_a_crosshair_on_a_copy(explorer):
+    rendered = explorer.rendered_maps("mnist")
+    before = rendered.pixels.copy()
+    marked = explorer.marked_maps("mnist", None, {("vae", "umap"): (5.0, 5.0)})
+    assert marked.shape == before.shape and np.array_equal(rendered.pixels, before)
+    px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
+    left, top, right, bottom = rendered.boxes[PANELS.index(("vae", "umap"))]
+    row = marked[int(round(py)), int(left) + 2:int(right) - 2]
+    assert (np.abs(row.astype(int) - before[int(round(py)), int(left) + 2:int(right) - 2]).sum(1) > 0).mean() > 0.8
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_shipped_umap_inverse_lands_in_the_cluster_of_a_stored_points_class(explorer, model):
+    """Half-way between a stored point and its nearest same-class neighbour on the UMAP map, the inverse's latent
+    is classified as that class by its 5 nearest stored codes (>= 95 % of 200 points)."""
+    nav = explorer.navigator("mnist", model)
+    maps = nav.maps
+    rng = np.random.default_rng(5)
+    hits = 0
+    for i in rng.choice(len(maps.labels), 200, replace=False):
+        same = np.flatnonzero(maps.labels == maps.labels[i])
+        same = same[same != i]
+        j = same[np.argmin(np.hypot(*(maps.umap[same] - maps.umap[i]).T))]
+        z, _ = nav.latent_at("umap", *(maps.umap[i] + maps.umap[j]) / 2)
+        hits += nav.neighbours(z, 5).vote() == maps.labels[i]
+    assert hits >= 190, hits
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_shipped_pca_inverse_decodes_on_the_plane(explorer, model):
+    point = explorer.decode_point("mnist", model, "pca", 0.5, -0.25)
+    assert point.image.shape == (28, 28) and point.image.dtype == np.uint8
+    assert np.allclose(explorer.navigator("mnist", model).maps.place_pca(point.latent)[0], [0.5, -0.25], atol=1e-4)
+    assert "PCA (0.50, -0.25)" in point.summary() and "nearest test code at" in point.summary()
+
+
+@pytest.mark.parametrize("index", [0, 17, 1234])
+def test_neighbours_of_a_stored_mnist_test_image_start_with_itself(explorer, index):
+    image = explorer.models("mnist").vae_maps.images[index]
+    for model, (near, vote) in explorer.neighbours(image, "mnist", 8).items():
+        assert near.indices[0] == index and near.distances[0] < 1e-4, (model, near.indices)
+        assert f"{model.upper()}'s 8 nearest neighbours" in vote
+
+
+def test_neighbours_of_a_stored_fashion_image_start_with_itself(explorer):
+    """(The array path: the app's preprocessing uses MNIST's framing for every data set until it keeps
+    Fashion-MNIST's.)"""
+    images = explorer.models("fashion_mnist").ae_maps.images
+    for index in (0, 99):
+        for near, _ in explorer.neighbours(images[index], "fashion_mnist", 8).values():
+            assert near.indices[0] == index
+
+
+def test_walk_decodes_and_checks_its_sigmas(explorer):
+    image = explorer.models("mnist").vae_maps.images[3]
+    ae, vae = explorer.walk(image, "mnist", [0.0, 0.0, 0.0])
+    ae_moved, vae_moved = explorer.walk(image, "mnist", [MAX_SIGMA, -MAX_SIGMA, 1.0])
+    assert ae.shape == vae.shape == (28, 28) and not np.array_equal(vae, vae_moved)
+    for bad in (float("nan"), 3.5, "a"):
+        with pytest.raises(InputError, match="direction 2"):
+            explorer.walk(image, "mnist", [0.0, bad, 0.0])
+
+
+def test_encode_decode_and_locate_agree(explorer):
+    image = explorer.models("mnist").vae_maps.images[17]
+    codes = explorer.encode(image, "mnist")
+    assert len(codes["ae"]["code"]) == len(codes["vae"]["mean"]) == len(codes["vae"]["logvar"]) == 32
+    plain_ae, plain_vae = explorer.walk(image, "mnist", [0.0, 0.0, 0.0])  # decode(embed(image))
+    for model, code, plain in (("ae", codes["ae"]["code"], plain_ae), ("vae", codes["vae"]["mean"], plain_vae)):
+        decoded = explorer.decode("mnist", model, code)  # (the JSON's codes are rounded to 6 decimals)
+        assert np.abs(decoded.astype(int) - plain).max() <= 1
+    where = explorer.locate(image, "mnist")
+    maps = explorer.models("mnist").vae_maps
+    assert np.allclose(where["vae"]["pca"], maps.pca[17], atol=1e-4) and set(where) == {"ae", "vae"}
+    assert np.allclose(where["ae"]["umap"], explorer.models("mnist").ae_maps.umap[17], atol=1e-4)
+
+
+@pytest.mark.parametrize("code, message", [
+    ([0.0] * 31, "must have 32 numbers"), ([float("nan")] * 32, "not finite"), ([1e9] * 32, "within"),
+    ("0, 1", "list of 32 numbers"), (None, "list of 32 numbers"), ([[0.0] * 32, "x"], "list of 32 numbers")])
+def test_bad_codes_give_messages(explorer, code, message):
+    with pytest.raises(InputError, match=message):
+        explorer.decode("mnist", "ae", code)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("gan", "pca", 0, 0), "model must be one of ae, vae"), (("vae", "tsne", 0, 0), "projection must be one of"),
+    (("vae", "umap", float("nan"), 0), "outside the VAE's UMAP map"), (("ae", "pca", 0, 1e30), "outside the AE's")])
+def test_bad_points_give_messages(explorer, args, message):
+    with pytest.raises(InputError, match=message):
+        explorer.decode_point("mnist", *args)
