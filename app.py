@@ -21,10 +21,11 @@ import gradio as gr
 import torch
 
 from ae_vae.data import DATASET_TITLES, DATASETS
+from ae_vae.drawing_pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.embeddings import EmbeddingsError
 from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
 from ae_vae.fileio import WeightsError
-from ae_vae.gradio_io import OutputFiles, output_image, readable_upload, upload_image
+from ae_vae.gradio_io import OutputFiles, output_image, upload_image
 from ae_vae.handlers import AppHandlers
 from ae_vae.weight_sources import find_own_models, load_explorer
 
@@ -38,20 +39,6 @@ CSS = """
 .image-caption p { margin: 0 0 2px 0; font-size: 0.85em; font-weight: 600; }
 .captioned { gap: 0 !important; }
 """
-# Gradio 6's sketchpad starts (and restarts after "Clear") with no tool selected, so a first
-# stroke would do nothing; select the brush whenever the pad is empty.
-SELECT_BRUSH_JS = """
-() => {
-  const pick = () => {
-    const pad = document.getElementById('sketchpad');
-    if (!pad || !pad.querySelector('.empty')) return;
-    const brush = pad.querySelector('button[aria-label="Brush"]') || pad.querySelector('.toolbar-wrap button');
-    if (brush) brush.click();
-  };
-  new MutationObserver(pick).observe(document.body, {childList: true, subtree: true});
-  pick();
-}
-"""
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
          "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
          "is generative and a plain AE's is not.")
@@ -62,22 +49,23 @@ AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its trainin
                   "the AE's own training codes: better, but the codes are not Gaussian, so many samples are still "
                   "blends — that fit is what the VAE's prior gives for free.")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+# Events waiting in the queue, all pages together: ~2 s of work at the rate bench/load_test.py measured;
+# an answer later than that is stale (the pad has moved on), so more are refused.
+QUEUE_SIZE = 64
 
 
 def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
     components other tabs read (the current model input) and the dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
+    pad_events = PadEvents(handlers)
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
         with gr.Row():
             with gr.Column(scale=3):
-                pad = readable_upload(gr.Sketchpad(
-                    canvas_size=(280, 280), fixed_canvas=True, type="numpy", image_mode="RGBA", format="png",
-                    layers=False, transforms=(), brush=gr.Brush(default_size=11, colors=["#000000"],
-                                                                color_mode="fixed"),
-                    label="Draw a digit (or a garment) — updates after every stroke", elem_id="sketchpad"))
+                pad = drawing_pad(label="Draw a digit (or a garment): the reconstructions follow the pen",
+                                  elem_id="sketchpad")
                 upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
                                       elem_id="upload")
                 run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
@@ -94,8 +82,9 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
     run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
-    pad.change(handlers.reconstruct_from_pad, [pad, dataset], [*outputs, source, status], show_progress="hidden",
-               trigger_mode="always_last", **PRIVATE)
+    pad.change(pad_events.live, [pad, dataset, source], [*outputs, source, status], show_progress="hidden",
+               trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
+               **PRIVATE)
     upload.upload(handlers.reconstruct_from_upload, [upload, dataset], [*outputs, source, status], **PRIVATE)
     examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
     return {"examples": examples, "current_input": current_input,
@@ -225,11 +214,11 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
     logger.info("weights: %s", explorer.source_notice)
     # Render the latent maps (~1 s per data set) off the start-up path, before anyone opens the tab.
     threading.Thread(target=explorer.prepare, name="render-maps", daemon=True).start()
-    return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency))
+    return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency), max_size=QUEUE_SIZE)
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, js=SELECT_BRUSH_JS,
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS,
                        max_file_size="25mb", show_error=True, **kwargs)
 
 

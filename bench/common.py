@@ -4,8 +4,9 @@
   use too); the weights folder is env `AE_VAE_WEIGHTS_DIR`, else `weights/`.
 - `percentile`: the one definition every table uses, p50 included (see its docstring).
 - `app_server`: `python app.py` in a subprocess until the block exits, its log shown when it fails.
-- Chromium (`chromium`, `open_app`) and the Draw tab's pad (`select_brush`, `stroke`, `clear_pad`, `img_src`,
-  `status_text`, `wait_status`): Playwright driving the system Chromium, never a downloaded browser.
+- Chromium (`chromium`, `open_app`) and the Draw tab's pad (`select_brush`, `stroke`, `touch_stroke`, `clear_pad`,
+  `img_src`, `status_text`, `wait_status`): Playwright driving the system Chromium, never a downloaded browser.
+- Synthetic drawings (`render_strokes`, `shape_on_canvas`): the pad's ink without a browser.
 
 Scripts import it as `bench.common` after putting the repo root on sys.path. It stays outside the `ae_vae`
 package on purpose: the package is what the Space ships, and none of this (subprocesses, Playwright) belongs there.
@@ -207,6 +208,29 @@ SHAPES: dict[str, list[tuple[float, float]]] = {
 }
 
 
+def render_strokes(strokes: Sequence[Sequence[tuple[float, float]]], size: int = 280, width: float = 18.0
+                   ) -> np.ndarray:
+    """The alpha channel (uint8) of round-capped, round-joined polylines of `width` px drawn on a `size` px
+    canvas, anti-aliased over one pixel as a browser's canvas draws them (points in canvas pixels)."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    distance = np.full((size, size), np.inf)
+    for points in strokes:
+        xy = np.asarray(points, dtype=float).reshape(-1, 2)
+        for (x0, y0), (x1, y1) in zip(xy, xy[1:] if len(xy) > 1 else xy):
+            dx, dy = x1 - x0, y1 - y0
+            length2 = dx * dx + dy * dy
+            t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / length2, 0, 1) if length2 > 0 else 0.0
+            distance = np.minimum(distance, np.hypot(xx - x0 - t * dx, yy - y0 - t * dy))
+    return (np.clip(width / 2 - distance + 0.5, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def shape_on_canvas(shape: str, scale: float = 1.0, size: int = 280, offset: tuple[float, float] = (0.0, 0.0)
+                    ) -> list[tuple[float, float]]:
+    """A shape of SHAPES in canvas pixels, as `stroke` draws it on the pad (scale 1: 60% of the pad's side)."""
+    half = 0.3 * size * scale
+    return [(size / 2 + offset[0] + x * half, size / 2 + offset[1] + y * half) for x, y in SHAPES[shape]]
+
+
 @contextlib.contextmanager
 def chromium(viewport: tuple[int, int] = (1280, 900)):
     """A headless Chromium page (the system binary; Playwright's own browsers are never downloaded)."""
@@ -221,53 +245,96 @@ def chromium(viewport: tuple[int, int] = (1280, 900)):
 
 
 def open_app(page, url: str, timeout_ms: float = 30_000) -> None:
-    """Load the app and wait until the pad and the examples are there."""
+    """Load the app and wait until the pad's script has started and the examples are there."""
     page.goto(url, timeout=timeout_ms)
     page.wait_for_selector("#sketchpad canvas", timeout=timeout_ms)
     page.wait_for_selector("#examples img", timeout=timeout_ms)
+    select_brush(page, timeout_ms)
 
 
 def pad_canvas(page):
-    """The sketchpad's visible, interactive <canvas> (Gradio 6 stacks a second one with pointer-events: none)."""
-    index = page.evaluate("""() => [...document.querySelectorAll('#sketchpad canvas')].findIndex(c => {
-        const s = getComputedStyle(c), r = c.getBoundingClientRect();
-        return s.pointerEvents !== 'none' && s.visibility !== 'hidden' && s.display !== 'none'
-               && r.width > 50 && r.height > 50; })""")
-    if index < 0:
-        raise RuntimeError("no visible interactive <canvas> inside #sketchpad")
-    return page.locator("#sketchpad canvas").nth(index)
+    """The pad's <canvas> (the one inside the element with id "sketchpad")."""
+    return page.locator("#sketchpad canvas").first
 
 
-def select_brush(page) -> bool:
-    """Click the pad's Brush tool. Gradio 6.31 starts every Sketchpad (and re-starts it after "Clear canvas")
-    with no tool selected ("select the draw tool to start"): strokes are ignored until the brush is chosen.
-    Returns whether that overlay was showing."""
-    overlay = page.locator("#sketchpad .empty", has_text="select the draw tool").count() > 0
-    page.locator("#sketchpad button[aria-label='Brush']").click()
-    return overlay
+def select_brush(page, timeout_ms: float = 30_000) -> bool:
+    """Wait until the pad can be drawn on (its script has started); True when it is. The pad has no tools to
+    pick (Gradio's Sketchpad, the pad before, started with none selected); the name is kept for callers."""
+    try:
+        page.wait_for_selector("#sketchpad .pad[data-ready]", timeout=timeout_ms)
+        return True
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the pad's script did not start
+        return False
 
 
 def clear_pad(page, timeout_s: float = 5.0) -> None:
-    """Click "Clear canvas", wait for the app's answer to the cleared pad, and re-select the brush."""
-    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
-    wait_status(page, contains="pad is empty", timeout_s=timeout_s)
-    select_brush(page)
+    """Click the pad's Clear button and wait for the app's answer to the empty pad ("... draw a digit ...").
+    (An already empty pad sends nothing, so the wait then ends at `timeout_s`.)"""
+    page.locator("#sketchpad .pad-clear").click()
+    wait_status(page, contains="draw a digit", timeout_s=timeout_s)
 
 
-def stroke(page, shape: str | list[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4) -> None:
-    """One continuous mouse stroke (down ... up) of `shape` (a name in SHAPES, or points) over the middle of the
-    pad. The brush joins the points of each move, so a few steps per segment suffice; each move costs ~0.2 s
-    of software WebGL in headless Chromium."""
+def pad_points(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0
+               ) -> list[tuple[float, float]]:
+    """`shape` (a name in SHAPES, or points in its units) in page coordinates over the middle of the pad."""
     points = SHAPES[shape] if isinstance(shape, str) else shape
     box = pad_canvas(page).bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    half = 0.3 * min(box["width"], box["height"]) * scale  # well inside the fixed 280x280 drawing area
-    xy = [(cx + x * half, cy + y * half) for x, y in points]
+    half = 0.3 * min(box["width"], box["height"]) * scale
+    return [(cx + x * half, cy + y * half) for x, y in points]
+
+
+def along(points: Sequence[tuple[float, float]], fraction: float) -> tuple[float, float]:
+    """The point `fraction` (0..1) of the way along the polyline `points`, by length."""
+    xy = np.asarray(points, dtype=float)
+    lengths = np.hypot(*np.diff(xy, axis=0).T)
+    target = float(np.clip(fraction, 0, 1)) * lengths.sum()
+    for (x0, y0), (x1, y1), length in zip(xy[:-1], xy[1:], lengths):
+        if target <= length and length > 0:
+            t = target / length
+            return float(x0 + t * (x1 - x0)), float(y0 + t * (y1 - y0))
+        target -= length
+    return float(xy[-1, 0]), float(xy[-1, 1])
+
+
+def stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4,
+           duration_s: float | None = None, before_up=None) -> None:
+    """One continuous mouse stroke (down ... up) of `shape` over the middle of the pad.
+
+    Without `duration_s`: as fast as the browser takes the moves (`steps` moves per segment). With it: the
+    pen moves along the shape for `duration_s` seconds of wall time, as a person draws (a move every
+    ~15 ms, paced by the clock, so a slow browser gets fewer moves, not a slower stroke). `before_up` (if
+    given) is called just before the button is released."""
+    xy = pad_points(page, shape, scale)
     page.mouse.move(*xy[0])
     page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=steps)
+    if duration_s is None:
+        for x, y in xy[1:]:
+            page.mouse.move(x, y, steps=steps)
+    else:
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < duration_s:
+            page.mouse.move(*along(xy, elapsed / duration_s))
+            time.sleep(0.015)
+        page.mouse.move(*xy[-1])
+    if before_up is not None:
+        before_up()
     page.mouse.up()
+
+
+def touch_stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0, moves: int = 12) -> None:
+    """One finger stroke of `shape` through the Chrome DevTools Protocol (`Input.dispatchTouchEvent`):
+    Playwright's touchscreen only taps. The page gets touch pointer events, as on a phone."""
+    xy = pad_points(page, shape, scale)
+    path = [along(xy, i / (moves - 1)) for i in range(moves)]
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+        for kind, (x, y) in [("touchStart", path[0])] + [("touchMove", p) for p in path[1:]]:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
 
 
 def img_src(page, elem_id: str) -> str | None:
@@ -282,14 +349,53 @@ def status_text(page) -> str:
 
 
 def wait_status(page, contains: str = "", timeout_s: float = 10.0) -> str:
-    """The draw status line once no event is pending for it (Gradio prefixes it with a timer like "0.4s" while
-    one is) and it holds a message containing `contains`; the last text seen when `timeout_s` passes first."""
+    """The draw status line once no event is pending for it (Gradio prefixes it with a timer like "0.4s" or
+    "processing | 0.4s" while one is) and it holds a message containing `contains`; the last text seen when
+    `timeout_s` passes first."""
     deadline = time.monotonic() + timeout_s
     while True:
         text = status_text(page)
-        pending = re.match(r"[\d.]+\s*s(\s|$)", text) is not None
+        pending = re.match(r"(processing|queue[^|\n]*|pending)?\s*\|?\s*[\d.]+\s*s(\s|$)", text) is not None
         if text and not pending and contains in text:
             return text
         if time.monotonic() > deadline:
             return text
         time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- the Embeddings tab's maps (clicks on an image)
+
+def open_tab(page, name: str, timeout_ms: float = 30_000) -> None:
+    """Click the tab called `name` (e.g. "Embeddings")."""
+    page.get_by_role("tab", name=name).click(timeout=timeout_ms)
+
+
+def image_geometry(page, elem_id: str) -> dict[str, float]:
+    """The <img> inside `elem_id`: its box on the page, natural size, computed object-fit, and the scale Gradio
+    assumes when it turns a click into `evt.index` (scaled down to fit, never up, centred)."""
+    return page.evaluate("""(id) => { const img = document.querySelector('#' + id + ' img');
+        const r = img.getBoundingClientRect();
+        return {left: r.left, top: r.top, width: r.width, height: r.height, natural_width: img.naturalWidth,
+                natural_height: img.naturalHeight, object_fit: getComputedStyle(img).objectFit,
+                scale: Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1)}; }""", elem_id)
+
+
+def image_pixel_on_page(page, elem_id: str, px: float, py: float) -> tuple[float, float]:
+    """Where on the page the image pixel (px, py) of the <img> inside `elem_id` is, by Gradio's click mapping."""
+    g = image_geometry(page, elem_id)
+    s = g["scale"]
+    return (g["left"] + (g["width"] - g["natural_width"] * s) / 2 + (px + 0.5) * s,
+            g["top"] + (g["height"] - g["natural_height"] * s) / 2 + (py + 0.5) * s)
+
+
+def click_image_pixel(page, elem_id: str, px: float, py: float) -> None:
+    """Click the image pixel (px, py) (the image's own pixels, what `gr.Image.select` reports)."""
+    page.mouse.click(*image_pixel_on_page(page, elem_id, px, py))
+
+
+def wait_new_image(page, elem_id: str, before: str | None, timeout_ms: float = 15_000) -> str:
+    """Wait until the <img> inside `elem_id` shows a source other than `before`, fully loaded; its src."""
+    page.wait_for_function("""([id, before]) => { const img = document.querySelector('#' + id + ' img');
+        return img && img.src && img.src !== before && img.complete && img.naturalWidth > 0; }""",
+                           arg=[elem_id, before], timeout=timeout_ms, polling="raf")
+    return img_src(page, elem_id)

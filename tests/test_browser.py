@@ -1,4 +1,4 @@
-"""The Draw tab in a real browser: headless Chromium draws a digit with the mouse, the reconstructions appear.
+"""The Draw tab in a real browser: headless Chromium draws with the mouse and a finger; the reconstructions follow.
 
 Starts `app.py` as a subprocess on a free port (bundled weights; env AE_VAE_WEIGHTS_DIR overrides the folder)
 and drives the system Chromium (/usr/bin/chromium; env CHROMIUM_PATH) with Playwright's Python API.
@@ -8,21 +8,57 @@ Never run `playwright install`: the system browser is used.
 
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
+
+from ae_vae.drawing_pad import encode_payload
 
 # One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
 # (conftest puts the repo root on sys.path).
 from bench.common import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
-from bench.common import app_server, chromium, img_src, not_ready, open_app, select_brush, stroke, wait_status
+from bench.common import (
+    app_server,
+    chromium,
+    clear_pad,
+    img_src,
+    not_ready,
+    open_app,
+    stroke,
+    touch_stroke,
+    wait_status,
+    write_digit_png,
+)
 
 SERVER_TIMEOUT_S = 60
-RECON_TIMEOUT_MS = 10_000
+RECON_TIMEOUT_MS = 15_000
 OUTPUT_IDS = ("model-input", "ae-recon", "vae-recon")
+DONE = "Reconstructed your drawing"
 
 _problem = not_ready(WEIGHTS_DIR)
 if _problem:
     pytest.skip(_problem, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+# Records every change of the outputs' <img src> and the pad's pointer events, with the page's clock.
+TRACE_JS = """(ids) => {
+  window.__trace = [];
+  for (const id of ids) {
+    const root = document.getElementById(id);
+    let last = null;
+    new MutationObserver(() => {
+      const img = root.querySelector('img'), src = img ? img.src : null;
+      if (src !== last) { last = src; window.__trace.push({t: performance.now(), id, src}); }
+    }).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  }
+  for (const type of ['pointerdown', 'pointerup']) {
+    window.addEventListener(type, (e) => window.__trace.push({t: performance.now(), id: type, src: e.pointerType}),
+                            true);
+  }
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -45,29 +81,27 @@ def srcs(page) -> dict[str, str | None]:
     return {id_: img_src(page, id_) for id_ in OUTPUT_IDS}
 
 
-def wait_for_new_images(page, before: dict[str, str | None]) -> dict[str, str | None]:
-    """Wait (<= 10 s) until every output's <img> has a src different from `before` and has loaded."""
+def wait_for_drawing(page, before: dict[str, str | None]) -> dict[str, str | None]:
+    """Wait until the status says a stroke's final frame is done and every output shows a loaded image other than
+    `before`'s; the new srcs."""
     try:
-        page.wait_for_function("""([ids, before]) => ids.every(id => {
-            const img = document.querySelector('#' + id + ' img');
+        page.wait_for_function("""([ids, before, done]) => document.querySelector('#draw-status').innerText
+            .includes(done) && ids.every(id => { const img = document.querySelector('#' + id + ' img');
             return img && img.src && img.src !== before[id] && img.complete && img.naturalWidth > 0; })""",
-                               arg=[list(OUTPUT_IDS), before], timeout=RECON_TIMEOUT_MS, polling=100)
+                               arg=[list(OUTPUT_IDS), before, DONE], timeout=RECON_TIMEOUT_MS, polling=100)
     except sync_api.TimeoutError:
-        state = page.evaluate("""(ids) => ids.map(id => { const img = document.querySelector('#' + id + ' img');
-            return img ? `${id}: ${img.src.slice(-80)} complete=${img.complete} w=${img.naturalWidth}`
-                       : `${id}: -`; })""", list(OUTPUT_IDS))
-        pytest.fail(f"no new images within {RECON_TIMEOUT_MS} ms; before {before}; now {state}; "
+        pytest.fail(f"no final reconstruction within {RECON_TIMEOUT_MS} ms; before {before}; now {srcs(page)}; "
                     f"status {wait_status(page, timeout_s=0.5)!r}")
     return srcs(page)
 
 
-def draw_seven(page) -> None:
-    """A "7": one stroke, a horizontal bar then a diagonal, over the middle of the pad.
-
-    Gradio 6.31's Sketchpad starts with no tool selected and ignores strokes until the Brush is chosen,
-    as a user must."""
-    select_brush(page)
-    stroke(page, "7")
+def wait_for_srcs(page, expected: dict[str, str | None]) -> None:
+    try:
+        page.wait_for_function("""(expected) => Object.entries(expected).every(([id, src]) => {
+            const img = document.querySelector('#' + id + ' img'); return (img ? img.src : null) === src; })""",
+                               arg=expected, timeout=RECON_TIMEOUT_MS, polling=100)
+    except sync_api.TimeoutError:
+        pytest.fail(f"expected {expected}, got {srcs(page)}; status {wait_status(page, timeout_s=0.5)!r}")
 
 
 def model_input_stats(page) -> dict[str, float]:
@@ -86,20 +120,105 @@ def model_input_stats(page) -> dict[str, float]:
 def test_draw_then_example_updates_reconstructions(page, tmp_path):
     before = srcs(page)
     assert before["ae-recon"] is None and before["vae-recon"] is None, before
+    assert page.locator("#sketchpad .pad-hint").is_visible(), "an empty pad says 'draw a digit'"
 
-    draw_seven(page)
-    drawn = wait_for_new_images(page, before)
+    stroke(page, "7")
+    drawn = wait_for_drawing(page, before)
     page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
-
-    status = wait_status(page)
-    assert "⚠" not in status and "reconstructed your drawing" in status.lower(), status
+    assert not page.locator("#sketchpad .pad-hint").is_visible()
     stats = model_input_stats(page)
     assert (stats["width"], stats["height"]) == (28, 28), stats
     assert stats["max"] > 128 and stats["mean"] < 100, f"the model input does not look like a drawn digit: {stats}"
 
     page.locator("#examples button.thumbnail-item").nth(3).click()
-    picked = wait_for_new_images(page, drawn)
-    assert all(picked[id_] != drawn[id_] for id_ in OUTPUT_IDS), (drawn, picked)
-    status = wait_status(page)
+    page.wait_for_function("""(before) => ['model-input', 'ae-recon', 'vae-recon'].every(id => {
+        const img = document.querySelector('#' + id + ' img'); return img && img.src !== before[id]; })""",
+                           arg=drawn, timeout=RECON_TIMEOUT_MS)
+    status = wait_status(page, contains="test example #3")
     assert "⚠" not in status and "test example #3" in status, status
-    page.screenshot(path=str(tmp_path / "example.png"), full_page=True)
+
+
+def test_reconstructions_follow_the_pen_before_pointer_up(page):
+    """A slow 2-second stroke: the AE and VAE images change while the button is still down, and once more after."""
+    page.evaluate(TRACE_JS, list(OUTPUT_IDS))
+    # the last segment is drawn right before the button goes up, so the final frame has ink no live frame had
+    stroke(page, "Z", duration_s=2.0, before_up=lambda: page.mouse.move(*_last_point(page), steps=1))
+    wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
+    trace = page.evaluate("() => window.__trace")
+    down = next(e["t"] for e in trace if e["id"] == "pointerdown")
+    up = next(e["t"] for e in trace if e["id"] == "pointerup")
+    for id_ in ("ae-recon", "vae-recon"):
+        during = [e for e in trace if e["id"] == id_ and down < e["t"] < up and e["src"]]
+        after = [e for e in trace if e["id"] == id_ and e["t"] > up and e["src"]]
+        assert during, f"{id_} did not change before pointer-up: {trace}"
+        assert after, f"{id_} did not change after pointer-up: {trace}"
+
+
+def _last_point(page) -> tuple[float, float]:
+    box = page.locator("#sketchpad canvas").bounding_box()
+    return box["x"] + box["width"] * 0.82, box["y"] + box["height"] * 0.72
+
+
+def test_undo_restores_the_previous_reconstruction(page):
+    empty = srcs(page)
+    stroke(page, "1")
+    first = wait_for_drawing(page, empty)
+    stroke(page, [(-0.6, 0.0), (0.6, 0.0)])  # a bar across the "1"
+    second = wait_for_drawing(page, first)
+    assert all(second[id_] != first[id_] for id_ in OUTPUT_IDS)
+
+    page.keyboard.press("Control+z")
+    wait_for_srcs(page, first)  # the same images: undo re-sends the earlier drawing exactly
+    page.locator("#sketchpad .pad-undo").click()  # and undoing the last stroke empties the pad
+    wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+    assert "draw a digit" in wait_status(page, contains="draw a digit")
+
+
+@pytest.mark.parametrize("how", ["button", "Delete key"])
+def test_clear_empties_the_outputs_and_says_draw_a_digit(page, how):
+    empty = srcs(page)
+    stroke(page, "L")
+    wait_for_drawing(page, empty)
+    if how == "button":
+        clear_pad(page)
+    else:
+        page.keyboard.press("Delete")
+    wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+    status = wait_status(page, contains="draw a digit")
+    assert "draw a digit" in status and "⚠" not in status, status
+    assert page.locator("#sketchpad .pad-hint").is_visible()
+    assert page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaePad.payload('final')") == ""
+
+
+def test_a_touch_stroke_draws(page):
+    """Touch events from the Chrome DevTools Protocol: the page gets touch pointer events, as on a phone."""
+    page.evaluate(TRACE_JS, list(OUTPUT_IDS))
+    touch_stroke(page, "7")
+    wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
+    kinds = {e["src"] for e in page.evaluate("() => window.__trace") if e["id"] == "pointerdown"}
+    assert kinds == {"touch"}, kinds
+    assert model_input_stats(page)["max"] > 128
+
+
+def test_the_pads_payload_is_the_python_encoders(page):
+    """The script's reduction of the canvas equals `encode_payload` of the same canvas (exported as PNG), so the
+    tolerance measured with `encode_payload` (tests/test_drawing_pad.py) holds for the real pad."""
+    stroke(page, "N", scale=0.5)
+    stroke(page, "U", scale=1.2)
+    canvas = page.locator("#sketchpad canvas")
+    data_url = canvas.evaluate("c => c.toDataURL('image/png')")
+    alpha = np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))[..., 3]
+    assert canvas.evaluate("c => c.aeVaePad.payload('final')") == encode_payload(alpha, "final")
+
+
+def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp_path):
+    with chromium() as page:
+        page.add_init_script("HTMLCanvasElement.prototype.getContext = function () { return null; };")
+        page.goto(app_url)
+        page.wait_for_selector("#examples img")
+        notice = page.locator("#sketchpad .pad-notice")
+        assert notice.is_visible() and "did not start" in notice.inner_text()
+        page.locator("#upload input[type=file]").set_input_files(str(write_digit_png(tmp_path / "digit.png")))
+        status = wait_status(page, contains="upload", timeout_s=RECON_TIMEOUT_MS / 1000)
+        assert "Reconstructed your upload" in status, status
+        assert img_src(page, "ae-recon") and img_src(page, "vae-recon")

@@ -1,0 +1,225 @@
+"""The drawing pad's server side: its payload (the Python twin of the page's encoder, the decoder and what it
+refuses), what the handlers get from it, and how close the pad's reduced drawing comes to a full-size PNG of
+the same ink. (The page's encoder is checked against `encode_payload` on a real canvas in test_browser.py.)"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import tempfile
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ae_vae.drawing_pad import (
+    DONE_STATUS,
+    LIVE_STATUS,
+    MARGIN,
+    MAX_PAYLOAD_CHARS,
+    MAX_SIDE,
+    PAD_SIZE,
+    PAYLOAD_TOLERANCE,
+    PadEvents,
+    decode_payload,
+    drawing_pad,
+    encode_payload,
+    framing_difference,
+    sketch_value,
+)
+from ae_vae.gradio_io import OutputFiles
+from ae_vae.handlers import EMPTY_PAD_MESSAGE, AppHandlers
+from ae_vae.preprocess import InputError, to_model_input
+from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
+
+# to_model_input frames each data set its own way once it takes `dataset` (MNIST's framing before).
+DATASETS = ["mnist", "fashion_mnist"] if "dataset" in inspect.signature(to_model_input).parameters else ["mnist"]
+
+
+def model_input(source, dataset: str) -> np.ndarray:
+    return to_model_input(source, dataset=dataset) if len(DATASETS) > 1 else to_model_input(source)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# ---------------------------------------------------------------- the payload
+
+@pytest.mark.parametrize("height, width, factor", [(1, 1, 1), (30, 40, 1), (112, 20, 1), (113, 20, 2),
+                                                  (224, 224, 2), (225, 60, 3), (280, 280, 3)])
+def test_the_payload_is_the_inks_box_reduced_by_the_smallest_whole_factor(height, width, factor):
+    rng = np.random.default_rng(height * 1000 + width)
+    alpha = np.zeros((PAD_SIZE, PAD_SIZE), np.uint8)
+    top, left = (PAD_SIZE - height) // 2, (PAD_SIZE - width) // 3
+    alpha[top:top + height, left:left + width] = rng.integers(0, 256, (height, width))
+    alpha[top, left] = alpha[top + height - 1, left + width - 1] = 255  # the box's corners are ink
+    frame = decode_payload(encode_payload(alpha, "live"))
+    assert frame.phase == "live"
+    assert frame.ink.shape == (-(-height // factor), -(-width // factor)) and max(frame.ink.shape) <= MAX_SIDE
+    crop = np.zeros((frame.ink.shape[0] * factor, frame.ink.shape[1] * factor))
+    crop[:height, :width] = alpha[top:top + height, left:left + width]
+    means = crop.reshape(frame.ink.shape[0], factor, frame.ink.shape[1], factor).mean(axis=(1, 3))
+    assert np.abs(frame.ink - means).max() <= 0.5  # the area average, rounded
+    if factor == 1:
+        assert np.array_equal(frame.ink, alpha[top:top + height, left:left + width])
+
+
+def test_an_empty_pad_sends_nothing():
+    assert encode_payload(np.zeros((PAD_SIZE, PAD_SIZE), np.uint8)) == ""
+    assert decode_payload("") is None and decode_payload(None) is None
+    assert sketch_value("") is None
+
+
+def test_the_biggest_payload_fits_the_cap():
+    assert len(encode_payload(np.full((PAD_SIZE, PAD_SIZE), 255, np.uint8))) <= MAX_PAYLOAD_CHARS
+
+
+@pytest.mark.parametrize("value, message", [
+    (42, "sent int, not a drawing"),
+    (["live:1x1:AA=="], "sent list, not a drawing"),
+    ("A" * (MAX_PAYLOAD_CHARS + 1), f"at most {MAX_PAYLOAD_CHARS}"),
+    ("png:2x2:AAAAAA==", "not a drawing"),
+    ("live:2x2", "not a drawing"),
+    ("live:2x2:AAAA\nAAAA", "not a drawing"),
+    ("data:image/png;base64,iVBORw0KGgo=", "not a drawing"),
+    ("live:0x3:", "1 to 112 px per side"),
+    ("final:113x1:" + b64(bytes(113)), "113×1 drawing"),
+    ("live:99999x1:", "not a drawing"),
+    ("live:2x2:AAA", "not valid base64"),
+    ("live:2x2:" + b64(bytes(3)), "3 pixels for a 2×2 drawing"),
+    ("live:2x2:" + b64(bytes(5)), "5 pixels for a 2×2 drawing"),
+])
+def test_malformed_or_oversized_payloads_are_refused_with_a_message(value, message):
+    with pytest.raises(InputError, match=message):
+        decode_payload(value)
+
+
+# ---------------------------------------------------------------- what the handlers get
+
+def test_a_payload_becomes_the_sketchpads_value_with_a_margin():
+    alpha = np.zeros((PAD_SIZE, PAD_SIZE), np.uint8)
+    alpha[100:150, 120:130] = 200
+    sketch = sketch_value(encode_payload(alpha, "final"))
+    assert sketch["phase"] == "final" and sketch["layers"] == []
+    rgba = sketch["composite"]
+    assert rgba.shape == (50 + 2 * MARGIN, 10 + 2 * MARGIN, 4)
+    assert rgba[..., :3].max() == 0 and rgba[..., 3].max() == 200  # black ink, alpha = ink
+    assert rgba[:MARGIN].max() == 0 and rgba[:, -MARGIN:].max() == 0
+
+
+def test_an_api_sketch_value_keeps_working(tmp_path):
+    """API clients send the Sketchpad's value, its files uploaded by gradio_client.handle_file."""
+    path = tmp_path / "layer.png"
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(path)
+    uploaded = {"path": str(path), "meta": {"_type": "gradio.FileData"}, "orig_name": "layer.png"}
+    sketch = sketch_value({"background": None, "layers": [uploaded], "composite": uploaded})
+    assert sketch == {"background": None, "layers": [str(path)], "composite": str(path)}
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"composite": "/etc/passwd"}, "handle_file"),  # a bare path could name any file on the server
+    ({"composite": {"path": "/etc/passwd"}}, "handle_file"),  # not one of Gradio's checked uploads
+    ({"composite": None, "layers": "x.png"}, "list of files"),
+])
+def test_an_api_sketch_value_names_only_uploaded_files(value, message):
+    with pytest.raises(InputError, match=message):
+        sketch_value(value)
+
+
+def test_the_component_hands_events_the_sketch_and_describes_the_sketchpads_api():
+    pad = drawing_pad(render=False)
+    alpha = np.zeros((PAD_SIZE, PAD_SIZE), np.uint8)
+    alpha[10:20, 10:30] = 255
+    assert pad.preprocess(encode_payload(alpha))["composite"].shape == (10 + 2 * MARGIN, 20 + 2 * MARGIN, 4)
+    assert pad.preprocess("") is None
+    with pytest.raises(gr.Error, match="not a drawing"):
+        pad.preprocess("hello")
+    sketchpad = gr.Sketchpad(type="numpy", image_mode="RGBA", format="png", render=False)
+    assert pad.api_info() == sketchpad.api_info()
+
+
+# ---------------------------------------------------------------- the pad's drawing vs a full-size PNG
+
+def drawings() -> list[tuple[str, np.ndarray]]:
+    """Every test shape at three sizes (22%..84% of the pad) and two places, as the pad's canvas draws them."""
+    return [(f"{shape} x{scale} at {offset}", render_strokes([shape_on_canvas(shape, scale, offset=offset)]))
+            for shape in SHAPES for scale in (0.35, 0.8, 1.4) for offset in ((0, 0), (-37.3, 21.6))]
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_the_pads_drawing_and_a_full_size_png_of_the_same_ink_give_the_same_model_input(dataset, tmp_path):
+    """Within PAYLOAD_TOLERANCE per drawing, up to the framing's own one-pixel rounding (`framing_difference`),
+    and much closer on average; the raw difference too, on average. The PNG is what the Sketchpad sent: the
+    whole canvas, alpha = ink."""
+    framed, raw = {}, {}
+    for i, (name, alpha) in enumerate(drawings()):
+        rgba = np.zeros((PAD_SIZE, PAD_SIZE, 4), np.uint8)
+        rgba[..., 3] = alpha
+        png = tmp_path / f"{i}.png"
+        Image.fromarray(rgba).save(png)
+        full = model_input(str(png), dataset)
+        pad = model_input(sketch_value(encode_payload(alpha))["composite"], dataset)
+        framed[name], raw[name] = framing_difference(pad, full), float(np.abs(pad - full).mean())
+    worst = max(framed, key=framed.get)
+    assert framed[worst] <= PAYLOAD_TOLERANCE, (worst, framed[worst])
+    assert np.mean(list(framed.values())) <= 0.01 and np.mean(list(raw.values())) <= 0.03, (framed, raw)
+
+
+def test_framing_difference_forgives_a_one_pixel_shift_only():
+    rng = np.random.default_rng(0)
+    image = rng.random((28, 28)).astype(np.float32)
+    assert framing_difference(np.roll(image, (1, -1), axis=(0, 1)), image) == 0.0
+    assert framing_difference(np.roll(image, 2, axis=0), image) > 0.2
+
+
+def test_a_shipped_judge_classifies_both_the_same():
+    """The digit judge (weights/judge-mnist, when shipped) gives the same class to both renderings."""
+    judge_module = pytest.importorskip("ae_vae.judge")
+    folder = DEFAULT_WEIGHTS_DIR / "judge-mnist"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"no judge in {folder}")
+    judge, _ = judge_module.load_judge(folder)
+    full, pad = [], []
+    for _, alpha in drawings():
+        rgba = np.zeros((PAD_SIZE, PAD_SIZE, 4), np.uint8)
+        rgba[..., 3] = alpha
+        full.append(model_input(rgba, "mnist"))
+        pad.append(model_input(sketch_value(encode_payload(alpha))["composite"], "mnist"))
+    same = judge.predict(torch.from_numpy(np.stack(full))[:, None]) == judge.predict(torch.from_numpy(np.stack(pad))[:, None])
+    assert same.float().mean() >= 0.95, same
+
+
+# ---------------------------------------------------------------- the live event
+
+@pytest.fixture(scope="module")
+def events() -> PadEvents:
+    missing = missing_weights(DEFAULT_WEIGHTS_DIR)
+    if missing:
+        pytest.skip(f"no bundled weights for {missing}")
+    from ae_vae.weight_sources import load_explorer
+
+    return PadEvents(AppHandlers(load_explorer(None, DEFAULT_WEIGHTS_DIR), OutputFiles(tempfile.mkdtemp())))
+
+
+def seven(phase: str) -> dict:
+    return sketch_value(encode_payload(render_strokes([shape_on_canvas("7")]), phase))
+
+
+def test_live_frames_update_the_reconstructions_and_the_final_frame_everything(events):
+    skip = gr.skip()
+    live = events.live(seven("live"), "mnist", None)
+    assert len(live) == 8 and live[3:6] == (skip, skip, skip) and live[6:] == ("pad", LIVE_STATUS)
+    assert all(str(path).endswith(".png") for path in live[:3])
+    final = events.live(seven("final"), "mnist", "pad")
+    assert final[:3] == live[:3]  # same ink, same images
+    assert str(final[3]).endswith(".png") and "AE" in final[4] and final[5].shape == (28, 28)
+    assert final[6] == "pad" and DONE_STATUS.rstrip(".") in final[7]
+
+
+def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
+    assert events.live(None, "mnist", "pad") == (None, None, None, None, "", None, None, EMPTY_PAD_MESSAGE)
+    kept = events.live(None, "mnist", "upload")
+    assert kept[:7] == (gr.skip(),) * 7 and kept[7] == EMPTY_PAD_MESSAGE
