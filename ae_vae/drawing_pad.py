@@ -45,7 +45,10 @@ PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 o
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's
 MAX_SIDE = 112  # longest side of the payload's ink, px
 FRAME_INTERVAL_MS = 100  # at most one live frame per this interval (plus the final one on pointer-up)
-LIVE_CONCURRENCY = 2  # live frames computed at once, all pages together (their own queue group; bench/load_test.py)
+# Live frames computed at once, all pages together: a queue group of their own with as many workers as the
+# app's --concurrency gives every other group, so people drawing do not hold up the other tabs (and the
+# other way round); bench/load_test.py --mode live measures the choice.
+LIVE_CONCURRENCY = "default"
 MARGIN = 4  # empty pixels put back around the decoded crop: the framing needs a background to find the ink on
 PHASES = ("live", "final")
 MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + 4 * -(-MAX_SIDE * MAX_SIDE // 3)

@@ -1,0 +1,169 @@
+"""Simulated pages drawing live on the Draw tab's pad: the load `bench/load_test.py --mode live` applies.
+
+Each client is what one open page sends while someone draws: its own Gradio session, posting the pad's frames
+to the pad's (private) change event exactly as the page's script does — `/gradio_api/queue/join` with the
+event's fn_index, then the answer from the session's `/gradio_api/queue/data` stream — and fetching the
+output images the answer names, as the browser does. A stroke lasts `STROKE_S`; while it is drawn the client
+sends the drawing so far at most every 100 ms with at most one frame in flight (the pad's throttle and
+`trigger_mode="always_last"`), then the final frame at pointer-up, pauses, clears the pad (one empty frame)
+and draws the next shape. Frames are the payloads `ae_vae.drawing_pad.encode_payload` makes of
+`bench.common.render_strokes` drawings, precomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ae_vae.drawing_pad import FRAME_INTERVAL_MS, encode_payload
+from bench.common import SHAPES, along, percentile, render_strokes, shape_on_canvas
+
+STROKE_S = 1.5  # one stroke, pointer-down to pointer-up
+PAUSE_S = 0.4  # after the final frame's answer, before clearing; as long again after the clear
+PROGRESS_STEPS = 30  # precomputed frames per stroke
+
+
+@dataclass
+class ClientResult:
+    answers: int = 0  # frames answered (live and final)
+    clears: int = 0
+    errors: list[str] = field(default_factory=list)
+    final_s: list[float] = field(default_factory=list)  # pointer-up -> the final frame's answer
+    frame_s: list[float] = field(default_factory=list)  # request -> answer, every frame
+
+
+def stroke_frames(shape: str, scale: float) -> list[tuple[str, str]]:
+    """(live payload, final payload) of the stroke drawn up to each of PROGRESS_STEPS points of its length."""
+    points = shape_on_canvas(shape, scale)
+    reach = np.hypot(*np.diff(np.asarray(points), axis=0).T).cumsum()
+    reach /= reach[-1]
+    frames = []
+    for step in range(1, PROGRESS_STEPS + 1):
+        fraction = step / PROGRESS_STEPS
+        drawn = [points[0], *[p for p, r in zip(points[1:], reach) if r < fraction], along(points, fraction)]
+        alpha = render_strokes([drawn])
+        frames.append((encode_payload(alpha, "live"), encode_payload(alpha, "final")))
+    return frames
+
+
+def pad_event(http, url: str) -> tuple[int, int, list[int]]:
+    """fn_index of the pad's change event, the pad's component id, and the event's input ids (from /config)."""
+    config = http.get(url + "config").json()
+    pad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
+    dep = next(d for d in config["dependencies"] if [pad, "change"] in [list(t) for t in d["targets"]])
+    kinds = {c["id"]: c["type"] for c in config["components"]}
+    return dep["id"], pad, [(i, kinds.get(i)) for i in dep["inputs"]]
+
+
+class LiveClient:
+    """One page's session: `send(payload)` posts a frame and waits for its answer (and its images)."""
+
+    def __init__(self, http, url: str, fn_index: int, pad_id: int, inputs: list, fetch_images: bool):
+        self.http, self.url, self.fn_index, self.pad_id, self.inputs = http, url, fn_index, pad_id, inputs
+        self.session = uuid.uuid4().hex[:11]
+        self.fetch_images = fetch_images
+
+    def send(self, payload: str) -> None:
+        data = [payload if i == self.pad_id else "mnist" if kind == "radio" else None for i, kind in self.inputs]
+        joined = self.http.post(self.url + "gradio_api/queue/join", json={
+            "data": data, "event_data": None, "fn_index": self.fn_index, "trigger_id": self.pad_id,
+            "session_hash": self.session})
+        if joined.status_code != 200:
+            raise RuntimeError(f"queue/join answered {joined.status_code}: {joined.text[:200]}")
+        event_id = joined.json()["event_id"]
+        with self.http.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session}) as sse:
+            for line in sse.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("event_id") not in (None, event_id) or message.get("msg") != "process_completed":
+                    continue
+                if not message.get("success"):
+                    raise RuntimeError(f"frame failed: {str(message.get('output'))[:200]}")
+                outputs = message["output"]["data"]
+                break
+            else:
+                raise RuntimeError("the answer stream closed without the frame's answer")
+        status = outputs[-1] if isinstance(outputs[-1], str) else ""
+        if "⚠" in status:
+            raise RuntimeError(f"status: {status}")
+        if self.fetch_images:
+            for item in outputs:
+                if isinstance(item, dict) and item.get("url"):
+                    self.http.get(item["url"]).raise_for_status()
+
+
+def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, result: ClientResult, index: int) -> None:
+    """Strokes, one after another, until `stop_at` (a final frame in flight is still awaited)."""
+    n = index
+    while time.perf_counter() < stop_at:
+        frames = frames_by_stroke[n % len(frames_by_stroke)]
+        n += 1
+        down = time.perf_counter()
+        up = down + STROKE_S
+        last_sent = -1.0
+        while True:
+            now = time.perf_counter()
+            wait = last_sent + FRAME_INTERVAL_MS / 1000 - now
+            if wait > 0:
+                time.sleep(wait)
+                now = time.perf_counter()
+            final = now >= up
+            progress = min(PROGRESS_STEPS - 1, int((now - down) / STROKE_S * PROGRESS_STEPS))
+            payload = frames[progress][1] if final else frames[progress][0]
+            last_sent = now
+            try:
+                client.send(payload)
+                answered = time.perf_counter()
+                result.answers += 1
+                result.frame_s.append(answered - now)
+                if final:
+                    result.final_s.append(answered - up)
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                result.errors.append(f"{exc.__class__.__name__}: {exc}")
+            if final:
+                break
+        time.sleep(PAUSE_S)
+        try:
+            client.send("")
+            result.clears += 1
+        except Exception as exc:  # noqa: BLE001
+            result.errors.append(f"clear: {exc.__class__.__name__}: {exc}")
+        time.sleep(PAUSE_S)
+
+
+def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True) -> dict:
+    """`clients` simulated pages drawing for `seconds`; the summary the load test prints."""
+    import httpx
+
+    strokes = [stroke_frames(shape, scale) for shape in SHAPES for scale in (0.7, 1.0)]
+    with httpx.Client(timeout=60) as probe:
+        fn_index, pad_id, inputs = pad_event(probe, url)
+    results = [ClientResult() for _ in range(clients)]
+    start = time.perf_counter()
+    stop_at = start + seconds
+
+    def worker(i: int) -> None:
+        with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=4)) as http:
+            draw_until(LiveClient(http, url, fn_index, pad_id, inputs, fetch_images), strokes, stop_at, results[i], i)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    finals = [s for r in results for s in r.final_s]
+    frames = [s for r in results for s in r.frame_s]
+    return {"seconds": elapsed, "answers": sum(r.answers for r in results),
+            "frames_per_s": sum(r.answers + r.clears for r in results) / elapsed,
+            "min_answers_per_client_s": min(r.answers for r in results) / elapsed,
+            "final_p50": percentile(finals, 50), "final_p95": percentile(finals, 95), "finals": len(finals),
+            "frame_p50": percentile(frames, 50), "frame_p95": percentile(frames, 95),
+            "errors": sum(len(r.errors) for r in results),
+            "first_errors": [e for r in results for e in r.errors][:3]}
