@@ -27,6 +27,8 @@ from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
 from ae_vae.fileio import WeightsError
 from ae_vae.gradio_io import OutputFiles, output_image, upload_image
 from ae_vae.handlers import AppHandlers
+from ae_vae.navigation import MAX_NEIGHBOURS, MAX_SIGMA
+from ae_vae.navigation_handlers import DEFAULT_NEIGHBOURS, NavigationHandlers
 from ae_vae.weight_sources import find_own_models, load_explorer
 
 logger = logging.getLogger("app")
@@ -77,8 +79,11 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                     vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                 errors = gr.Markdown(label="reconstruction errors")
+                neighbours_panel(handlers, dataset, pad, upload, current_input)
         examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
                               height=150, allow_preview=False, elem_id="examples", format="png")
+        walk_panel(handlers, dataset, pad, upload, current_input)
+        code_panel(handlers, dataset, pad, upload, current_input)
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
     run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
@@ -147,9 +152,13 @@ def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.S
         with gr.Row():
             mark = upload_image("Point to mark (your latest drawing)", height=140)
             run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
-        maps_plot = gr.Image(label="Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right",
-                             format="png", interactive=False, elem_id="maps-plot")
+        caption = "Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
+        gr.Markdown(caption, elem_classes="image-caption")
+        # not `output_image`: its `pixelated` class sets object-fit, and evt.index assumes the default (scale-down)
+        maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id="maps-plot")
         maps_text = gr.Markdown(label="explained variance")
+        click_panel(handlers, dataset, maps_plot, mark)
+        point_panel(handlers, dataset)
         with gr.Row():
             ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
             vae_manifold = output_image("VAE decoded over its PCA plane (±2σ)")
@@ -157,6 +166,113 @@ def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.S
     outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
     gr.on([run.click, tab.select], handlers.embedding, [dataset, mark], outputs, api_name="embedding")
     current_input.change(handlers.mark_value, current_input, mark, show_progress="hidden", **PRIVATE)
+
+
+def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+                     current_input: gr.State) -> None:
+    """The drawing's k nearest stored test images in each latent space, updated after every drawing."""
+    nav = NavigationHandlers(handlers)
+    with gr.Group():
+        ae_gallery = gr.Gallery(label="Nearest test images in the AE's latent space", columns=8, rows=1, height=96,
+                                allow_preview=False, format="png", elem_id="ae-neighbours", elem_classes="pixelated")
+        vae_gallery = gr.Gallery(label="Nearest test images in the VAE's latent space", columns=8, rows=1, height=96,
+                                 allow_preview=False, format="png", elem_id="vae-neighbours", elem_classes="pixelated")
+        with gr.Row():
+            summary = gr.Markdown(elem_id="neighbours-summary")
+            k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
+                          min_width=200)
+
+    outputs = [ae_gallery, vae_gallery, summary]
+    gr.on([k.release, current_input.change], nav.neighbours_of_input, [current_input, dataset, k], outputs,
+          show_progress="hidden", **PRIVATE)
+    # API only: a hidden trigger gives /neighbors the typed drawing inputs of /reconstruct (plus k)
+    gr.Button(visible=False).click(nav.neighbors, [pad, upload, dataset, k], outputs, api_name="neighbors")
+
+
+def walk_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+               current_input: gr.State) -> None:
+    """Sliders moving the drawing's codes along each model's own first principal directions, decoded live."""
+    nav = NavigationHandlers(handlers)
+    with gr.Accordion("Walk your drawing's code: each model along its own principal directions (in σ of its "
+                      "test codes)", open=True):
+        with gr.Row():
+            with gr.Column(scale=2):
+                sliders = [gr.Slider(-MAX_SIGMA, MAX_SIGMA, value=0.0, step=0.1, label=f"Direction {i + 1} (σ)",
+                                     elem_id=f"walk-{i + 1}") for i in range(3)]
+                reset = gr.Button("Reset", elem_id="walk-reset")
+            ae_walk = output_image("AE: its code moved", height=168, elem_id="walk-ae")
+            vae_walk = output_image("VAE: its posterior mean moved", height=168, elem_id="walk-vae")
+        labels = gr.Markdown(elem_id="walk-labels")
+
+    gr.on([s.input for s in sliders], nav.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
+          trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    for trigger in (reset.click, current_input.change):
+        trigger(nav.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
+                **PRIVATE)
+    gr.on(None, nav.direction_text, dataset, labels, show_progress="hidden", **PRIVATE)  # on load and switch
+    gr.Button(visible=False).click(nav.traverse, [pad, upload, dataset, *sliders], [ae_walk, vae_walk],
+                                   api_name="traverse")  # API only, as /neighbors
+
+
+def code_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+               current_input: gr.State) -> None:
+    """The drawing's codes and map positions as JSON, and a code decoded (the API's /encode, /locate, /decode)."""
+    nav = NavigationHandlers(handlers)
+    with gr.Accordion("Your drawing's codes (as the API's /encode, /locate and /decode give them)", open=False):
+        with gr.Row():
+            encode = gr.Button("Encode my drawing")
+            locate = gr.Button("Locate it on the maps")
+            model = gr.Radio([("AE", "ae"), ("VAE", "vae")], value="vae", label="Decode with")
+            decode = gr.Button("Decode the code")
+        with gr.Row():
+            codes = gr.JSON(label="AE code, VAE posterior mean and log-variance", elem_id="codes-json")
+            where = gr.JSON(label="Where it lands on the maps (data coordinates)", elem_id="locate-json")
+            code = gr.JSON(label="Code to decode (the chosen model's code of your drawing)", elem_id="code-json")
+            decoded = output_image("Decoded code", height=168, elem_id="decoded-code")
+
+    encode.click(nav.encode_input, [current_input, dataset], codes, **PRIVATE).then(
+        nav.code_of, [codes, model], code, **PRIVATE)
+    model.change(nav.code_of, [codes, model], code, **PRIVATE)
+    locate.click(nav.locate_input, [current_input, dataset], where, **PRIVATE)
+    decode.click(nav.decode, [dataset, model, code], decoded, api_name="decode")
+    # API only, as /neighbors
+    gr.Button(visible=False).click(nav.encode, [pad, upload, dataset], codes, api_name="encode")
+    gr.Button(visible=False).click(nav.locate, [pad, upload, dataset], where, api_name="locate")
+
+
+def click_panel(handlers: AppHandlers, dataset: gr.Radio, maps_plot: gr.Image, mark: gr.Image) -> None:
+    """A click on a map decodes that point with the map's model; the latest AE and VAE decodes side by side."""
+    nav = NavigationHandlers(handlers)
+    clicks = gr.State(None)
+    status = gr.Markdown(elem_id="click-status")
+    with gr.Row():
+        with gr.Column():
+            ae_image = output_image("AE: decoded at your latest click on an AE map", height=224, elem_id="click-ae")
+            ae_text = gr.Markdown(elem_id="click-ae-text")
+        with gr.Column():
+            vae_image = output_image("VAE: decoded at your latest click on a VAE map", height=224,
+                                     elem_id="click-vae")
+            vae_text = gr.Markdown(elem_id="click-vae-text")
+
+    maps_plot.select(nav.click_map, [dataset, mark, clicks],
+                     [maps_plot, ae_image, ae_text, vae_image, vae_text, clicks, status], show_progress="hidden",
+                     trigger_mode="always_last", **PRIVATE)
+
+
+def point_panel(handlers: AppHandlers, dataset: gr.Radio) -> None:
+    """Decode exact map coordinates (the API's /decode_point)."""
+    nav = NavigationHandlers(handlers)
+    with gr.Accordion("Decode exact map coordinates (as the API's /decode_point does)", open=False):
+        with gr.Row():
+            model = gr.Radio([("AE", "ae"), ("VAE", "vae")], value="vae", label="Model")
+            projection = gr.Radio([("PCA", "pca"), ("UMAP", "umap")], value="umap", label="Map")
+            x = gr.Number(value=0.0, label="x")
+            y = gr.Number(value=0.0, label="y")
+            run = gr.Button("Decode this point")
+        with gr.Row():
+            image = output_image("Decoded point", height=168, elem_id="point-image")
+            text = gr.Markdown(elem_id="point-text")
+    run.click(nav.decode_point, [dataset, model, projection, x, y], [image, text], api_name="decode_point")
 
 
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:

@@ -348,8 +348,8 @@ class PointDecode:
     def summary(self) -> str:
         far = ""
         if self.map_distance is not None and self.map_distance >= 3:
-            far = (f"; the position is {self.map_distance:.0f}× the map's typical spacing away from its nearest "
-                   "point, so the code is the mean of the codes of the nearest edge points")
+            far = (f"; the position is in an empty part of the map ({self.map_distance:.0f}× its points' typical "
+                   "spacing from the nearest one): the code is a blend of the nearest points' codes")
         return (f"{MODEL_TITLES[self.model]} at {self.projection.upper()} ({self.x:.2f}, {self.y:.2f}): "
                 f"{self.closeness.describe()}{far}.")
 

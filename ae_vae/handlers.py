@@ -31,8 +31,12 @@ class AppHandlers:
     # ------------------------------------------------------------------ draw
 
     @user_errors
-    def reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None = None):
-        """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input)."""
+    def reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", source: str | None = None):
+        """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input).
+
+        `sketch` and `image` default to None so that an API client may pass either alone: for an input whose
+        component starts empty, Gradio marks the API parameter optional only when the function's own default
+        for it is None (`Blocks.get_api_info`)."""
         chosen = image if (image is not None and source != "pad") or sketch is None else sketch
         result = self.explorer.reconstruct(chosen, dataset)
         png = self.files.png

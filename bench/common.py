@@ -389,7 +389,9 @@ def image_pixel_on_page(page, elem_id: str, px: float, py: float) -> tuple[float
 
 
 def click_image_pixel(page, elem_id: str, px: float, py: float) -> None:
-    """Click the image pixel (px, py) (the image's own pixels, what `gr.Image.select` reports)."""
+    """Click the image pixel (px, py) (the image's own pixels, what `gr.Image.select` reports), scrolling the
+    image to the middle of the viewport first (a mouse click outside the viewport reaches nothing)."""
+    page.evaluate("(id) => document.querySelector('#' + id + ' img').scrollIntoView({block: 'center'})", elem_id)
     page.mouse.click(*image_pixel_on_page(page, elem_id, px, py))
 
 

@@ -111,3 +111,65 @@ def test_sample_range_checks_are_the_handlers_own(handlers, count, seed, tempera
 def test_bad_numbers_through_the_api_give_messages(client):
     with pytest.raises(AppError, match="maximum value 64|number of samples"):
         client.predict("mnist", 500, 0, 1.0, api_name="/sample")
+
+
+# ---------------------------------------------------------------- latent navigation (issue 14)
+
+def test_reconstruct_takes_an_image_alone_by_name(client, digit_png):
+    """`sketch` is optional: Gradio derives an API default of None from the handler's own `sketch=None`."""
+    model_input, ae, vae, samples, errors = client.predict(image=handle_file(digit_png), dataset="mnist",
+                                                           api_name="/reconstruct")
+    assert read(model_input).shape[:2] == (28, 28) and "AE" in errors
+
+
+def test_neighbors_galleries_and_vote(client, digit_png):
+    ae, vae, summary = client.predict(image=handle_file(digit_png), dataset="mnist", k=5, api_name="/neighbors")
+    assert len(ae) == len(vae) == 5
+    for item in ae + vae:  # gallery items: {"image": file, "caption": class name}
+        assert read(item["image"]).shape[:2] == (28, 28) and item["caption"] in [str(d) for d in range(10)]
+    assert "The AE's 5 nearest neighbours: " in summary and "The VAE's 5 nearest neighbours: " in summary
+    assert "ones" in summary  # a vertical bar
+
+
+def test_locate_encode_decode_traverse_decode_point(client, digit_png):
+    image = handle_file(digit_png)
+    where = client.predict(image=image, dataset="mnist", api_name="/locate")
+    assert set(where) == {"ae", "vae"} and all(len(where[m][p]) == 2 for m in where for p in ("pca", "umap"))
+    codes = client.predict(image=image, dataset="mnist", api_name="/encode")
+    assert len(codes["ae"]["code"]) == len(codes["vae"]["mean"]) == len(codes["vae"]["logvar"]) == 32
+    assert read(client.predict(dataset="mnist", model="vae", code=codes["vae"]["mean"], api_name="/decode")).shape \
+        == (28, 28)
+    ae, vae = client.predict(image=image, dataset="mnist", pc1=2.0, pc3=-1.5, api_name="/traverse")
+    assert read(ae).shape == read(vae).shape == (28, 28)
+    x, y = where["vae"]["umap"]
+    decoded, text = client.predict(dataset="mnist", model="vae", projection="umap", x=x, y=y, api_name="/decode_point")
+    assert read(decoded).shape == (28, 28) and text.startswith("VAE at UMAP (") and "nearest test code at" in text
+
+
+# Values no UI control can send are refused with a message: by the components (choices, slider ranges) or by the
+# handlers themselves (their own checks are tested without the UI in test_navigation.py).
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(dataset="mnist", model="vae", code=[1.0] * 3, api_name="/decode"), "must have 32 numbers"),
+    (dict(dataset="mnist", model="vae", code=[1e9] * 32, api_name="/decode"), "within"),
+    (dict(dataset="mnist", model="vae", code="1, 2", api_name="/decode"), "list of 32 numbers"),
+    (dict(dataset="mnist", model="gan", code=[0.0] * 32, api_name="/decode"), "not in the list of choices"),
+    (dict(dataset="mnist", model="ae", projection="tsne", x=0, y=0, api_name="/decode_point"), "list of choices"),
+    (dict(dataset="mnist", model="ae", projection="umap", x=1e30, y=0, api_name="/decode_point"), "outside"),
+    (dict(dataset="mnist", model="ae", projection="pca", x=0, y=-1e300, api_name="/decode_point"), "outside"),
+    (dict(dataset="mnist", api_name="/neighbors"), "Pass an image"),
+    (dict(dataset="mnist", api_name="/traverse"), "Pass an image"),
+    (dict(sketch="abc", dataset="mnist", api_name="/encode"), "not a drawing")])
+def test_bad_navigation_values_give_messages(client, kwargs, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(**kwargs)
+    assert read(client.predict(dataset="mnist", model="vae", projection="umap", x=0, y=0,
+                               api_name="/decode_point")[0]).shape == (28, 28)  # still serving
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(k=0), "less than minimum value 1"), (dict(k=33), "greater than maximum value 32"),
+    (dict(pc2=9.0), "greater than maximum value 3"), (dict(dataset="cifar10"), "list of choices")])
+def test_bad_navigation_values_with_an_image_give_messages(client, digit_png, kwargs, message):
+    api_name = "/traverse" if "pc2" in kwargs else "/neighbors"
+    with pytest.raises(AppError, match=message):
+        client.predict(image=handle_file(digit_png), **{"dataset": "mnist", **kwargs}, api_name=api_name)

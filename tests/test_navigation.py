@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
@@ -13,8 +15,11 @@ from safetensors import safe_open
 from ae_vae.add_images import add_images
 from ae_vae.embeddings import EmbeddingsError, LatentMaps, fit_pca, load_maps, save_maps
 from ae_vae.explorer import PANELS, Explorer, load_dataset_models
+from ae_vae.gradio_io import OutputFiles
+from ae_vae.handlers import AppHandlers
 from ae_vae.models import AutoEncoder, AutoEncoderConfig
 from ae_vae.navigation import MAX_SIGMA, Navigator, PositionError, image_properties
+from ae_vae.navigation_handlers import NavigationHandlers
 from ae_vae.preprocess import InputError
 from ae_vae.weights import save_model_folder
 
@@ -328,3 +333,45 @@ def test_bad_codes_give_messages(explorer, code, message):
 def test_bad_points_give_messages(explorer, args, message):
     with pytest.raises(InputError, match=message):
         explorer.decode_point("mnist", *args)
+
+
+# ---------------------------------------------------------------- the handlers (no UI)
+
+def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_path):
+    nav = NavigationHandlers(AppHandlers(explorer, OutputFiles(tmp_path)))
+    rendered = explorer.rendered_maps("mnist")
+    miss = nav.click_map("mnist", None, None, SimpleNamespace(index=[1, 1]))
+    assert miss[-1].startswith("⚠️") and "outside the plot areas" in miss[-1]
+    px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
+    maps, ae_image, ae_text, vae_image, vae_text, clicks, status = nav.click_map(
+        "mnist", None, None, SimpleNamespace(index=[px, py]))
+    assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): nearest test code at")
+    assert np.asarray(Image.open(vae_image)).shape == (28, 28) and not isinstance(ae_image, str)
+    assert np.asarray(Image.open(maps)).shape == rendered.pixels.shape
+    px, py = rendered.to_pixel(PANELS.index(("ae", "pca")), 0.0, 0.0)
+    *_, clicks, _ = nav.click_map("mnist", None, clicks, SimpleNamespace(index=[px, py]))
+    assert clicks["vae"][0] == "umap" and clicks["ae"][0] == "pca"  # the latest of each model: two crosshairs
+    *_, clicks, _ = nav.click_map("fashion_mnist", None, clicks, SimpleNamespace(index=[px, py]))
+    assert set(clicks) == {"dataset", "ae"} and clicks["dataset"] == "fashion_mnist"
+
+
+def test_handlers_before_any_drawing(explorer, tmp_path):
+    nav = NavigationHandlers(AppHandlers(explorer, OutputFiles(tmp_path)))
+    assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
+    assert all(not isinstance(out, str) for out in nav.neighbours_of_input(None, "mnist"))
+    with pytest.raises(gr.Error, match="Draw tab first"):
+        nav.encode_input(None, "mnist")
+    with pytest.raises(gr.Error, match="Pass an image"):
+        nav.neighbors(None, None, "mnist")
+    table = nav.direction_text("mnist")
+    assert table.count("\n| ") == 3 and "direction 1 (" in table
+
+
+def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path):
+    pair = explorer.models("mnist")
+    old = Explorer({"mnist": type(pair)("mnist", pair.ae, pair.vae, LatentMaps(**{**pair.ae_maps.__dict__,
+                                                                                   "images": None}), pair.vae_maps)})
+    nav = NavigationHandlers(AppHandlers(old, OutputFiles(tmp_path)))
+    ae, vae, summary = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
+    assert ae == [] and len(vae) == 4 and vae[0][1] == "7"
+    assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in summary
