@@ -401,3 +401,9 @@ def wait_new_image(page, elem_id: str, before: str | None, timeout_ms: float = 1
         return img && img.src && img.src !== before && img.complete && img.naturalWidth > 0; }""",
                            arg=[elem_id, before], timeout=timeout_ms, polling="raf")
     return img_src(page, elem_id)
+
+
+def move_slider(page, elem_id: str, value: float) -> None:
+    """Set the range input inside `elem_id` to `value` as a drag would: the value, then an `input` event."""
+    page.evaluate("""([id, value]) => { const input = document.querySelector('#' + id + ' input[type=range]');
+        input.value = value; input.dispatchEvent(new Event('input', {bubbles: true})); }""", [elem_id, value])

@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 
 from ae_vae.drawing_pad import encode_payload
+from ae_vae.explorer import PANELS
+from ae_vae.weight_sources import load_explorer
 
 # One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
 # (conftest puts the repo root on sys.path).
@@ -24,11 +26,16 @@ from bench.common import (
     app_server,
     chromium,
     clear_pad,
+    click_image_pixel,
+    image_geometry,
     img_src,
+    move_slider,
     not_ready,
     open_app,
+    open_tab,
     stroke,
     touch_stroke,
+    wait_new_image,
     wait_status,
     write_digit_png,
 )
@@ -222,3 +229,43 @@ def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp
         status = wait_status(page, contains="upload", timeout_s=RECON_TIMEOUT_MS / 1000)
         assert "Reconstructed your upload" in status, status
         assert img_src(page, "ae-recon") and img_src(page, "vae-recon")
+
+
+# ---------------------------------------------------------------- the latent maps (issue 14)
+
+def test_a_click_on_a_map_shows_the_point_decoded(page):
+    """Embeddings tab: a click on the VAE's UMAP map shows that point decoded, with its distance to the data; a
+    click on the AE's PCA map adds the AE's beside it; a click off the plot areas says so."""
+    rendered = load_explorer(None, WEIGHTS_DIR).rendered_maps("mnist")  # the same figure the app renders
+    open_tab(page, "Embeddings")
+    plain = wait_new_image(page, "maps-plot", None, timeout_ms=60_000)
+    geometry = image_geometry(page, "maps-plot")
+    assert (geometry["natural_width"], geometry["natural_height"]) == rendered.pixels.shape[1::-1]
+    assert geometry["object_fit"] == "scale-down", geometry  # what Gradio's evt.index assumes
+    for model, projection in (("vae", "umap"), ("ae", "pca")):
+        left, top, right, bottom = rendered.boxes[PANELS.index((model, projection))]
+        click_image_pixel(page, "maps-plot", (left + right) / 2, (top + bottom) / 2)
+        wait_new_image(page, f"click-{model}", None)
+        page.wait_for_function("(id) => document.getElementById(id).innerText.includes('nearest test code at')",
+                               arg=f"click-{model}-text", timeout=RECON_TIMEOUT_MS)
+        text = page.locator(f"#click-{model}-text").inner_text()
+        assert text.startswith(f"{model.upper()} at {projection.upper()} ("), text
+        assert image_geometry(page, f"click-{model}")["natural_width"] == 28
+    assert img_src(page, "click-vae") is not None  # the VAE's decode stays beside the AE's
+    assert img_src(page, "maps-plot") != plain  # crosshairs drawn on the maps
+    click_image_pixel(page, "maps-plot", 2, 2)
+    page.wait_for_function("() => document.getElementById('click-status').innerText.includes('outside the plot')",
+                           timeout=RECON_TIMEOUT_MS)
+
+
+def test_an_example_gets_its_neighbours_and_a_slider_walks_its_code(page):
+    page.locator("#examples button.thumbnail-item").nth(7).click()  # a "7" (examples run 0-9, 0-9, ...)
+    page.wait_for_function("() => document.querySelectorAll('#vae-neighbours img').length === 8",
+                           timeout=RECON_TIMEOUT_MS)
+    page.wait_for_function("() => document.getElementById('neighbours-summary').innerText.includes(\"VAE's 8\")",
+                           timeout=RECON_TIMEOUT_MS)
+    summary = page.locator("#neighbours-summary").inner_text()
+    assert "sevens" in summary, summary
+    before = wait_new_image(page, "walk-vae", None)
+    move_slider(page, "walk-1", 2.5)
+    wait_new_image(page, "walk-vae", before)
