@@ -60,7 +60,7 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
     components other tabs read (the current model input) and the dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
-    pad_events = PadEvents(handlers)
+    pad_events = PadEvents(handlers.explorer)
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
@@ -89,7 +89,7 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
     pad.change(pad_events.live, [pad, dataset, source], [*outputs, source, status], show_progress="hidden",
                trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
-               **PRIVATE)
+               postprocess=False, **PRIVATE)  # images inline: drawing_pad.inline_png
     upload.upload(handlers.reconstruct_from_upload, [upload, dataset], [*outputs, source, status], **PRIVATE)
     examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
     return {"examples": examples, "current_input": current_input,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,10 @@ import gradio as gr
 import numpy as np
 from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
+from PIL import Image
 
-from .handlers import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE, AppHandlers
+from .explorer import Explorer
+from .handlers import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
 from .preprocess import InputError
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
@@ -159,30 +162,48 @@ def sketch_value(value: Any) -> dict | None:
     return {"background": None, "layers": [], "composite": frame.image(), "phase": frame.phase}
 
 
-class PadEvents:
-    """The pad's live frames over the app's handlers. Outputs follow `AppHandlers.reconstruct` (model input,
-    AE, VAE, samples, errors, current model input), then the source ("pad" / "upload") and the status line."""
+def inline_png(image: np.ndarray) -> dict:
+    """An image value the page shows without fetching a file: Gradio's image data with the PNG as a base64
+    data URL in `url` (how Gradio itself sends SVGs). For an event registered with `postprocess=False`.
 
-    def __init__(self, handlers: AppHandlers):
-        self.handlers = handlers
+    A frame's three 28x28 PNGs are ~1 KB: inline, they arrive with the answer. As files, each was written,
+    copied into Gradio's cache and fetched by the browser: 3 more requests per frame, and 0.1-0.25 s more
+    from the answer to the image on screen under load.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buffer, format="png")
+    data = buffer.getvalue()
+    return {"path": None, "url": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+            "orig_name": "drawing.png", "mime_type": "image/png", "size": len(data), "is_stream": False,
+            "meta": {"_type": "gradio.FileData"}}
+
+
+class PadEvents:
+    """The pad's live frames over the app's `Explorer`. Outputs as `AppHandlers.reconstruct`'s (model input, AE,
+    VAE, samples, errors, current model input), then the source ("pad" / "upload") and the status line; images
+    inline (`inline_png`: the event runs with `postprocess=False`)."""
+
+    def __init__(self, explorer: Explorer):
+        self.explorer = explorer
 
     def live(self, sketch: dict | None, dataset: str, source: str | None):
         """A frame from the pad. Live frames update the model input and both reconstructions only; the
-        samples, the error table and the drawing other tabs use follow on the final frame (fewer files per
-        frame, and no cascade of events on the other tabs while the pen moves)."""
+        samples, the error table and the drawing other tabs use follow on the final frame (less work per
+        frame, and no cascade of events on the other tabs while the pen moves). A drawing that cannot be
+        reconstructed empties the outputs and says why on the status line, as uploads do."""
         skip = gr.skip()
         if sketch is None:  # cleared, or every stroke undone
             if source == "upload":  # the outputs show an upload: leave them
                 return (*[skip] * (DRAW_OUTPUTS + 1), EMPTY_PAD_MESSAGE)
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, EMPTY_PAD_MESSAGE)
-        if sketch.get("phase") != "live":
-            return self.handlers.reconstruct_from_pad(sketch, dataset)
         try:
-            result = self.handlers.explorer.reconstruct(sketch["composite"], dataset)
+            result = self.explorer.reconstruct(sketch["composite"], dataset)
         except InputError as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}")
-        png = self.handlers.files.png
-        return (png(result.model_input), png(result.ae), png(result.vae), skip, skip, skip, "pad", LIVE_STATUS)
+        images = (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae))
+        if sketch.get("phase") == "live":
+            return (*images, skip, skip, skip, "pad", LIVE_STATUS)
+        return (*images, inline_png(result.vae_samples), result.summary(), result.model_input, "pad", DONE_STATUS)
 
 
 # ---------------------------------------------------------------- the component

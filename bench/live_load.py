@@ -92,9 +92,9 @@ class LiveClient:
         status = outputs[-1] if isinstance(outputs[-1], str) else ""
         if "⚠" in status:
             raise RuntimeError(f"status: {status}")
-        if self.fetch_images:
+        if self.fetch_images:  # images sent as files (not inline as data URLs) are fetched, as the browser does
             for item in outputs:
-                if isinstance(item, dict) and item.get("url"):
+                if isinstance(item, dict) and str(item.get("url", "")).startswith("http"):
                     self.http.get(item["url"]).raise_for_status()
 
 

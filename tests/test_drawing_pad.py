@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import inspect
-import tempfile
+import io
 
 import gradio as gr
 import numpy as np
 import pytest
 import torch
+from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
 from ae_vae.drawing_pad import (
@@ -27,10 +28,10 @@ from ae_vae.drawing_pad import (
     drawing_pad,
     encode_payload,
     framing_difference,
+    inline_png,
     sketch_value,
 )
-from ae_vae.gradio_io import OutputFiles
-from ae_vae.handlers import EMPTY_PAD_MESSAGE, AppHandlers
+from ae_vae.handlers import EMPTY_PAD_MESSAGE
 from ae_vae.preprocess import InputError, to_model_input
 from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 
@@ -201,7 +202,7 @@ def events() -> PadEvents:
         pytest.skip(f"no bundled weights for {missing}")
     from ae_vae.weight_sources import load_explorer
 
-    return PadEvents(AppHandlers(load_explorer(None, DEFAULT_WEIGHTS_DIR), OutputFiles(tempfile.mkdtemp())))
+    return PadEvents(load_explorer(None, DEFAULT_WEIGHTS_DIR))
 
 
 def seven(phase: str) -> dict:
@@ -212,11 +213,24 @@ def test_live_frames_update_the_reconstructions_and_the_final_frame_everything(e
     skip = gr.skip()
     live = events.live(seven("live"), "mnist", None)
     assert len(live) == 8 and live[3:6] == (skip, skip, skip) and live[6:] == ("pad", LIVE_STATUS)
-    assert all(str(path).endswith(".png") for path in live[:3])
     final = events.live(seven("final"), "mnist", "pad")
     assert final[:3] == live[:3]  # same ink, same images
-    assert str(final[3]).endswith(".png") and "AE" in final[4] and final[5].shape == (28, 28)
-    assert final[6] == "pad" and DONE_STATUS.rstrip(".") in final[7]
+    assert "AE" in final[4] and final[5].shape == (28, 28) and final[6:] == ("pad", DONE_STATUS)
+    shown = [np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
+             for value in final[:4]]
+    assert [image.shape for image in shown[:3]] == [(28, 28)] * 3 and shown[3].shape[0] == 32
+    assert np.array_equal(shown[0], final[5])  # the model input shown is the one other tabs get
+
+
+def test_inline_images_are_not_files_gradio_would_move():
+    value = inline_png(np.zeros((28, 28), np.uint8))
+    assert value["url"].startswith("data:image/png;base64,") and not is_file_obj_with_meta(value)
+
+
+def test_a_drawing_that_cannot_be_reconstructed_empties_the_outputs_and_says_why(events):
+    flat = {"background": None, "layers": [], "composite": np.zeros((12, 12, 4), np.uint8), "phase": "live"}
+    outputs = events.live(flat, "mnist", "pad")
+    assert outputs[:6] == (None, None, None, None, "", None) and "No ink" in outputs[7]
 
 
 def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
