@@ -188,13 +188,24 @@ class Explorer:
     def marked_maps(self, dataset: str, image: Any = None,
                     crosshairs: dict[tuple[str, str], tuple[float, float]] | None = None) -> np.ndarray:
         """The rendered maps with the drawing starred on every panel and a crosshair per (model, projection)."""
+        rendered, stars, lines = self._marks(dataset, image, crosshairs)
+        return rendered.with_markers(stars, crosshairs=lines)
+
+    def marked_maps_png(self, dataset: str, image: Any = None,
+                        crosshairs: dict[tuple[str, str], tuple[float, float]] | None = None) -> bytes:
+        """`marked_maps` as PNG bytes, drawn on the maps' palette copy (what the app sends after a click)."""
+        rendered, stars, lines = self._marks(dataset, image, crosshairs)
+        return rendered.marked_png(stars, crosshairs=lines)
+
+    def _marks(self, dataset: str, image: Any, crosshairs: dict | None
+               ) -> tuple[RenderedFigure, list[np.ndarray | None], list[tuple[float, float] | None]]:
         pair = self.models(dataset)
         stars: list[np.ndarray | None] = [None] * len(PANELS)
         if image is not None:
             where = self.locate(image, pair.dataset)
             stars = [np.array(where[model][projection]) for model, projection in PANELS]
         crosshairs = crosshairs or {}
-        return self.rendered_maps(pair.dataset).with_markers(stars, crosshairs=[crosshairs.get(p) for p in PANELS])
+        return self.rendered_maps(pair.dataset), stars, [crosshairs.get(p) for p in PANELS]
 
     def rendered_maps(self, dataset: str) -> RenderedFigure:
         """The four class-coloured maps of a data set, rendered once (thread-safe, lazily or by `prepare`)."""

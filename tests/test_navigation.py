@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -347,7 +348,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
         "mnist", None, None, SimpleNamespace(index=[px, py]))
     assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): nearest test code at")
     assert np.asarray(Image.open(vae_image)).shape == (28, 28) and not isinstance(ae_image, str)
-    assert np.asarray(Image.open(maps)).shape == rendered.pixels.shape
+    assert np.asarray(Image.open(maps).convert("RGB")).shape == rendered.pixels.shape
     px, py = rendered.to_pixel(PANELS.index(("ae", "pca")), 0.0, 0.0)
     *_, clicks, _ = nav.click_map("mnist", None, clicks, SimpleNamespace(index=[px, py]))
     assert clicks["vae"][0] == "umap" and clicks["ae"][0] == "pca"  # the latest of each model: two crosshairs
@@ -375,3 +376,15 @@ def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path)
     ae, vae, summary = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
     assert ae == [] and len(vae) == 4 and vae[0][1] == "7"
     assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in summary
+
+
+def test_the_png_a_click_sends_shows_the_same_marks(explorer):
+    """The palette copy: the figure within a few grey levels (quantised once); the marks' colours, the white
+    background and the black text exact."""
+    crosshairs = {("ae", "pca"): (1.0, -1.0), ("vae", "umap"): (5.0, 5.0)}
+    image = explorer.models("mnist").vae_maps.images[3]
+    rgb = explorer.marked_maps("mnist", image, crosshairs)
+    sent = np.asarray(Image.open(io.BytesIO(explorer.marked_maps_png("mnist", image, crosshairs))).convert("RGB"))
+    assert sent.shape == rgb.shape and np.abs(sent.astype(int) - rgb).mean() < 3
+    marks = np.isin(rgb.reshape(-1, 3) @ [65536, 256, 1], [0xFFDD00, 0xFFFFFF, 0])
+    assert np.array_equal(sent.reshape(-1, 3)[marks], rgb.reshape(-1, 3)[marks])

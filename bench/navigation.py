@@ -1,0 +1,300 @@
+"""The latent maps as a tool (issue 14): does a drawing's map position decode back to the drawn digit, do its
+neighbours vote for it, and how fast are a click and a slider move?
+
+    python bench/navigation.py                      # accuracy + compute timings (in process)
+    python bench/navigation.py --browser            # + click -> decoded image and slider -> decode in Chromium
+
+Drawn-style inputs: MNIST test digits that are *not* among the 5 000 stored points (test images 5 000 on),
+`--per-class` of each class, redrawn as a person draws on the pad: the digit's ink is thinned to its skeleton
+(Zhang-Suen) and stroked again with the pad's round brush (18 px) at a random size (55-85 % of the 280 px
+canvas) and place, then sent through the pad's own payload (ink box reduced to <= 112 px) and the app's
+preprocessing. For each drawing and each model:
+- round trip: its UMAP position (`Explorer.locate`, what `/locate` returns) decoded back (`Explorer.decode_point`,
+  what `/decode_point` returns) and classified by the judge; target >= 90 % classified as the drawn digit;
+- the vote of its 8 nearest stored test images (`Explorer.neighbours`, what `/neighbors` shows); target >= 95 %.
+For reference: the judge on the drawings themselves (are they recognisable?), on their plain reconstructions,
+and the same round trip through the PCA map (a 2-D slice: expected to lose most digits).
+The judge is the shipped `weights/judge-mnist` (`ae_vae.judge`); without it, a 3-nearest-neighbour classifier
+in pixel space on the MNIST training set stands in (its accuracy on clean test digits is printed).
+
+Timings (in process, one torch thread as the app's workers): decode compute per click, the crosshair redraw
+(stars + crosshairs on a copy of the pre-rendered maps) and its PNG encoding, neighbours, a walk decode.
+With `--browser`: a click on the maps -> the decoded image loaded (target p95 <= 0.5 s) and a slider move ->
+the new decode loaded (target p95 <= 0.3 s), in headless Chromium against `python app.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.data import load_split
+from ae_vae.drawing_pad import BRUSH_WIDTH, PAD_SIZE, decode_payload, encode_payload
+from ae_vae.explorer import PANELS
+from ae_vae.navigation import MODELS
+from ae_vae.preprocess import to_model_input
+from ae_vae.weight_sources import load_explorer
+from bench.common import argument_parser, exit_unless_ready, machine, percentile
+
+STORED_POINTS = 5000
+TARGETS = {"round trip (UMAP)": 90.0, "neighbours' vote": 95.0}
+
+
+# ---------------------------------------------------------------- drawn-style inputs
+
+def zhang_suen(mask: np.ndarray) -> np.ndarray:
+    """The skeleton of a binary image (Zhang & Suen 1984), vectorised over the pixels of each sub-iteration."""
+    img = np.pad(mask.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in
+                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]  # P2..P9
+            neighbours = sum(p)
+            transitions = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
+            if step == 0:
+                cond = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
+            else:
+                cond = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
+            remove = (img == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & cond
+            if remove.any():
+                img[remove] = 0
+                changed = True
+        if not changed:
+            return img[1:-1, 1:-1].astype(bool)
+
+
+def drawn_canvas(digit: np.ndarray, rng: np.random.Generator, supersample: int = 2) -> np.ndarray:
+    """A test digit redrawn with the pad's brush: (PAD_SIZE, PAD_SIZE) alpha channel, uint8."""
+    big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.BILINEAR)) > 100
+    skeleton = zhang_suen(big)
+    ys, xs = np.nonzero(skeleton)
+    height = rng.uniform(0.55, 0.85) * PAD_SIZE
+    scale = height / max(np.ptp(ys) + 1, 1)
+    scale = min(scale, 0.85 * PAD_SIZE / max(np.ptp(xs) + 1, 1))
+    width_px, height_px = (np.ptp(xs) + 1) * scale, (np.ptp(ys) + 1) * scale
+    margin = BRUSH_WIDTH
+    left = rng.uniform(margin, max(margin, PAD_SIZE - margin - width_px))
+    top = rng.uniform(margin, max(margin, PAD_SIZE - margin - height_px))
+    s = supersample
+    canvas = Image.new("L", (PAD_SIZE * s, PAD_SIZE * s), 0)
+    draw = ImageDraw.Draw(canvas)
+    point = {(y, x): ((left + (x - xs.min()) * scale) * s, (top + (y - ys.min()) * scale) * s) for y, x in zip(ys, xs)}
+    radius = BRUSH_WIDTH * s / 2
+    for (y, x), (cx, cy) in point.items():
+        draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=255)
+        for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # join 8-neighbours with the brush
+            if (y + dy, x + dx) in point:
+                draw.line([point[(y, x)], point[(y + dy, x + dx)]], fill=255, width=int(BRUSH_WIDTH * s))
+    return np.asarray(canvas.resize((PAD_SIZE, PAD_SIZE), Image.BOX))
+
+
+def as_the_app_gets_it(alpha: np.ndarray) -> np.ndarray:
+    """The pad's payload for this canvas, decoded as the server does, then the app's preprocessing: uint8 28x28."""
+    frame = decode_payload(encode_payload(alpha))
+    return (to_model_input(frame.image()) * 255 + 0.5).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- the judge
+
+class PixelNeighbours:
+    """Stand-in judge: the majority label of the 3 nearest training images in pixel space."""
+
+    def __init__(self, data_dir: Path):
+        train = load_split("mnist", data_dir, train=True, download=False)
+        self.images = train.images.flatten(1)
+        self.labels = train.labels
+        self.norms = (self.images ** 2).sum(1)
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        flat = images.flatten(1)
+        out = []
+        for start in range(0, len(flat), 250):
+            block = flat[start:start + 250]
+            d2 = (block ** 2).sum(1, keepdim=True) + self.norms[None] - 2 * block @ self.images.T
+            nearest = d2.topk(3, largest=False).indices
+            out.append(torch.mode(self.labels[nearest], dim=1).values)
+        return torch.cat(out)
+
+
+def load_the_judge(weights_dir: Path, data_dir: Path):
+    """The shipped judge, or the pixel-space stand-in (and why)."""
+    folder = weights_dir / "judge-mnist"
+    try:
+        from ae_vae.judge import load_judge
+
+        judge, card = load_judge(folder)
+        return judge, f"the shipped judge ({folder}, test accuracy {card.test_accuracy:.4f})"
+    except Exception as exc:  # noqa: BLE001 - absent module or folder: use the stand-in, and say so
+        reason = f"{type(exc).__name__}: {exc}"
+    stand_in = PixelNeighbours(data_dir)
+    return stand_in, f"a 3-NN pixel classifier on the MNIST training set (no shipped judge: {reason})"
+
+
+def classify(judge, images: list[np.ndarray]) -> np.ndarray:
+    batch = torch.from_numpy(np.stack(images).astype(np.float32) / 255.0)[:, None]
+    with torch.no_grad():
+        return judge.predict(batch).numpy()
+
+
+# ---------------------------------------------------------------- measurements
+
+def accuracy_table(explorer, judge, drawings: list[np.ndarray], labels: np.ndarray) -> list[tuple[str, str, float]]:
+    rows = []
+    decoded = {(m, p): [] for m in MODELS for p in ("umap", "pca")}
+    votes = {m: [] for m in MODELS}
+    plain = {m: [] for m in MODELS}
+    for drawing in drawings:
+        where = explorer.locate(drawing, "mnist")
+        for model in MODELS:
+            for projection in ("umap", "pca"):
+                decoded[(model, projection)].append(
+                    explorer.decode_point("mnist", model, projection, *where[model][projection]).image)
+        for model, (near, _) in explorer.neighbours(drawing, "mnist", 8).items():
+            votes[model].append(near.vote())
+        ae, vae = explorer.walk(drawing, "mnist", [0.0, 0.0, 0.0])
+        plain["ae"].append(ae)
+        plain["vae"].append(vae)
+    rows.append(("the drawings themselves (model inputs)", "-", 100 * (classify(judge, drawings) == labels).mean()))
+    for model in MODELS:
+        rows.append(("plain reconstruction decode(embed(x))", model, 100 * (classify(judge, plain[model]) == labels).mean()))
+        rows.append(("round trip (UMAP)", model, 100 * (classify(judge, decoded[(model, "umap")]) == labels).mean()))
+        rows.append(("round trip (PCA plane, for contrast)", model,
+                     100 * (classify(judge, decoded[(model, "pca")]) == labels).mean()))
+        rows.append(("neighbours' vote", model, 100 * (np.array(votes[model]) == labels).mean()))
+    return rows
+
+
+def rgb_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+def timed_ms(fn, repeats: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(1000 * (time.perf_counter() - start))
+    return out
+
+
+def compute_timings(explorer, drawing: np.ndarray, repeats: int) -> list[tuple[str, list[float]]]:
+    rng = np.random.default_rng(0)
+    rendered = explorer.rendered_maps("mnist")
+    clicks = []
+    for _ in range(repeats + 1):
+        panel = int(rng.integers(len(PANELS)))
+        x_min, x_max, y_min, y_max = rendered.limits[panel]
+        clicks.append((*PANELS[panel], rng.uniform(x_min, x_max), rng.uniform(y_min, y_max)))
+    it = iter(clicks)
+    crosshairs = {("ae", "pca"): (0.0, 0.0), ("vae", "umap"): (5.0, 5.0)}
+    marked = explorer.marked_maps("mnist", drawing, crosshairs)
+    return [
+        ("decode a clicked point (map -> latent -> image, distance to the data)",
+         timed_ms(lambda: explorer.decode_point("mnist", *next(it)), repeats)),
+        ("crosshair redraw: stars + 2 crosshairs on a copy of the maps (RGB)",
+         timed_ms(lambda: explorer.marked_maps("mnist", drawing, crosshairs), repeats)),
+        ("  the same as the app sends it: on the palette copy, PNG-encoded",
+         timed_ms(lambda: explorer.marked_maps_png("mnist", drawing, crosshairs), repeats)),
+        ("  (for comparison: the RGB copy PNG-encoded at zlib level 1)",
+         timed_ms(lambda: rgb_png(marked), repeats)),
+        ("8 neighbours in both latent spaces", timed_ms(lambda: explorer.neighbours(drawing, "mnist", 8), repeats)),
+        ("a walk decode (both models)", timed_ms(lambda: explorer.walk(drawing, "mnist", [1.0, -0.5, 2.0]), repeats)),
+    ]
+
+
+def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[float]]]:
+    """Click -> decoded image loaded, and slider move -> new decode loaded, in headless Chromium."""
+    from bench.common import (
+        app_server,
+        chromium,
+        click_image_pixel,
+        move_slider,
+        open_app,
+        open_tab,
+        wait_new_image,
+    )
+
+    rendered = load_explorer(None, weights_dir).rendered_maps("mnist")
+    rng = np.random.default_rng(1)
+    clicks, slides = [], []
+    with app_server(weights_dir) as app, chromium() as page:
+        page.set_default_timeout(60_000)
+        open_app(page, app.url)
+        page.locator("#examples button.thumbnail-item").nth(7).click()
+        wait_new_image(page, "walk-vae", None, 30_000)
+        for i in range(repeats + 1):
+            before = page.evaluate("() => document.querySelector('#walk-vae img').src")
+            start = time.perf_counter()
+            move_slider(page, f"walk-{i % 3 + 1}", round(float(rng.uniform(-3, 3)), 1))
+            wait_new_image(page, "walk-vae", before)
+            slides.append(1000 * (time.perf_counter() - start))
+        open_tab(page, "Embeddings")
+        wait_new_image(page, "maps-plot", None, 60_000)
+        for i in range(repeats + 1):
+            model, projection = PANELS[i % len(PANELS)]
+            left, top, right, bottom = rendered.boxes[i % len(PANELS)]
+            before = page.evaluate(f"() => {{ const i = document.querySelector('#click-{model} img'); "
+                                   "return i ? i.src : null; }")
+            start = time.perf_counter()
+            click_image_pixel(page, "maps-plot", rng.uniform(left + 5, right - 5), rng.uniform(top + 5, bottom - 5))
+            wait_new_image(page, f"click-{model}", before)
+            clicks.append(1000 * (time.perf_counter() - start))
+    return [("browser: click on a map -> decoded image loaded", clicks[1:]),
+            ("browser: slider move -> new decode loaded", slides[1:])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
+    parser.add_argument("--per-class", type=int, default=50, help="drawings per digit")
+    parser.add_argument("--repeats", type=int, default=50, help="timed calls per measurement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--browser", action="store_true", help="also time clicks and slider moves in Chromium")
+    args = parser.parse_args(argv)
+    exit_unless_ready(args.weights_dir, browser=args.browser)
+    torch.set_num_threads(1)
+    explorer = load_explorer(None, args.weights_dir)
+    test = load_split("mnist", args.data_dir, train=False, download=False)
+    rng = np.random.default_rng(args.seed)
+    rest = np.arange(STORED_POINTS, len(test))
+    picks = np.concatenate([rng.choice(rest[test.labels[rest].numpy() == c], args.per_class, replace=False)
+                            for c in range(10)])
+    digits = (test.images[picks, 0].numpy() * 255 + 0.5).astype(np.uint8)
+    labels = test.labels[picks].numpy()
+    start = time.perf_counter()
+    drawings = [as_the_app_gets_it(drawn_canvas(d, rng)) for d in digits]
+    print(f"# Latent navigation bench ({machine()})\n")
+    print(f"{len(drawings)} drawn-style MNIST digits (test images >= {STORED_POINTS}, {args.per_class} per class), "
+          f"drawn in {time.perf_counter() - start:.0f} s")
+    judge, about = load_the_judge(args.weights_dir, args.data_dir)
+    print(f"judge: {about}")
+    clean = test.images[STORED_POINTS:STORED_POINTS + 1000]
+    print(f"judge accuracy on 1000 clean test digits: "
+          f"{100 * (judge.predict(clean).numpy() == test.labels[STORED_POINTS:STORED_POINTS + 1000].numpy()).mean():.1f} %\n")
+    print("| measure | model | classified as the drawn digit | target |\n|---|---|---|---|")
+    for name, model, value in accuracy_table(explorer, judge, drawings, labels):
+        target = TARGETS.get(name)
+        mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
+        print(f"| {name} | {model.upper()} | {value:.1f} % | {mark} |")
+    timings = compute_timings(explorer, drawings[0], args.repeats)
+    if args.browser:
+        timings += browser_timings(args.weights_dir, min(args.repeats, 30))
+    print(f"\nTimings (ms; this machine, load shown above — a training may share the CPU)\n")
+    print("| what | p50 | p95 |\n|---|---|---|")
+    for name, samples in timings:
+        print(f"| {name} | {percentile(samples, 50):.1f} | {percentile(samples, 95):.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
