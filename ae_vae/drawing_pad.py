@@ -17,7 +17,7 @@ script's encoder (tests check the two agree on a real canvas).
 Why a crop rather than the whole canvas shrunk: every data set's framing crops the ink and scales it to a
 fixed box, so where the ink was on the canvas and how large carry no information; a crop keeps small
 drawings at full resolution and big ones at >= 56 px for a 20 px box (a whole canvas shrunk to 56 px changed
-the model input 3x more than this crop, and more than the drawing's own pixel jitter does). Measured on MNIST
+the model input ~5x more than this crop, and more than the drawing's own pixel jitter does). Measured on MNIST
 test digits drawn at 25-85% of the pad (`bench/pad_fidelity.py`): the model input from the payload differs
 from the one from a full-size PNG of the same ink no more than drawing the same digit half a canvas pixel
 elsewhere does (see `PAYLOAD_TOLERANCE`), and a digit classifier gives both the same class. Both go through
