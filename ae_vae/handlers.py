@@ -17,7 +17,7 @@ from .explorer import Explorer, gif_bytes
 from .gradio_io import OutputFiles, user_errors
 from .preprocess import InputError
 
-EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."
+EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."  # drawing_pad: cleared pad
 DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
 
 
@@ -50,12 +50,6 @@ class AppHandlers:
             return (*self.reconstruct(sketch, image, dataset, source), source, done)
         except gr.Error as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
-
-    def reconstruct_from_pad(self, sketch: Any, dataset: str):
-        """After every stroke; an empty or cleared pad only updates the status line."""
-        if not isinstance(sketch, dict) or sketch.get("composite") is None:
-            return (*[gr.skip()] * (DRAW_OUTPUTS + 1), EMPTY_PAD_MESSAGE)
-        return self._soft_reconstruct(sketch, None, dataset, "pad", "Reconstructed your drawing.")
 
     def reconstruct_from_upload(self, image: Any, dataset: str):
         return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.")
