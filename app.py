@@ -44,12 +44,6 @@ CSS = """
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
          "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
          "is generative and a plain AE's is not.")
-AE_SAMPLE_NOTE = ("**Why the AE's N(0, I) samples fail:** nothing in its training pulled the codes towards "
-                  "N(0, I), so random points land in the empty space between (or far from) the regions its encoder "
-                  "uses, and the decoder has never been asked to decode them. The VAE's KL term makes N(0, I) its "
-                  "latent distribution, so its samples are images. The third grid decodes a Gaussian fitted to "
-                  "the AE's own training codes: better, but the codes are not Gaussian, so many samples are still "
-                  "blends — that fit is what the VAE's prior gives for free.")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 # Events waiting in the queue, all pages together: ~2 s of work at the rate bench/load_test.py measured;
 # an answer later than that is stale (the pad has moved on), so more are refused.
@@ -80,6 +74,8 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                 errors = gr.Markdown(label="reconstruction errors")
                 neighbours_panel(handlers, dataset, pad, upload, current_input)
+                typical = gr.Markdown("", elem_id="typicality")
+                typical_numbers = gr.JSON(visible=False)  # /typicality's output
         examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
                               height=150, allow_preview=False, elem_id="examples", format="png")
         walk_panel(handlers, dataset, pad, upload, current_input)
@@ -87,6 +83,12 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
     run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
+    # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
+    # /reconstruct, so clients send a drawing or an image the same way to both.
+    gr.Button(visible=False).click(handlers.typicality, [pad, upload, dataset], typical_numbers,
+                                   api_name="typicality")
+    current_input.change(handlers.typicality_line, [current_input, dataset], typical, show_progress="hidden",
+                         **PRIVATE)
     pad.change(pad_events.live, [pad, dataset, source], [*outputs, source, status], show_progress="hidden",
                trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
                postprocess=False, **PRIVATE)  # images inline: drawing_pad.inline_png
@@ -127,22 +129,31 @@ def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.
 
 
 def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
-    """Decoded samples: the AE and the VAE from N(0, I), and the AE from a Gaussian fitted to its codes."""
+    """Decoded samples: the AE and the VAE from N(0, I) or from mixtures fitted to their codes (any class or a
+    chosen one), and the AE from one Gaussian fitted to its codes."""
+    first = handlers.explorer.datasets[0]
     with gr.Tab("Sample"):
         with gr.Row():
             count = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Number of samples")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
             temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
+        with gr.Row():
+            prior = gr.Radio([("N(0, I)", "standard"), ("mixture fitted to the training codes", "mixture")],
+                             value="standard", label="Prior (for the AE and the VAE alike)", elem_id="sample-prior")
+            label = gr.Dropdown(handlers.class_choices(first)["choices"], value=-1, label="Class (needs the mixture)",
+                                elem_id="sample-class")
             run = gr.Button("Sample", variant="primary", elem_id="sample-button")
         with gr.Row():
-            ae_grid = output_image("AE decoded from N(0, I)", height=320, elem_id="sample-ae")
-            vae_grid = output_image("VAE decoded from N(0, I) — its prior", height=320, elem_id="sample-vae")
-            ae_fitted = output_image("AE decoded from a Gaussian fitted to its training codes", height=320,
+            ae_grid = output_image("AE decoded from the chosen prior", height=320, elem_id="sample-ae")
+            vae_grid = output_image("VAE decoded from the chosen prior", height=320, elem_id="sample-vae")
+            ae_fitted = output_image("AE decoded from one Gaussian fitted to its training codes", height=320,
                                      elem_id="sample-ae-fitted")
-        gr.Markdown(AE_SAMPLE_NOTE)
+        lesson = gr.Markdown(handlers.sample_lesson(first), elem_id="sample-lesson")
 
-    inputs, outputs = [dataset, count, seed, temperature], [ae_grid, vae_grid, ae_fitted]
-    run.click(handlers.sample, inputs, outputs, api_name="sample")
+    inputs, outputs = [dataset, count, seed, temperature, prior, label], [ae_grid, vae_grid, ae_fitted]
+    gr.on([run.click, prior.change, label.change], handlers.sample, inputs, outputs, api_name="sample")
+    dataset.change(handlers.class_choices, dataset, label, **PRIVATE)
+    dataset.change(handlers.sample_lesson, dataset, lesson, **PRIVATE)
     return {"refresh": (handlers.sample, inputs, outputs)}
 
 

@@ -7,9 +7,11 @@ used read-only under `torch.no_grad()`, so one `Explorer` serves concurrent requ
 from __future__ import annotations
 
 import io
+import json
+import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,17 +23,21 @@ from PIL import Image
 from .data import DATASET_TITLES, INTERPOLATION_PAIRS, normalize_dataset_name
 from .embeddings import LatentMaps, load_maps
 from .fileio import WeightsError
-from .latent import interpolate, sample_fitted_gaussian, sample_prior
+from .latent import interpolate, lerp, sample_fitted_gaussian, sample_prior, slerp
 from .models import VAE, AutoEncoder
 from .navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours, PositionError
 from .plotting import RenderedFigure, image_grid, scatter_figure, to_uint8
 from .preprocess import InputError, to_model_input
+from .priors import PRIOR_FILE, GaussianMixturePrior, PriorError
 from .weights import load_model
+
+logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 64
 DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on one core
 MAX_STEPS = 24
 POSTERIOR_SAMPLES = 4
+PRIORS = ("standard", "mixture")
 # the panels of `maps_figure`, in the order of its axes (and of RenderedFigure's boxes): (model, projection)
 PANELS = (("ae", "pca"), ("vae", "pca"), ("ae", "umap"), ("vae", "umap"))
 CODE_LIMIT = 10.0  # a decoded code's entries may be at most this many times the stored codes' largest entry
@@ -46,6 +52,19 @@ class DatasetModels:
     vae: VAE
     ae_maps: LatentMaps
     vae_maps: LatentMaps
+    ae_prior: GaussianMixturePrior | None = None  # fitted to the AE's training codes (None: N(0, I) only)
+    vae_prior: GaussianMixturePrior | None = None
+    prior_notes: dict[str, str] = field(default_factory=dict)  # "ae"/"vae" -> why its prior is missing
+    ae_metrics: dict[str, Any] = field(default_factory=dict)  # each folder's metrics.json ({} when absent)
+    vae_metrics: dict[str, Any] = field(default_factory=dict)
+
+    def prior(self, kind: str) -> GaussianMixturePrior:
+        """The fitted prior of `kind` ("ae" or "vae"), or an `InputError` saying why there is none."""
+        prior = self.ae_prior if kind == "ae" else self.vae_prior
+        if prior is None:
+            why = self.prior_notes.get(kind, "no prior.safetensors beside the weights")
+            raise InputError(f"The {kind.upper()} has no fitted prior ({why}); only N(0, I) is available.")
+        return prior
 
     @property
     def example_images(self) -> np.ndarray:
@@ -65,8 +84,40 @@ def load_dataset_models(dataset: str, ae_folder: str | os.PathLike, vae_folder: 
     ae, vae = load_model(ae_folder), load_model(vae_folder)
     if not isinstance(ae, AutoEncoder) or not isinstance(vae, VAE):
         raise WeightsError(f"{ae_folder} must hold an AE and {vae_folder} a VAE")
+    priors, notes = [], {}
+    for kind, model, folder in (("ae", ae, Path(ae_folder)), ("vae", vae, Path(vae_folder))):
+        prior, note = load_prior(model, folder)
+        priors.append(prior)
+        if note:
+            notes[kind] = note
     return DatasetModels(dataset, ae, vae, load_maps(Path(ae_folder) / "embeddings.safetensors", ae.latent_dim),
-                         load_maps(Path(vae_folder) / "embeddings.safetensors", vae.latent_dim))
+                         load_maps(Path(vae_folder) / "embeddings.safetensors", vae.latent_dim), *priors,
+                         prior_notes=notes, ae_metrics=read_metrics(Path(ae_folder)),
+                         vae_metrics=read_metrics(Path(vae_folder)))
+
+
+def read_metrics(folder: Path) -> dict[str, Any]:
+    """A folder's metrics.json, or {} when it is missing or unreadable (the app then shows no figures)."""
+    try:
+        data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_prior(model: AutoEncoder | VAE, folder: Path) -> tuple[GaussianMixturePrior | None, str]:
+    """The folder's fitted prior, checked against the model's weights, or None and the reason (shown in the app).
+
+    A prior that does not belong to its weights (another training run) would sample codes the decoder
+    was never trained around; it is refused, and the app offers N(0, I) only for that model.
+    """
+    if not (folder / PRIOR_FILE).is_file():
+        return None, f"{folder / PRIOR_FILE}: not found"
+    try:
+        return GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model), ""
+    except PriorError as exc:
+        logger.warning("%s", exc)
+        return None, str(exc)
 
 
 @dataclass
@@ -137,10 +188,8 @@ class Explorer:
         a, b = INTERPOLATION_PAIRS[pair.dataset]
         return to_uint8(pair.example(a)), to_uint8(pair.example(b))
 
-    @torch.no_grad()
-    def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
-                    path: Literal["linear", "spherical"] = "linear") -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """AE strip, VAE strip (uint8 rows) and GIF frames (AE above VAE) from image A to image B."""
+    def _interpolation_inputs(self, image_a: Any, image_b: Any, dataset: str, steps: Any, path: Any
+                              ) -> tuple[DatasetModels, list[torch.Tensor], int]:
         pair = self.models(dataset)
         steps = _int_in_range(steps, 2, MAX_STEPS, "steps")
         if path not in ("linear", "spherical"):
@@ -151,28 +200,101 @@ class Explorer:
                 inputs.append(torch.from_numpy(to_model_input(image))[None])
             except InputError as exc:
                 raise InputError(f"Image {name}: {exc}") from None
+        return pair, inputs, steps
+
+    @torch.no_grad()
+    def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
+                    path: Literal["linear", "spherical"] = "linear") -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """AE strip, VAE strip (uint8 rows) and GIF frames (AE above VAE) from image A to image B."""
+        pair, inputs, steps = self._interpolation_inputs(image_a, image_b, dataset, steps, path)
         ae_path = interpolate(pair.ae, inputs[0], inputs[1], steps, path)
         vae_path = interpolate(pair.vae, inputs[0], inputs[1], steps, path)
         frames = [np.vstack([to_uint8(a[0]), np.full((2, 28), 64, np.uint8), to_uint8(v[0])])
                   for a, v in zip(ae_path, vae_path)]
         return image_grid(ae_path, ncol=steps), image_grid(vae_path, ncol=steps), frames
 
+    @torch.no_grad()
+    def interpolation_profile(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
+                              path: Literal["linear", "spherical"] = "linear") -> dict[str, list[float]]:
+        """How typical each frame's code is under each model's fitted prior: the percentile of its density among
+        the test set's codes (50: an ordinary test image; near 0: a region no test image occupies)."""
+        pair, inputs, steps = self._interpolation_inputs(image_a, image_b, dataset, steps, path)
+        t = torch.linspace(0.0, 1.0, steps)
+        profile: dict[str, list[float]] = {"t": [round(float(v), 4) for v in t]}
+        for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
+            prior = pair.prior(kind)
+            z = model.embed(torch.stack(inputs))
+            codes = (slerp if path == "spherical" else lerp)(z[0], z[1], t)
+            profile[kind] = [round(float(p), 2) for p in prior.percentile(codes)]
+        return profile
+
     # ------------------------------------------------------------------ sample
 
+    def sample_lesson(self, dataset: str) -> str:
+        """The Sample tab's lesson, with the Fréchet distances the shipped models' metrics.json measured."""
+        pair = self.models(dataset)
+        text = (f"**A generator is a decoder plus a density over its codes.** The VAE's KL term makes N(0, I) that "
+                f"density, so its N(0, I) samples are {'digits' if pair.dataset == 'mnist' else 'garments'}; "
+                "nothing pulls the AE's codes there, so its N(0, I) samples land where its decoder has never been. "
+                "A mixture of Gaussians fitted to the training codes after training makes both models generators "
+                "— and a class's own mixture generates that class.")
+        quality = {kind: metrics.get("sample_quality", {}) for kind, metrics in (("AE", pair.ae_metrics),
+                                                                                  ("VAE", pair.vae_metrics))}
+        rows = []
+        for kind, measured in quality.items():
+            fd = {name: measured.get(name, {}).get("frechet_distance") for name in ("standard", "gaussian", "mixture")}
+            if all(isinstance(v, (int, float)) for v in fd.values()):
+                accuracy = measured.get("class_conditional", {}).get("accuracy")
+                rows.append(f"| {kind} | {fd['standard']:.1f} | {fd['gaussian']:.1f} | **{fd['mixture']:.1f}** | "
+                            + (f"{100 * accuracy:.1f} % |" if isinstance(accuracy, (int, float)) else "– |"))
+        if rows:
+            text += ("\n\nMeasured on these weights (Fréchet distance of 10 000 samples to the test set in the "
+                     "shipped judge classifier's features, lower is better; class-conditional samples the judge "
+                     "recognises as the class asked for):\n\n| model | N(0, I) | one fitted Gaussian | mixture | "
+                     "right class |\n|---|---|---|---|---|\n" + "\n".join(rows))
+        return text
+
     @torch.no_grad()
-    def sample(self, dataset: str, count: int = DEFAULT_SAMPLES, seed: int = 0, temperature: float = 1.0
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Grids of the AE decoded from N(0, T²I), the VAE from N(0, T²I), the AE from its fitted Gaussian."""
+    def sample(self, dataset: str, count: int = DEFAULT_SAMPLES, seed: int = 0, temperature: float = 1.0,
+               prior: str = "standard", label: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grids of the AE and the VAE decoded from `prior`, and of the AE decoded from one Gaussian fitted to its
+        codes. `prior` is "standard" (N(0, T²I)) or "mixture" (the mixture fitted to the training codes, each
+        component's std scaled by T); `label` 0-9 picks a class's mixture, -1 any class."""
         pair = self.models(dataset)
         count = _int_in_range(count, 1, MAX_SAMPLES, "number of samples")
         seed = _int_in_range(seed, 0, 2 ** 31 - 1, "seed")
         temperature = _float_in_range(temperature, 0.0, 3.0, "temperature")
+        label = _int_in_range(label, -1, 9, "label")
+        if prior not in PRIORS:
+            raise InputError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         ncol = int(np.ceil(np.sqrt(count)))
-        ae_prior = sample_prior(pair.ae, count, seed, temperature)
-        vae_prior = sample_prior(pair.vae, count, seed, temperature)
+        if prior == "standard":
+            if label != -1:
+                raise InputError("Generating a chosen class needs the fitted prior: use prior 'mixture' (N(0, I) "
+                                 "knows nothing about classes).")
+            ae_prior = sample_prior(pair.ae, count, seed, temperature)
+            vae_prior = sample_prior(pair.vae, count, seed, temperature)
+        else:
+            chosen = None if label < 0 else label
+            ae_prior, vae_prior = (
+                model.decode(pair.prior(kind).sample(count, chosen, temperature, torch.Generator().manual_seed(seed)))
+                for kind, model in (("ae", pair.ae), ("vae", pair.vae)))
         ae_fitted = sample_fitted_gaussian(pair.ae, pair.ae_maps.train_latent_mean, pair.ae_maps.train_latent_cov,
                                            count, seed, temperature)
         return image_grid(ae_prior, ncol), image_grid(vae_prior, ncol), image_grid(ae_fitted, ncol)
+
+    @torch.no_grad()
+    def typicality(self, image: Any, dataset: str) -> dict[str, Any]:
+        """How typical a drawing's code is under each model's fitted prior: the log-density of the code (AE code,
+        VAE posterior mean) and the percent of the test set's codes that are at most as likely."""
+        pair = self.models(dataset)
+        x = torch.from_numpy(self.model_input(image))[None, None]
+        result: dict[str, Any] = {"dataset": pair.dataset}
+        for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
+            prior, z = pair.prior(kind), model.embed(x)
+            result[kind] = {"log_density": round(float(prior.log_prob(z)[0]), 3),
+                            "percentile": round(float(prior.percentile(z)[0]), 2)}
+        return result
 
     # ------------------------------------------------------------------ embeddings
 

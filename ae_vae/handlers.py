@@ -103,8 +103,45 @@ class AppHandlers:
     # ------------------------------------------------------------------ sample and maps
 
     @user_errors
-    def sample(self, dataset: str, count: int, seed: int, temperature: float):
-        return tuple(self.files.png(grid) for grid in self.explorer.sample(dataset, count, seed, temperature))
+    def sample(self, dataset: str, count: int, seed: int, temperature: float, prior: str = "standard",
+               label: int = -1):
+        """Three grids: AE and VAE from `prior` ("standard" N(0, I) or "mixture"), AE from one fitted Gaussian."""
+        grids = self.explorer.sample(dataset, count, seed, temperature, prior, label)
+        return tuple(self.files.png(grid) for grid in grids)
+
+    def class_choices(self, dataset: str):
+        """The Sample tab's class menu for a data set: "any", then its class names (values: -1, 0-9)."""
+        names = CLASS_NAMES[self.explorer.models(dataset).dataset]
+        return gr.update(choices=[("any class", -1), *[(name, i) for i, name in enumerate(names)]], value=-1)
+
+    def sample_lesson(self, dataset: str) -> str:
+        """The Sample tab's lesson with the shipped models' measured sample quality (from their metrics)."""
+        return self.explorer.sample_lesson(dataset)
+
+    # ------------------------------------------------------------------ typicality
+
+    @user_errors
+    def typicality(self, sketch: Any, image: Any, dataset: str) -> dict[str, Any]:
+        """Per model, the log-density of the drawing's code under the fitted prior and its percentile among
+        the test set's codes (the upload wins over the pad, as in `reconstruct`)."""
+        return self.explorer.typicality(image if image is not None else sketch, dataset)
+
+    def typicality_line(self, model_input: np.ndarray | None, dataset: str) -> str:
+        """One line under the reconstructions: how typical the current drawing is for each model."""
+        if model_input is None:
+            return ""
+        try:
+            result = self.explorer.typicality(model_input, dataset)
+        except InputError as exc:
+            return f"Typicality unavailable: {exc}"
+        noun = "test digits" if result["dataset"] == "mnist" else "test images"
+        parts = []
+        for kind in ("ae", "vae"):
+            p = result[kind]["percentile"]
+            parts.append(f"{kind.upper()}: " + (f"less typical than {100 - p:.0f} % of {noun}" if p < 50 else
+                                               f"more typical than {p:.0f} % of {noun}"))
+        return "**How typical is your drawing's code** (density under each model's fitted prior): " + \
+            "; ".join(parts) + "."
 
     @user_errors
     def embedding(self, dataset: str, image: Any):

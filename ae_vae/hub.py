@@ -46,6 +46,7 @@ from .fileio import (
     first_line,
     refuse_pickles,
 )
+from .priors import PRIOR_FILE, GaussianMixturePrior
 from .weights import load_model
 
 logger = logging.getLogger(__name__)
@@ -230,7 +231,9 @@ def _validate_snapshot(snapshot: Path, names: tuple[str, ...], repo_id: str) -> 
         for required in REQUIRED_FILES:
             if not (folder / required).is_file():
                 raise HubError(f"Hub repo {repo_id} has no {name}/{required}")
-        load_model(folder)  # WeightsError naming the file (shape check against config.json)
+        model = load_model(folder)  # WeightsError naming the file (shape check against config.json)
+        if (folder / PRIOR_FILE).is_file():  # PriorError naming the file: broken, or fitted to other weights
+            GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model)
         folders[name] = folder
     return folders
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, write_tiny_dataset
+from conftest import ROOT, synthetic_digits, write_tiny_dataset
 from fake_hub import FakeHub
 from huggingface_hub import HfApi
 
@@ -32,6 +32,7 @@ from ae_vae.hub import (
     push_all,
     push_folder,
 )
+from ae_vae.priors import GaussianMixturePrior, weights_fingerprint
 from ae_vae.weight_sources import load_explorer, resolve_model_folders
 from ae_vae.weights import save_model_folder
 
@@ -74,7 +75,8 @@ def hub(tmp_path_factory):
 def tiny_maps(model) -> LatentMaps:
     """Real latents, PCA and fitted Gaussian of 40 synthetic images; UMAP coordinates stand in as the PCA ones
     (fitting UMAP here would only add a numba warm-up: these tests are about transport, not maps)."""
-    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    digits, _ = synthetic_digits(40, seed=0)  # blobs, so the examples read as drawings, not as noise
+    images = torch.from_numpy(digits).float()[:, None] / 255.0
     labels = torch.arange(40) % 10
     with torch.no_grad():
         latents = model.embed(images).numpy()
@@ -96,7 +98,11 @@ def weights_dir(tmp_path_factory) -> Path:
         torch.manual_seed(seed)
         model = AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))
         save_model_folder(model, root / name)
-        save_maps(tiny_maps(model), root / name / "embeddings.safetensors")
+        maps = tiny_maps(model)
+        save_maps(maps, root / name / "embeddings.safetensors")
+        GaussianMixturePrior.fit(maps.latents, maps.labels, test_codes=maps.latents, n_components=2,
+                                 class_components=1, covariance_type="diag",
+                                 fingerprint=weights_fingerprint(model)).save_pretrained(root / name)
         atomic_write_json(root / name / "metrics.json", {"mse_per_pixel": 0.05, "test_images": 128})
         save_model_folder(model, root / name / "checkpoints" / "epoch_001")
         (root / name / "notes.txt").write_text("not for the Hub")
@@ -188,7 +194,7 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(repo)
     assert sorted(files) == sorted(f"{n}/{f}" for n in MODEL_NAMES
                                    for f in ("config.json", "model.safetensors", "metrics.json", "README.md",
-                                                         "embeddings.safetensors"))
+                                                         "embeddings.safetensors", "prior.safetensors"))
     # The sub-folder card points at the app's weights/<name> layout (from_pretrained cannot read sub-folders).
     assert 'from_pretrained("weights/mnist-vae")' in (weights_dir / "mnist-vae" / "README.md").read_text()
 
@@ -217,13 +223,16 @@ def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str,
         assert np.array_equal(a.ae, b.ae) and np.array_equal(a.vae, b.vae)
         assert np.array_equal(a.vae_samples, b.vae_samples)
         assert all(np.array_equal(x, y) for x, y in zip(pulled.sample(dataset, 9, 1), local.sample(dataset, 9, 1)))
+        # the fitted prior travelled with the weights and passed its fingerprint check
+        mixture = (dataset, 9, 1, 1.0, "mixture", 3)
+        assert all(np.array_equal(x, y) for x, y in zip(pulled.sample(*mixture), local.sample(*mixture)))
 
 
 def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:
     commits = [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{published}/commit/main"]
     assert len(commits) == 1
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(published)
-    assert len(files) == 4 * 5 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
+    assert len(files) == 4 * 6 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
 
 
 def test_no_hub_repo_uses_bundled(weights_dir: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ae_vae"
 # Function-level imports allowed, each for an optional heavy dependency only some paths need.
-LAZY_IMPORTS = {("data", "torchvision"), ("embeddings", "umap")}
+LAZY_IMPORTS = {("data", "torchvision"), ("embeddings", "umap"), ("priors", "sklearn"), ("priors", "threadpoolctl")}
 
 
 def package_imports() -> dict[str, set[str]]:

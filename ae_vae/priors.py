@@ -1,0 +1,545 @@
+"""A Gaussian mixture fitted to a trained model's latent codes: the density that makes a decoder a generator.
+
+A VAE's KL term pulls its codes towards N(0, I), but only roughly; an AE's codes follow no known
+density at all. Fitting a mixture to the codes of the training images (AE `encode`, VAE posterior
+means, both `model.embed`) and decoding samples from it turns both into good generators, and one
+mixture per class gives "draw me a 7". See `docs/priors.md` for how the number of components and
+the covariance type were measured, and why the per-class mixtures are fitted only to codes whose
+reconstruction the shipped judge recognises as their label.
+
+scikit-learn fits; sampling, `log_prob` and `percentile` are plain torch, so the app never needs it.
+The file is `prior.safetensors` beside `model.safetensors`, holding the mixtures, the sorted
+log-densities of the test set's codes (for "less typical than 99 % of test digits") and a
+fingerprint of the weights it was fitted to: a prior is refused by weights it does not belong to.
+
+    python -m ae_vae.priors refit weights/mnist-vae --data-dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from torch import nn
+
+from .data import DataNotFoundError, load_dataset
+from .fileio import WeightsError, atomic_save_safetensors
+from .judge import JudgeError, load_judge
+from .weights import load_model
+
+logger = logging.getLogger(__name__)
+
+PRIOR_FILE = "prior.safetensors"
+FORMAT_VERSION = 1
+COVARIANCE_TYPES = ("full", "diag")
+# Chosen by measurement (docs/priors.md): held-out log-likelihood of the codes and judge-feature FD of samples.
+DEFAULT_COMPONENTS = 50
+DEFAULT_CLASS_COMPONENTS = 10
+DEFAULT_COVARIANCE = "full"
+DEFAULT_CLASS_FILTER = "reconstructions"
+DEFAULT_MIN_CONFIDENCE = 0.0
+LOG_2PI = math.log(2 * math.pi)
+
+
+class PriorError(WeightsError):
+    """A prior file that cannot be used (missing, corrupted, mismatched, or fitted to other weights).
+
+    A `WeightsError`, so callers that already fall back on unusable weights catch it too.
+    """
+
+
+# ---------------------------------------------------------------- one mixture
+
+@dataclass(frozen=True)
+class Mixture:
+    """K Gaussians in D dimensions, float64: weights (K,), means (K, D), covariances (K, D, D).
+
+    The Cholesky factors are computed once, so sampling is a gather and a batched matrix-vector
+    product, and `log_prob` a triangular whitening per component.
+    """
+
+    weights: torch.Tensor
+    means: torch.Tensor
+    covariances: torch.Tensor
+
+    def __post_init__(self) -> None:
+        chol = torch.linalg.cholesky(self.covariances)
+        eye = torch.eye(self.dim, dtype=torch.float64).expand_as(chol)
+        # precision factor P = L^{-T}: (z - mu) P has identity covariance.
+        object.__setattr__(self, "chol", chol)
+        object.__setattr__(self, "precision_chol", torch.linalg.solve_triangular(chol, eye, upper=False).mT)
+        object.__setattr__(self, "log_det_precision", -torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
+
+    @property
+    def dim(self) -> int:
+        return int(self.means.shape[1])
+
+    @property
+    def components(self) -> int:
+        return int(self.weights.shape[0])
+
+    @classmethod
+    def from_sklearn(cls, gmm) -> Mixture:
+        """Copy a fitted `sklearn.mixture.GaussianMixture` of any covariance type into full covariances."""
+        k, d = gmm.means_.shape
+        cov = np.asarray(gmm.covariances_, dtype=np.float64)
+        full = {"full": lambda: cov,
+                "diag": lambda: np.einsum("kd,de->kde", cov, np.eye(d)),
+                "spherical": lambda: cov[:, None, None] * np.eye(d)[None],
+                "tied": lambda: np.broadcast_to(cov, (k, d, d)).copy()}[gmm.covariance_type]()
+        return cls(torch.as_tensor(gmm.weights_, dtype=torch.float64), torch.as_tensor(gmm.means_, dtype=torch.float64),
+                   torch.as_tensor(full, dtype=torch.float64))
+
+    def sample(self, n: int, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+        component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.means[component] + temperature * (self.chol[component] @ noise[:, :, None])[:, :, 0]
+
+    def log_prob(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """log p(z) for z (N, D) float64 -> (N,)."""
+        out = []
+        offsets = torch.einsum("kd,kde->ke", self.means, self.precision_chol)
+        log_weights = self.weights.clamp_min(1e-300).log()
+        for start in range(0, len(z), chunk):
+            y = torch.einsum("nd,kde->nke", z[start:start + chunk], self.precision_chol) - offsets
+            log_component = -0.5 * (self.dim * LOG_2PI + (y * y).sum(-1)) + self.log_det_precision
+            out.append(torch.logsumexp(log_component + log_weights, dim=1))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+    def tensors(self, prefix: str, covariance_type: str) -> dict[str, torch.Tensor]:
+        """What is stored: diagonal covariances as (K, D), everything else as (K, D, D)."""
+        cov = torch.diagonal(self.covariances, dim1=-2, dim2=-1) if covariance_type == "diag" else self.covariances
+        return {f"{prefix}.weights": self.weights, f"{prefix}.means": self.means, f"{prefix}.covariances": cov}
+
+
+# ---------------------------------------------------------------- fingerprint of the weights
+
+def weights_fingerprint(weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike) -> str:
+    """sha256 over the sorted tensor names, dtypes, shapes and bytes of a model's weights.
+
+    `weights` is a model, a state dict, a weights folder or a `model.safetensors` path. Hashing the
+    tensors, not the file, makes the fingerprint independent of the file's metadata and tensor order.
+    """
+    if isinstance(weights, nn.Module):
+        state = weights.state_dict()
+    elif isinstance(weights, Mapping):
+        state = weights
+    else:
+        state = _read_weight_tensors(Path(weights))
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_weight_tensors(path: Path) -> dict[str, torch.Tensor]:
+
+    model_file = path / "model.safetensors" if path.is_dir() else path
+    if not model_file.is_file():
+        raise WeightsError(f"{model_file}: file not found")
+    try:
+        return load_file(str(model_file))
+    except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
+        raise WeightsError(f"{model_file}: not a readable safetensors file ({exc})") from exc
+
+
+# ---------------------------------------------------------------- the prior
+
+class GaussianMixturePrior:
+    """An unconditional mixture plus (optionally) one mixture per class, over a model's latent codes.
+
+    `sample(n, label=None, temperature=1.0, generator=None)` gives float32 codes (n, latent_dim) for
+    the model's `decode`; `log_prob(z)` and `percentile(z)` say how typical codes are.
+    """
+
+    def __init__(self, unconditional: Mixture, classes: list[Mixture] | None = None,
+                 test_log_prob: torch.Tensor | None = None, fingerprint: str = "",
+                 covariance_type: str = DEFAULT_COVARIANCE, info: dict[str, Any] | None = None):
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        self.unconditional = unconditional
+        self.classes = list(classes or [])
+        if any(m.dim != unconditional.dim for m in self.classes):
+            raise ValueError("every class mixture must have the unconditional mixture's dimension")
+        self.test_log_prob = (torch.zeros(0, dtype=torch.float64) if test_log_prob is None
+                              else torch.as_tensor(test_log_prob, dtype=torch.float64).sort().values)
+        self.fingerprint = fingerprint
+        self.covariance_type = covariance_type
+        self.info = dict(info or {})
+
+    @property
+    def latent_dim(self) -> int:
+        return self.unconditional.dim
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        return (f"GaussianMixturePrior(latent_dim={self.latent_dim}, components={self.unconditional.components}, "
+                f"classes={self.num_classes}, covariance_type={self.covariance_type!r})")
+
+    # ------------------------------------------------------------ fitting
+
+    @classmethod
+    def fit(cls, codes: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | None = None, *,
+            test_codes: np.ndarray | torch.Tensor | None = None, class_mask: np.ndarray | torch.Tensor | None = None,
+            n_components: int = DEFAULT_COMPONENTS, class_components: int = DEFAULT_CLASS_COMPONENTS,
+            covariance_type: str = DEFAULT_COVARIANCE, seed: int = 0, fingerprint: str = "",
+            info: dict[str, Any] | None = None) -> GaussianMixturePrior:
+        """Fit with scikit-learn's EM (k-means initialisation, seeded).
+
+        `codes` (N, D) of the training split; `labels` (N,) ints 0..C-1 to fit one mixture per class,
+        on the codes where `class_mask` is true (all when None); `test_codes` give the percentiles.
+        """
+        codes = _as_codes(codes, "codes").numpy()
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        unconditional = _fit_mixture(codes, n_components, covariance_type, seed)
+        classes = []
+        fitted_per_class = []
+        if labels is not None:
+            labels = np.asarray(labels).astype(np.int64)
+            mask = np.ones(len(codes), bool) if class_mask is None else np.asarray(class_mask, bool)
+            if labels.shape != (len(codes),) or mask.shape != (len(codes),):
+                raise ValueError(f"labels and class_mask must have shape ({len(codes)},)")
+            for label in range(int(labels.max()) + 1):
+                subset = codes[(labels == label) & mask]
+                if len(subset) < 2:
+                    raise ValueError(f"class {label} has {len(subset)} codes to fit; need at least 2")
+                classes.append(_fit_mixture(subset, class_components, covariance_type, seed))
+                fitted_per_class.append(len(subset))
+        prior = cls(unconditional, classes, fingerprint=fingerprint, covariance_type=covariance_type,
+                    info={"n_components": n_components, "class_components": class_components, "seed": seed,
+                          "train_codes": len(codes), "class_codes": fitted_per_class, **(info or {})})
+        if test_codes is not None:
+            prior.test_log_prob = prior.log_prob(test_codes).sort().values
+        return prior
+
+    # ------------------------------------------------------------ using it
+
+    def mixture(self, label: int | None = None) -> Mixture:
+        """The unconditional mixture (`label` None or -1) or the one of class `label`."""
+        if label is None or label == -1:
+            return self.unconditional
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise ValueError(f"label must be an integer class index or None, got {label!r}")
+        if not self.classes:
+            raise ValueError("this prior has no per-class mixtures; sample with label=None")
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f"label must be -1 (any class) or 0-{self.num_classes - 1}, got {label}")
+        return self.classes[int(label)]
+
+    def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes (n, latent_dim) float32; `temperature` scales each component's std (0 gives its mean)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        if not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        mixture = self.mixture(label)
+        if n == 0:
+            return torch.zeros(0, self.latent_dim)
+        return mixture.sample(int(n), float(temperature), generator).float()
+
+    def log_prob(self, z: np.ndarray | torch.Tensor, label: int | None = None) -> torch.Tensor:
+        """log-density (nats) of codes z (N, D) or (D,) under the unconditional or a class mixture: float64 (N,)."""
+        z = _as_codes(z, "z", self.latent_dim)
+        return self.mixture(label).log_prob(z)
+
+    def percentile(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Percent (0-100) of the test set's codes that are at most as likely as each code in z.
+
+        1.0 reads "less typical than 99 % of test images". Needs the test log-densities stored at fit time.
+        """
+        if len(self.test_log_prob) == 0:
+            raise ValueError("this prior stores no test-set log-densities; refit it with test codes")
+        below = torch.searchsorted(self.test_log_prob, self.log_prob(z), right=True)
+        return 100.0 * below.double() / len(self.test_log_prob)
+
+    # ------------------------------------------------------------ fingerprint
+
+    def matches(self, weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike) -> bool:
+        return bool(self.fingerprint) and self.fingerprint == weights_fingerprint(weights)
+
+    def check_fingerprint(self, weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike,
+                          source: str | os.PathLike | None = None) -> None:
+        """Raise `PriorError` unless this prior was fitted to `weights` (a model, state dict or weights folder)."""
+        actual = weights_fingerprint(weights)
+        if self.fingerprint != actual:
+            where = source or self.info.get("file", PRIOR_FILE)
+            target = weights if isinstance(weights, (str, os.PathLike)) else "these weights"
+            raise PriorError(f"{where}: fitted to other weights (fingerprint {self.fingerprint[:12] or 'missing'}, "
+                             f"{target} have {actual[:12]}); refit it with "
+                             f"`python -m ae_vae.priors refit <weights folder>`")
+
+    # ------------------------------------------------------------ files
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write `folder/prior.safetensors` atomically; returns its path."""
+        tensors = self.unconditional.tensors("any", self.covariance_type)
+        for label, mixture in enumerate(self.classes):
+            tensors.update(mixture.tensors(f"class.{label}", self.covariance_type))
+        tensors["test_log_prob"] = self.test_log_prob
+        header = {"format_version": FORMAT_VERSION, "latent_dim": self.latent_dim, "num_classes": self.num_classes,
+                  "covariance_type": self.covariance_type, "fingerprint": self.fingerprint,
+                  "info": {k: v for k, v in self.info.items() if k != "file"}}
+        path = Path(folder) / PRIOR_FILE
+        atomic_save_safetensors(path, {k: v.to(torch.float64) for k, v in tensors.items()},
+                                metadata={"format": "pt", "prior": json.dumps(header, sort_keys=True)})
+        return path
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, latent_dim: int | None = None,
+                        weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike | None = None
+                        ) -> GaussianMixturePrior:
+        """Read `prior.safetensors` from a folder (or that file's path). Every problem is a `PriorError` naming it.
+
+        With `latent_dim` the codes' size is checked; with `weights` (a model, state dict or weights folder)
+        the fingerprint is, so a prior fitted to other weights is refused.
+        """
+        path = Path(folder)
+        path = path / PRIOR_FILE if path.is_dir() else path
+        tensors, header = _read_prior_file(path)
+        try:
+            prior = _prior_from_tensors(tensors, header)
+        except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+            raise PriorError(f"{path}: {exc}") from exc
+        prior.info["file"] = str(path)
+        if latent_dim is not None and prior.latent_dim != latent_dim:
+            raise PriorError(f"{path}: fitted to {prior.latent_dim}-d codes, the model's are {latent_dim}-d")
+        if weights is not None:
+            prior.check_fingerprint(weights, source=path)
+        return prior
+
+
+def _read_prior_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+
+    if not path.is_file():
+        raise PriorError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for truncated or garbled headers
+        raise PriorError(f"{path}: not a readable safetensors file ({exc})") from exc
+    try:
+        header = json.loads(metadata["prior"])
+        if not isinstance(header, dict):
+            raise ValueError("not a JSON object")
+    except (KeyError, ValueError) as exc:
+        raise PriorError(f"{path}: no valid 'prior' metadata, not a prior file ({exc})") from exc
+    if header.get("format_version") != FORMAT_VERSION:
+        raise PriorError(f"{path}: format_version {header.get('format_version')!r}, this code reads {FORMAT_VERSION}")
+    return tensors, header
+
+
+def _prior_from_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> GaussianMixturePrior:
+    """Check every shape against the header, then build the mixtures (a non-PD covariance fails in Cholesky)."""
+    dim, num_classes, cov_type = header["latent_dim"], header["num_classes"], header["covariance_type"]
+    if not isinstance(dim, int) or dim < 1 or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(f"latent_dim {dim!r} / num_classes {num_classes!r} are not valid sizes")
+    if cov_type not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type {cov_type!r} is not one of {COVARIANCE_TYPES}")
+    prefixes = ["any"] + [f"class.{c}" for c in range(num_classes)]
+    expected = {f"{p}.{name}" for p in prefixes for name in ("weights", "means", "covariances")} | {"test_log_prob"}
+    if set(tensors) != expected:
+        missing, unexpected = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+        raise ValueError(f"tensors do not match the header (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for key, tensor in tensors.items():
+        if tensor.dtype != torch.float64 or not torch.isfinite(tensor).all():
+            raise ValueError(f"tensor {key!r} must be finite float64")
+    mixtures = [_mixture_from_tensors(tensors, p, dim, cov_type) for p in prefixes]
+    test_log_prob = tensors["test_log_prob"]
+    if test_log_prob.ndim != 1:
+        raise ValueError(f"tensor 'test_log_prob' has shape {tuple(test_log_prob.shape)}, expected (N,)")
+    return GaussianMixturePrior(mixtures[0], mixtures[1:], test_log_prob, fingerprint=str(header["fingerprint"]),
+                                covariance_type=cov_type, info=dict(header.get("info") or {}))
+
+
+def _mixture_from_tensors(tensors: dict[str, torch.Tensor], prefix: str, dim: int, cov_type: str) -> Mixture:
+    weights, means, cov = (tensors[f"{prefix}.{n}"] for n in ("weights", "means", "covariances"))
+    k = weights.shape[0] if weights.ndim == 1 else -1
+    cov_shape = (k, dim) if cov_type == "diag" else (k, dim, dim)
+    for name, tensor, shape in (("weights", weights, (k,)), ("means", means, (k, dim)),
+                                ("covariances", cov, cov_shape)):
+        if k < 1 or tuple(tensor.shape) != shape:
+            raise ValueError(f"tensor '{prefix}.{name}' has shape {tuple(tensor.shape)}, expected {shape} "
+                             f"(latent_dim {dim})")
+    if (weights < 0).any() or abs(float(weights.sum()) - 1) > 1e-6:
+        raise ValueError(f"tensor '{prefix}.weights' must be non-negative and sum to 1")
+    if cov_type == "diag":
+        cov = torch.diag_embed(cov)
+    try:
+        return Mixture(weights, means, cov)
+    except torch.linalg.LinAlgError as exc:
+        raise ValueError(f"tensor '{prefix}.covariances' is not positive definite") from exc
+
+
+def _as_codes(z: np.ndarray | torch.Tensor, name: str, dim: int | None = None) -> torch.Tensor:
+    """Codes as a float64 (N, D) tensor, a single (D,) code as (1, D); a clear ValueError otherwise."""
+    array = z.detach().cpu().double() if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float64))
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or (dim is not None and array.shape[1] != dim):
+        raise ValueError(f"{name} must have shape (N, {dim or 'D'}), got {tuple(array.shape)}")
+    if not torch.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _fit_mixture(codes: np.ndarray, components: int, covariance_type: str, seed: int) -> Mixture:
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(n_components=min(components, len(codes)), covariance_type=covariance_type,
+                          random_state=seed, max_iter=200, reg_covar=1e-5)
+    gmm.fit(codes)
+    if not gmm.converged_:
+        logger.warning("EM did not converge in %d iterations (%d components, %d codes)", gmm.max_iter,
+                       components, len(codes))
+    return Mixture.from_sklearn(gmm)
+
+
+# ---------------------------------------------------------------- fitting a model's prior
+
+CLASS_FILTERS = ("all", "images", "reconstructions")
+
+
+@torch.no_grad()
+def model_codes(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The deterministic codes the prior is fitted to: AE code or VAE posterior mean (`model.embed`), (N, D)."""
+    model.eval()
+    return torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def judged_correct(model: nn.Module, judge, images: torch.Tensor, labels: torch.Tensor, class_filter: str,
+                   min_confidence: float = 0.0, batch_size: int = 1000) -> torch.Tensor:
+    """Which training codes a per-class mixture may use: (N,) bool.
+
+    "all": every code. "images": the judge calls the image its label. "reconstructions": the judge calls
+    decode(embed(image)) its label with probability >= `min_confidence` -- what a sample drawn near that
+    code decodes to, which is what class-conditional sampling is judged on.
+    """
+    if class_filter not in CLASS_FILTERS:
+        raise ValueError(f"class_filter must be one of {CLASS_FILTERS}, got {class_filter!r}")
+    if class_filter == "all":
+        return torch.ones(len(labels), dtype=torch.bool)
+    if judge is None:
+        raise ValueError(f"class_filter {class_filter!r} needs a judge")
+    model.eval()
+    keep = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        if class_filter == "reconstructions":
+            x = model.decode(model.embed(x))
+        probs = judge.predict_proba(x)
+        y = labels[start:start + batch_size]
+        keep.append((probs.argmax(1) == y) & (probs.gather(1, y[:, None])[:, 0] >= min_confidence))
+    return torch.cat(keep)
+
+
+def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
+              test_images: torch.Tensor | None = None, *, judge=None, class_filter: str = "all",
+              min_confidence: float = 0.0, n_components: int = DEFAULT_COMPONENTS,
+              class_components: int = DEFAULT_CLASS_COMPONENTS, covariance_type: str = DEFAULT_COVARIANCE,
+              seed: int = 0) -> GaussianMixturePrior:
+    """Everything `train.py` and `refit` do: codes of the training split, the mixtures, test percentiles, fingerprint."""
+    codes = model_codes(model, train_images)
+    mask = judged_correct(model, judge, train_images, train_labels, class_filter, min_confidence)
+    config = getattr(model, "config", None)
+    info = {"model_type": getattr(config, "model_type", type(model).__name__),
+            "dataset": getattr(config, "dataset", None), "class_filter": class_filter,
+            "min_confidence": min_confidence}
+    test_codes = None if test_images is None else model_codes(model, test_images)
+    return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
+                                    n_components=n_components, class_components=class_components,
+                                    covariance_type=covariance_type, seed=seed,
+                                    fingerprint=weights_fingerprint(model), info=info)
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ae_vae.priors",
+                                     description="Fit or check the latent-code prior of a weights folder.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    refit = commands.add_parser("refit", help="fit the prior of a weights folder and write its prior.safetensors",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    refit.add_argument("folder", help="weights folder (config.json + model.safetensors), e.g. weights/mnist-vae")
+    refit.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", "../shared/data"),
+                       help="torchvision data root")
+    refit.add_argument("--judge", default=None,
+                       help="judge folder for the class filter (default: <folder>/../judge-<dataset>); 'none' for none")
+    refit.add_argument("--class-filter", choices=CLASS_FILTERS, default=DEFAULT_CLASS_FILTER,
+                       help="which training codes the per-class mixtures are fitted to")
+    refit.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                       help="judge probability of the label a kept reconstruction needs")
+    refit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="components, unconditional")
+    refit.add_argument("--class-components", type=int, default=DEFAULT_CLASS_COMPONENTS, help="components per class")
+    refit.add_argument("--covariance", choices=COVARIANCE_TYPES, default=DEFAULT_COVARIANCE, help="covariance type")
+    refit.add_argument("--seed", type=int, default=0, help="EM initialisation seed")
+    refit.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
+    check = commands.add_parser("check", help="check that a folder's prior.safetensors belongs to its weights")
+    check.add_argument("folder", help="weights folder")
+    return parser.parse_args(argv)
+
+
+def _refit(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+
+    torch.set_num_threads(max(1, args.threads))
+    folder = Path(args.folder)
+    model = load_model(folder)
+    dataset = getattr(model.config, "dataset", None)
+    if not dataset:
+        raise PriorError(f"{folder / 'config.json'}: no 'dataset' field, so the training split is unknown")
+    judge = None
+    if args.class_filter != "all" and str(args.judge).lower() != "none":
+        judge, _ = load_judge(args.judge or folder.parent / f"judge-{dataset}")
+    elif args.class_filter != "all":
+        args.class_filter = "all"
+    train, test = load_dataset(dataset, args.data_dir, download=False)
+    with threadpool_limits(max(1, args.threads)):
+        prior = fit_prior(model, train.images, train.labels, test.images, judge=judge, class_filter=args.class_filter,
+                          min_confidence=args.min_confidence, n_components=args.components,
+                          class_components=args.class_components, covariance_type=args.covariance, seed=args.seed)
+    path = prior.save_pretrained(folder)
+    print(f"wrote {path}: {prior}; per-class codes {prior.info['class_codes']} "
+          f"(class filter {prior.info['class_filter']!r})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+
+    args = parse_args(argv)
+    try:
+        if args.command == "refit":
+            return _refit(args)
+        GaussianMixturePrior.from_pretrained(args.folder, weights=args.folder)
+        print(f"{Path(args.folder) / PRIOR_FILE}: belongs to {Path(args.folder) / 'model.safetensors'}")
+        return 0
+    except (WeightsError, JudgeError, DataNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(main())

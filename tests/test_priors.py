@@ -1,0 +1,259 @@
+"""GaussianMixturePrior: sampling, densities, the file format and the fingerprint, on tiny mixtures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ae_vae import AutoEncoder, AutoEncoderConfig, save_model_folder
+from ae_vae.fileio import WeightsError
+from ae_vae.priors import PRIOR_FILE, GaussianMixturePrior, Mixture, PriorError, fit_prior, main, weights_fingerprint
+
+DIM, CLASSES, SPREAD = 4, 3, 50.0
+
+
+def class_means() -> torch.Tensor:
+    """Classes far apart along the first axis, so the nearest mean names a sample's class."""
+    means = torch.zeros(CLASSES, DIM, dtype=torch.float64)
+    means[:, 0] = SPREAD * torch.arange(CLASSES)
+    return means
+
+
+def tiny_codes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, CLASSES, count)
+    return class_means().numpy()[labels] + rng.normal(size=(count, DIM)), labels
+
+
+@pytest.fixture(scope="module")
+def prior() -> GaussianMixturePrior:
+    codes, labels = tiny_codes(600, seed=0)
+    test_codes, _ = tiny_codes(200, seed=1)
+    return GaussianMixturePrior.fit(codes, labels, test_codes=test_codes, n_components=3, class_components=2,
+                                    fingerprint="f" * 64)
+
+
+def random_mixture(k: int, d: int, seed: int, diagonal: bool = False) -> Mixture:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(k, d, d, generator=g, dtype=torch.float64)
+    cov = a @ a.mT + 0.5 * torch.eye(d, dtype=torch.float64)
+    if diagonal:
+        cov = torch.diag_embed(torch.diagonal(cov, dim1=-2, dim2=-1))
+    weights = torch.rand(k, generator=g, dtype=torch.float64) + 0.1
+    return Mixture(weights / weights.sum(), 3 * torch.randn(k, d, generator=g, dtype=torch.float64), cov)
+
+
+def tiny_ae(seed: int = 0) -> AutoEncoder:
+    torch.manual_seed(seed)
+    return AutoEncoder(AutoEncoderConfig(latent_dim=3, channels=(4, 8), dataset="mnist"))
+
+
+# ---------------------------------------------------------------- sampling
+
+@pytest.mark.parametrize("label", [None, -1, 0, 2])
+@pytest.mark.parametrize("n", [0, 1, 17])
+def test_sample_shape_and_dtype(prior, n, label):
+    z = prior.sample(n, label=label, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (n, DIM) and z.dtype == torch.float32
+
+
+def test_sample_is_deterministic_under_a_generator(prior):
+    draw = lambda seed: prior.sample(50, label=1, generator=torch.Generator().manual_seed(seed))  # noqa: E731
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))
+
+
+@pytest.mark.parametrize("label", range(CLASSES))
+def test_label_is_honoured(prior, label):
+    z = prior.sample(200, label=label, generator=torch.Generator().manual_seed(0)).double()
+    nearest = torch.cdist(z, class_means()).argmin(1)
+    assert (nearest == label).all()
+
+
+def test_unconditional_samples_cover_every_class(prior):
+    z = prior.sample(600, generator=torch.Generator().manual_seed(0)).double()
+    counts = torch.bincount(torch.cdist(z, class_means()).argmin(1), minlength=CLASSES)
+    assert (counts > 120).all(), counts
+
+
+@pytest.mark.parametrize("label", [None, 0, 2])
+def test_temperature_zero_gives_component_means(prior, label):
+    z = prior.sample(40, label=label, temperature=0.0, generator=torch.Generator().manual_seed(0))
+    means = prior.mixture(label).means.float()
+    assert torch.cdist(z, means).min(1).values.max() == 0
+
+
+@pytest.mark.parametrize("label", [None, 1])
+def test_temperature_scales_each_components_spread(prior, label):
+    """Same generator, same components and noise: z(T) = mean + T (z(1) - mean), so z(1/2) = (z(0) + z(1)) / 2."""
+    draw = lambda t: prior.sample(300, label=label, temperature=t, generator=torch.Generator().manual_seed(5))  # noqa: E731
+    torch.testing.assert_close(draw(0.5), (draw(0.0) + draw(1.0)) / 2)
+    torch.testing.assert_close(draw(3.0) - draw(0.0), 3 * (draw(1.0) - draw(0.0)), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"n": -1}, "non-negative integer"), ({"n": 2.5}, "non-negative integer"),
+    ({"n": 3, "temperature": -0.1}, "temperature"), ({"n": 3, "temperature": math.nan}, "temperature"),
+    ({"n": 3, "label": CLASSES}, f"0-{CLASSES - 1}"), ({"n": 3, "label": "7"}, "integer class index"),
+])
+def test_bad_sample_arguments_are_clear(prior, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        prior.sample(**kwargs)
+
+
+def test_a_prior_without_classes_refuses_a_label():
+    codes, _ = tiny_codes(100, seed=0)
+    unconditional = GaussianMixturePrior.fit(codes, n_components=2)
+    with pytest.raises(ValueError, match="no per-class mixtures"):
+        unconditional.sample(3, label=0)
+
+
+# ---------------------------------------------------------------- densities
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_log_prob_matches_the_closed_form(diagonal):
+    mixture = random_mixture(k=4, d=3, seed=0, diagonal=diagonal)
+    z = torch.randn(50, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 3
+    components = torch.distributions.MultivariateNormal(mixture.means, covariance_matrix=mixture.covariances)
+    expected = torch.logsumexp(components.log_prob(z[:, None, :]) + mixture.weights.log(), dim=1)
+    torch.testing.assert_close(mixture.log_prob(z, chunk=7), expected)
+
+
+def test_log_prob_of_one_code_and_of_a_batch_agree(prior):
+    z = prior.sample(5, generator=torch.Generator().manual_seed(0))
+    assert prior.log_prob(z[2]).shape == (1,)
+    torch.testing.assert_close(prior.log_prob(z[2]), prior.log_prob(z)[2:3])
+    with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
+        prior.log_prob(torch.zeros(2, DIM + 1))
+
+
+def test_percentile_ranks_codes_against_the_test_set(prior):
+    typical = torch.as_tensor(class_means()[1])
+    outlier = typical + 20
+    percent = prior.percentile(torch.stack([typical, outlier]))
+    assert percent[0] > 50 and percent[1] == 0
+    assert prior.percentile(torch.full((DIM,), 1e6)).item() == 0
+
+
+# ---------------------------------------------------------------- file format
+
+def test_round_trip_gives_identical_samples(prior, tmp_path):
+    path = prior.save_pretrained(tmp_path)
+    assert path == tmp_path / PRIOR_FILE
+    loaded = GaussianMixturePrior.from_pretrained(tmp_path, latent_dim=DIM)
+    for label in (None, 0, 2):
+        draw = lambda p: p.sample(30, label=label, generator=torch.Generator().manual_seed(9))  # noqa: E731
+        assert torch.equal(draw(prior), draw(loaded))
+    z = prior.sample(10, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(prior.log_prob(z), loaded.log_prob(z)) and torch.equal(prior.percentile(z), loaded.percentile(z))
+    assert loaded.fingerprint == prior.fingerprint and loaded.num_classes == CLASSES
+    assert loaded.info["class_codes"] == prior.info["class_codes"]
+
+
+def test_diagonal_covariances_are_stored_as_vectors(tmp_path):
+    codes, labels = tiny_codes(300, seed=0)
+    diag = GaussianMixturePrior.fit(codes, labels, n_components=2, class_components=1, covariance_type="diag")
+    diag.save_pretrained(tmp_path)
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / PRIOR_FILE), framework="pt") as handle:
+        assert handle.get_slice("any.covariances").get_shape() == [2, DIM]
+    loaded = GaussianMixturePrior.from_pretrained(tmp_path)
+    z = diag.sample(20, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(loaded.log_prob(z), diag.log_prob(z))
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(PriorError, match=f"{tmp_path / PRIOR_FILE}: file not found"):
+        GaussianMixturePrior.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "no_metadata"])
+def test_corrupted_file_is_named(prior, tmp_path, damage):
+    path = prior.save_pretrained(tmp_path)
+    if damage == "garbage":
+        path.write_bytes(b"\x00not a safetensors file at all")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    else:
+        save_file({"any.weights": torch.ones(1, dtype=torch.float64)}, str(path))
+    with pytest.raises(PriorError, match=str(path)):
+        GaussianMixturePrior.from_pretrained(tmp_path)
+
+
+def rewrite(path, edit) -> None:
+    """Load a prior file's tensors and header, apply `edit(tensors, header)`, write it back."""
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        header = json.loads(handle.metadata()["prior"])
+    edit(tensors, header)
+    save_file(tensors, str(path), metadata={"prior": json.dumps(header)})
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t, h: t.update({"class.1.means": t["class.1.means"][:, :2].contiguous()}), "'class.1.means' has shape"),
+    (lambda t, h: t.pop("class.2.weights"), "missing"),
+    (lambda t, h: h.update(latent_dim=5), "has shape"),
+    (lambda t, h: h.update(format_version=99), "format_version"),
+    (lambda t, h: t.update({"any.covariances": -t["any.covariances"]}), "not positive definite"),
+    (lambda t, h: t.update({"any.weights": 2 * t["any.weights"]}), "sum to 1"),
+    (lambda t, h: t.update({"any.means": t["any.means"].float()}), "float64"),
+])
+def test_mismatched_file_is_named(prior, tmp_path, edit, message):
+    path = prior.save_pretrained(tmp_path)
+    rewrite(path, edit)
+    with pytest.raises(PriorError, match=message) as info:
+        GaussianMixturePrior.from_pretrained(tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_latent_dim_mismatch_is_named(prior, tmp_path):
+    prior.save_pretrained(tmp_path)
+    with pytest.raises(PriorError, match=f"{tmp_path / PRIOR_FILE}: fitted to 4-d codes, the model's are 8-d"):
+        GaussianMixturePrior.from_pretrained(tmp_path, latent_dim=8)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+def test_fingerprint_is_the_same_for_a_model_its_state_dict_and_its_folder(tmp_path):
+    model = tiny_ae()
+    save_model_folder(model, tmp_path)
+    fingerprint = weights_fingerprint(model)
+    assert fingerprint == weights_fingerprint(model.state_dict()) == weights_fingerprint(tmp_path)
+    assert fingerprint == weights_fingerprint(tmp_path / "model.safetensors")
+    assert fingerprint != weights_fingerprint(tiny_ae(seed=1))
+
+
+def test_prior_of_other_weights_is_refused(tmp_path):
+    model, other = tiny_ae(), tiny_ae(seed=1)
+    save_model_folder(model, tmp_path)
+    images = torch.rand(60, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(60) % 2
+    prior = fit_prior(model, images, labels, images[:20], n_components=2, class_components=1)
+    assert prior.latent_dim == 3 and prior.num_classes == 2 and prior.matches(model)
+    prior.save_pretrained(tmp_path)
+    GaussianMixturePrior.from_pretrained(tmp_path, latent_dim=3, weights=tmp_path)  # its own weights: accepted
+    with pytest.raises(PriorError, match="fitted to other weights") as info:
+        GaussianMixturePrior.from_pretrained(tmp_path, weights=other)
+    assert str(tmp_path / PRIOR_FILE) in str(info.value) and "refit" in str(info.value)
+    save_model_folder(other, tmp_path)
+    assert main(["check", str(tmp_path)]) == 2
+    assert isinstance(info.value, WeightsError)  # callers that fall back on bad weights catch it too
+
+
+def test_refit_command_writes_a_prior_that_belongs_to_the_folder(tmp_path, tiny_data_dir, capsys):
+    folder = tmp_path / "mnist-ae"
+    save_model_folder(tiny_ae(), folder)
+    assert main(["refit", str(folder), "--data-dir", str(tiny_data_dir), "--judge", "none",
+                 "--components", "2", "--class-components", "1"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    prior = GaussianMixturePrior.from_pretrained(folder, latent_dim=3, weights=folder)
+    assert prior.num_classes == 10 and prior.info["dataset"] == "mnist" and len(prior.test_log_prob) == 128
+    assert main(["check", str(folder)]) == 0
+    assert main(["refit", str(tmp_path / "nowhere"), "--data-dir", str(tiny_data_dir)]) == 2
+    assert "config.json: file not found" in capsys.readouterr().err
