@@ -5,10 +5,13 @@ labels, their PCA and UMAP coordinates, the PCA basis (mean + 2 components) and,
 the images themselves (uint8, `images`: what the app's neighbour search shows; optional, so folders
 written before still load; `python -m ae_vae.add_images FOLDER` adds them). A *new* latent is placed on
 - the PCA map exactly: (z - mean) @ components.T;
-- the UMAP map by inverse-distance weighting of the UMAP positions of its k nearest stored
-  latents (k = 10). UMAP's own `transform` needs the fitted object (a pickle) and a numba
-  warm-up of several seconds; the k-NN placement is deterministic, takes ~1 ms and lands the
-  point inside the cluster its neighbours belong to, which is what the map is for.
+- the UMAP map from the map positions of its k nearest stored latents (k = 10): their inverse-distance-
+  weighted mean, over those that lie near the weighted medoid of the k positions (within the median of their
+  pairwise distances). UMAP's own `transform` needs the fitted object (a pickle) and a numba warm-up of
+  several seconds; this is deterministic, takes ~1 ms and lands the point inside the cluster most of its
+  neighbours' weight is in, which is what the map is for. (A mean over all k lands *between* two clusters
+  when the neighbours sit in both — often inside a third: decoded back at that position (bench/navigation.py),
+  drawn digits came back as the drawn digit 88 % of the time for the VAE, 94 % with the medoid's side.)
 """
 
 from __future__ import annotations
@@ -52,12 +55,21 @@ class LatentMaps:
         return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
 
     def place_umap(self, latents: np.ndarray, k: int = UMAP_PLACEMENT_NEIGHBOURS) -> np.ndarray:
+        """(N, 2) map positions: per latent, the inverse-distance-weighted mean of the map positions of its k nearest
+        stored latents that lie near their weighted medoid (see the module's docstring)."""
         query = np.atleast_2d(latents).astype(np.float32)
         dist = np.sqrt(np.maximum(((query[:, None, :] - self.latents[None]) ** 2).sum(-1), 0.0))
+        k = min(k, len(self.latents))
         nearest = np.argsort(dist, axis=1)[:, :k]
         weights = 1.0 / (np.take_along_axis(dist, nearest, axis=1) + 1e-6)
-        weights /= weights.sum(1, keepdims=True)
-        return (weights[..., None] * self.umap[nearest]).sum(1)
+        positions = self.umap[nearest].astype(np.float64)  # (N, k, 2)
+        apart = np.linalg.norm(positions[:, :, None] - positions[:, None], axis=-1)  # (N, k, k)
+        medoid = positions[np.arange(len(query)), np.argmin((apart * weights[:, None, :]).sum(-1), axis=1)]
+        pairs = np.triu_indices(k, 1)
+        radius = np.median(apart[:, pairs[0], pairs[1]], axis=1) if k > 1 else np.zeros(len(query))
+        near = np.linalg.norm(positions - medoid[:, None], axis=-1) <= radius[:, None] + 1e-12
+        weights = weights * near
+        return (weights[..., None] * positions).sum(1) / weights.sum(1, keepdims=True)
 
     def pca_plane(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Latents at PCA coordinates (a, b): mean + a * c1 + b * c2 (for the decoded manifold grid)."""

@@ -518,7 +518,7 @@ def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
 
 def _code_vector(code: Any, length: int, limit: float, name: str) -> np.ndarray:
     """A list of `length` finite numbers within ±limit as float32, or an `InputError` saying what is wrong."""
-    if isinstance(code, dict) or isinstance(code, str) or not hasattr(code, "__len__"):
+    if isinstance(code, (dict, str)) or not hasattr(code, "__len__"):
         raise InputError(f"{name} must be a list of {length} numbers, got {type(code).__name__}")
     try:
         vector = np.asarray(code, dtype=np.float64).ravel()

@@ -117,8 +117,7 @@ def test_bad_numbers_through_the_api_give_messages(client):
 
 def test_reconstruct_takes_an_image_alone_by_name(client, digit_png):
     """`sketch` is optional: Gradio derives an API default of None from the handler's own `sketch=None`."""
-    model_input, ae, vae, samples, errors = client.predict(image=handle_file(digit_png), dataset="mnist",
-                                                           api_name="/reconstruct")
+    model_input, *_, errors = client.predict(image=handle_file(digit_png), dataset="mnist", api_name="/reconstruct")
     assert read(model_input).shape[:2] == (28, 28) and "AE" in errors
 
 

@@ -248,10 +248,10 @@ def test_a_click_draws_a_crosshair_on_a_copy(explorer):
     before = rendered.pixels.copy()
     marked = explorer.marked_maps("mnist", None, {("vae", "umap"): (5.0, 5.0)})
     assert marked.shape == before.shape and np.array_equal(rendered.pixels, before)
-    px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
-    left, top, right, bottom = rendered.boxes[PANELS.index(("vae", "umap"))]
-    row = marked[int(round(py)), int(left) + 2:int(right) - 2]
-    assert (np.abs(row.astype(int) - before[int(round(py)), int(left) + 2:int(right) - 2]).sum(1) > 0).mean() > 0.8
+    _, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
+    left, _, right, _ = rendered.boxes[PANELS.index(("vae", "umap"))]
+    row, columns = round(py), slice(int(left) + 2, int(right) - 2)  # the crosshair's horizontal line
+    assert (np.abs(marked[row, columns].astype(int) - before[row, columns]).sum(1) > 0).mean() > 0.8
 
 
 @pytest.mark.parametrize("model", ["ae", "vae"])
@@ -300,7 +300,8 @@ def test_walk_decodes_and_checks_its_sigmas(explorer):
     image = explorer.models("mnist").vae_maps.images[3]
     ae, vae = explorer.walk(image, "mnist", [0.0, 0.0, 0.0])
     ae_moved, vae_moved = explorer.walk(image, "mnist", [MAX_SIGMA, -MAX_SIGMA, 1.0])
-    assert ae.shape == vae.shape == (28, 28) and not np.array_equal(vae, vae_moved)
+    assert ae.shape == vae.shape == (28, 28)
+    assert not np.array_equal(ae, ae_moved) and not np.array_equal(vae, vae_moved)
     for bad in (float("nan"), 3.5, "a"):
         with pytest.raises(InputError, match="direction 2"):
             explorer.walk(image, "mnist", [0.0, bad, 0.0])
@@ -344,7 +345,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
     miss = nav.click_map("mnist", None, None, SimpleNamespace(index=[1, 1]))
     assert miss[-1].startswith("⚠️") and "outside the plot areas" in miss[-1]
     px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
-    maps, ae_image, ae_text, vae_image, vae_text, clicks, status = nav.click_map(
+    maps, ae_image, _, vae_image, vae_text, clicks, status = nav.click_map(
         "mnist", None, None, SimpleNamespace(index=[px, py]))
     assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): nearest test code at")
     assert np.asarray(Image.open(vae_image)).shape == (28, 28) and not isinstance(ae_image, str)
@@ -388,3 +389,19 @@ def test_the_png_a_click_sends_shows_the_same_marks(explorer):
     assert sent.shape == rgb.shape and np.abs(sent.astype(int) - rgb).mean() < 3
     marks = np.isin(rgb.reshape(-1, 3) @ [65536, 256, 1], [0xFFDD00, 0xFFFFFF, 0])
     assert np.array_equal(sent.reshape(-1, 3)[marks], rgb.reshape(-1, 3)[marks])
+
+
+def test_a_drawing_between_two_clusters_is_placed_in_the_heavier_one():
+    """Its 10 nearest codes: 6 close ones drawn at (0, 0) on the map, 4 farther ones at (10, 0); a third cluster of
+    unrelated codes sits at (5, 0). A plain weighted mean would land near (4, 0), next to the third cluster; the
+    placement stays with the medoid's side."""
+    rng = np.random.default_rng(6)
+    latents = np.concatenate([rng.normal(0, 0.1, (6, 4)), rng.normal(0, 0.1, (4, 4)) + [0.5, 0, 0, 0],
+                              rng.normal(0, 0.1, (20, 4)) + [9.0, 9, 9, 9]]).astype(np.float32)
+    umap = np.concatenate([rng.normal(0, 0.2, (6, 2)), rng.normal(0, 0.2, (4, 2)) + [10, 0],
+                           rng.normal(0, 0.2, (20, 2)) + [5, 0]]).astype(np.float32)
+    maps = LatentMaps(**{**synthetic_maps(4).__dict__, "latents": latents, "umap": umap, "labels": np.zeros(30, int),
+                         "images": None})
+    placed = maps.place_umap(np.zeros(4, np.float32))[0]
+    assert np.linalg.norm(placed) < 1.0, placed
+    assert np.allclose(maps.place_umap(latents[:3]), umap[:3], atol=1e-4)  # a stored point: its own position
