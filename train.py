@@ -25,6 +25,7 @@ from ae_vae.fileio import HubError, WeightsError
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig
 from ae_vae.plotting import EpochVisualizer
+from ae_vae.priors import DEFAULT_CLASS_COMPONENTS, DEFAULT_COMPONENTS
 from ae_vae.training import (
     Schedule,
     TrainState,
@@ -40,6 +41,7 @@ from ae_vae.training import (
 )
 
 logger = logging.getLogger("train")
+ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT_DIR = "runs/<dataset>-<model>"  # shown by --help, filled in by parse_args
 
 
@@ -99,6 +101,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
     parser.add_argument("--embedding-points", type=int, default=5000,
                         help="test images whose latents, PCA and UMAP coordinates are stored for the app")
+    parser.add_argument("--judge-dir", default=str(ROOT / "weights" / "judge-<dataset>"),
+                        help="the shipped judge classifier: filters the codes of the per-class priors and measures "
+                             "sample quality (skipped when the folder does not exist)")
+    parser.add_argument("--prior-components", type=int, default=DEFAULT_COMPONENTS,
+                        help="components of the mixture fitted to all training codes")
+    parser.add_argument("--prior-class-components", type=int, default=DEFAULT_CLASS_COMPONENTS,
+                        help="components of each class's mixture")
+    parser.add_argument("--prior-samples", type=int, default=10_000,
+                        help="samples per prior for the sample-quality figures in metrics.json")
     parser.add_argument("--push-to-hub", "--push_to_hub", dest="push_to_hub", default=None, metavar="REPO_ID",
                         help="after training, push the output folder to this Hub model repo (user/name); the token "
                              "comes from HF_TOKEN or `hf auth login`, HF_ENDPOINT selects another Hub")
@@ -109,7 +120,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.output_dir == DEFAULT_OUTPUT_DIR:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
-    for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads"):
+    args.judge_dir = args.judge_dir.replace("<dataset>", args.dataset)
+    for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads",
+                 "prior_components", "prior_class_components", "prior_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
@@ -235,7 +248,10 @@ def main(args: argparse.Namespace) -> int:
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
                  commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
-                 embedding_points=args.embedding_points, device=device)
+                 embedding_points=args.embedding_points, device=device, judge_dir=args.judge_dir,
+                 prior_options={"n_components": args.prior_components,
+                                "class_components": args.prior_class_components},
+                 prior_samples=args.prior_samples)
     logger.info("wrote %s", output_dir)
     if args.push_to_hub:
         try:

@@ -15,8 +15,11 @@ from .data import DATASET_TITLES, ImageSet
 from .embeddings import compute_maps, save_maps
 from .evaluation import evaluate_model
 from .fileio import atomic_write_json, atomic_write_text
+from .judge import load_judge
 from .models import Model
 from .plotting import loss_curve_figure, model_card_figure, save_figure
+from .priors import DEFAULT_CLASS_FILTER, fit_prior
+from .sample_quality import sample_quality
 from .weights import save_model_folder
 
 logger = logging.getLogger(__name__)
@@ -30,8 +33,14 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                  history: list[dict[str, float]], commands: list[dict[str, Any]], train_args: dict[str, Any],
                  seed: int = 0,
                  iwae_samples: int = 100, iwae_images: int = 1000, embedding_points: int = 5000,
-                 device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Write the Hub-ready folder: weights, config, metrics, embeddings, figures, training log, card."""
+                 device: torch.device | str = "cpu", judge_dir: str | os.PathLike | None = None,
+                 prior_options: dict[str, Any] | None = None, prior_samples: int = 10_000) -> dict[str, Any]:
+    """Write the Hub-ready folder: weights, config, metrics, embeddings, fitted prior, figures, training log, card.
+
+    With a judge (`judge_dir` holding the shipped classifier) the per-class mixtures are fitted to the training
+    codes whose reconstructions the judge recognises, and `metrics.json` gets the sample quality of each prior;
+    without one, every training code is used and the sample quality is not measured.
+    """
     output_dir = Path(output_dir)
     model.eval()
     dataset = model.config.dataset
@@ -44,12 +53,28 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
         metrics["train_epochs"] = len(history)
         metrics["train_seconds_per_epoch"] = round(sum(seconds) / len(seconds), 2)
         metrics["train_minutes_total"] = round(sum(seconds) / 60, 2)
+    model_cpu = model.to("cpu")
+    judge = load_judge(judge_dir)[0] if judge_dir is not None and Path(judge_dir).is_dir() else None
+    options = {"class_filter": DEFAULT_CLASS_FILTER if judge is not None else "all", **(prior_options or {})}
+    logger.info("fitting the prior to the training codes (%s)", options)
+    try:
+        prior = fit_prior(model_cpu, train_set.images, train_set.labels, test_set.images, judge=judge, seed=seed,
+                          **options)
+    except ValueError as exc:  # e.g. a class whose reconstructions the judge never recognises (a weak model)
+        logger.warning("prior with class filter %r: %s; fitting every class to all its codes", options["class_filter"],
+                       exc)
+        options["class_filter"] = "all"
+        prior = fit_prior(model_cpu, train_set.images, train_set.labels, test_set.images, seed=seed, **options)
+    prior.save_pretrained(output_dir)
+    if judge is not None:
+        logger.info("measuring sample quality with the judge in %s", judge_dir)
+        metrics["sample_quality"] = sample_quality(model_cpu, prior, judge, train_set.images, test_set.images,
+                                                   samples=prior_samples, seed=seed)
     atomic_write_json(output_dir / "metrics.json", metrics)
     logger.info("metrics: %s", metrics)
 
     points = test_set.subset(min(embedding_points, len(test_set)))
     logger.info("embedding %d test images (PCA + UMAP)", len(points))
-    model_cpu = model.to("cpu")
     save_maps(compute_maps(model_cpu, points.images, points.labels, train_set.images, seed=seed),
               output_dir / "embeddings.safetensors")
 

@@ -76,6 +76,23 @@ def card_metadata(config: dict[str, Any], metrics: dict[str, Any], model_name: s
                          eval_results=results or None)
 
 
+def _sample_quality_text(quality: dict[str, Any] | None) -> str:
+    """The card's table of sample quality per prior (from metrics.json), or nothing when it was not measured."""
+    if not quality:
+        return ""
+    rows = "\n".join(f"| {label} | {quality[key]['frechet_distance']:.1f} | {quality[key]['min_class_share']:.3f} |"
+                     for key, label in (("standard", "N(0, I)"), ("gaussian", "one Gaussian fitted to the codes"),
+                                        ("mixture", "mixture fitted to the codes (`prior.safetensors`)"))
+                     if key in quality)
+    conditional = quality.get("class_conditional", {})
+    by_class = (f"\nClass-conditional samples (one mixture per class): the judge recognises "
+                f"{100 * conditional['accuracy']:.1f} % as the class asked for; worst class {conditional['worst_class']}"
+                f" at {100 * conditional['worst_accuracy']:.1f} %.\n" if conditional else "")
+    return (f"\n## As a generator ({quality.get('samples', 10000)} decoded samples per prior, judged by the shipped "
+            "classifier)\n\n| prior | Fréchet distance to the test set ↓ | rarest class share |\n|---|---|---|\n"
+            f"{rows}\n{by_class}")
+
+
 def render_model_card(folder: str | os.PathLike, repo_id: str | None = None) -> str:
     """The full `README.md` (YAML front matter + body) for a weights folder."""
     folder = Path(folder)
@@ -102,6 +119,7 @@ def render_model_card(folder: str | os.PathLike, repo_id: str | None = None) -> 
         cost = (f"\nTraining cost: {len(history)} epochs, {per_epoch:.1f} s/epoch, "
                 f"{sum(h['seconds'] for h in history) / 60:.1f} min in total on {training.get('machine', 'CPU')}"
                 f"{_cost_per_invocation(history, training.get('commands', []))}.\n")
+    generation = _sample_quality_text(metrics.get("sample_quality"))
     figures = "\n".join(f"![{alt}]({file})" for file, alt in (("samples.png", "reconstructions and samples"),
                                                               ("loss_curves.png", "loss curves"))
                         if (folder / file).is_file())
@@ -120,7 +138,7 @@ as torchvision's `ToTensor()` gives them.
 | metric | value |
 |---|---|
 {rows}
-{cost}
+{cost}{generation}
 {figures}
 
 ## Training command
@@ -138,6 +156,7 @@ images = model.decode(z)                     # (N, 1, 28, 28) in [0, 1]
 
 Files: `model.safetensors` (weights), `config.json` (architecture), `metrics.json` (the numbers above),
 `embeddings.safetensors` (latents, PCA and UMAP coordinates of 5 000 test images, used by the Space),
+`prior.safetensors` (Gaussian mixtures fitted to the training codes: `ae_vae.GaussianMixturePrior`),
 `training.json` (command and per-epoch history). No pickles.
 """
     metadata = card_metadata(config, metrics, name)

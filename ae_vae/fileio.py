@@ -112,6 +112,7 @@ def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Te
     os.close(fd)
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_umask())  # save_file creates its file anew, as 0600
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

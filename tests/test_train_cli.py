@@ -13,10 +13,12 @@ import torch
 
 from ae_vae import load_model
 from ae_vae.data import DataNotFoundError, load_split
+from ae_vae.priors import GaussianMixturePrior
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"--epochs": "1", "--latent-dim": "2", "--channels": ("4", "8"), "--hidden-blocks": "0", "--batch-size": "64",
-        "--iwae-samples": "5", "--iwae-images": "20", "--embedding-points": "100", "--threads": "1"}
+        "--iwae-samples": "5", "--iwae-images": "20", "--embedding-points": "100", "--threads": "1",
+        "--prior-components": "3", "--prior-class-components": "1", "--prior-samples": "50"}
 
 
 def tiny_flags(**changes: str) -> list[str]:
@@ -56,7 +58,7 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert result.returncode == 0, result.stderr[-3000:]
     names = {p.name for p in out.iterdir()}
     assert {"model.safetensors", "config.json", "metrics.json", "embeddings.safetensors", "README.md",
-            "samples.png", "loss_curves.png", "training.json", "checkpoints"} <= names
+            "samples.png", "loss_curves.png", "training.json", "checkpoints", "prior.safetensors"} <= names
     assert not [p for p in out.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin")]
     umask = os.umask(0)
     os.umask(umask)
@@ -68,6 +70,8 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert metrics["iwae_nll"] <= metrics["neg_elbo"] + 1.0
     model = load_model(out)
     assert model.config.dataset == "fashion_mnist" and model.config.latent_dim == 2
+    prior = GaussianMixturePrior.from_pretrained(out, latent_dim=2, weights=model)  # fitted to these weights
+    assert prior.num_classes == 10 and prior.sample(4, label=3).shape == (4, 2)
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "model-index" in card and "python train.py" in card
     # the per-epoch figures of the older project
