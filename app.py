@@ -44,6 +44,10 @@ CSS = """
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
          "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
          "is generative and a plain AE's is not.")
+INTERPOLATION_NOTE = ("**What to look for:** each frame's code is scored by the model's own fitted prior (its "
+                      "percentile among the test set's codes: ~50 for an ordinary test image, near 0 where no test "
+                      "image's code lies). A path that leaves the data's regions drops towards 0 mid-way: that is "
+                      "where decoded frames stop looking like the data set.")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 # Events waiting in the queue, all pages together: ~2 s of work at the rate bench/load_test.py measured;
 # an answer later than that is stale (the pad has moved on), so more are refused.
@@ -64,6 +68,8 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                                   elem_id="sketchpad")
                 upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
                                       elem_id="upload")
+                fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
+                                               "tick this when you draw a garment's outline)", elem_id="fill-outlines")
                 run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
                 status = gr.Markdown("", elem_id="draw-status")
             with gr.Column(scale=4):
@@ -82,20 +88,22 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
         code_panel(handlers, dataset, pad, upload, current_input)
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
-    run.click(handlers.reconstruct, [pad, upload, dataset, source], outputs, api_name="reconstruct")
+    run.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     gr.Button(visible=False).click(handlers.typicality, [pad, upload, dataset], typical_numbers,
                                    api_name="typicality")
     current_input.change(handlers.typicality_line, [current_input, dataset], typical, show_progress="hidden",
                          **PRIVATE)
-    pad.change(pad_events.live, [pad, dataset, source], [*outputs, source, status], show_progress="hidden",
+    pad.change(pad_events.live, [pad, dataset, source, fill], [*outputs, source, status], show_progress="hidden",
                trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
                postprocess=False, **PRIVATE)  # images inline: drawing_pad.inline_png
-    upload.upload(handlers.reconstruct_from_upload, [upload, dataset], [*outputs, source, status], **PRIVATE)
+    upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status], **PRIVATE)
+    refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
+    fill.change(*refresh, **PRIVATE)
     examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
     return {"examples": examples, "current_input": current_input,
-            "refresh": (handlers.refresh_draw, [pad, upload, dataset, source], [*outputs, source, status])}
+            "refresh": refresh}
 
 
 def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
@@ -118,14 +126,21 @@ def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
+        profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png",
+                                interactive=False, elem_id="interp-profile")
+        profile_numbers = gr.JSON(visible=False)  # /interpolation_profile's numbers
+        gr.Markdown(INTERPOLATION_NOTE)
         gif = gr.File(label="Animated GIF (AE above VAE)")
 
     inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
-    run.click(handlers.interpolate, inputs, outputs, api_name="interpolate")
+    profile = (handlers.interpolation_profile, inputs, [profile_plot, profile_numbers])
+    run.click(handlers.interpolate, inputs, outputs, api_name="interpolate").then(
+        *profile, api_name="interpolation_profile")
     examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
-    return {"examples": examples, "pair": [image_a, image_b], "refresh": (handlers.interpolate, inputs, outputs)}
+    return {"examples": examples, "pair": [image_a, image_b], "refresh": (handlers.interpolate, inputs, outputs),
+            "profile": profile}
 
 
 def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
@@ -300,9 +315,9 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
 
         switched = dataset.change(handlers.switch_dataset, dataset, [draw["examples"], interp["examples"],
                                                                      *interp["pair"]], **PRIVATE)
-        for fn, inputs, outputs in (draw["refresh"], interp["refresh"], sample["refresh"]):
+        for fn, inputs, outputs in (draw["refresh"], interp["refresh"], interp["profile"], sample["refresh"]):
             switched = switched.then(fn, inputs, outputs, **PRIVATE)
-        demo.load(*interp["refresh"], **PRIVATE).then(*sample["refresh"], **PRIVATE)
+        demo.load(*interp["refresh"], **PRIVATE).then(*interp["profile"], **PRIVATE).then(*sample["refresh"], **PRIVATE)
     return demo
 
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .cards import render_model_card
-from .data import DATASET_TITLES, ImageSet
+from .data import DATASET_TITLES, DataNotFoundError, ImageSet, load_dataset
 from .embeddings import compute_maps, save_maps
 from .evaluation import evaluate_model
-from .fileio import atomic_write_json, atomic_write_text
+from .fileio import WeightsError, atomic_write_json, atomic_write_text
 from .judge import load_judge
 from .models import Model
 from .plotting import loss_curve_figure, model_card_figure, save_figure
 from .priors import DEFAULT_CLASS_FILTER, fit_prior
 from .sample_quality import sample_quality
-from .weights import save_model_folder
+from .weights import load_model, save_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +89,53 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                                                      "machine": machine_description()})
     atomic_write_text(output_dir / "README.md", render_model_card(output_dir))
     return metrics
+
+
+def refit_prior(folder: str | os.PathLike, data_dir: str | os.PathLike, judge_dir: str | os.PathLike | None = None,
+                seed: int = 0, prior_samples: int = 10_000) -> dict[str, Any]:
+    """Refit an existing weights folder's `prior.safetensors` (after a retrain, or for a folder made before priors
+    existed), re-measure its sample quality into `metrics.json` and re-render its card; returns the metrics."""
+    folder = Path(folder)
+    model = load_model(folder)
+    dataset = model.config.dataset
+    train_set, test_set = load_dataset(dataset, data_dir, download=False)
+    judge_dir = Path(judge_dir) if judge_dir is not None else folder.parent / f"judge-{dataset}"
+    judge = load_judge(judge_dir)[0] if judge_dir.is_dir() else None
+    prior = fit_prior(model, train_set.images, train_set.labels, test_set.images, judge=judge, seed=seed,
+                      class_filter=DEFAULT_CLASS_FILTER if judge is not None else "all")
+    prior.save_pretrained(folder)
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    if judge is not None:
+        metrics["sample_quality"] = sample_quality(model, prior, judge, train_set.images, test_set.images,
+                                                   samples=prior_samples, seed=seed)
+    atomic_write_json(folder / "metrics.json", metrics)
+    atomic_write_text(folder / "README.md", render_model_card(folder))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ae_vae.artifacts",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                     description="Refit a weights folder's prior.safetensors and re-measure its "
+                                                 "sample quality (metrics.json, model card).")
+    parser.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-vae")
+    parser.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", "../shared/data"),
+                        help="torchvision data root")
+    parser.add_argument("--judge-dir", default=None, help="judge folder (default: <folder>/../judge-<dataset>)")
+    parser.add_argument("--samples", type=int, default=10_000, help="samples per prior")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(max(1, args.threads))
+    for folder in args.folders:
+        try:
+            metrics = refit_prior(folder, args.data_dir, args.judge_dir, prior_samples=args.samples)
+        except (WeightsError, DataNotFoundError, OSError, ValueError) as exc:
+            print(f"error: {folder}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{folder}: {json.dumps(metrics.get('sample_quality', {}), sort_keys=True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

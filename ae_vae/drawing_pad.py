@@ -186,7 +186,7 @@ class PadEvents:
     def __init__(self, explorer: Explorer):
         self.explorer = explorer
 
-    def live(self, sketch: dict | None, dataset: str, source: str | None):
+    def live(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False):
         """A frame from the pad. Live frames update the model input and both reconstructions only; the
         samples, the error table and the drawing other tabs use follow on the final frame (less work per
         frame, and no cascade of events on the other tabs while the pen moves). A drawing that cannot be
@@ -197,7 +197,7 @@ class PadEvents:
                 return (*[skip] * (DRAW_OUTPUTS + 1), EMPTY_PAD_MESSAGE)
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, EMPTY_PAD_MESSAGE)
         try:
-            result = self.explorer.reconstruct(sketch["composite"], dataset)
+            result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=bool(fill_outlines))
         except InputError as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}")
         images = (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae))

@@ -164,10 +164,11 @@ class Explorer:
     # ------------------------------------------------------------------ draw
 
     @torch.no_grad()
-    def reconstruct(self, image: Any, dataset: str, seed: int = 0) -> Reconstruction:
-        """Preprocess a drawing / upload, then reconstruct it with the AE and the VAE."""
+    def reconstruct(self, image: Any, dataset: str, seed: int = 0, fill_outlines: bool = False) -> Reconstruction:
+        """Preprocess a drawing / upload as `dataset`'s images were framed (closed outlines filled if asked: Fashion
+        items are filled silhouettes), then reconstruct it with the AE and the VAE."""
         pair = self.models(dataset)
-        x = torch.from_numpy(to_model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
         ae_out = pair.ae.decode(pair.ae.encode(x))
         posterior = pair.vae.encode(x)
         vae_out = pair.vae.decode(posterior.mode())
@@ -197,7 +198,7 @@ class Explorer:
         inputs = []
         for name, image in (("A", image_a), ("B", image_b)):
             try:
-                inputs.append(torch.from_numpy(to_model_input(image))[None])
+                inputs.append(torch.from_numpy(self.model_input(image, pair.dataset))[None])
             except InputError as exc:
                 raise InputError(f"Image {name}: {exc}") from None
         return pair, inputs, steps
@@ -288,7 +289,7 @@ class Explorer:
         """How typical a drawing's code is under each model's fitted prior: the log-density of the code (AE code,
         VAE posterior mean) and the percent of the test set's codes that are at most as likely."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         result: dict[str, Any] = {"dataset": pair.dataset}
         for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
             prior, z = pair.prior(kind), model.embed(x)
@@ -375,7 +376,7 @@ class Explorer:
     def encode(self, image: Any, dataset: str) -> dict[str, Any]:
         """The AE code and the VAE posterior (mean, log-variance) of a drawing, as lists of floats."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         posterior = pair.vae.encode(x)
         return {"dataset": pair.dataset, "ae": {"code": _floats(pair.ae.encode(x)[0])},
                 "vae": {"mean": _floats(posterior.mean[0]), "logvar": _floats(posterior.logvar[0])}}
@@ -394,7 +395,7 @@ class Explorer:
     def locate(self, image: Any, dataset: str) -> dict[str, dict[str, list[float]]]:
         """Where a drawing lands on each map, in the maps' data coordinates (where its star is drawn)."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         where = {}
         for model, net, maps in (("ae", pair.ae, pair.ae_maps), ("vae", pair.vae, pair.vae_maps)):
             z = net.embed(x).numpy()
@@ -431,7 +432,7 @@ class Explorer:
         """The k stored test points nearest to the drawing's code in each model's latent space, with a vote line."""
         pair = self.models(dataset)
         k = _int_in_range(k, 1, MAX_NEIGHBOURS, "k")
-        x = torch.from_numpy(self.model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         found = {}
         for model, net in (("ae", pair.ae), ("vae", pair.vae)):
             navigator = self.navigator(pair.dataset, model)
@@ -445,7 +446,7 @@ class Explorer:
         i-th principal direction, decoded: (AE, VAE) uint8 28x28."""
         pair = self.models(dataset)
         steps = [_float_in_range(s, -MAX_SIGMA, MAX_SIGMA, f"direction {i + 1}") for i, s in enumerate(sigmas)]
-        x = torch.from_numpy(self.model_input(image))[None, None]
+        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         decoded = []
         for model, net in (("ae", pair.ae), ("vae", pair.vae)):
             z = self.navigator(pair.dataset, model).walk(net.embed(x)[0].numpy(), steps)
@@ -457,12 +458,12 @@ class Explorer:
         return {model: [d.label for d in self.navigator(dataset, model).directions] for model in MODELS}
 
     @staticmethod
-    def model_input(image: Any) -> np.ndarray:
+    def model_input(image: Any, dataset: str, fill_outlines: bool = False) -> np.ndarray:
         """(28, 28) float32 in [0, 1]: a (28, 28) uint8 array is taken as an already framed model input (the
-        Draw tab's state, a stored test image); anything else is preprocessed."""
+        Draw tab's state, a stored test image); anything else is preprocessed with `dataset`'s framing."""
         if isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8:
             return image.astype(np.float32) / 255.0
-        return to_model_input(image)
+        return to_model_input(image, dataset=dataset, fill_outlines=fill_outlines)
 
 
 @dataclass

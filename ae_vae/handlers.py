@@ -15,6 +15,7 @@ import numpy as np
 from .data import CLASS_NAMES, DATASET_TITLES
 from .explorer import Explorer, gif_bytes
 from .gradio_io import OutputFiles, user_errors
+from .plotting import figure_png, profile_figure
 from .preprocess import InputError
 
 EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."  # drawing_pad: cleared pad
@@ -31,35 +32,38 @@ class AppHandlers:
     # ------------------------------------------------------------------ draw
 
     @user_errors
-    def reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", source: str | None = None):
+    def reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", source: str | None = None,
+                    fill_outlines: bool = False):
         """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input).
 
         `sketch` and `image` default to None so that an API client may pass either alone: for an input whose
         component starts empty, Gradio marks the API parameter optional only when the function's own default
-        for it is None (`Blocks.get_api_info`)."""
+        for it is None (`Blocks.get_api_info`). `fill_outlines` fills closed outlines first (garments drawn as
+        outlines: Fashion-MNIST items are filled silhouettes)."""
         chosen = image if (image is not None and source != "pad") or sketch is None else sketch
-        result = self.explorer.reconstruct(chosen, dataset)
+        result = self.explorer.reconstruct(chosen, dataset, fill_outlines=bool(fill_outlines))
         png = self.files.png
         return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
                 result.model_input)
 
-    def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str):
+    def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str,
+                          fill_outlines: bool = False):
         """For automatic updates: problems go to the status line instead of an error pop-up, and the outputs
         are emptied so that nothing on screen belongs to an earlier input."""
         try:
-            return (*self.reconstruct(sketch, image, dataset, source), source, done)
+            return (*self.reconstruct(sketch, image, dataset, source, fill_outlines), source, done)
         except gr.Error as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
 
-    def reconstruct_from_upload(self, image: Any, dataset: str):
-        return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.")
+    def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False):
+        return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
 
-    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None):
-        """Dataset switch: redo the current drawing with the other pair of models."""
+    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False):
+        """Dataset switch or fill toggle: redo the current drawing with the chosen models and framing."""
         if source is None:
             return tuple([gr.skip()] * (DRAW_OUTPUTS + 2))
         return self._soft_reconstruct(sketch, image, dataset, source,
-                                      f"Reconstructed with the {DATASET_TITLES[dataset]} models.")
+                                      f"Reconstructed with the {DATASET_TITLES[dataset]} models.", fill_outlines)
 
     def examples_for(self, dataset: str) -> list[tuple[str, str]]:
         """The bundled test-set examples of a data set with their class names (gallery items)."""
@@ -90,6 +94,18 @@ class AppHandlers:
     def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
         ae_strip, vae_strip, frames = self.explorer.interpolate(image_a, image_b, dataset, steps, path)
         return self.files.png(ae_strip), self.files.png(vae_strip), self.files.write(gif_bytes(frames), ".gif")
+
+    @user_errors
+    def interpolation_profile(self, image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
+        """A plot of how typical each frame's code is under each model's fitted prior, and the numbers (JSON).
+        Models without a fitted prior (own folders made without one) give no plot and say why, without an error."""
+        pair = self.explorer.models(dataset)
+        if pair.ae_prior is None or pair.vae_prior is None:
+            return None, {"unavailable": "; ".join(pair.prior_notes.values()) or "no fitted prior"}
+        profile = self.explorer.interpolation_profile(image_a, image_b, dataset, steps, path)
+        fig = profile_figure(profile, "percentile among test codes",
+                             "how typical each frame's code is (density under the model's fitted prior)")
+        return self.files.write(figure_png(fig), ".png"), profile
 
     def default_pair(self, dataset: str) -> tuple[str, str]:
         a, b = self.explorer.default_pair(dataset)

@@ -243,6 +243,22 @@ def loss_curve_figure(history: list[dict[str, float]], title: str) -> Figure:
     return fig
 
 
+def profile_figure(profile: dict[str, list[float]], ylabel: str, title: str) -> Figure:
+    """A small line plot of per-frame values for the AE and the VAE (the Interpolate tab's measure)."""
+    fig = Figure(figsize=(6.4, 2.4))
+    ax = fig.subplots()
+    for kind, colour in (("ae", "#d55e00"), ("vae", "#0072b2")):
+        ax.plot(profile["t"], profile[kind], marker="o", color=colour, label=kind.upper())
+    ax.set_xlabel("position on the path (A = 0, B = 1)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def model_card_figure(model: Model, test_set: ImageSet, dataset: str, seed: int = 0, count: int = 16) -> Figure:
     """Test images, their reconstructions, and decoded N(0, I) samples: the figure of the model card."""
     with torch.no_grad():

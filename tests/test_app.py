@@ -172,3 +172,16 @@ def test_bad_navigation_values_with_an_image_give_messages(client, digit_png, kw
     api_name = "/traverse" if "pc2" in kwargs else "/neighbors"
     with pytest.raises(AppError, match=message):
         client.predict(image=handle_file(digit_png), **{"dataset": "mnist", **kwargs}, api_name=api_name)
+
+
+def test_fill_outlines_is_an_optional_reconstruct_input(client, tmp_path):
+    """A garment drawn as a closed outline: filled on request (Fashion-MNIST items are silhouettes), not by default."""
+    outline = np.full((280, 280), 255, np.uint8)
+    outline[40:240, 60:220] = 0
+    outline[52:228, 72:208] = 255  # a dark rectangle's outline, 12 px thick, on white paper
+    path = tmp_path / "outline.png"
+    Image.fromarray(outline).save(path)
+    plain = read(client.predict(image=handle_file(str(path)), dataset="fashion_mnist", api_name="/reconstruct")[0])
+    filled = read(client.predict(image=handle_file(str(path)), dataset="fashion_mnist", fill_outlines=True,
+                                 api_name="/reconstruct")[0])
+    assert filled[14, 14] > 200 > plain[14, 14]  # the centre is ink only when filled

@@ -106,3 +106,16 @@ def test_sample_lesson_reads_the_measured_figures(explorers):
     text = explorer.sample_lesson("mnist")
     assert "| AE | 48.0 | 40.0 | **6.5** | 97.5 % |" in text and "| VAE |" not in text
     assert "decoder plus a density" in Explorer({"mnist": pair}).sample_lesson("mnist")
+
+
+def test_interpolation_profile_scores_every_frame(explorers):
+    fitted, bare = explorers
+    a, b = fitted.default_pair("mnist")
+    profile = fitted.interpolation_profile(a, b, "mnist", steps=6, path="spherical")
+    assert profile["t"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    for kind in ("ae", "vae"):
+        assert len(profile[kind]) == 6 and all(0.0 <= p <= 100.0 for p in profile[kind])
+        # the end frames are the two test images' own codes: ordinary, not in the far tail
+        assert min(profile[kind][0], profile[kind][-1]) > 1.0, profile
+    with pytest.raises(InputError, match="no fitted prior"):
+        bare.interpolation_profile(a, b, "mnist")
