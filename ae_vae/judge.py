@@ -21,7 +21,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -209,26 +208,6 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     sqrt_a = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
     tr_covmean = np.sqrt(np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clip(min=0)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_covmean)
-
-
-def sample_quality(judge: Judge, samples: torch.Tensor, reference_features: np.ndarray,
-                   label: int | None = None) -> dict[str, Any]:
-    """FD to the reference (test-set) features and how the samples spread over the classes.
-
-    With `label`, also the share judged as that class (for class-conditional samples).
-    """
-    probs = judge.predict_proba(samples)
-    predicted = probs.argmax(1)
-    share = torch.bincount(predicted, minlength=10).double() / len(predicted)
-    nonzero = share[share > 0]
-    report: dict[str, Any] = {
-        "fd": frechet_distance(judge.features(samples), reference_features),
-        "min_class_share": float(share.min()),
-        "class_entropy_bits": float(-(nonzero * nonzero.log2()).sum()),
-    }
-    if label is not None:
-        report["label_share"] = float(share[label])
-    return report
 
 
 # ---------------------------------------------------------------- command line

@@ -238,7 +238,7 @@ class GaussianMixturePrior:
         if label is None or label == -1:
             return self.unconditional
         if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-            raise ValueError(f"label must be an integer class index or None, got {label!r}")
+            raise TypeError(f"label must be an integer class index or None, got {label!r}")
         if not self.classes:
             raise ValueError("this prior has no per-class mixtures; sample with label=None")
         if not 0 <= label < self.num_classes:
@@ -248,7 +248,9 @@ class GaussianMixturePrior:
     def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes (n, latent_dim) float32; `temperature` scales each component's std (0 gives its mean)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be a non-negative integer, got {n!r}")
+        if n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
         if not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
@@ -335,15 +337,16 @@ def _read_prior_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            names = handle.keys()
+            tensors = {key: handle.get_tensor(key) for key in names}
     except Exception as exc:  # safetensors raises its own error types for truncated or garbled headers
         raise PriorError(f"{path}: not a readable safetensors file ({exc})") from exc
     try:
         header = json.loads(metadata["prior"])
-        if not isinstance(header, dict):
-            raise ValueError("not a JSON object")
     except (KeyError, ValueError) as exc:
         raise PriorError(f"{path}: no valid 'prior' metadata, not a prior file ({exc})") from exc
+    if not isinstance(header, dict):
+        raise PriorError(f"{path}: the 'prior' metadata is not a JSON object, not a prior file")
     if header.get("format_version") != FORMAT_VERSION:
         raise PriorError(f"{path}: format_version {header.get('format_version')!r}, this code reads {FORMAT_VERSION}")
     return tensors, header
@@ -456,7 +459,7 @@ def judged_correct(model: nn.Module, judge, images: torch.Tensor, labels: torch.
 
 def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
               test_images: torch.Tensor | None = None, *, judge=None, class_filter: str = "all",
-              min_confidence: float = 0.0, n_components: int = DEFAULT_COMPONENTS,
+              min_confidence: float = DEFAULT_MIN_CONFIDENCE, n_components: int = DEFAULT_COMPONENTS,
               class_components: int = DEFAULT_CLASS_COMPONENTS, covariance_type: str = DEFAULT_COVARIANCE,
               seed: int = 0) -> GaussianMixturePrior:
     """Everything `train.py` and `refit` do: codes of the training split, the mixtures, test percentiles, fingerprint."""
@@ -503,7 +506,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _refit(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
-
     torch.set_num_threads(max(1, args.threads))
     folder = Path(args.folder)
     model = load_model(folder)
@@ -527,7 +529,6 @@ def _refit(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     args = parse_args(argv)
     try:
         if args.command == "refit":

@@ -18,7 +18,6 @@ from ae_vae.judge import (
     load_judge,
     main,
     random_shift,
-    sample_quality,
     save_judge,
     train_judge,
 )
@@ -91,13 +90,6 @@ def test_frechet_distance_agrees_with_the_sqrtm_formula_and_survives_dead_featur
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
     dead = np.zeros((500, 3))  # ReLU units that never fire: singular covariances
     assert np.isfinite(frechet_distance(np.hstack([a, dead]), np.hstack([a + 1, dead[:500]])))
-
-
-def test_sample_quality_reports_fd_coverage_and_label_share(judge):
-    images = random_images(50)
-    report = sample_quality(judge, images, judge.features(random_images(50, seed=1)), label=3)
-    assert set(report) == {"fd", "min_class_share", "class_entropy_bits", "label_share"}
-    assert 0 <= report["label_share"] <= 1 and 0 <= report["class_entropy_bits"] <= np.log2(10) + 1e-9
 
 
 def test_training_command_writes_a_judge_that_learns(tiny_data_dir, tmp_path, capsys):
