@@ -1,0 +1,192 @@
+"""Sample quality of the latent priors of the shipped models, judged by the shipped judge classifiers.
+
+    python bench/priors.py                        # the table in docs/priors.md (uses each folder's prior.safetensors)
+    python bench/priors.py --sweep components     # held-out log-likelihood, BIC and FD per components x covariance
+    python bench/priors.py --sweep classes        # class-conditional accuracy per class filter, components, temperature
+
+Per model: the Fréchet distance (judge features, 10 000 samples vs the 10 000 test images) and the class
+coverage for N(0, I), one Gaussian fitted to the training codes, and the mixture prior; and, for
+class-conditional samples (1 000 per class), the share the judge classifies as the requested class,
+overall and for the worst class. Prints markdown tables and writes JSON to `bench/out/priors*.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae import load_model
+from ae_vae.data import CLASS_NAMES, DATASET_TITLES, ImageSet, load_dataset
+from ae_vae.judge import Judge, load_judge
+from ae_vae.priors import (
+    DEFAULT_CLASS_FILTER,
+    PRIOR_FILE,
+    GaussianMixturePrior,
+    PriorError,
+    fit_prior,
+    judged_correct,
+    model_codes,
+)
+from ae_vae.sample_quality import class_conditional_quality, decode_in_batches, sample_quality, unconditional_quality
+from bench.common import ROOT, argument_parser, machine
+
+logger = logging.getLogger("priors")
+MODEL_NAMES = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
+
+
+def load_or_fit_prior(folder: Path, model, train: ImageSet, test: ImageSet, judge: Judge) -> GaussianMixturePrior:
+    """The folder's prior.safetensors if it belongs to these weights, else a fresh fit with the defaults."""
+    try:
+        return GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model)
+    except PriorError as exc:
+        logger.warning("%s; fitting the default prior in memory", exc)
+        return fit_prior(model, train.images, train.labels, test.images, judge=judge, class_filter=DEFAULT_CLASS_FILTER)
+
+
+# ---------------------------------------------------------------- the three modes
+
+def report(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
+           test_features: np.ndarray) -> dict:
+    """N(0, I), one fitted Gaussian, the mixture; and the class-conditional shares, for one shipped model."""
+    prior = load_or_fit_prior(args.weights_dir / name, model, train, test, judge)
+    row = {"model": name, "prior": repr(prior), "prior_info": prior.info}
+    return row | sample_quality(model, prior, judge, train.images, test.images, samples=args.samples, seed=args.seed)
+
+
+def sweep_components(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
+                     test_features: np.ndarray) -> list[dict]:
+    """Held-out log-likelihood and BIC of a fit to 50 000 training codes (10 000 held out), and its samples' FD."""
+    codes = model_codes(model, train.images).double()
+    order = torch.randperm(len(codes), generator=torch.Generator().manual_seed(args.seed))
+    fit_part, held_out = codes[order[10_000:]], codes[order[:10_000]]
+    rows = []
+    for covariance in args.covariances:
+        for k in args.components:
+            start = time.perf_counter()
+            prior = GaussianMixturePrior.fit(fit_part, n_components=k, covariance_type=covariance, seed=args.seed)
+            d = prior.latent_dim
+            params = k - 1 + k * d + k * (d if covariance == "diag" else d * (d + 1) // 2)
+            train_ll = float(prior.log_prob(fit_part).mean())
+            z = prior.sample(args.samples, generator=torch.Generator().manual_seed(args.seed))
+            row = {"model": name, "covariance": covariance, "components": k,
+                   "heldout_ll": float(prior.log_prob(held_out).mean()), "train_ll": train_ll,
+                   "bic": -2 * train_ll * len(fit_part) + params * np.log(len(fit_part)),
+                   **unconditional_quality(judge, decode_in_batches(model, z), test_features),
+                   "seconds": round(time.perf_counter() - start, 1)}
+            logger.info("%s", row)
+            rows.append(row)
+    return rows
+
+
+def sweep_classes(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
+                  test_features: np.ndarray) -> list[dict]:
+    """Class-conditional share per class filter x components per class (temperature 1 and the given others)."""
+    codes = model_codes(model, train.images)
+    rows = []
+    for class_filter, min_confidence in args.filters:
+        mask = judged_correct(model, judge, train.images, train.labels, class_filter, min_confidence)
+        for k in args.class_components:
+            prior = GaussianMixturePrior.fit(codes, train.labels, class_mask=mask, n_components=1, class_components=k,
+                                             covariance_type=args.covariance, seed=args.seed)
+            for temperature in args.temperatures:
+                result = class_conditional_quality(model, judge, prior, args.samples // 10, args.seed, temperature)
+                row = {"model": name, "class_filter": class_filter, "min_confidence": min_confidence,
+                       "kept": float(mask.double().mean()), "class_components": k, "temperature": temperature,
+                       **result}
+                logger.info("%s", {k: v for k, v in row.items() if k != "per_class"})
+                rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- tables
+
+def report_table(rows: list[dict]) -> str:
+    lines = [("| model | FD N(0, I) | FD one Gaussian | FD mixture | min class share (mixture) "
+              "| class-conditional: judged as asked | worst class |"), "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        dataset = row["model"].rsplit("-", 1)[0]
+        cond = row["class_conditional"]
+        fd = {key: row[key]["frechet_distance"] for key in ("standard", "gaussian", "mixture")}
+        lines.append(f"| {row['model']} | {fd['standard']:.1f} | {fd['gaussian']:.1f} | **{fd['mixture']:.1f}** "
+                     f"| {row['mixture']['min_class_share']:.3f} | **{100 * cond['accuracy']:.1f} %** "
+                     f"| {CLASS_NAMES[dataset][cond['worst_class']]}: {100 * cond['worst_accuracy']:.1f} % |")
+    return "\n".join(lines)
+
+
+def components_table(rows: list[dict]) -> str:
+    lines = ["| model | covariance | components | held-out log-lik (nats/code) | BIC | FD |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['covariance']} | {r['components']} | {r['heldout_ll']:.2f} | {r['bic']:.4g} "
+              f"| {r['frechet_distance']:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def classes_table(rows: list[dict]) -> str:
+    lines = ["| model | class filter | kept codes | comp./class | temperature | judged as asked | worst class |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        dataset = r["model"].rsplit("-", 1)[0]
+        label = r["class_filter"] + (f" (p ≥ {r['min_confidence']:g})" if r["min_confidence"] else "")
+        lines.append(f"| {r['model']} | {label} | {100 * r['kept']:.1f} % | {r['class_components']} "
+                     f"| {r['temperature']:g} | {100 * r['accuracy']:.1f} % "
+                     f"| {CLASS_NAMES[dataset][r['worst_class']]}: {100 * r['worst_accuracy']:.1f} % |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv: list[str] | None = None) -> Namespace:
+    parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
+    parser.add_argument("--sweep", choices=("components", "classes"), help="a model-selection sweep instead")
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES, help="which models")
+    parser.add_argument("--samples", type=int, default=10_000, help="samples per FD (and 1/10 per class)")
+    parser.add_argument("--components", type=int, nargs="+", default=[1, 10, 20, 50, 100],
+                        help="components to sweep (--sweep components)")
+    parser.add_argument("--covariances", nargs="+", default=["diag", "full"], help="(--sweep components)")
+    parser.add_argument("--class-components", type=int, nargs="+", default=[3, 10],
+                        help="components per class to sweep (--sweep classes)")
+    parser.add_argument("--filters", nargs="+", default=["all", "images", "reconstructions"],
+                        help="class filters to sweep, 'reconstructions:0.9' adds a minimum judge confidence")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0], help="(--sweep classes)")
+    parser.add_argument("--covariance", default="full", help="covariance type (--sweep classes)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling and EM seed")
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out", help="where the JSON goes")
+    args = parser.parse_args(argv)
+    args.filters = [(f.split(":")[0], float(f.split(":")[1]) if ":" in f else 0.0) for f in args.filters]
+    return args
+
+
+def main(args: Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    mode = args.sweep or "report"
+    run = {"report": report, "components": sweep_components, "classes": sweep_classes}[mode]
+    rows: list = []
+    with threadpool_limits(args.threads):
+        for dataset in dict.fromkeys(name.rsplit("-", 1)[0] for name in args.models):
+            train, test = load_dataset(dataset, args.data_dir, download=False)
+            judge, card = load_judge(args.weights_dir / f"judge-{dataset}")
+            test_features = judge.features(test.images)
+            logger.info("%s: judge test accuracy %.4f", DATASET_TITLES[dataset], card.test_accuracy)
+            for name in (n for n in args.models if n.startswith(dataset + "-")):
+                result = run(args, name, load_model(args.weights_dir / name), judge, train, test, test_features)
+                rows.extend(result if isinstance(result, list) else [result])
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = args.out_dir / ("priors.json" if mode == "report" else f"priors_{mode}.json")
+    out.write_text(json.dumps({"machine": machine(), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
+    print({"report": report_table, "components": components_table, "classes": classes_table}[mode](rows))
+    print(f"\n(judge: weights/judge-<dataset>; {args.samples} samples; JSON in {out}; prior file {PRIOR_FILE})")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(main(parse_args()))
