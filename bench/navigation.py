@@ -233,15 +233,27 @@ def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[flo
     rendered = load_explorer(None, weights_dir).rendered_maps("mnist")
     rng = np.random.default_rng(1)
     clicks, slides = [], []
+    # Equal images are equal files (content-addressed), so "the image changed" cannot be the signal: a click's
+    # text names its coordinates, a slider's decode its own value; each wait also needs the image loaded.
+    # A click is on screen when its text, its decoded image and the maps with the new crosshair are (a click on
+    # maps still loading their previous crosshair is lost: Gradio cannot place it while the image has no size).
+    changed = """([id, before, maps]) => { const text = document.getElementById(id + '-text');
+        const loaded = (sel) => { const img = document.querySelector(sel); return img && img.complete &&
+                                  img.naturalWidth > 0; };
+        return text && text.innerText && text.innerText !== before && loaded('#' + id + ' img')
+               && loaded('#maps-plot img') && document.querySelector('#maps-plot img').src !== maps; }"""
     with app_server(weights_dir) as app, chromium() as page:
         page.set_default_timeout(60_000)
         open_app(page, app.url)
         page.locator("#examples button.thumbnail-item").nth(7).click()
         wait_new_image(page, "walk-vae", None, 30_000)
+        values = [0.0, 0.0, 0.0]
         for i in range(repeats + 1):
+            slider = i % 3
+            values[slider] = round(float(rng.uniform(0.2, 3) * (1 if values[slider] <= 0 else -1)), 1)  # a change
             before = page.evaluate("() => document.querySelector('#walk-vae img').src")
             start = time.perf_counter()
-            move_slider(page, f"walk-{i % 3 + 1}", round(float(rng.uniform(-3, 3)), 1))
+            move_slider(page, f"walk-{slider + 1}", values[slider])
             wait_new_image(page, "walk-vae", before)
             slides.append(1000 * (time.perf_counter() - start))
         open_tab(page, "Embeddings")
@@ -249,14 +261,28 @@ def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[flo
         for i in range(repeats + 1):
             model = PANELS[i % len(PANELS)][0]
             left, top, right, bottom = rendered.boxes[i % len(PANELS)]
-            before = page.evaluate(f"() => {{ const i = document.querySelector('#click-{model} img'); "
-                                   "return i ? i.src : null; }")
+            before = page.evaluate("(id) => document.getElementById(id).innerText", f"click-{model}-text")
+            maps = page.evaluate("() => document.querySelector('#maps-plot img').src")
             start = time.perf_counter()
             click_image_pixel(page, "maps-plot", rng.uniform(left + 5, right - 5), rng.uniform(top + 5, bottom - 5))
-            wait_new_image(page, f"click-{model}", before)
+            page.wait_for_function(changed, arg=[f"click-{model}", before, maps], polling="raf", timeout=15_000)
             clicks.append(1000 * (time.perf_counter() - start))
-    return [("browser: click on a map -> decoded image loaded", clicks[1:]),
+    return [("browser: click on a map -> decoded image, its text and the crosshair on screen", clicks[1:]),
             ("browser: slider move -> new decode loaded", slides[1:])]
+
+
+def print_accuracy(explorer, args, test, drawings: list[np.ndarray], labels: np.ndarray) -> None:
+    judge, about = load_the_judge(args.weights_dir, args.data_dir)
+    print(f"judge: {about}")
+    clean = slice(STORED_POINTS, STORED_POINTS + 1000)
+    right = judge.predict(test.images[clean]).numpy() == test.labels[clean].numpy()
+    print(f"judge accuracy on 1000 clean test digits: {100 * right.mean():.1f} %\n")
+    print("| measure | model | classified as the drawn digit | among drawings the judge recognises | target |\n"
+          "|---|---|---|---|---|")
+    for name, model, value, given in accuracy_table(explorer, judge, drawings, labels):
+        target = TARGETS.get(name)
+        mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
+        print(f"| {name} | {model.upper()} | {value:.1f} % | {given:.1f} % | {mark} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--browser", action="store_true", help="also time clicks and slider moves in Chromium")
+    parser.add_argument("--timings-only", action="store_true", help="skip the accuracy measurements")
     args = parser.parse_args(argv)
     exit_unless_ready(args.weights_dir, browser=args.browser)
     torch.set_num_threads(1)
@@ -281,17 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Latent navigation bench ({machine()})\n")
     print(f"{len(drawings)} drawn-style MNIST digits (test images >= {STORED_POINTS}, {args.per_class} per class), "
           f"drawn in {time.perf_counter() - start:.0f} s")
-    judge, about = load_the_judge(args.weights_dir, args.data_dir)
-    print(f"judge: {about}")
-    clean = test.images[STORED_POINTS:STORED_POINTS + 1000]
-    print(f"judge accuracy on 1000 clean test digits: "
-          f"{100 * (judge.predict(clean).numpy() == test.labels[STORED_POINTS:STORED_POINTS + 1000].numpy()).mean():.1f} %\n")
-    print("| measure | model | classified as the drawn digit | among drawings the judge recognises | target |\n"
-          "|---|---|---|---|---|")
-    for name, model, value, given in accuracy_table(explorer, judge, drawings, labels):
-        target = TARGETS.get(name)
-        mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
-        print(f"| {name} | {model.upper()} | {value:.1f} % | {given:.1f} % | {mark} |")
+    if not args.timings_only:
+        print_accuracy(explorer, args, test, drawings, labels)
     timings = compute_timings(explorer, drawings[0], args.repeats)
     if args.browser:
         timings += browser_timings(args.weights_dir, min(args.repeats, 30))
