@@ -287,13 +287,31 @@ def test_neighbours_of_a_stored_mnist_test_image_start_with_itself(explorer, ind
         assert f"{model.upper()}'s 8 nearest neighbours" in vote
 
 
-def test_neighbours_of_a_stored_fashion_image_start_with_itself(explorer):
-    """(The array path: the app's preprocessing uses MNIST's framing for every data set until it keeps
-    Fashion-MNIST's.)"""
-    images = explorer.models("fashion_mnist").ae_maps.images
-    for index in (0, 99):
-        for near, _ in explorer.neighbours(images[index], "fashion_mnist", 8).values():
-            assert near.indices[0] == index
+@pytest.mark.parametrize("index", [0, 17, 1234])
+def test_neighbours_through_the_upload_path_start_with_the_image_too(explorer, index, tmp_path):
+    """The image enlarged on a transparent canvas (ink in the alpha channel, as the drawing pad sends it) and
+    saved as a PNG goes through the app's preprocessing, which frames it as MNIST did: itself first again."""
+    image = explorer.models("mnist").vae_maps.images[index]
+    path = tmp_path / "digit.png"
+    rgba = np.zeros((112, 112, 4), np.uint8)
+    rgba[..., 3] = np.asarray(Image.fromarray(image).resize((112, 112), Image.NEAREST))
+    Image.fromarray(rgba).save(path)
+    for model, (near, _) in explorer.neighbours(str(path), "mnist", 8).items():
+        assert near.indices[0] == index, (model, near.indices)
+
+
+@pytest.mark.parametrize("index", [0, 99, 2024])
+def test_neighbours_of_a_stored_fashion_image_start_with_itself(explorer, index, tmp_path):
+    """As an array and through the upload path, which keeps Fashion-MNIST's framing (the item's box centred, its
+    longest side 28 px)."""
+    image = explorer.models("fashion_mnist").ae_maps.images[index]
+    path = tmp_path / "item.png"
+    rgba = np.zeros((112, 112, 4), np.uint8)
+    rgba[..., 3] = np.asarray(Image.fromarray(image).resize((112, 112), Image.NEAREST))
+    Image.fromarray(rgba).save(path)
+    for drawing in (image, str(path)):
+        for model, (near, _) in explorer.neighbours(drawing, "fashion_mnist", 8).items():
+            assert near.indices[0] == index, (model, near.indices)
 
 
 def test_walk_decodes_and_checks_its_sigmas(explorer):
