@@ -461,8 +461,8 @@ class Explorer:
     def model_input(image: Any, dataset: str, fill_outlines: bool = False) -> np.ndarray:
         """(28, 28) float32 in [0, 1]: a (28, 28) uint8 array is taken as an already framed model input (the
         Draw tab's state, a stored test image); anything else is preprocessed with `dataset`'s framing."""
-        if isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8:
-            return image.astype(np.float32) / 255.0
+        if isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8 and image.max() > 25:
+            return image.astype(np.float32) / 255.0  # (a blank one goes on to preprocessing's "no ink" message)
         return to_model_input(image, dataset=dataset, fill_outlines=fill_outlines)
 
 
