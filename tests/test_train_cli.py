@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ae_vae import load_model
+from ae_vae import load_maps, load_model
 from ae_vae.data import DataNotFoundError, load_split
 from ae_vae.priors import GaussianMixturePrior
 
@@ -71,6 +71,8 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     model = load_model(out)
     assert model.config.dataset == "fashion_mnist" and model.config.latent_dim == 2
     prior = GaussianMixturePrior.from_pretrained(out, latent_dim=2, weights=model)  # fitted to these weights
+    maps = load_maps(out / "embeddings.safetensors", 2)  # with the stored points' images, for the app's neighbours
+    assert maps.images is not None and maps.images.shape == (len(maps.labels), 28, 28)
     assert prior.num_classes == 10 and prior.sample(4, label=3).shape == (4, 2)
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "model-index" in card and "python train.py" in card
