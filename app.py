@@ -82,6 +82,7 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                 neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
                 typical_numbers = gr.JSON(visible=False)  # /typicality's output
+                typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
         examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
                               height=150, allow_preview=False, elem_id="examples", format="png")
         walk_panel(handlers, dataset, pad, upload, current_input)
@@ -91,8 +92,7 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     run.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
-    gr.Button(visible=False).click(handlers.typicality, [pad, upload, dataset], typical_numbers,
-                                   api_name="typicality")
+    typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
     current_input.change(handlers.typicality_line, [current_input, dataset], typical, show_progress="hidden",
                          **PRIVATE)
     pad.change(pad_events.live, [pad, dataset, source, fill], [*outputs, source, status], show_progress="hidden",
