@@ -40,6 +40,10 @@ CSS = """
 #source-notice { font-size: 0.9em; opacity: 0.85; }
 .image-caption p { margin: 0 0 2px 0; font-size: 0.85em; font-weight: 600; }
 .captioned { gap: 0 !important; }
+/* the neighbours: k thumbnails in one row (Gradio's gallery gives each at least 100 px, 6 in the Draw column) */
+.neighbours .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+                              grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.neighbours .grid-wrap { overflow-y: auto !important; }
 """
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
          "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
@@ -199,10 +203,14 @@ def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upl
     """The drawing's k nearest stored test images in each latent space, updated after every drawing."""
     nav = NavigationHandlers(handlers)
     with gr.Group():
-        ae_gallery = gr.Gallery(label="Nearest test images in the AE's latent space", columns=8, rows=1, height=96,
-                                allow_preview=False, format="png", elem_id="ae-neighbours", elem_classes="pixelated")
-        vae_gallery = gr.Gallery(label="Nearest test images in the VAE's latent space", columns=8, rows=1, height=96,
-                                 allow_preview=False, format="png", elem_id="vae-neighbours", elem_classes="pixelated")
+        galleries = []
+        for kind in ("AE", "VAE"):
+            label = f"Nearest test images in the {kind}'s latent space, nearest first"
+            gr.Markdown(label, elem_classes="image-caption")  # a caption above, not a badge over the first image
+            galleries.append(gr.Gallery(label=label, show_label=False, columns=8, height=104, object_fit="contain",
+                                        allow_preview=False, format="png", elem_id=f"{kind.lower()}-neighbours",
+                                        elem_classes=["pixelated", "neighbours"]))
+        ae_gallery, vae_gallery = galleries
         with gr.Row():
             summary = gr.Markdown(elem_id="neighbours-summary")
             k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
