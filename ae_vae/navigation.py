@@ -4,13 +4,16 @@ code's main directions lead. Pure numpy over one model's stored codes (`LatentMa
 From a map position back to a latent (a map shows 2 of D dimensions, so "the" latent of a position is a choice):
 - PCA, exact: z = mean + x·PC1 + y·PC2, the point of the PCA plane, so projecting z gives (x, y) back. Its other
   D − 2 coordinates are the mean's: the plane is a flat slice through the code space.
-- UMAP, an estimate (UMAP has no inverse without the fitted model, a pickle): the inverse-distance-weighted mean
-  of the latents of the k = 10 stored points nearest to (x, y) on the map. On a stored point it is that point's
-  latent; inside a cluster it blends codes of one class; on the border of two clusters it averages codes of
-  both — for the AE that average lies in the gap between its clusters (a hole: the decode is garbage), for the
-  VAE it is a code between the two classes. Far from every point the weights even out and the latent stops
-  changing: the mean of the codes of the k nearest (edge) points; the text then says how far the position is
-  from the map's points, in units of their typical spacing.
+- UMAP, an estimate (UMAP has no inverse without the fitted model, a pickle): around (x, y), the nearest stored
+  point in each of 8 directions (45° sectors), their latents averaged with weights 1 / distance². On a stored
+  point it is that point's latent; inside a cluster the 8 are its close neighbours, one class; in a gap between
+  clusters they are the points of the clusters around it, so the code blends their classes — for the AE such
+  blends lie in the holes between its clusters, for the VAE they are codes its decoder was trained near.
+  Measured on the MNIST maps (positions farther than 5 typical spacings from every point): the judge is less
+  than 90 % sure of the AE's decode for 36 % of them, of the VAE's for 13 %. (The plain weighted mean of the 10
+  nearest points, the first version, hid this: in a gap those are all one cluster's edge; 3-4 % for both.) Far
+  from every point the sectors facing away are empty and the latent is a blend of the map's nearest edge; the
+  text then says how far the position is from the map's points, in units of their typical spacing.
 
 How far a latent is from the data: the Euclidean distance to the nearest stored code, read against the stored
 codes' own nearest-neighbour distances (each to its nearest other stored code): farther than 99 % of those is
@@ -43,7 +46,7 @@ from .embeddings import LatentMaps, fit_pca
 MODELS = ("ae", "vae")
 PROJECTIONS = ("pca", "umap")
 MODEL_TITLES = {"ae": "AE", "vae": "VAE"}
-UMAP_INVERSE_NEIGHBOURS = 10
+UMAP_INVERSE_SECTORS = 8
 EDGE_PERCENTILE, OFF_DATA_PERCENTILE = 90.0, 99.0
 DIRECTIONS = 3
 MAX_SIGMA = 3.0
@@ -163,15 +166,20 @@ class Navigator:
     def pca_inverse(self, x: float, y: float) -> np.ndarray:
         return self.maps.pca_plane(np.array([x]), np.array([y]))[0].astype(np.float32)
 
-    def umap_inverse(self, x: float, y: float, k: int = UMAP_INVERSE_NEIGHBOURS) -> tuple[np.ndarray, float]:
-        """Inverse-distance-weighted mean of the latents of the k map points nearest to (x, y), and the distance
-        to the nearest one (map units)."""
-        distances = np.hypot(self.maps.umap[:, 0] - x, self.maps.umap[:, 1] - y)
-        k = min(k, len(distances))
-        nearest = np.argpartition(distances, k - 1)[:k]
-        weights = 1.0 / (distances[nearest].astype(np.float64) + 1e-9)
-        latent = (weights[:, None] * self.maps.latents[nearest]).sum(0) / weights.sum()
-        return latent.astype(np.float32), float(distances[nearest].min())
+    def umap_inverse(self, x: float, y: float, sectors: int = UMAP_INVERSE_SECTORS) -> tuple[np.ndarray, float]:
+        """The latents of the nearest map point in each of `sectors` directions around (x, y), weighted by
+        1 / distance², and the distance to the nearest map point (map units)."""
+        dx, dy = self.maps.umap[:, 0] - x, self.maps.umap[:, 1] - y
+        distances = np.hypot(dx, dy).astype(np.float64)
+        nearest = int(distances.argmin())
+        if distances[nearest] < 1e-9:
+            return self.maps.latents[nearest].astype(np.float32), 0.0
+        sector = ((np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * sectors).astype(int) % sectors
+        order = np.lexsort((distances, sector))  # by sector, nearest first within each
+        firsts = order[np.r_[0, np.flatnonzero(np.diff(sector[order])) + 1]]
+        weights = 1.0 / distances[firsts] ** 2
+        latent = (weights[:, None] * self.maps.latents[firsts]).sum(0) / weights.sum()
+        return latent.astype(np.float32), float(distances[nearest])
 
     # ------------------------------------------------------------------ latent -> data
 

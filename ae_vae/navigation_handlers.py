@@ -171,6 +171,5 @@ class NavigationHandlers:
     def direction_text(self, dataset: str) -> str:
         """What each slider's direction does, per model (a Markdown table)."""
         labels = self.explorer.direction_labels(dataset)
-        rows = [f"| {i + 1} | {(labels['ae'][i:] or ['—'])[0]} | {(labels['vae'][i:] or ['—'])[0]} |"
-                for i in range(WALK_SLIDERS)]
-        return "| slider | AE | VAE |\n|---|---|---|\n" + "\n".join(rows)
+        rows = [f"| {(labels['ae'][i:] or ['—'])[0]} | {(labels['vae'][i:] or ['—'])[0]} |" for i in range(WALK_SLIDERS)]
+        return "| AE | VAE |\n|---|---|\n" + "\n".join(rows)

@@ -423,3 +423,17 @@ def test_a_drawing_between_two_clusters_is_placed_in_the_heavier_one():
     placed = maps.place_umap(np.zeros(4, np.float32))[0]
     assert np.linalg.norm(placed) < 1.0, placed
     assert np.allclose(maps.place_umap(latents[:3]), umap[:3], atol=1e-4)  # a stored point: its own position
+
+
+def test_in_a_gap_the_umap_inverse_blends_the_clusters_around_it():
+    """Half-way between two clusters of the map, the code is the blend of both clusters' codes (where an AE's
+    holes are), not the edge of whichever cluster happens to be nearer."""
+    rng = np.random.default_rng(7)
+    centres = np.array([[0.0] * 4, [8.0] * 4])
+    latents = np.concatenate([centres[0] + rng.normal(0, 0.1, (50, 4)), centres[1] + rng.normal(0, 0.1, (50, 4))])
+    umap = np.concatenate([rng.normal(0, 0.5, (50, 2)), rng.normal(0, 0.5, (50, 2)) + [10, 0]])
+    maps = LatentMaps(**{**synthetic_maps(4).__dict__, "latents": latents.astype(np.float32),
+                         "umap": umap.astype(np.float32), "labels": np.repeat([0, 1], 50), "images": None})
+    z, distance = Navigator(maps, "mnist").umap_inverse(5.0, 0.0)
+    assert np.linalg.norm(z - centres.mean(0)) < 0.15 * np.linalg.norm(centres[1] - centres[0]), z
+    assert distance > 3.0
