@@ -13,7 +13,9 @@ preprocessing. For each drawing and each model:
   what `/decode_point` returns) and classified by the judge; target >= 90 % classified as the drawn digit;
 - the vote of its 8 nearest stored test images (`Explorer.neighbours`, what `/neighbors` shows); target >= 95 %.
 For reference: the judge on the drawings themselves (are they recognisable?), on their plain reconstructions,
-and the same round trip through the PCA map (a 2-D slice: expected to lose most digits).
+and the same round trip through the PCA map (a 2-D slice: expected to lose most digits). And the holes: on a
+40 x 40 grid over each UMAP map, the positions farther than 5 typical spacings from every point (the gaps),
+decoded as a click there would be: how often the judge is less than 90 % sure of what it sees, AE vs VAE.
 The judge is the shipped `weights/judge-mnist` (`ae_vae.judge`); without it, a 3-nearest-neighbour classifier
 in pixel space on the MNIST training set stands in (its accuracy on clean test digits is printed).
 
@@ -177,6 +179,25 @@ def accuracy_table(explorer, judge, drawings: list[np.ndarray], labels: np.ndarr
     return rows
 
 
+def gap_doubt(explorer, judge) -> dict[str, tuple[int, float]]:
+    """Per model: how many grid positions of its UMAP map are gaps, and the % of their decodes the judge is less
+    than 90 % sure of (its top class probability)."""
+    found = {}
+    for model in MODELS:
+        navigator = explorer.navigator("mnist", model)
+        points = navigator.maps.umap
+        low, high = points.min(0), points.max(0)
+        gx, gy = np.meshgrid(np.linspace(low[0], high[0], 40), np.linspace(low[1], high[1], 40))
+        grid = np.stack([gx.ravel(), gy.ravel()], 1)
+        far = [np.hypot(*(points - g).T).min() > 5 * navigator.map_spacing for g in grid]
+        images = [explorer.decode_point("mnist", model, "umap", x, y).image for x, y in grid[far]]
+        batch = torch.from_numpy(np.stack(images).astype(np.float32) / 255.0)[:, None]
+        with torch.no_grad():
+            sure = judge.predict_proba(batch).max(1).values.numpy() if hasattr(judge, "predict_proba") else None
+        found[model] = (len(images), float("nan") if sure is None else 100 * float((sure < 0.9).mean()))
+    return found
+
+
 def rgb_png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
@@ -283,6 +304,10 @@ def print_accuracy(explorer, args, test, drawings: list[np.ndarray], labels: np.
         target = TARGETS.get(name)
         mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
         print(f"| {name} | {model.upper()} | {value:.1f} % | {given:.1f} % | {mark} |")
+    print()
+    for model, (count, doubt) in gap_doubt(explorer, judge).items():
+        print(f"{model.upper()}: of {count} gap positions of its UMAP map, the judge is < 90 % sure of {doubt:.0f} % "
+              "of the decodes")
 
 
 def main(argv: list[str] | None = None) -> int:
