@@ -3,6 +3,7 @@
     python bench/priors.py                        # the table in docs/priors.md (uses each folder's prior.safetensors)
     python bench/priors.py --sweep components     # held-out log-likelihood, BIC and FD per components x covariance
     python bench/priors.py --sweep classes        # class-conditional accuracy per class filter, components, temperature
+    python bench/priors.py --sweep diagnose --class-components 3   # where naive class-conditional samples fail
 
 Per model: the Fréchet distance (judge features, 10 000 samples vs the 10 000 test images) and the class
 coverage for N(0, I), one Gaussian fitted to the training codes, and the mixture prior; and, for
@@ -43,6 +44,27 @@ logger = logging.getLogger("priors")
 MODEL_NAMES = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
 
 
+class Journal:
+    """Rows appended to a JSONL file as they are measured, so a sweep killed on a shared machine resumes where it
+    stopped (rerun the same command; `--fresh` starts over)."""
+
+    def __init__(self, path: Path, fresh: bool):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            path.unlink(missing_ok=True)
+        self.rows = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+    def find(self, **key) -> dict | None:
+        return next((r for r in self.rows if all(r.get(k) == v for k, v in key.items())), None)
+
+    def add(self, row: dict) -> dict:
+        self.rows.append(row)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        return row
+
+
 def load_or_fit_prior(folder: Path, model, train: ImageSet, test: ImageSet, judge: Judge) -> GaussianMixturePrior:
     """The folder's prior.safetensors if it belongs to these weights, else a fresh fit with the defaults."""
     try:
@@ -57,9 +79,12 @@ def load_or_fit_prior(folder: Path, model, train: ImageSet, test: ImageSet, judg
 def report(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
            test_features: np.ndarray) -> dict:
     """N(0, I), one fitted Gaussian, the mixture; and the class-conditional shares, for one shipped model."""
+    if done := args.journal.find(model=name):
+        return done
     prior = load_or_fit_prior(args.weights_dir / name, model, train, test, judge)
     row = {"model": name, "prior": repr(prior), "prior_info": prior.info}
-    return row | sample_quality(model, prior, judge, train.images, test.images, samples=args.samples, seed=args.seed)
+    return args.journal.add(row | sample_quality(model, prior, judge, train.images, test.images,
+                                                 samples=args.samples, seed=args.seed))
 
 
 def sweep_components(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
@@ -71,6 +96,9 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
     rows = []
     for covariance in args.covariances:
         for k in args.components:
+            if done := args.journal.find(model=name, covariance=covariance, components=k):
+                rows.append(done)
+                continue
             start = time.perf_counter()
             prior = GaussianMixturePrior.fit(fit_part, n_components=k, covariance_type=covariance, seed=args.seed)
             d = prior.latent_dim
@@ -83,7 +111,7 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
                    **unconditional_quality(judge, decode_in_batches(model, z), test_features),
                    "seconds": round(time.perf_counter() - start, 1)}
             logger.info("%s", row)
-            rows.append(row)
+            rows.append(args.journal.add(row))
     return rows
 
 
@@ -93,18 +121,67 @@ def sweep_classes(args: Namespace, name: str, model, judge: Judge, train: ImageS
     codes = model_codes(model, train.images)
     rows = []
     for class_filter, min_confidence in args.filters:
-        mask = judged_correct(model, judge, train.images, train.labels, class_filter, min_confidence)
+        mask = None
         for k in args.class_components:
+            key = {"model": name, "class_filter": class_filter, "min_confidence": min_confidence, "class_components": k}
+            todo = [t for t in args.temperatures if not args.journal.find(**key, temperature=t)]
+            rows += [args.journal.find(**key, temperature=t) for t in args.temperatures if t not in todo]
+            if not todo:
+                continue
+            if mask is None:
+                mask = judged_correct(model, judge, train.images, train.labels, class_filter, min_confidence)
             prior = GaussianMixturePrior.fit(codes, train.labels, class_mask=mask, n_components=1, class_components=k,
                                              covariance_type=args.covariance, seed=args.seed)
-            for temperature in args.temperatures:
+            for temperature in todo:
                 result = class_conditional_quality(model, judge, prior, args.samples // 10, args.seed, temperature)
                 row = {"model": name, "class_filter": class_filter, "min_confidence": min_confidence,
                        "kept": float(mask.double().mean()), "class_components": k, "temperature": temperature,
                        **result}
                 logger.info("%s", {k: v for k, v in row.items() if k != "per_class"})
-                rows.append(row)
+                rows.append(args.journal.add(row))
     return rows
+
+
+def diagnose(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
+             test_features: np.ndarray) -> dict:
+    """Where naive class-conditional samples (every training code, `--class-components` first value) go wrong.
+
+    - tails: the share judged as asked per quintile of the noise radius |eps| (z = mean + L eps);
+    - straddling: whether the class mixtures themselves (Bayes' rule over the ten densities) put a sample
+      in another class, and the share judged as asked when they do and when they do not;
+    - ambiguous codes: training codes whose reconstruction the judge reads as another class, or is unsure of.
+    """
+    if done := args.journal.find(model=name):
+        return done
+    codes = model_codes(model, train.images)
+    k = args.class_components[0]
+    prior = GaussianMixturePrior.fit(codes, train.labels, n_components=1, class_components=k,
+                                     covariance_type=args.covariance, seed=args.seed)
+    per_class = args.samples // 10
+    ok, agree, radius = [], [], []
+    for label, mixture in enumerate(prior.classes):
+        generator = torch.Generator().manual_seed(args.seed + label)  # the draws of Mixture.sample, noise kept
+        component = torch.multinomial(mixture.weights, per_class, replacement=True, generator=generator)
+        noise = torch.randn(per_class, mixture.dim, generator=generator, dtype=torch.float64)
+        z = mixture.means[component] + (mixture.chol[component] @ noise[:, :, None])[:, :, 0]
+        ok.append(judge.predict(decode_in_batches(model, z.float())) == label)
+        agree.append(torch.stack([m.log_prob(z) for m in prior.classes], 1).argmax(1) == label)
+        radius.append(noise.norm(dim=1))
+    ok, agree, radius = torch.cat(ok), torch.cat(agree), torch.cat(radius)
+    edges = torch.quantile(radius, torch.linspace(0, 1, 6, dtype=torch.float64))
+    bins = torch.bucketize(radius, edges[1:-1])
+    recon = judge.predict_proba(decode_in_batches(model, codes))
+    p_label = recon.gather(1, train.labels[:, None])[:, 0]
+    row = {"model": name, "class_components": k, "accuracy": float(ok.double().mean()),
+           "by_radius": [{"radius": [round(float(edges[i]), 2), round(float(edges[i + 1]), 2)],
+                          "accuracy": float(ok[bins == i].double().mean())} for i in range(5)],
+           "latent_agrees": float(agree.double().mean()),
+           "accuracy_latent_agrees": float(ok[agree].double().mean()),
+           "accuracy_latent_disagrees": float(ok[~agree].double().mean()) if (~agree).any() else None,
+           "train_reconstructions_misread": float((recon.argmax(1) != train.labels).double().mean()),
+           "train_reconstructions_below_0.9": float((p_label < 0.9).double().mean())}
+    logger.info("%s", row)
+    return args.journal.add(row)
 
 
 # ---------------------------------------------------------------- tables
@@ -143,9 +220,22 @@ def classes_table(rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------- main
 
+def diagnose_table(rows: list[dict]) -> str:
+    lines = [("| model | judged as asked | by noise radius quintile (small → large) | class mixtures put the sample in "
+              "another class | judged as asked there | training reconstructions misread / judge < 0.9 |"),
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        radius = " / ".join(f"{100 * b['accuracy']:.1f}" for b in r["by_radius"])
+        there = "–" if r["accuracy_latent_disagrees"] is None else f"{100 * r['accuracy_latent_disagrees']:.0f} %"
+        lines.append(f"| {r['model']} | {100 * r['accuracy']:.1f} % | {radius} | {100 * (1 - r['latent_agrees']):.2f} % "
+                     f"| {there} | {100 * r['train_reconstructions_misread']:.1f} % / "
+                     f"{100 * r['train_reconstructions_below_0.9']:.1f} % |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
-    parser.add_argument("--sweep", choices=("components", "classes"), help="a model-selection sweep instead")
+    parser.add_argument("--sweep", choices=("components", "classes", "diagnose"), help="a model-selection sweep instead")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES, help="which models")
     parser.add_argument("--samples", type=int, default=10_000, help="samples per FD (and 1/10 per class)")
     parser.add_argument("--components", type=int, nargs="+", default=[1, 10, 20, 50, 100],
@@ -160,6 +250,7 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
     parser.add_argument("--seed", type=int, default=0, help="sampling and EM seed")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out", help="where the JSON goes")
+    parser.add_argument("--fresh", action="store_true", help="measure everything again instead of resuming")
     args = parser.parse_args(argv)
     args.filters = [(f.split(":")[0], float(f.split(":")[1]) if ":" in f else 0.0) for f in args.filters]
     return args
@@ -168,7 +259,9 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
 def main(args: Namespace) -> int:
     torch.set_num_threads(args.threads)
     mode = args.sweep or "report"
-    run = {"report": report, "components": sweep_components, "classes": sweep_classes}[mode]
+    run = {"report": report, "components": sweep_components, "classes": sweep_classes, "diagnose": diagnose}[mode]
+    stem = "priors" if mode == "report" else f"priors_{mode}"
+    args.journal = Journal(args.out_dir / f"{stem}.jsonl", args.fresh)
     rows: list = []
     with threadpool_limits(args.threads):
         for dataset in dict.fromkeys(name.rsplit("-", 1)[0] for name in args.models):
@@ -179,10 +272,11 @@ def main(args: Namespace) -> int:
             for name in (n for n in args.models if n.startswith(dataset + "-")):
                 result = run(args, name, load_model(args.weights_dir / name), judge, train, test, test_features)
                 rows.extend(result if isinstance(result, list) else [result])
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / ("priors.json" if mode == "report" else f"priors_{mode}.json")
+    out = args.out_dir / f"{stem}.json"
     out.write_text(json.dumps({"machine": machine(), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
-    print({"report": report_table, "components": components_table, "classes": classes_table}[mode](rows))
+    tables = {"report": report_table, "components": components_table, "classes": classes_table,
+              "diagnose": diagnose_table}
+    print(tables[mode](rows))
     print(f"\n(judge: weights/judge-<dataset>; {args.samples} samples; JSON in {out}; prior file {PRIOR_FILE})")
     return 0
 
