@@ -156,9 +156,10 @@ def test_reconstructions_follow_the_pen_before_pointer_up(page):
     up = next(e["t"] for e in trace if e["id"] == "pointerup")
     for id_ in ("ae-recon", "vae-recon"):
         during = [e for e in trace if e["id"] == id_ and down < e["t"] < up and e["src"]]
-        after = [e for e in trace if e["id"] == id_ and e["t"] > up and e["src"]]
-        assert during, f"{id_} did not change before pointer-up: {trace}"
-        assert after, f"{id_} did not change after pointer-up: {trace}"
+        assert len(during) >= 2, f"{id_} did not follow the pen before pointer-up: {trace}"
+    # The final frame, sent on pointer-up, was answered after it (wait_for_drawing saw the "done" status, which only
+    # the final frame sets). Its images differ from the last live frame's only if the pen moved after that frame was
+    # sent: on a loaded machine the last segment can make it into a live frame, so a change is not required here.
 
 
 def _last_point(page) -> tuple[float, float]:
