@@ -176,22 +176,37 @@ def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     return {"refresh": (handlers.sample, inputs, outputs)}
 
 
+MAPS_HELP = """Each dot is one test image, placed where the model's **latent code** for it lies — the short list of
+numbers (32 here) the encoder squeezes an image into. The codes are flattened to two dimensions in two ways:
+**PCA** shows the two directions along which the codes vary most (distances are true to scale, but clusters
+can overlap), **UMAP** keeps each point's nearest neighbours together (clusters are trustworthy, the distances
+between them are not). Colours and labels are the classes; the yellow star is your drawing. Click any spot to
+see what each model decodes there: between the AE's clusters it tends to produce smudges, the VAE fills its
+space more evenly."""
+
+MANIFOLD_HELP = """Below, each model decodes a 12 × 12 grid of points on its PCA plane: from left to right along
+PC1 and from bottom to top along PC2, each from −2 to +2 standard deviations (σ) of its test codes."""
+
+
 def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> None:
     """PCA and UMAP maps of both latent spaces with the user's drawing starred, and decoded PCA planes."""
     with gr.Tab("Embeddings") as tab:
+        gr.Markdown(MAPS_HELP, elem_id="maps-help")
         with gr.Row():
-            mark = upload_image("Point to mark (your latest drawing)", height=140)
+            mark = upload_image("The star: your drawing from the Draw tab (or upload another image)", height=140,
+                                sources=["upload", "clipboard"])
             run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
-        caption = "Test-set latents: PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
+        caption = "PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
         gr.Markdown(caption, elem_classes="image-caption")
         # not `output_image`: its `pixelated` class sets object-fit, and evt.index assumes the default (scale-down)
         maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id="maps-plot")
         maps_text = gr.Markdown(label="explained variance")
         click_panel(handlers, dataset, maps_plot, mark)
         point_panel(handlers, dataset)
+        gr.Markdown(MANIFOLD_HELP)
         with gr.Row():
-            ae_manifold = output_image("AE decoded over its PCA plane (±2σ)")
-            vae_manifold = output_image("VAE decoded over its PCA plane (±2σ)")
+            ae_manifold = output_image("AE decoded over its PCA plane")
+            vae_manifold = output_image("VAE decoded over its PCA plane")
 
     outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
     gr.on([run.click, tab.select], handlers.embedding, [dataset, mark], outputs, api_name="embedding")

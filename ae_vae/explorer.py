@@ -489,15 +489,17 @@ class PointDecode:
 
 
 def maps_figure(pair: DatasetModels) -> Figure:
-    """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right."""
-    fig = Figure(figsize=(10, 8.6))
+    """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right; every panel
+    with its legend and the class names written on it."""
+    fig = Figure(figsize=(11.5, 8.6))
     axes = fig.subplots(2, 2)
     for col, (kind, maps) in enumerate((("AE", pair.ae_maps), ("VAE", pair.vae_maps))):
         ratio = maps.pca_explained_variance_ratio
         scatter_figure(maps.pca, maps.labels, pair.dataset,
                        f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
-                       ax=axes[0, col], legend=col == 0)
-        scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col], legend=False)
+                       ax=axes[0, col], names_on_map=True)
+        scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col],
+                       names_on_map=True)
     fig.suptitle(f"{DATASET_TITLES[pair.dataset]} test set ({len(pair.vae_maps.labels)} images); "
                  "a yellow star marks your drawing")
     fig.tight_layout()

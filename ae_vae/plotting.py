@@ -25,8 +25,11 @@ from .fileio import atomic_write_bytes
 from .latent import interpolate, sample_prior
 from .models import Model
 
-LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Colour-blind-safe classes: seaborn's "colorblind" palette (after Okabe & Ito) with its yellow, which the
+# drawing's yellow star needs for itself, replaced by near-black. Ten hues cannot all stay apart for every
+# kind of colour blindness, so the maps also write each class's name at the class's median position.
+LABEL_COLOURS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+                 "#ca9161", "#fbafe4", "#949494", "#1a1a1a", "#56b4e9"]
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -79,8 +82,12 @@ def grid_figure(rows: Sequence[tuple[str, torch.Tensor | np.ndarray]], ncol: int
 
 
 def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: str, ax=None,
-                   legend: bool = True) -> Figure | None:
-    """Latent map coloured by class (on `ax`, or on a new figure that is returned)."""
+                   legend: bool = True, names_on_map: bool = False) -> Figure | None:
+    """Latent map coloured by class (on `ax`, or on a new figure that is returned).
+
+    The legend sits outside the plot area, to the right, so it hides no point; `names_on_map` also writes each
+    class's name at the median of its points, which reads without telling colours apart.
+    """
     fig = None
     if ax is None:
         fig = Figure(figsize=(5.2, 4.6))
@@ -90,12 +97,19 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: 
         keep = labels == label
         ax.scatter(coords[keep, 0], coords[keep, 1], s=4, c=LABEL_COLOURS[label], label=names[label],
                    alpha=0.6, linewidths=0, rasterized=True)
+        if names_on_map and keep.any():
+            x, y = np.median(coords[keep], axis=0)
+            ax.text(x, y, names[label], fontsize=7, ha="center", va="center", color="black",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": LABEL_COLOURS[label],
+                          "alpha": 0.8, "linewidth": 1.2})
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     if legend:
-        ax.legend(markerscale=3, fontsize=7, loc="best", framealpha=0.8,
-                  handletextpad=0.2, borderpad=0.3)
+        handles = ax.legend(markerscale=3.5, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                            frameon=False, handletextpad=0.1, borderaxespad=0.2, labelspacing=0.35)
+        for handle in handles.legend_handles:
+            handle.set_alpha(1.0)
     if fig is not None:
         fig.tight_layout()
     return fig

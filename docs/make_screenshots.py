@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         shoot(page, out / "sample.png")
 
         open_tab(page, "Embeddings")  # selecting the tab computes the maps (marking the drawing) ...
-        took = run_and_wait(page, "Update maps", ["Test-set latents", "AE decoded over its PCA plane",
+        took = run_and_wait(page, "Update maps", ["PCA (top) and UMAP (bottom)", "AE decoded over its PCA plane",
                                                   "VAE decoded over its PCA plane"], timeout_s=180)
         print(f"  embeddings: {took:.1f} s")  # ... and "Update maps" recomputes them
         shoot(page, out / "embeddings.png")
