@@ -70,12 +70,12 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
             with gr.Column(scale=3):
                 pad = drawing_pad(label="Draw a digit (or a garment): the reconstructions follow the pen",
                                   elem_id="sketchpad")
-                upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
-                                      elem_id="upload")
+                status = gr.Markdown("", elem_id="draw-status")  # beside the pad: visible without scrolling
                 fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
                                                "tick this when you draw a garment's outline)", elem_id="fill-outlines")
                 run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
-                status = gr.Markdown("", elem_id="draw-status")
+                upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
+                                      elem_id="upload")
             with gr.Column(scale=4):
                 with gr.Row():
                     model_input = output_image("28×28 model input", height=168, elem_id="model-input")
@@ -87,13 +87,17 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                 typical = gr.Markdown("", elem_id="typicality")
                 typical_numbers = gr.JSON(visible=False)  # /typicality's output
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
+                api_reconstruct = gr.Button(visible=False)
         examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
                               height=150, allow_preview=False, elem_id="examples", format="png")
         walk_panel(handlers, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
-    run.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
+    run.click(handlers.reconstruct_button, [pad, upload, dataset, source, fill], [*outputs, source, status],
+              **PRIVATE)
+    # API only: /reconstruct raises its problems as errors; the button above says them on the status line.
+    api_reconstruct.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")

@@ -55,6 +55,13 @@ class AppHandlers:
         except gr.Error as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
 
+    def reconstruct_button(self, sketch: Any, image: Any, dataset: str, source: str | None,
+                           fill_outlines: bool = False):
+        """The page's Reconstruct button: as `/reconstruct`, but a problem (an empty pad) is said on the status
+        line beside the pad and empties the outputs, instead of an error pop-up over stale images."""
+        done = "Reconstructed your upload." if source == "upload" and image is not None else "Reconstructed."
+        return self._soft_reconstruct(sketch, image, dataset, source, done, fill_outlines)
+
     def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False):
         return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
 

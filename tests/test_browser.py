@@ -182,6 +182,24 @@ def test_undo_restores_the_previous_reconstruction(page):
     assert "draw a digit" in wait_status(page, contains="draw a digit")
 
 
+def test_reconstruct_on_an_empty_pad_says_so_beside_the_pad(page):
+    """The status line is in view at 1280x900 without scrolling, and an empty pad's Reconstruct is said there,
+    with the outputs emptied: no error pop-up over stale images."""
+    empty = srcs(page)
+    stroke(page, "7")
+    wait_for_drawing(page, empty)
+    clear_pad(page)
+    wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = page.locator("#draw-status").bounding_box()
+    assert box is not None and box["y"] + 20 <= page.viewport_size["height"], box
+    page.get_by_role("button", name="Reconstruct", exact=True).click()
+    status = wait_status(page, contains="Nothing to read")
+    assert "draw a digit" in status, status
+    assert page.locator(".toast-body").count() == 0
+    assert srcs(page) == {id_: None for id_ in OUTPUT_IDS}
+
+
 @pytest.mark.parametrize("how", ["button", "Delete key"])
 def test_clear_empties_the_outputs_and_says_draw_a_digit(page, how):
     empty = srcs(page)
