@@ -1,44 +1,57 @@
-"""Quality of the shipped models against classic baselines, on the official test splits.
+"""Quality of the shipped models against classic baselines, on the official test splits, by the shipped judges.
 
     python bench/quality.py --data-dir ../shared/data
+    python bench/quality.py --data-dir ../shared/data --samples 1000 --skip-baselines   # shipped models only, quick
 
-1. Recomputes every test metric of the four shipped models (`ae_vae.evaluation.evaluate_model`).
-2. Trains, in the same run, the classic 784-400-20 MLP VAE (10 epochs) and, unless
-   `--skip-conv-baseline`, the plain two-conv VAE (z=16, 15 epochs) that our VAE must beat.
-3. Trains a small CNN classifier per data set on the train split and reports
-   (a) its accuracy on each model's reconstructions of the test set, and
-   (b) a classifier-feature Fréchet distance (FD) between 10 000 prior samples and the test set,
-       plus how the samples spread over the ten classes.
-Prints a markdown table (the README shows it) and writes JSON + sample grids to `bench/out/`.
+Every score comes from the shipped judge classifier of the data set (`weights/judge-<dataset>`, `ae_vae.judge`),
+loaded, never retrained, so the numbers compare across runs and with `metrics.json` and `bench/priors.py`.
+
+1. Per shipped model folder (`<weights-dir>/<dataset>-{ae,vae}`): every test metric
+   (`ae_vae.evaluation.evaluate_model`) and the judge's accuracy on the model's reconstructions of the test set
+   (beside its accuracy on the real test images).
+2. Its sample quality per prior (`ae_vae.sample_quality.sample_quality`, `--samples` per prior): the Fréchet
+   distance (FD, judge features) of decoded samples to the test set and the rarest class's share, for N(0, I), one
+   Gaussian fitted to the training codes and the folder's mixture prior (`prior.safetensors`); and the share of
+   class-conditional samples (`--samples` / 10 per class) the judge calls the class asked for, overall and for the
+   worst class. A folder without a usable prior (a `PriorError`: missing, or fitted to other weights) is warned
+   about and measured with N(0, I) only.
+3. On MNIST, trains in the same run the classic 784-400-20 MLP VAE (10 epochs) and, unless
+   `--skip-conv-baseline`, the plain two-conv VAE (z=16, 15 epochs) that our VAE must beat; both are measured
+   the same way, with N(0, I) samples only. `--skip-baselines` skips both.
+
+Prints two markdown tables (reconstruction, generation per prior) and writes `quality.json` and the decoded-sample
+grids `prior_samples_<dataset>.png` to `--out-dir`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
 import sys
 import time
 from argparse import Namespace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from scipy import linalg
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import VAE, VAEConfig, load_model
-from ae_vae.data import DATASET_TITLES, ImageSet, load_dataset
+from ae_vae.data import CLASS_NAMES, DATASET_TITLES, ImageSet, load_dataset
 from ae_vae.evaluation import evaluate_model
-from ae_vae.latent import sample_prior
+from ae_vae.judge import Judge, accuracy, frechet_distance, load_judge
 from ae_vae.plotting import grid_figure, save_figure
+from ae_vae.priors import GaussianMixturePrior, PriorError, model_codes
+from ae_vae.sample_quality import decode_in_batches, sample_quality, unconditional_quality
 from ae_vae.training import Schedule, TrainState, train_epoch
-from bench.common import ROOT, argument_parser
+from bench.common import ROOT, argument_parser, machine
 
 logger = logging.getLogger("quality")
+PRIORS = (("standard", "N(0, I)"), ("gaussian", "one Gaussian"), ("mixture", "mixture"))
+GRID_SAMPLES = 16
 
 
 # ---------------------------------------------------------------- baselines (same VAE API, other networks)
@@ -80,149 +93,144 @@ def train_baseline(model: VAE, train: ImageSet, epochs: int, seed: int, lr: floa
     return model.eval(), (time.perf_counter() - start) / epochs
 
 
-# ---------------------------------------------------------------- the judge: a small CNN classifier
+# ---------------------------------------------------------------- measuring one model
 
-class Classifier(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                                      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU())
-        self.head = nn.Linear(128, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+def standard_normal_quality(model: nn.Module, judge: Judge, test_features: np.ndarray, samples: int,
+                            seed: int) -> dict[str, Any]:
+    """N(0, I) only, drawn as `sample_quality` draws it (same seed, same codes): for models without a prior."""
+    z = torch.randn(samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return {"standard": unconditional_quality(judge, decode_in_batches(model, z), test_features), "samples": samples}
 
 
-def train_classifier(train: ImageSet, epochs: int, seed: int) -> Classifier:
-    torch.manual_seed(seed)
-    model = Classifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(train), generator=generator)
-        for start in range(0, len(train), 128):
-            idx = order[start:start + 128]
-            loss = F.cross_entropy(model(train.images[idx]), train.labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return model.eval()
+def measure(args: Namespace, name: str, model: nn.Module, folder: Path | None, judge: Judge, train: ImageSet,
+            test: ImageSet, test_features: np.ndarray) -> tuple[dict[str, Any], GaussianMixturePrior | None]:
+    """Test metrics, the judge on the reconstructions, sample quality per prior; and the prior used (or None)."""
+    reconstructions = decode_in_batches(model, model_codes(model, test.images))
+    row: dict[str, Any] = {"model": name, "folder": folder.name if folder else None, "latent_dim": model.latent_dim,
+                           **evaluate_model(model, train, test, seed=args.seed)}
+    row["judge_acc_on_reconstructions"] = round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4)
+    prior = None
+    if folder is not None:
+        try:
+            prior = GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model)
+        except PriorError as exc:
+            logger.warning("%s; measuring N(0, I) only", exc)
+            row["prior_error"] = str(exc)
+    if prior is None:
+        row["sample_quality"] = standard_normal_quality(model, judge, test_features, args.samples, args.seed)
+    else:
+        row["prior"] = repr(prior)
+        row["sample_quality"] = sample_quality(model, prior, judge, train.images, test.images,
+                                               samples=args.samples, seed=args.seed)
+    return row, prior
 
 
-@torch.no_grad()
-def classify(classifier: Classifier, images: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-    """Predicted labels and 128-d penultimate features."""
-    labels, features = [], []
-    for start in range(0, len(images), 1000):
-        f = classifier.features(images[start:start + 1000])
-        features.append(f.numpy().astype(np.float64))
-        labels.append(classifier.head(f).argmax(1))
-    return torch.cat(labels), np.concatenate(features)
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
-
-
-@torch.no_grad()
-def reconstructions(model, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model.decode(model.embed(images[i:i + 1000])) for i in range(0, len(images), 1000)])
-
-
-@torch.no_grad()
-def prior_samples(model, count: int, seed: int) -> torch.Tensor:
-    return torch.cat([sample_prior(model, 1000, seed=seed + i) for i in range(0, count, 1000)])[:count]
-
-
-def sample_report(classifier: Classifier, samples: torch.Tensor, test_features: np.ndarray) -> dict[str, float]:
-    labels, features = classify(classifier, samples)
-    share = torch.bincount(labels, minlength=10).float() / len(labels)
-    return {"prior_fd": frechet_distance(features, test_features),
-            "prior_min_class_share": float(share.min()),
-            "prior_class_entropy_bits": float(-(share[share > 0] * share[share > 0].log2()).sum())}
+def sample_grids(short: str, model: nn.Module, prior: GaussianMixturePrior | None, seed: int) -> list[tuple]:
+    """A row of decoded N(0, I) samples, and one of mixture samples when the model has a prior."""
+    z = torch.randn(GRID_SAMPLES, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    grids = [(f"{short} N(0, I)", decode_in_batches(model, z))]
+    if prior is not None:
+        z = prior.sample(GRID_SAMPLES, generator=torch.Generator().manual_seed(seed))
+        grids.append((f"{short} mixture", decode_in_batches(model, z)))
+    return grids
 
 
 # ---------------------------------------------------------------- main
 
 def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
-    parser.add_argument("--out-dir", default=str(ROOT / "bench" / "out"), help="JSON and figures")
-    parser.add_argument("--samples", type=int, default=10_000, help="prior samples per model for the FD")
-    parser.add_argument("--classifier-epochs", type=int, default=3, help="epochs of the judge classifier")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out", help="JSON and figures")
+    parser.add_argument("--samples", type=int, default=10_000, help="samples per prior for the FD (1/10 per class)")
+    parser.add_argument("--skip-baselines", action="store_true", help="train neither baseline VAE")
     parser.add_argument("--skip-conv-baseline", action="store_true", help="do not train the plain conv VAE")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
     return parser.parse_args(argv)
 
 
 def main(args: Namespace) -> int:
     torch.set_num_threads(args.threads)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    for dataset in ("mnist", "fashion_mnist"):
-        train, test = load_dataset(dataset, args.data_dir, download=False)
-        logger.info("%s: training the judge classifier", dataset)
-        classifier = train_classifier(train, args.classifier_epochs, args.seed)
-        test_pred, test_features = classify(classifier, test.images)
-        classifier_acc = float((test_pred == test.labels).float().mean())
-        _, train_features = classify(classifier, train.images[:10_000])
-        reference_fd = frechet_distance(train_features, test_features)
-        logger.info("%s: classifier test accuracy %.4f; FD(train, test) %.2f", dataset, classifier_acc, reference_fd)
+    judges: dict[str, dict] = {}
+    with threadpool_limits(args.threads):
+        for dataset in ("mnist", "fashion_mnist"):
+            train, test = load_dataset(dataset, args.data_dir, download=False)
+            judge, card = load_judge(args.weights_dir / f"judge-{dataset}")
+            test_features = judge.features(test.images)
+            judges[dataset] = {"folder": f"judge-{dataset}", "card_test_accuracy": card.test_accuracy,
+                               "test_accuracy": round(accuracy(judge, test), 4),
+                               "fd_train_vs_test": round(frechet_distance(judge.features(train.images[:10_000]),
+                                                                          test_features), 3)}
+            logger.info("%s judge: test accuracy %.4f; FD(10 000 train, test) %.2f", DATASET_TITLES[dataset],
+                        judges[dataset]["test_accuracy"], judges[dataset]["fd_train_vs_test"])
 
-        candidates = [(f"ours AE ({dataset}-ae)", load_model(Path(args.weights_dir) / f"{dataset}-ae"), None),
-                      (f"ours VAE ({dataset}-vae)", load_model(Path(args.weights_dir) / f"{dataset}-vae"), None)]
-        if dataset == "mnist":
-            mlp, mlp_seconds = train_baseline(MLPVAE(), train, 10, args.seed)
-            candidates.append(("classic MLP VAE 784-400-20, 10 ep", mlp, mlp_seconds))
-            if not args.skip_conv_baseline:
-                conv, conv_seconds = train_baseline(PlainConvVAE(), train, 15, args.seed)
-                candidates.append(("plain two-conv VAE z=16, 15 ep", conv, conv_seconds))
-        grids = []
-        for name, model, seconds in candidates:
-            start = time.perf_counter()
-            metrics = evaluate_model(model, train, test, seed=args.seed)
-            rec_pred, _ = classify(classifier, reconstructions(model, test.images))
-            samples = prior_samples(model, args.samples, args.seed)
-            row = {"dataset": dataset, "model": name, **metrics,
-                   "classifier_acc_on_reconstructions": float((rec_pred == test.labels).float().mean()),
-                   "classifier_acc_on_test": classifier_acc, "reference_fd_train_vs_test": reference_fd,
-                   **sample_report(classifier, samples, test_features)}
-            if seconds is not None:
-                row["train_seconds_per_epoch"] = round(seconds, 1)
-            rows.append(row)
-            grids.append((name.split(" (")[0][:18], samples[:16]))
-            logger.info("%s: %s done in %.1fs", dataset, name, time.perf_counter() - start)
-        save_figure(grid_figure(grids, ncol=16, title=f"{DATASET_TITLES[dataset]}: decoded N(0, I) samples"),
-                    out_dir / f"prior_samples_{dataset}.png")
-    (out_dir / "quality.json").write_text(json.dumps({"machine": f"{os.cpu_count()}-core {platform.machine()}, "
-                                                                 f"torch {torch.__version__}", "rows": rows}, indent=2))
-    print(markdown_table(rows))
+            candidates = [(f"ours {kind.upper()} ({dataset}-{kind})", f"ours {kind.upper()}",
+                           args.weights_dir / f"{dataset}-{kind}", None) for kind in ("ae", "vae")]
+            if dataset == "mnist" and not args.skip_baselines:
+                candidates.append(("classic MLP VAE 784-400-20, 10 ep", "MLP VAE", None, (MLPVAE, 10)))
+                if not args.skip_conv_baseline:
+                    candidates.append(("plain two-conv VAE z=16, 15 ep", "conv VAE", None, (PlainConvVAE, 15)))
+            grids = []
+            for name, short, folder, baseline in candidates:
+                if baseline is None:
+                    model, seconds = load_model(folder), None
+                else:
+                    model, seconds = train_baseline(baseline[0](), train, baseline[1], args.seed)
+                start = time.perf_counter()
+                row, prior = measure(args, name, model, folder, judge, train, test, test_features)
+                row = {"dataset": dataset, **row, "judge_acc_on_test": judges[dataset]["test_accuracy"]}
+                if seconds is not None:
+                    row["train_seconds_per_epoch"] = round(seconds, 1)
+                rows.append(row)
+                grids += sample_grids(short, model, prior, args.seed)
+                logger.info("%s: %s measured in %.1f s", DATASET_TITLES[dataset], name, time.perf_counter() - start)
+            title = f"{DATASET_TITLES[dataset]}: decoded samples per prior"
+            figure = grid_figure(grids, ncol=GRID_SAMPLES, title=title)
+            save_figure(figure, args.out_dir / f"prior_samples_{dataset}.png")
+    out = args.out_dir / "quality.json"
+    out.write_text(json.dumps({"machine": machine(), "torch": torch.__version__, "samples": args.samples,
+                               "seed": args.seed, "judges": judges, "rows": rows}, indent=2) + "\n")
+    print(reconstruction_table(rows, judges))
+    print()
+    print(generation_table(rows))
+    print(f"\n({args.samples} samples per prior, {args.samples // 10} per class; JSON in {out})")
     return 0
 
 
-def markdown_table(rows: list[dict]) -> str:
-    def fmt(row: dict, key: str, spec: str) -> str:
-        return format(row[key], spec) if key in row else "–"
+# ---------------------------------------------------------------- tables
 
-    lines = [("| data | model | −ELBO | IWAE NLL (k=100) | MSE/pixel | active units | 5-NN acc "
-             "| classifier acc on recon | prior-sample FD ↓ | min class share of samples |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def _fmt(row: dict, key: str, spec: str) -> str:
+    return format(row[key], spec) if row.get(key) is not None else "–"
+
+
+def reconstruction_table(rows: list[dict], judges: dict[str, dict]) -> str:
+    lines = ["| data | model | −ELBO | IWAE NLL (k=100) | MSE/pixel | active units | 5-NN acc | judge acc on recon |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {DATASET_TITLES[row['dataset']]} | {row['model']} | {fmt(row, 'neg_elbo', '.2f')} "
-                     f"| {fmt(row, 'iwae_nll', '.2f')} | {fmt(row, 'mse_per_pixel', '.4f')} "
-                     f"| {fmt(row, 'active_units', 'd')} | {fmt(row, 'knn5_accuracy', '.3f')} "
-                     f"| {fmt(row, 'classifier_acc_on_reconstructions', '.3f')} | {fmt(row, 'prior_fd', '.1f')} "
-                     f"| {fmt(row, 'prior_min_class_share', '.3f')} |")
-    refs = {r["dataset"]: r for r in rows}
-    for dataset, row in refs.items():
-        lines.append(f"\n{DATASET_TITLES[dataset]}: judge classifier test accuracy "
-                     f"{row['classifier_acc_on_test']:.4f}; FD between 10 000 train and the test images (the floor) "
-                     f"{row['reference_fd_train_vs_test']:.2f}.")
+        units = f"{row['active_units']} / {row['latent_dim']}" if "active_units" in row else "–"
+        lines.append(f"| {DATASET_TITLES[row['dataset']]} | {row['model']} | {_fmt(row, 'neg_elbo', '.2f')} "
+                     f"| {_fmt(row, 'iwae_nll', '.2f')} | {_fmt(row, 'mse_per_pixel', '.4f')} | {units} "
+                     f"| {_fmt(row, 'knn5_accuracy', '.3f')} | {_fmt(row, 'judge_acc_on_reconstructions', '.3f')} |")
+    for dataset, judge in judges.items():
+        lines.append(f"\n{DATASET_TITLES[dataset]}: judge `weights/{judge['folder']}`, accuracy on the real test "
+                     f"images {judge['test_accuracy']:.4f}; FD between 10 000 training images and the test set "
+                     f"(the floor) {judge['fd_train_vs_test']:.2f}.")
+    return "\n".join(lines)
+
+
+def generation_table(rows: list[dict]) -> str:
+    head = " | ".join(f"{title}: FD ↓ | {title}: min class share" for _, title in PRIORS)
+    lines = [f"| data | model | {head} | class-conditional: judged as asked | worst class |",
+             "|---|---|" + "---|" * (2 * len(PRIORS) + 2)]
+    for row in rows:
+        quality = row["sample_quality"]
+        cells = [f"{_fmt(quality.get(key, {}), 'frechet_distance', '.1f')} "
+                 f"| {_fmt(quality.get(key, {}), 'min_class_share', '.3f')}" for key, _ in PRIORS]
+        cond = quality.get("class_conditional")
+        conditional = ("– | –" if cond is None else f"{100 * cond['accuracy']:.1f} % "
+                       f"| {CLASS_NAMES[row['dataset']][cond['worst_class']]}: {100 * cond['worst_accuracy']:.1f} %")
+        lines.append(f"| {DATASET_TITLES[row['dataset']]} | {row['model']} | {' | '.join(cells)} | {conditional} |")
     return "\n".join(lines)
 
 
