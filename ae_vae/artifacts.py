@@ -113,6 +113,9 @@ def refit_prior(folder: str | os.PathLike, data_dir: str | os.PathLike, judge_di
     return metrics
 
 
+DEFAULT_JUDGE_DIR = "<folder>/../judge-<dataset>"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ae_vae.artifacts",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-vae")
     parser.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", "../shared/data"),
                         help="torchvision data root")
-    parser.add_argument("--judge-dir", default=None, help="judge folder (default: <folder>/../judge-<dataset>)")
+    parser.add_argument("--judge-dir", default=DEFAULT_JUDGE_DIR, help="judge folder")
     parser.add_argument("--samples", type=int, default=10_000, help="samples per prior")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     for folder in args.folders:
         try:
-            metrics = refit_prior(folder, args.data_dir, args.judge_dir, prior_samples=args.samples)
+            judge_dir = None if args.judge_dir == DEFAULT_JUDGE_DIR else args.judge_dir
+            metrics = refit_prior(folder, args.data_dir, judge_dir, prior_samples=args.samples)
         except (WeightsError, DataNotFoundError, OSError, ValueError) as exc:
             print(f"error: {folder}: {exc}", file=sys.stderr)
             return 2
