@@ -11,7 +11,8 @@ canvas) and place, then sent through the pad's own payload (ink box reduced to <
 preprocessing. For each drawing and each model:
 - round trip: its UMAP position (`Explorer.locate`, what `/locate` returns) decoded back (`Explorer.decode_point`,
   what `/decode_point` returns) and classified by the judge; target >= 90 % classified as the drawn digit;
-- the vote of its 8 nearest stored test images (`Explorer.neighbours`, what `/neighbors` shows); target >= 95 %.
+- the vote of its 8 nearest stored test images (`Explorer.neighbours`, what `/neighbors` shows); target >= 95 %;
+  for the VAE also under two other distances (per-dimension std, the drawing's posterior σ).
 For reference: the judge on the drawings themselves (are they recognisable?), on their plain reconstructions,
 and the same round trip through the PCA map (a 2-D slice: expected to lose most digits). And the holes: on a
 40 x 40 grid over each UMAP map, the positions farther than 5 typical spacings from every point (the gaps),
@@ -179,6 +180,28 @@ def accuracy_table(explorer, judge, drawings: list[np.ndarray], labels: np.ndarr
     return rows
 
 
+def vote_by_metric(explorer, drawings: list[np.ndarray], labels: np.ndarray, k: int = 8) -> list[tuple[str, float]]:
+    """The VAE's neighbours' vote (% right) under other distances than the app's Euclidean one: each dimension
+    divided by the stored codes' std, and the drawing's own posterior (distance / its σ², ranking by q(z_i | x))."""
+    pair = explorer.models("mnist")
+    stored, stored_labels = pair.vae_maps.latents.astype(np.float64), pair.vae_maps.labels
+    inputs = torch.from_numpy(np.stack([explorer.model_input(d, "mnist") for d in drawings]))[:, None]
+    with torch.no_grad():
+        posterior = pair.vae.encode(inputs)
+    means, variances = posterior.mean.double().numpy(), posterior.logvar.double().exp().numpy()
+    scales = {"Euclidean (the app)": lambda i: 1.0, "per-dimension std of the stored codes": lambda i: stored.std(0),
+              "the drawing's posterior σ": lambda i: np.sqrt(variances[i])}
+    rows = []
+    for name, scale in scales.items():
+        right = []
+        for i, mean in enumerate(means):
+            order = np.argsort((((stored - mean) / scale(i)) ** 2).sum(1), kind="stable")[:k]
+            near = stored_labels[order].tolist()
+            right.append(max(set(near), key=lambda c: (near.count(c), -near.index(c))) == labels[i])
+        rows.append((name, 100 * float(np.mean(right))))
+    return rows
+
+
 def gap_doubt(explorer, judge) -> dict[str, tuple[int, float]]:
     """Per model: how many grid positions of its UMAP map are gaps, and the % of their decodes the judge is less
     than 90 % sure of (its top class probability)."""
@@ -304,6 +327,9 @@ def print_accuracy(explorer, args, test, drawings: list[np.ndarray], labels: np.
         target = TARGETS.get(name)
         mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
         print(f"| {name} | {model.upper()} | {value:.1f} % | {given:.1f} % | {mark} |")
+    print("\n| VAE neighbours' vote, distance | right |\n|---|---|")
+    for name, value in vote_by_metric(explorer, drawings, labels):
+        print(f"| {name} | {value:.1f} % |")
     print()
     for model, (count, doubt) in gap_doubt(explorer, judge).items():
         print(f"{model.upper()}: of {count} gap positions of its UMAP map, the judge is < 90 % sure of {doubt:.0f} % "
