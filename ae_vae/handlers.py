@@ -144,7 +144,7 @@ class AppHandlers:
     # ------------------------------------------------------------------ typicality
 
     @user_errors
-    def typicality(self, sketch: Any, image: Any, dataset: str) -> dict[str, Any]:
+    def typicality(self, sketch: Any = None, image: Any = None, dataset: str = "mnist") -> dict[str, Any]:
         """Per model, the log-density of the drawing's code under the fitted prior and its percentile among
         the test set's codes (the upload wins over the pad, as in `reconstruct`)."""
         return self.explorer.typicality(image if image is not None else sketch, dataset)
@@ -167,7 +167,7 @@ class AppHandlers:
             "; ".join(parts) + "."
 
     @user_errors
-    def embedding(self, dataset: str, image: Any):
+    def embedding(self, dataset: str = "mnist", image: Any = None):
         fig, text = self.explorer.embedding(dataset, image)
         ae_grid, vae_grid = self.explorer.manifold(dataset)
         return self.files.png(fig), text, self.files.png(ae_grid), self.files.png(vae_grid)
