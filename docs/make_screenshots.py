@@ -5,9 +5,22 @@ Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png.
     python docs/make_screenshots.py                            # bundled weights/ (the real ones)
     AE_VAE_WEIGHTS_DIR=/tmp/devw python docs/make_screenshots.py --out /tmp/shots
 
-Starts `app.py` on a free port, drives the system Chromium (/usr/bin/chromium, headless) with Playwright:
-Draw (a "7" drawn with the mouse and its reconstructions), Interpolate (after clicking Interpolate), Sample
-(after clicking Sample) and Embeddings (after opening the tab, which computes the maps, and Update maps).
+Starts `app.py` on a free port (`--threads 1` unless told otherwise), drives the system Chromium
+(/usr/bin/chromium, headless) with Playwright, one tab after the other:
+
+- Draw: a "7" drawn with the mouse on the pad, once the status line says it is reconstructed and the model
+  input, both reconstructions and the posterior samples are shown;
+- Interpolate: after clicking Interpolate (the two decoded paths and the typicality profile);
+- Sample: the prior "mixture fitted to the training codes" and a class (`--sample-class`, default 7), so the
+  grids show class-conditional samples;
+- Embeddings: the maps (opening the tab computes them, with the drawing starred) and both decoded PCA planes,
+  then a click at the drawing's star on each model's UMAP map: both decodes and their crosshairs.
+
+Each picture is the tab's part of the page, from the tab bar down: Draw to the typicality line (not the examples,
+the walk and the codes below), Interpolate to the typicality profile, Sample and Embeddings whole. The intro above
+the tabs and the rest would only make the README's thumbnails smaller. Every wait fails with a message naming what
+did not arrive; error toasts or error badges on the page fail the run too. The lines printed are seconds from the
+action (stroke, click, choice) until its images are shown, as a rough check, not a benchmark.
 
 Starting the app and driving Chromium and the pad use `bench/common.py`, the same helpers the browser
 benchmark and the browser test use, so the three cannot drift apart; they live there rather than in the
@@ -22,73 +35,217 @@ from argparse import Namespace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.drawing_pad import DONE_STATUS
+from ae_vae.plotting import MARKER_FILL
 from bench.common import (
     ROOT,
     SHAPES,
     app_server,
     argument_parser,
     chromium,
+    click_image_pixel,
     exit_unless_ready,
+    img_src,
     open_app,
-    select_brush,
+    open_tab,
     stroke,
     wait_status,
 )
 
+# Gradio's progress trackers still showing (an event of the page is pending)
 PENDING_JS = """() => [...document.querySelectorAll('[data-testid=status-tracker]')]
                       .filter(e => !e.classList.contains('hide') && e.offsetParent !== null).length"""
+# every `#id img` of `ids` shows a loaded image whose src is not `before[id]`
+LOADED_JS = """([ids, before]) => ids.every(id => { const img = document.querySelector('#' + id + ' img');
+    return img && img.src && img.src !== (before[id] || null) && img.complete && img.naturalWidth > 0; })"""
+# Gradio's error toasts (a handler raised) and error badges on components
+ERRORS_JS = """() => [...[...document.querySelectorAll('.toast-body')].filter(e => /\\berror\\b/.test(e.className)),
+                      ...[...document.querySelectorAll('[data-testid=status-tracker]')]
+                         .filter(e => e.offsetParent !== null && /\\berror\\b/i.test(e.innerText))]
+    .map(e => e.innerText.trim().replace(/\\s+/g, ' '))"""
+# the <img> of every captioned output image (`gradio_io.output_image`) whose caption contains `text`, all loaded
+CAPTIONED_JS = """(text) => { const imgs = [...document.querySelectorAll('.captioned')]
+    .filter(c => (c.querySelector('.image-caption') || {innerText: ''}).innerText.includes(text))
+    .map(c => c.querySelector('img'));
+    return imgs.length > 0 && imgs.every(i => i && i.complete && i.naturalWidth > 0); }"""
+# The centre of the drawing's star (the marker's fill colour) in `box` (left, top, right, bottom) of the
+# maps image, in its own pixels; null when no star is there.
+STAR_JS = """([id, box, fill]) => {
+    const img = document.querySelector('#' + id + ' img');
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+    const [l, t, r, b] = box.map(Math.round);
+    const d = ctx.getImageData(l, t, r - l, b - t).data;
+    let n = 0, sx = 0, sy = 0;
+    for (let i = 0; i < d.length; i += 4) {
+        if (d[i] === fill[0] && d[i + 1] === fill[1] && d[i + 2] === fill[2]) {
+            const p = i / 4; n++; sx += p % (r - l); sy += Math.floor(p / (r - l)); }
+    }
+    return n ? [l + sx / n, t + sy / n] : null; }"""
+DRAW_IDS = ["model-input", "ae-recon", "vae-recon"]
+INTERPOLATE_IDS = ["interp-ae", "interp-vae", "interp-profile"]
+SAMPLE_IDS = ["sample-ae", "sample-vae", "sample-ae-fitted"]
+MIXTURE = "mixture fitted to the training codes"
 
 
-def block(page, label: str):
-    """The component block whose label contains `label` (the tabs' outputs have no elem_id)."""
-    return page.locator("label[data-testid=block-label]", has_text=label).first.locator(
-        "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+def srcs(page, ids: list[str]) -> dict[str, str | None]:
+    return {id_: img_src(page, id_) for id_ in ids}
 
 
-def wait_images(page, labels: list[str], timeout_s: float) -> None:
-    """Wait until each labelled image block shows a loaded <img>."""
-    for label in labels:
-        img = block(page, label).locator("img").first
-        img.wait_for(state="visible", timeout=timeout_s * 1000)
-        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
-                               timeout=timeout_s * 1000)
+def check_no_errors(page, where: str) -> None:
+    errors = page.evaluate(ERRORS_JS)
+    if errors:
+        raise RuntimeError(f"{where}: the page shows errors: {errors}")
 
 
-def run_and_wait(page, button_name: str, labels: list[str], timeout_s: float = 60.0) -> float:
-    """Click `button_name`, wait for its event to finish (progress trackers gone) and `labels`' images; seconds."""
-    start = time.monotonic()
-    page.get_by_role("button", name=button_name, exact=True).click()
+def wait_idle(page, start: float, timeout_s: float) -> None:
+    """Wait until no progress tracker shows (one may come and go before the first poll when the event is fast)."""
     deadline = start + timeout_s
-    seen = False  # the tracker may come and go before the first poll when the event is fast
+    seen = False
     while time.monotonic() < deadline:
         pending = page.evaluate(PENDING_JS)
         seen = seen or pending > 0
         if pending == 0 and (seen or time.monotonic() - start > 1.5):
-            break
+            return
         time.sleep(0.1)
-    wait_images(page, labels, max(1.0, deadline - time.monotonic()))
+    raise TimeoutError(f"events still pending after {timeout_s:.0f} s")
+
+
+def wait_loaded(page, ids: list[str], before: dict[str, str | None] | None = None, timeout_s: float = 60.0,
+                what: str = "") -> None:
+    """Wait until every `#id img` shows a loaded image other than `before`'s; say which did not."""
+    try:
+        page.wait_for_function(LOADED_JS, arg=[ids, before or {}], timeout=timeout_s * 1000, polling=100)
+    except Exception as exc:  # Playwright's TimeoutError
+        raise TimeoutError(f"{what}: no new loaded image within {timeout_s:.0f} s in all of {ids}; "
+                           f"before {before}, now {srcs(page, ids)}") from exc
+
+
+def wait_captioned(page, caption: str, timeout_s: float, what: str) -> None:
+    """Wait until the output image captioned `caption` (a part of it) shows a loaded image."""
+    try:
+        page.wait_for_function(CAPTIONED_JS, arg=caption, timeout=timeout_s * 1000, polling=100)
+    except Exception as exc:  # Playwright's TimeoutError
+        raise TimeoutError(f"{what}: no image under {caption!r} within {timeout_s:.0f} s") from exc
+
+
+def choose_dropdown(page, elem_id: str, option: str) -> None:
+    """Pick `option` (its shown name) in the gr.Dropdown `elem_id`."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def tab_clip(page, last_selector: str | None, margin: int = 16) -> dict[str, float]:
+    """The page region from the tab bar to the bottom of `last_selector` (None: of the open tab), full width."""
+    box = page.evaluate("""(sel) => { const top = document.querySelector('[role=tablist]').getBoundingClientRect();
+        const panels = [...document.querySelectorAll('[role=tabpanel]')].filter(e => e.offsetParent !== null);
+        const last = (sel ? document.querySelector(sel) : panels[panels.length - 1]).getBoundingClientRect();
+        return {top: top.top + window.scrollY, bottom: last.bottom + window.scrollY,
+                width: document.documentElement.clientWidth}; }""", last_selector)
+    top = max(0.0, box["top"] - margin)
+    return {"x": 0, "y": top, "width": box["width"], "height": box["bottom"] + margin - top}
+
+
+def shoot(page, path: Path, last_selector: str | None = None) -> None:
+    """A picture of the open tab down to `last_selector` (None: all of it), without hover highlights or the pen's cursor."""
+    page.mouse.move(2, 2)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    time.sleep(0.4)
+    check_no_errors(page, path.stem)
+    page.screenshot(path=str(path), full_page=True, clip=tab_clip(page, last_selector))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def draw(page, shape: str) -> float:
+    """Draw `shape` on the pad; wait for the final reconstruction and the posterior samples; seconds."""
+    before = srcs(page, DRAW_IDS)
+    start = time.monotonic()
+    stroke(page, shape)
+    try:
+        page.wait_for_function("(done) => document.querySelector('#draw-status').innerText.includes(done)",
+                               arg=DONE_STATUS, timeout=30_000, polling=100)
+    except Exception as exc:
+        raise TimeoutError(f"draw: the status line says {wait_status(page, timeout_s=0.5)!r}") from exc
+    wait_loaded(page, DRAW_IDS, before, 30, "draw")
+    wait_captioned(page, "VAE posterior samples", 30, "draw")
+    took = time.monotonic() - start
+    wait_idle(page, time.monotonic(), 30)  # what follows a new input: neighbours, walk, typicality
+    return took
+
+
+def interpolate(page) -> float:
+    """Click Interpolate; wait for its event and the profile's to end (the page's load already interpolated the
+    default pair, and the same pair gives the same files, so the images' srcs need not change)."""
+    start = time.monotonic()
+    page.locator("#interpolate-button").click()
+    wait_idle(page, start, 60)
+    wait_loaded(page, INTERPOLATE_IDS, None, 60, "interpolate")
     return time.monotonic() - start
 
 
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    time.sleep(0.5)
+def resample(page, action, what: str) -> float:
+    """Do `action` (a choice that re-samples); wait for new AE and VAE grids and the event's end; seconds."""
+    before = srcs(page, SAMPLE_IDS)
+    start = time.monotonic()
+    action()
+    wait_loaded(page, SAMPLE_IDS[:2], before, 60, what)
+    took = time.monotonic() - start
+    wait_idle(page, time.monotonic(), 60)
+    return took
 
 
-def shoot(page, path: Path, full_page: bool = True) -> None:
-    page.mouse.move(5, 5)  # no hover highlights or brush cursor in the picture
-    time.sleep(0.3)
-    page.screenshot(path=str(path), full_page=full_page)
-    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+def sample(page, class_name: str) -> list[tuple[str, float]]:
+    """The mixture prior and `class_name` when the tab offers them (each choice re-samples), else a click on
+    Sample; (what, seconds) per step."""
+    mixture = page.locator("#sample-prior").get_by_label(MIXTURE, exact=True)
+    if not mixture.count():
+        print(f"warning: no prior {MIXTURE!r} on the Sample tab: N(0, I) only", file=sys.stderr)
+        return [("Sample", resample(page, page.locator("#sample-button").click, "sample"))]
+    steps = [("mixture prior", resample(page, mixture.check, "sample (mixture prior)"))]
+    if page.locator("#sample-class").count():
+        steps.append((f"class {class_name}", resample(page, lambda: choose_dropdown(page, "sample-class", class_name),
+                                                      f"sample (class {class_name})")))
+    wait_loaded(page, SAMPLE_IDS, None, 5, "sample")
+    return steps
+
+
+def embeddings(page) -> tuple[float, float]:
+    """Open the tab (which computes the maps, starring the drawing) and wait for the maps and both decoded PCA
+    planes; then click the star on each model's UMAP map. Seconds for the maps and for the two clicks."""
+    before = srcs(page, ["maps-plot"])
+    start = time.monotonic()
+    open_tab(page, "Embeddings")
+    wait_loaded(page, ["maps-plot"], before, 180, "embeddings (maps)")
+    for model in ("AE", "VAE"):  # the decoded PCA planes (no elem_id: found by their captions)
+        wait_captioned(page, f"{model} decoded over its PCA plane", 180, "embeddings")
+    wait_idle(page, start, 180)
+    maps_took = time.monotonic() - start
+
+    start = time.monotonic()
+    size = page.evaluate("() => { const i = document.querySelector('#maps-plot img'); "
+                         "return [i.naturalWidth, i.naturalHeight]; }")
+    w, h = size
+    for model, box in (("ae", (0, h / 2, w / 2, h)), ("vae", (w / 2, h / 2, w, h))):  # bottom row: UMAP
+        star = page.evaluate(STAR_JS, ["maps-plot", list(box), list(MARKER_FILL)])
+        x, y = star if star else ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        maps = img_src(page, "maps-plot")
+        click_image_pixel(page, "maps-plot", x, y)
+        wait_loaded(page, [f"click-{model}"], None, 30, f"embeddings (click on the {model.upper()}'s UMAP)")
+        wait_loaded(page, ["maps-plot"], {"maps-plot": maps}, 30, "embeddings (crosshair)")
+        page.wait_for_function("(id) => document.getElementById(id).innerText.includes('nearest test code at')",
+                               arg=f"click-{model}-text", timeout=30_000)
+    return maps_took, time.monotonic() - start
 
 
 def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
     parser.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
+    parser.add_argument("--threads", type=int, default=1, help="the app's torch threads (app.py --threads)")
     parser.add_argument("--width", type=int, default=1280, help="viewport width")
     parser.add_argument("--height", type=int, default=900, help="viewport height")
     parser.add_argument("--shape", default="7", choices=list(SHAPES), help="digit to draw")
+    parser.add_argument("--sample-class", default="7", help="class shown on the Sample tab (its name in the menu)")
     return parser.parse_args(argv)
 
 
@@ -97,38 +254,25 @@ def main(argv: list[str] | None = None) -> int:
     exit_unless_ready(args.weights_dir)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    with app_server(args.weights_dir, port=args.port or None) as app, \
+    with app_server(args.weights_dir, port=args.port or None, args=["--threads", str(args.threads)]) as app, \
             chromium(viewport=(args.width, args.height)) as page:
         open_app(page, app.url)
 
-        # Draw: a digit drawn with the mouse, then its model input and reconstructions
-        select_brush(page)
-        stroke(page, args.shape)
-        page.wait_for_function("""() => ['model-input', 'ae-recon', 'vae-recon'].every(id => {
-            const img = document.querySelector('#' + id + ' img');
-            return img && img.complete && img.naturalWidth > 0; })""", timeout=30_000)
-        status = wait_status(page)
-        if "⚠" in status:
-            print(f"warning: the draw status says {status!r}", file=sys.stderr)
-        wait_images(page, ["VAE posterior samples"], 10)
-        shoot(page, out / "draw.png")
+        took = draw(page, args.shape)
+        print(f"  draw: {took:.1f} s")
+        shoot(page, out / "draw.png", "#typicality")
 
         open_tab(page, "Interpolate")
-        took = run_and_wait(page, "Interpolate", ["AE: decoded straight path", "VAE: decoded path"])
-        print(f"  interpolate: {took:.1f} s")
-        shoot(page, out / "interpolate.png")
+        print(f"  interpolate: {interpolate(page):.1f} s")
+        shoot(page, out / "interpolate.png", "#interp-profile")
 
         open_tab(page, "Sample")
-        took = run_and_wait(page, "Sample", ["AE decoded from N(0, I)", "VAE decoded from N(0, I)",
-                                             "AE decoded from a Gaussian fitted"])
-        print(f"  sample: {took:.1f} s")
-        shoot(page, out / "sample.png")
+        print("  sample: " + ", ".join(f"{what} {took:.1f} s" for what, took in sample(page, args.sample_class)))
+        shoot(page, out / "sample.png", "#sample-lesson")
 
-        open_tab(page, "Embeddings")  # selecting the tab computes the maps (marking the drawing) ...
-        took = run_and_wait(page, "Update maps", ["PCA (top) and UMAP (bottom)", "AE decoded over its PCA plane",
-                                                  "VAE decoded over its PCA plane"], timeout_s=180)
-        print(f"  embeddings: {took:.1f} s")  # ... and "Update maps" recomputes them
-        shoot(page, out / "embeddings.png")
+        maps_took, clicks_took = embeddings(page)
+        print(f"  embeddings: {maps_took:.1f} s, two clicks on the maps {clicks_took:.1f} s")
+        shoot(page, out / "embeddings.png")  # down to the decoded PCA planes
     return 0
 
 
