@@ -25,7 +25,7 @@ from ae_vae.fileio import HubError, WeightsError
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig
 from ae_vae.plotting import EpochVisualizer
-from ae_vae.priors import DEFAULT_CLASS_COMPONENTS, DEFAULT_COMPONENTS
+from ae_vae.priors import DEFAULT_CLASS_COMPONENTS, DEFAULT_COMPONENTS, DEFAULT_UNCONDITIONAL, UNCONDITIONAL_KINDS
 from ae_vae.training import (
     Schedule,
     TrainState,
@@ -104,8 +104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--judge-dir", default=str(ROOT / "weights" / "judge-<dataset>"),
                         help="the shipped judge classifier: filters the codes of the per-class priors and measures "
                              "sample quality (skipped when the folder does not exist)")
+    parser.add_argument("--prior-unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
+                        help="the class-free prior: the per-class mixtures together (weighted by class share), or "
+                             "one mixture fitted to all training codes")
     parser.add_argument("--prior-components", type=int, default=DEFAULT_COMPONENTS,
-                        help="components of the mixture fitted to all training codes")
+                        help="components of the mixture fitted to all training codes (--prior-unconditional fitted)")
     parser.add_argument("--prior-class-components", type=int, default=DEFAULT_CLASS_COMPONENTS,
                         help="components of each class's mixture")
     parser.add_argument("--prior-samples", type=int, default=10_000,
@@ -249,7 +252,7 @@ def main(args: argparse.Namespace) -> int:
                  commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
                  embedding_points=args.embedding_points, device=device, judge_dir=args.judge_dir,
-                 prior_options={"n_components": args.prior_components,
+                 prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
                                 "class_components": args.prior_class_components},
                  prior_samples=args.prior_samples)
     logger.info("wrote %s", output_dir)

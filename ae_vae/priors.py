@@ -51,6 +51,8 @@ DEFAULT_CLASS_COMPONENTS = 10
 DEFAULT_COVARIANCE = "full"
 DEFAULT_CLASS_FILTER = "reconstructions"
 DEFAULT_MIN_CONFIDENCE = 0.9
+UNCONDITIONAL_KINDS = ("union", "fitted")
+DEFAULT_UNCONDITIONAL = "union"
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -201,16 +203,22 @@ class GaussianMixturePrior:
             test_codes: np.ndarray | torch.Tensor | None = None, class_mask: np.ndarray | torch.Tensor | None = None,
             n_components: int = DEFAULT_COMPONENTS, class_components: int = DEFAULT_CLASS_COMPONENTS,
             covariance_type: str = DEFAULT_COVARIANCE, seed: int = 0, fingerprint: str = "",
-            info: dict[str, Any] | None = None) -> GaussianMixturePrior:
+            info: dict[str, Any] | None = None, unconditional: str = DEFAULT_UNCONDITIONAL) -> GaussianMixturePrior:
         """Fit with scikit-learn's EM (k-means initialisation, seeded).
 
         `codes` (N, D) of the training split; `labels` (N,) ints 0..C-1 to fit one mixture per class,
         on the codes where `class_mask` is true (all when None); `test_codes` give the percentiles.
+        `unconditional`: "union" (with labels) makes the class-free mixture the class mixtures together, each
+        weighted by its class's share of the training labels; "fitted" fits `n_components` to all the codes.
+        The union samples better (docs/priors.md: judge-feature FD 10.5 -> 8.6 for the MNIST VAE, 35.8 -> 28.3
+        for Fashion's, 7.0 -> 5.1 for the MNIST AE): its class mixtures leave out the codes whose reconstructions
+        the judge does not recognise, which decode to nothing in particular.
         """
         codes = _as_codes(codes, "codes").numpy()
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-        unconditional = _fit_mixture(codes, n_components, covariance_type, seed)
+        if unconditional not in UNCONDITIONAL_KINDS:
+            raise ValueError(f"unconditional must be one of {UNCONDITIONAL_KINDS}, got {unconditional!r}")
         classes = []
         fitted_per_class = []
         if labels is not None:
@@ -224,9 +232,16 @@ class GaussianMixturePrior:
                     raise ValueError(f"class {label} has {len(subset)} codes to fit; need at least 2")
                 classes.append(_fit_mixture(subset, class_components, covariance_type, seed))
                 fitted_per_class.append(len(subset))
-        prior = cls(unconditional, classes, fingerprint=fingerprint, covariance_type=covariance_type,
-                    info={"n_components": n_components, "class_components": class_components, "seed": seed,
-                          "train_codes": len(codes), "class_codes": fitted_per_class, **(info or {})})
+        if classes and unconditional == "union":
+            shares = np.bincount(labels, minlength=len(classes)) / len(labels)
+            whole = union_of(classes, shares)
+        else:
+            unconditional = "fitted"
+            whole = _fit_mixture(codes, n_components, covariance_type, seed)
+        prior = cls(whole, classes, fingerprint=fingerprint, covariance_type=covariance_type,
+                    info={"unconditional": unconditional, "n_components": whole.components,
+                          "class_components": class_components, "seed": seed, "train_codes": len(codes),
+                          "class_codes": fitted_per_class, **(info or {})})
         if test_codes is not None:
             prior.test_log_prob = prior.log_prob(test_codes).sort().values
         return prior
@@ -394,6 +409,13 @@ def _mixture_from_tensors(tensors: dict[str, torch.Tensor], prefix: str, dim: in
         raise ValueError(f"tensor '{prefix}.covariances' is not positive definite") from exc
 
 
+def union_of(mixtures: list[Mixture], shares: np.ndarray) -> Mixture:
+    """One mixture holding every component of `mixtures`, mixture i's weights scaled by `shares[i]`."""
+    weights = torch.cat([m.weights * float(share) for m, share in zip(mixtures, shares)])
+    return Mixture(weights / weights.sum(), torch.cat([m.means for m in mixtures]),
+                   torch.cat([m.covariances for m in mixtures]))
+
+
 def _as_codes(z: np.ndarray | torch.Tensor, name: str, dim: int | None = None) -> torch.Tensor:
     """Codes as a float64 (N, D) tensor, a single (D,) code as (1, D); a clear ValueError otherwise."""
     array = z.detach().cpu().double() if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float64))
@@ -461,7 +483,7 @@ def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.
               test_images: torch.Tensor | None = None, *, judge=None, class_filter: str = "all",
               min_confidence: float = DEFAULT_MIN_CONFIDENCE, n_components: int = DEFAULT_COMPONENTS,
               class_components: int = DEFAULT_CLASS_COMPONENTS, covariance_type: str = DEFAULT_COVARIANCE,
-              seed: int = 0) -> GaussianMixturePrior:
+              seed: int = 0, unconditional: str = DEFAULT_UNCONDITIONAL) -> GaussianMixturePrior:
     """Everything `train.py` and `refit` do: codes of the training split, the mixtures, test percentiles, fingerprint."""
     codes = model_codes(model, train_images)
     mask = judged_correct(model, judge, train_images, train_labels, class_filter, min_confidence)
@@ -472,7 +494,7 @@ def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.
     test_codes = None if test_images is None else model_codes(model, test_images)
     return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
                                     n_components=n_components, class_components=class_components,
-                                    covariance_type=covariance_type, seed=seed,
+                                    covariance_type=covariance_type, seed=seed, unconditional=unconditional,
                                     fingerprint=weights_fingerprint(model), info=info)
 
 
@@ -493,7 +515,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="which training codes the per-class mixtures are fitted to")
     refit.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
                        help="judge probability of the label a kept reconstruction needs")
-    refit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="components, unconditional")
+    refit.add_argument("--unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
+                       help="the class-free mixture: the class mixtures together, or one fitted to all codes")
+    refit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS,
+                       help="components of the class-free mixture when --unconditional fitted")
     refit.add_argument("--class-components", type=int, default=DEFAULT_CLASS_COMPONENTS, help="components per class")
     refit.add_argument("--covariance", choices=COVARIANCE_TYPES, default=DEFAULT_COVARIANCE, help="covariance type")
     refit.add_argument("--seed", type=int, default=0, help="EM initialisation seed")
@@ -521,7 +546,8 @@ def _refit(args: argparse.Namespace) -> int:
     with threadpool_limits(max(1, args.threads)):
         prior = fit_prior(model, train.images, train.labels, test.images, judge=judge, class_filter=args.class_filter,
                           min_confidence=args.min_confidence, n_components=args.components,
-                          class_components=args.class_components, covariance_type=args.covariance, seed=args.seed)
+                          class_components=args.class_components, covariance_type=args.covariance, seed=args.seed,
+                          unconditional=args.unconditional)
     path = prior.save_pretrained(folder)
     print(f"wrote {path}: {prior}; per-class codes {prior.info['class_codes']} "
           f"(class filter {prior.info['class_filter']!r})")

@@ -161,10 +161,28 @@ def test_diagonal_covariances_are_stored_as_vectors(tmp_path):
     diag.save_pretrained(tmp_path)
     from safetensors import safe_open
     with safe_open(str(tmp_path / PRIOR_FILE), framework="pt") as handle:
-        assert handle.get_slice("any.covariances").get_shape() == [2, DIM]
+        assert handle.get_slice("any.covariances").get_shape() == [diag.unconditional.components, DIM]
     loaded = GaussianMixturePrior.from_pretrained(tmp_path)
     z = diag.sample(20, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(loaded.log_prob(z), diag.log_prob(z))
+
+
+def test_the_class_free_mixture_is_the_class_mixtures_weighted_by_class_share():
+    codes, labels = tiny_codes(600, seed=0)
+    labels = labels.copy()
+    labels[:100] = 0  # class 0 over-represented: its components must weigh more
+    union = GaussianMixturePrior.fit(codes, labels, n_components=3, class_components=2)
+    assert union.info["unconditional"] == "union" and union.unconditional.components == 2 * CLASSES
+    shares = np.bincount(labels, minlength=CLASSES) / len(labels)
+    per_class = union.unconditional.weights.reshape(CLASSES, 2).sum(1)
+    torch.testing.assert_close(per_class, torch.as_tensor(shares, dtype=torch.float64))
+    torch.testing.assert_close(union.unconditional.means, torch.cat([m.means for m in union.classes]))
+    fitted = GaussianMixturePrior.fit(codes, labels, n_components=3, class_components=2, unconditional="fitted")
+    assert fitted.info["unconditional"] == "fitted" and fitted.unconditional.components == 3
+    no_labels = GaussianMixturePrior.fit(codes, n_components=3)
+    assert no_labels.info["unconditional"] == "fitted" and no_labels.unconditional.components == 3
+    with pytest.raises(ValueError, match="unconditional must be one of"):
+        GaussianMixturePrior.fit(codes, labels, unconditional="sum")
 
 
 def test_missing_file_is_named(tmp_path):
