@@ -25,7 +25,7 @@ from ae_vae.drawing_pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.embeddings import EmbeddingsError
 from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
 from ae_vae.fileio import WeightsError
-from ae_vae.gradio_io import OutputFiles, output_image, upload_image
+from ae_vae.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
 from ae_vae.handlers import AppHandlers
 from ae_vae.navigation import MAX_NEIGHBOURS, MAX_SIGMA
 from ae_vae.navigation_handlers import DEFAULT_NEIGHBOURS, NavigationHandlers
@@ -58,6 +58,18 @@ PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUEUE_SIZE = 64
 
 
+def input_column() -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
+    """The Draw tab's left column: the pad, its status line (in view without scrolling), fill, button, upload."""
+    with gr.Column(scale=3):
+        pad = drawing_pad(label="Draw a digit (or a garment): the reconstructions follow the pen", elem_id="sketchpad")
+        status = gr.Markdown("", elem_id="draw-status")
+        fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
+                                        "tick this when you draw a garment's outline)", elem_id="fill-outlines")
+        run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
+        upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200, elem_id="upload")
+    return pad, status, fill, run, upload
+
+
 def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
     components other tabs read (the current model input) and the dataset switch re-runs."""
@@ -67,20 +79,12 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     current_input = gr.State(None)
     with gr.Tab("Draw"):
         with gr.Row():
-            with gr.Column(scale=3):
-                pad = drawing_pad(label="Draw a digit (or a garment): the reconstructions follow the pen",
-                                  elem_id="sketchpad")
-                status = gr.Markdown("", elem_id="draw-status")  # beside the pad: visible without scrolling
-                fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
-                                               "tick this when you draw a garment's outline)", elem_id="fill-outlines")
-                run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
-                upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200,
-                                      elem_id="upload")
+            pad, status, fill, run, upload = input_column()
             with gr.Column(scale=4):
                 with gr.Row():
                     model_input = output_image("28×28 model input", height=168, elem_id="model-input")
                     ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
-                    vae_out = output_image("VAE reconstruction (posterior mean)", height=168, elem_id="vae-recon")
+                    vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id="vae-recon")
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                 errors = gr.Markdown(label="reconstruction errors")
                 neighbours_panel(handlers, dataset, pad, upload, current_input)
@@ -88,8 +92,8 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
                 typical_numbers = gr.JSON(visible=False)  # /typicality's output
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
-        examples = gr.Gallery(value=handlers.examples_for(first), label="Test-set examples (click one)", columns=10,
-                              height=150, allow_preview=False, elem_id="examples", format="png")
+        examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
+                                     height=150, allow_preview=False, elem_id="examples")
         walk_panel(handlers, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
@@ -127,9 +131,9 @@ def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.
                 use_a = gr.Button("Use my drawing as A")
                 use_b = gr.Button("Use my drawing as B")
                 run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
-        examples = gr.Gallery(value=handlers.examples_for(handlers.explorer.datasets[0]),
-                              label="Test-set examples (a click fills A, the next one B)", columns=10, height=120,
-                              allow_preview=False, format="png")
+        examples = captioned_gallery("Test-set examples (a click fills A, the next one B)",
+                                     value=handlers.examples_for(handlers.explorer.datasets[0]), columns=10,
+                                     height=120, allow_preview=False)
         fill_slot = gr.State("A")
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
@@ -224,11 +228,10 @@ def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upl
     with gr.Group():
         galleries = []
         for kind in ("AE", "VAE"):
-            label = f"Nearest test images in the {kind}'s latent space, nearest first"
-            gr.Markdown(label, elem_classes="image-caption")  # a caption above, not a badge over the first image
-            galleries.append(gr.Gallery(label=label, show_label=False, columns=8, height=104, object_fit="contain",
-                                        allow_preview=False, format="png", elem_id=f"{kind.lower()}-neighbours",
-                                        elem_classes=["pixelated", "neighbours"]))
+            galleries.append(captioned_gallery(f"Nearest test images in the {kind}'s latent space, nearest first",
+                                               columns=8, height=104, object_fit="contain", allow_preview=False,
+                                               elem_id=f"{kind.lower()}-neighbours",
+                                               elem_classes=["pixelated", "neighbours"]))
         ae_gallery, vae_gallery = galleries
         with gr.Row():
             summary = gr.Markdown(elem_id="neighbours-summary")

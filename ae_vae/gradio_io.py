@@ -97,18 +97,30 @@ def readable_upload(component: gr.Image) -> gr.Image:
 
 
 def upload_image(label: str, **kwargs: Any) -> gr.Image:
-    """An image input handed to the handlers as a file path, any Pillow mode, unreadable files explained."""
-    return readable_upload(gr.Image(type="filepath", image_mode=None, format="png", label=label,
-                                    elem_classes="pixelated", **kwargs))
+    """An image input handed to the handlers as a file path, any Pillow mode, unreadable files explained; its label
+    a caption above it (see `output_image`)."""
+    with gr.Column(min_width=120, elem_classes="captioned"):
+        gr.Markdown(label, elem_classes="image-caption")
+        return readable_upload(gr.Image(type="filepath", image_mode=None, format="png", label=label, show_label=False,
+                                        elem_classes="pixelated", **kwargs))
 
 
 def output_image(label: str, **kwargs: Any) -> gr.Image:
     """A PNG output (lossless: 28x28 images must not be re-encoded as webp), upscaled without blur.
 
     The label is a caption above the image, not Gradio's label badge: the badge overlays the image and
-    hid the top rows of every 28x28 digit (a two-line label hid a quarter of it).
+    hid the top rows of every 28x28 digit (a two-line label hid a quarter of it). Only the download button
+    is kept in the image's corner (fullscreen and share covered the top-right of the digit as well).
     """
+    kwargs.setdefault("buttons", ["download"])
     with gr.Column(min_width=120, elem_classes="captioned"):
         gr.Markdown(label, elem_classes="image-caption")
         return gr.Image(label=label, show_label=False, format="png", elem_classes="pixelated", interactive=False,
                         **kwargs)
+
+
+def captioned_gallery(label: str, **kwargs: Any) -> gr.Gallery:
+    """A gallery of small images with its label as a caption above it, not as a badge over the first images."""
+    with gr.Column(min_width=120, elem_classes="captioned"):
+        gr.Markdown(label, elem_classes="image-caption")
+        return gr.Gallery(label=label, show_label=False, format="png", **kwargs)
