@@ -3,6 +3,7 @@
     python bench/priors.py                        # the table in docs/priors.md (uses each folder's prior.safetensors)
     python bench/priors.py --sweep components     # held-out log-likelihood, BIC and FD per components x covariance
     python bench/priors.py --sweep classes        # class-conditional accuracy per class filter, components, temperature
+    python bench/priors.py --sweep unconditional --components 50 --temperatures 1 0.9   # class-free mixture: fitted vs union
     python bench/priors.py --sweep diagnose --class-components 3   # where naive class-conditional samples fail
 
 Per model: the Fréchet distance (judge features, 10 000 samples vs the 10 000 test images) and the class
@@ -31,6 +32,7 @@ from ae_vae.judge import Judge, load_judge
 from ae_vae.priors import (
     DEFAULT_CLASS_FILTER,
     PRIOR_FILE,
+    UNCONDITIONAL_KINDS,
     GaussianMixturePrior,
     PriorError,
     fit_prior,
@@ -118,6 +120,26 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
                    "seconds": round(time.perf_counter() - start, 1)}
             logger.info("%s", row)
             rows.append(args.journal.add(row))
+    return rows
+
+
+def sweep_unconditional(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
+                        test_features: np.ndarray) -> list[dict]:
+    """The class-free mixture: one fitted to all training codes (`--components`, first value) vs the per-class
+    mixtures together (weighted by class share), both with the default class filter; FD per temperature."""
+    rows = []
+    for kind in UNCONDITIONAL_KINDS:
+        prior = None
+        for temperature in args.temperatures:
+            if done := args.journal.find(model=name, unconditional=kind, temperature=temperature):
+                rows.append(done)
+                continue
+            prior = prior or fit_prior(model, train.images, train.labels, judge=judge, class_filter=DEFAULT_CLASS_FILTER,
+                                       n_components=args.components[0], unconditional=kind, seed=args.seed)
+            z = prior.sample(args.samples, temperature=temperature, generator=torch.Generator().manual_seed(args.seed))
+            rows.append(args.journal.add({"model": name, "unconditional": kind, "temperature": temperature,
+                                          "components": prior.unconditional.components,
+                                          **unconditional_quality(judge, decode_in_batches(model, z), test_features)}))
     return rows
 
 
@@ -213,6 +235,13 @@ def components_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def unconditional_table(rows: list[dict]) -> str:
+    lines = ["| model | class-free mixture | components | temperature | FD | min class share |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['unconditional']} | {r['components']} | {r['temperature']:g} "
+              f"| {r['frechet_distance']:.1f} | {r['min_class_share']:.3f} |" for r in rows]
+    return "\n".join(lines)
+
+
 def classes_table(rows: list[dict]) -> str:
     lines = ["| model | class filter | kept codes | comp./class | temperature | judged as asked | worst class |",
              "|---|---|---|---|---|---|---|"]
@@ -242,7 +271,8 @@ def diagnose_table(rows: list[dict]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True, data_dir=True)
-    parser.add_argument("--sweep", choices=("components", "classes", "diagnose"), help="a model-selection sweep instead")
+    parser.add_argument("--sweep", choices=("components", "classes", "unconditional", "diagnose"),
+                        help="a model-selection sweep instead")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES, help="which models")
     parser.add_argument("--samples", type=int, default=10_000, help="samples per FD (and 1/10 per class)")
     parser.add_argument("--components", type=int, nargs="+", default=[1, 10, 20, 50, 100],
@@ -266,7 +296,8 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
 def main(args: Namespace) -> int:
     torch.set_num_threads(args.threads)
     mode = args.sweep or "report"
-    run = {"report": report, "components": sweep_components, "classes": sweep_classes, "diagnose": diagnose}[mode]
+    run = {"report": report, "components": sweep_components, "classes": sweep_classes,
+           "unconditional": sweep_unconditional, "diagnose": diagnose}[mode]
     stem = "priors" if mode == "report" else f"priors_{mode}"
     args.journal = Journal(args.out_dir / f"{stem}.jsonl", args.fresh)
     rows: list = []
@@ -282,7 +313,7 @@ def main(args: Namespace) -> int:
     out = args.out_dir / f"{stem}.json"
     out.write_text(json.dumps({"machine": machine(), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
     tables = {"report": report_table, "components": components_table, "classes": classes_table,
-              "diagnose": diagnose_table}
+              "unconditional": unconditional_table, "diagnose": diagnose_table}
     print(tables[mode](rows))
     print(f"\n(judge: weights/judge-<dataset>; {args.samples} samples; JSON in {out}; prior file {PRIOR_FILE})")
     return 0
