@@ -148,16 +148,16 @@ def test_locate_encode_decode_traverse_decode_point(client, digit_png):
 # Values no UI control can send are refused with a message: by the components (choices, slider ranges) or by the
 # handlers themselves (their own checks are tested without the UI in test_navigation.py).
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(dataset="mnist", model="vae", code=[1.0] * 3, api_name="/decode"), "must have 32 numbers"),
-    (dict(dataset="mnist", model="vae", code=[1e9] * 32, api_name="/decode"), "within"),
-    (dict(dataset="mnist", model="vae", code="1, 2", api_name="/decode"), "list of 32 numbers"),
-    (dict(dataset="mnist", model="gan", code=[0.0] * 32, api_name="/decode"), "not in the list of choices"),
-    (dict(dataset="mnist", model="ae", projection="tsne", x=0, y=0, api_name="/decode_point"), "list of choices"),
-    (dict(dataset="mnist", model="ae", projection="umap", x=1e30, y=0, api_name="/decode_point"), "outside"),
-    (dict(dataset="mnist", model="ae", projection="pca", x=0, y=-1e300, api_name="/decode_point"), "outside"),
-    (dict(dataset="mnist", api_name="/neighbors"), "Pass an image"),
-    (dict(dataset="mnist", api_name="/traverse"), "Pass an image"),
-    (dict(sketch="abc", dataset="mnist", api_name="/encode"), "not a drawing")])
+    ({"dataset": "mnist", "model": "vae", "code": [1.0] * 3, "api_name": "/decode"}, "must have 32 numbers"),
+    ({"dataset": "mnist", "model": "vae", "code": [1e9] * 32, "api_name": "/decode"}, "within"),
+    ({"dataset": "mnist", "model": "vae", "code": "1, 2", "api_name": "/decode"}, "list of 32 numbers"),
+    ({"dataset": "mnist", "model": "gan", "code": [0.0] * 32, "api_name": "/decode"}, "not in the list of choices"),
+    ({"dataset": "mnist", "model": "ae", "projection": "tsne", "x": 0, "y": 0, "api_name": "/decode_point"}, "list of choices"),
+    ({"dataset": "mnist", "model": "ae", "projection": "umap", "x": 1e30, "y": 0, "api_name": "/decode_point"}, "outside"),
+    ({"dataset": "mnist", "model": "ae", "projection": "pca", "x": 0, "y": -1e300, "api_name": "/decode_point"}, "outside"),
+    ({"dataset": "mnist", "api_name": "/neighbors"}, "Pass an image"),
+    ({"dataset": "mnist", "api_name": "/traverse"}, "Pass an image"),
+    ({"sketch": "abc", "dataset": "mnist", "api_name": "/encode"}, "not a drawing")])
 def test_bad_navigation_values_give_messages(client, kwargs, message):
     with pytest.raises(AppError, match=message):
         client.predict(**kwargs)
@@ -166,8 +166,8 @@ def test_bad_navigation_values_give_messages(client, kwargs, message):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(k=0), "less than minimum value 1"), (dict(k=33), "greater than maximum value 32"),
-    (dict(pc2=9.0), "greater than maximum value 3"), (dict(dataset="cifar10"), "list of choices")])
+    ({"k": 0}, "less than minimum value 1"), ({"k": 33}, "greater than maximum value 32"),
+    ({"pc2": 9.0}, "greater than maximum value 3"), ({"dataset": "cifar10"}, "list of choices")])
 def test_bad_navigation_values_with_an_image_give_messages(client, digit_png, kwargs, message):
     api_name = "/traverse" if "pc2" in kwargs else "/neighbors"
     with pytest.raises(AppError, match=message):
