@@ -46,7 +46,7 @@ def add_images(folder: str | os.PathLike, data_dir: str | os.PathLike) -> int:
     maps = load_maps(path, model.latent_dim)
     with safe_open(str(path), "np") as handle:
         metadata = handle.metadata() or {}
-        originals = {name: handle.get_tensor(name) for name in handle}
+        originals = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - safe_open is not iterable
     test = load_split(model.config.dataset, data_dir, train=False, download=False)
     n = len(maps.labels)
     if n > len(test) or not np.array_equal(test.labels[:n].numpy(), maps.labels):

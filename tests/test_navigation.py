@@ -179,7 +179,7 @@ def test_add_images_stores_them_and_changes_nothing_else(tmp_path, tiny_data_dir
     path = folder / "embeddings.safetensors"
     assert load_maps(path).images is None  # a folder made before: still loads
     with safe_open(str(path), "np") as before:
-        old = {k: before.get_tensor(k) for k in before}
+        old = {k: before.get_tensor(k) for k in before.keys()}  # noqa: SIM118 - safe_open is not iterable
         old_meta = before.metadata()
     assert add_images(folder, tiny_data_dir) == 40
     with safe_open(str(path), "np") as after:
