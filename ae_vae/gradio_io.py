@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .fileio import atomic_write_bytes
-from .preprocess import InputError
+from .preprocess import InputError, UnreadableUpload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,11 +75,12 @@ class OutputFiles:
 
 
 def readable_upload(component: gr.Image) -> gr.Image:
-    """Make an upload component turn unreadable files (a text file, a broken PNG) into a clear message.
+    """Make an upload component turn unreadable files (a broken PNG) into a clear message.
 
-    Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user
-    as a bare error and the log as a traceback. (An instance-level wrapper rather than a subclass:
-    Gradio writes a `.pyi` copy of any module that subclasses a component.)
+    Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user as a bare
+    error pop-up (the outputs of the previous input left on screen) and the log as a traceback. Instead the
+    handler receives an `UnreadableUpload` and says the problem like any other bad input. (An instance-level
+    wrapper rather than a subclass: Gradio writes a `.pyi` copy of any module that subclasses a component.)
     """
     original = component.preprocess
 
@@ -88,9 +89,8 @@ def readable_upload(component: gr.Image) -> gr.Image:
             return original(payload)
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
             name = getattr(payload, "orig_name", None) or "The file"
-            what = "is not an image that can be read" if component.__class__ is gr.Image else "could not be read"
-            raise gr.Error(f"{name} {what} ({exc.__class__.__name__}); use a PNG, JPEG, WebP, BMP or GIF image.",
-                           print_exception=False) from None
+            return UnreadableUpload(f"{name} is not an image that can be read ({exc.__class__.__name__}); use a "
+                                    "PNG, JPEG, WebP, BMP or GIF image.")
 
     component.preprocess = preprocess
     return component

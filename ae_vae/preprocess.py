@@ -63,6 +63,15 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True)
+class UnreadableUpload:
+    """An upload that could not be opened, passed on in its place: reading it raises `InputError(message)` in the
+    handler, so the problem is said where the handler's outputs and status are (and they are emptied), not as
+    a pop-up over the previous input's results."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Framing:
     """How a data set placed its images in the 28x28 frame."""
 
@@ -88,6 +97,8 @@ def load_image(source: Any) -> Image.Image:
     """
     if source is None:
         raise InputError("Nothing to read: draw a digit on the pad or upload an image.")
+    if isinstance(source, UnreadableUpload):
+        raise InputError(source.message)
     if isinstance(source, dict):
         return _sketch_to_image(source)
     if isinstance(source, Image.Image):

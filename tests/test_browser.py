@@ -237,6 +237,24 @@ def test_the_pads_payload_is_the_python_encoders(page):
     assert canvas.evaluate("c => c.aeVaePad.payload('final')") == encode_payload(alpha, "final")
 
 
+@pytest.mark.parametrize("upload, message", [("blank", "No ink"), ("broken", "not an image that can be read")])
+def test_a_failed_upload_empties_the_outputs_and_says_why(page, tmp_path, upload, message):
+    """A blank page (read, no ink) and a broken PNG (not even readable: Gradio's own opening fails) alike."""
+    empty = srcs(page)
+    stroke(page, "7")
+    wait_for_drawing(page, empty)
+    path = tmp_path / f"{upload}.png"
+    if upload == "blank":
+        Image.new("RGB", (300, 300), "white").save(path)
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    status = wait_status(page, contains=message, timeout_s=RECON_TIMEOUT_MS / 1000)
+    assert status.startswith("⚠"), status  # no "Error" badge before it
+    assert page.locator(".toast-body").count() == 0
+    wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+
+
 def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp_path):
     with chromium() as page:
         page.add_init_script("HTMLCanvasElement.prototype.getContext = function () { return null; };")
