@@ -5,6 +5,7 @@
     python bench/priors.py --sweep classes        # class-conditional accuracy per class filter, components, temperature
     python bench/priors.py --sweep unconditional --components 50 --temperatures 1 0.9   # class-free mixture: fitted vs union
     python bench/priors.py --sweep diagnose --class-components 3   # where naive class-conditional samples fail
+    python bench/priors.py --scoring-judges /tmp/judges   # scored by other judges (python -m ae_vae.judge --seed 1)
 
 Per model: the Fréchet distance (judge features, 10 000 samples vs the 10 000 test images) and the class
 coverage for N(0, I), one Gaussian fitted to the training codes, and the mixture prior; and, for
@@ -285,6 +286,9 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0], help="(--sweep classes)")
     parser.add_argument("--covariance", default="full", help="covariance type (--sweep classes)")
     parser.add_argument("--seed", type=int, default=0, help="sampling and EM seed")
+    parser.add_argument("--scoring-judges", type=Path, default=None,
+                        help="folder holding judge-<dataset> folders that score the samples instead of the shipped "
+                             "judges (which still choose the class codes): an independent check")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out", help="where the JSON goes")
     parser.add_argument("--fresh", action="store_true", help="measure everything again instead of resuming")
@@ -298,13 +302,13 @@ def main(args: Namespace) -> int:
     mode = args.sweep or "report"
     run = {"report": report, "components": sweep_components, "classes": sweep_classes,
            "unconditional": sweep_unconditional, "diagnose": diagnose}[mode]
-    stem = "priors" if mode == "report" else f"priors_{mode}"
+    stem = ("priors" if mode == "report" else f"priors_{mode}") + ("_other_judges" if args.scoring_judges else "")
     args.journal = Journal(args.out_dir / f"{stem}.jsonl", args.fresh)
     rows: list = []
     with threadpool_limits(args.threads):
         for dataset in dict.fromkeys(name.rsplit("-", 1)[0] for name in args.models):
             train, test = load_dataset(dataset, args.data_dir, download=False)
-            judge, card = load_judge(args.weights_dir / f"judge-{dataset}")
+            judge, card = load_judge((args.scoring_judges or args.weights_dir) / f"judge-{dataset}")
             test_features = judge.features(test.images)
             logger.info("%s: judge test accuracy %.4f", DATASET_TITLES[dataset], card.test_accuracy)
             for name in (n for n in args.models if n.startswith(dataset + "-")):
