@@ -75,6 +75,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo)
 
 
+def timed_ms(fn, repeats: int) -> list[float]:
+    """Milliseconds of `repeats` calls of `fn`, after one warm-up call."""
+    fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(1000 * (time.perf_counter() - start))
+    return out
+
+
 def machine() -> str:
     """The machine a table was measured on, with its load (other work skews every timing)."""
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -35,22 +35,13 @@ from bench.common import (
     free_port,
     machine,
     percentile,
+    timed_ms,
     write_digit_png,
 )
 
 
 def p50_p95(samples_ms: list[float]) -> str:
     return f"{percentile(samples_ms, 50):8.1f} | {percentile(samples_ms, 95):8.1f}"
-
-
-def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm-up
-    result = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        result.append(1000 * (time.perf_counter() - start))
-    return result
 
 
 def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str, list[float]]]:
@@ -61,18 +52,18 @@ def handler_latency(explorer, image: np.ndarray, repeats: int) -> list[tuple[str
         Image.fromarray(pixels).save(io.BytesIO(), format="png")
 
     return [("reconstruct (preprocess 280×280 + AE + VAE + 4 samples)",
-             timed(lambda: explorer.reconstruct(image, "mnist"), repeats)),
+             timed_ms(lambda: explorer.reconstruct(image, "mnist"), repeats)),
             (f"sample (3 grids of {DEFAULT_SAMPLES}, the app's default)",
-             timed(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0), repeats)),
+             timed_ms(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0), repeats)),
             (f"sample, mixture prior (3 grids of {DEFAULT_SAMPLES})",
-             timed(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0, "mixture"), repeats)),
+             timed_ms(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0, "mixture"), repeats)),
             (f"sample, class 7 from its mixture (3 grids of {DEFAULT_SAMPLES})",
-             timed(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0, "mixture", 7), repeats)),
+             timed_ms(lambda: explorer.sample("mnist", DEFAULT_SAMPLES, 0, 1.0, "mixture", 7), repeats)),
             (f"sample (3 grids of {MAX_SAMPLES}, the maximum)",
-             timed(lambda: explorer.sample("mnist", MAX_SAMPLES, 0, 1.0), repeats)),
-            ("interpolate (10 steps, AE + VAE)", timed(lambda: explorer.interpolate(a, b, "mnist", 10), repeats)),
-            ("embedding figure (4 maps × 5000 points, drawing starred → PNG)", timed(embedding, repeats)),
-            ("manifold grids (2 × 12×12 decodes)", timed(lambda: explorer.manifold("mnist"), repeats))]
+             timed_ms(lambda: explorer.sample("mnist", MAX_SAMPLES, 0, 1.0), repeats)),
+            ("interpolate (10 steps, AE + VAE)", timed_ms(lambda: explorer.interpolate(a, b, "mnist", 10), repeats)),
+            ("embedding figure (4 maps × 5000 points, drawing starred → PNG)", timed_ms(embedding, repeats)),
+            ("manifold grids (2 × 12×12 decodes)", timed_ms(lambda: explorer.manifold("mnist"), repeats))]
 
 
 def cold_start(weights_dir: Path, image_path: Path, threads: int) -> tuple[float, float]:

@@ -44,7 +44,7 @@ from ae_vae.explorer import PANELS
 from ae_vae.navigation import MODELS
 from ae_vae.preprocess import to_model_input
 from ae_vae.weight_sources import load_explorer
-from bench.common import argument_parser, exit_unless_ready, machine, percentile
+from bench.common import argument_parser, exit_unless_ready, machine, percentile, timed_ms
 
 STORED_POINTS = 5000
 TARGETS = {"round trip (UMAP)": 90.0, "neighbours' vote": 95.0}
@@ -225,16 +225,6 @@ def rgb_png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
-
-
-def timed_ms(fn, repeats: int) -> list[float]:
-    fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(1000 * (time.perf_counter() - start))
-    return out
 
 
 def compute_timings(explorer, drawing: np.ndarray, repeats: int) -> list[tuple[str, list[float]]]:
