@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae.data import load_split
 from ae_vae.drawing_pad import BRUSH_WIDTH, PAD_SIZE, decode_payload, encode_payload
 from ae_vae.explorer import PANELS
-from ae_vae.navigation import MODELS
+from ae_vae.navigation import MODELS, Neighbours
 from ae_vae.preprocess import to_model_input
 from ae_vae.weight_sources import load_explorer
 from bench.common import argument_parser, exit_unless_ready, machine, percentile, timed_ms
@@ -195,9 +195,10 @@ def vote_by_metric(explorer, drawings: list[np.ndarray], labels: np.ndarray, k: 
     for name, scale in scales.items():
         right = []
         for i, mean in enumerate(means):
-            order = np.argsort((((stored - mean) / scale(i)) ** 2).sum(1), kind="stable")[:k]
-            near = stored_labels[order].tolist()
-            right.append(max(set(near), key=lambda c: (near.count(c), -near.index(c))) == labels[i])
+            squared = (((stored - mean) / scale(i)) ** 2).sum(1)
+            order = np.argsort(squared, kind="stable")[:k]
+            near = Neighbours(order, np.sqrt(squared[order]), stored_labels[order], None)
+            right.append(near.vote() == labels[i])
         rows.append((name, 100 * float(np.mean(right))))
     return rows
 
