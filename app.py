@@ -223,12 +223,12 @@ def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.S
 
 def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                      current_input: gr.State) -> None:
-    """The drawing's k nearest stored test images in each latent space, updated after every drawing."""
+    """The drawing's k nearest stored images (test and training) in each latent space, after every drawing."""
     nav = NavigationHandlers(handlers)
     with gr.Group():
         galleries = []
         for kind in ("AE", "VAE"):
-            galleries.append(captioned_gallery(f"Nearest test images in the {kind}'s latent space, nearest first",
+            galleries.append(captioned_gallery(f"Nearest real images in the {kind}'s latent space, nearest first",
                                                columns=8, height=104, object_fit="contain", allow_preview=False,
                                                elem_id=f"{kind.lower()}-neighbours",
                                                elem_classes=["pixelated", "neighbours"]))

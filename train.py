@@ -21,6 +21,7 @@ import torch
 
 from ae_vae.artifacts import finalize_run
 from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
+from ae_vae.embeddings import DEFAULT_NEIGHBOUR_POINTS
 from ae_vae.fileio import HubError, WeightsError
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig
@@ -101,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
     parser.add_argument("--embedding-points", type=int, default=5000,
                         help="test images whose latents, PCA and UMAP coordinates are stored for the app")
+    parser.add_argument("--neighbour-points", type=int, default=DEFAULT_NEIGHBOUR_POINTS,
+                        help="training images whose codes and pixels are stored too, searched for a drawing's nearest "
+                             "neighbours beside the test points (0: none)")
     parser.add_argument("--judge-dir", default=str(ROOT / "weights" / "judge-<dataset>"),
                         help="the shipped judge classifier: filters the codes of the per-class priors and measures "
                              "sample quality (skipped when the folder does not exist)")
@@ -130,8 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
-    if args.weight_decay < 0 or args.validation_images < 0 or args.encoder_noise < 0:
-        parser.error("--weight-decay, --encoder-noise and --validation-images must not be negative")
+    if args.weight_decay < 0 or args.validation_images < 0 or args.encoder_noise < 0 or args.neighbour_points < 0:
+        parser.error("--weight-decay, --encoder-noise, --validation-images and --neighbour-points must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -251,7 +255,8 @@ def main(args: argparse.Namespace) -> int:
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
                  commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
-                 embedding_points=args.embedding_points, device=device, judge_dir=args.judge_dir,
+                 embedding_points=args.embedding_points, neighbour_points=args.neighbour_points, device=device,
+                 judge_dir=args.judge_dir,
                  prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
                                 "class_components": args.prior_class_components},
                  prior_samples=args.prior_samples)

@@ -1,8 +1,9 @@
-"""Add the stored test points' images to an existing `embeddings.safetensors`, changing nothing else.
+"""Add the neighbour search's images to an existing `embeddings.safetensors`, changing no map.
 
 Folders written before issue 14 hold the latents, labels and maps of their test points but not the
-images, so the app cannot show a drawing's nearest test images for them ("neighbours unavailable
-for this folder"). This finds the images again in the test split and stores them:
+images, so the app cannot show a drawing's nearest images for them ("neighbours unavailable for this
+folder"); folders written before the search took in training images lack those. This finds the test
+points' images again in the test split, encodes the first M training images (`neighbour_*`) and stores both:
 
     python -m ae_vae.add_images weights/mnist-ae weights/mnist-vae --data-dir ../shared/data
 
@@ -22,7 +23,8 @@ import torch
 from safetensors import safe_open
 
 from .data import DataNotFoundError, load_split
-from .embeddings import EmbeddingsError, as_uint8, load_maps
+from .embeddings import DEFAULT_NEIGHBOUR_POINTS, NEIGHBOUR_TENSORS, EmbeddingsError, as_uint8, load_maps, \
+    neighbour_tensors
 from .evaluation import latent_means
 from .fileio import WeightsError, atomic_save_safetensors
 from .weights import load_model
@@ -32,13 +34,16 @@ from .weights import load_model
 LATENT_TOLERANCE = 1e-3
 
 
-def add_images(folder: str | os.PathLike, data_dir: str | os.PathLike) -> int:
-    """Store the images of the stored test points in `folder/embeddings.safetensors`, changing nothing else.
+def add_images(folder: str | os.PathLike, data_dir: str | os.PathLike,
+               neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS) -> tuple[int, int]:
+    """Store the images of the stored test points, and the codes, labels and images of the first
+    `neighbour_points` training images (0: none; replacing any stored before), in `folder/embeddings.safetensors`.
 
     The stored points are the first N images of the data set's test split (as `finalize_run` chose them);
     their labels must match and, re-encoded by `folder`'s model, their latents must match the stored ones,
     so the images are known to be those points. Every other tensor and the metadata are written back
-    unchanged (the file is replaced atomically). Returns N.
+    unchanged, apart from the metadata's count of neighbour points (the file is replaced atomically).
+    Returns (N, the number of training points stored).
     """
     folder = Path(folder)
     path = folder / "embeddings.safetensors"
@@ -61,10 +66,19 @@ def add_images(folder: str | os.PathLike, data_dir: str | os.PathLike) -> int:
                               f"stored latents (scale {scale:.3g}); these are not its points (or not its weights)")
     tensors = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in originals.items()}
     tensors["images"] = torch.from_numpy(as_uint8(images))
+    for name in NEIGHBOUR_TENSORS:
+        tensors.pop(name, None)
+    m = 0
+    if neighbour_points > 0:
+        train = load_split(model.config.dataset, data_dir, train=True, download=False).subset(neighbour_points)
+        extra = neighbour_tensors(latent_means(model, train.images).numpy(), train.images, train.labels)
+        tensors.update({name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in extra.items()})
+        m = len(train)
+    metadata = {**metadata, "neighbour_points": str(m)}
     mode = stat.S_IMODE(path.stat().st_mode)
     atomic_save_safetensors(path, tensors, metadata=metadata)
     os.chmod(path, mode)  # the temporary file's private mode would otherwise replace the folder's
-    return n
+    return n, m
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,20 +86,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m ae_vae.add_images", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Add the uint8 images of the stored test points to FOLDER/embeddings.safetensors "
                     "(folders written before they were stored), checking that they re-encode to the stored "
-                    "latents; every other tensor and the metadata stay as they are.")
+                    "latents, and the codes and images of the first training images the neighbour search also "
+                    "looks at; the maps and every other tensor stay as they are.")
     parser.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
                         help="weights folder(s), e.g. weights/mnist-ae")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("AE_VAE_DATA_DIR", "../shared/data")),
                         help="torchvision data root holding the test split (env AE_VAE_DATA_DIR)")
+    parser.add_argument("--neighbour-points", type=int, default=DEFAULT_NEIGHBOUR_POINTS,
+                        help="training images stored for the neighbour search (0: none)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.neighbour_points < 0:
+        print("error: --neighbour-points must not be negative", file=sys.stderr)
+        return 2
     status = 0
     for folder in args.folders:
         try:
-            print(f"{folder}: stored the images of {add_images(folder, args.data_dir)} test points")
+            n, m = add_images(folder, args.data_dir, args.neighbour_points)
+            print(f"{folder}: stored the images of {n} test points and {m} training points")
         except (EmbeddingsError, WeightsError, DataNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 2

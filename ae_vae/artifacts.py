@@ -15,7 +15,7 @@ import torch
 
 from .cards import render_model_card
 from .data import DATASET_TITLES, DataNotFoundError, ImageSet, load_dataset
-from .embeddings import compute_maps, save_maps
+from .embeddings import DEFAULT_NEIGHBOUR_POINTS, compute_maps, save_maps
 from .evaluation import evaluate_model
 from .fileio import WeightsError, atomic_write_json, atomic_write_text
 from .judge import load_judge
@@ -36,7 +36,7 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                  history: list[dict[str, float]], commands: list[dict[str, Any]], train_args: dict[str, Any],
                  seed: int = 0,
                  iwae_samples: int = 100, iwae_images: int = 1000, embedding_points: int = 5000,
-                 device: torch.device | str = "cpu", judge_dir: str | os.PathLike | None = None,
+                 neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS, device: torch.device | str = "cpu", judge_dir: str | os.PathLike | None = None,
                  prior_options: dict[str, Any] | None = None, prior_samples: int = 10_000) -> dict[str, Any]:
     """Write the Hub-ready folder: weights, config, metrics, embeddings, fitted prior, figures, training log, card.
 
@@ -78,8 +78,9 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
 
     points = test_set.subset(min(embedding_points, len(test_set)))
     logger.info("embedding %d test images (PCA + UMAP)", len(points))
-    save_maps(compute_maps(model_cpu, points.images, points.labels, train_set.images, seed=seed),
-              output_dir / "embeddings.safetensors")
+    logger.info("storing the codes of %d training images for the neighbour search", min(neighbour_points, len(train_set)))
+    save_maps(compute_maps(model_cpu, points.images, points.labels, train_set.images, train_set.labels,
+                           neighbour_points=neighbour_points, seed=seed), output_dir / "embeddings.safetensors")
 
     save_figure(model_card_figure(model_cpu, test_set, dataset, seed=seed), output_dir / "samples.png")
     if history:

@@ -3,7 +3,11 @@
 `embeddings.safetensors` holds the latents of N test images (the first N of the test split), their
 labels, their PCA and UMAP coordinates, the PCA basis (mean + 2 components) and, since issue 14,
 the images themselves (uint8, `images`: what the app's neighbour search shows; optional, so folders
-written before still load; `python -m ae_vae.add_images FOLDER` adds them). A *new* latent is placed on
+written before still load; `python -m ae_vae.add_images FOLDER` adds them) and, also optional, the codes,
+labels and images of the first M training images (`neighbour_*`, M = 20 000 by default). The app searches
+both for a drawing's neighbours: the test points alone (5 000) are too sparse for the VAE's vote — over
+drawn-style digits it named the drawn digit 94-95 % of the time, 97 % with the training images added
+(bench/navigation.py, docs/experiments.md). The maps themselves show only the test points. A *new* latent is placed on
 - the PCA map exactly: (z - mean) @ components.T;
 - the UMAP map from the map positions of its k nearest stored latents (k = 10): their inverse-distance-
   weighted mean, over those that lie near the weighted medoid of the k positions (within the median of their
@@ -50,6 +54,18 @@ class LatentMaps:
     example_images: np.ndarray  # (K, 28, 28) uint8: a few test images per class, so the app needs no data set
     example_labels: np.ndarray  # (K,) int64
     images: np.ndarray | None = None  # (N, 28, 28) uint8: the stored test images (None in older files)
+    neighbour_latents: np.ndarray | None = None  # (M, D) float32: codes of the first M training images, searched
+    neighbour_labels: np.ndarray | None = None  # (M,) int64       for neighbours beside the test points
+    neighbour_images: np.ndarray | None = None  # (M, 28, 28) uint8 (all three None in older files)
+
+    def search_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(latents, labels, images or None) of every point the neighbour search looks at: the stored test points,
+        then the training points (so a stored test point ties ahead of an identical training image)."""
+        if self.neighbour_latents is None:
+            return self.latents, self.labels, self.images
+        images = None if self.images is None else np.concatenate([self.images, self.neighbour_images])
+        return (np.concatenate([self.latents, self.neighbour_latents]),
+                np.concatenate([self.labels, self.neighbour_labels]), images)
 
     def place_pca(self, latents: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
@@ -80,7 +96,9 @@ class LatentMaps:
                 if getattr(self, name) is not None}
 
 
-OPTIONAL_TENSORS = ("images",)
+OPTIONAL_TENSORS = ("images", "neighbour_latents", "neighbour_labels", "neighbour_images")
+NEIGHBOUR_TENSORS = OPTIONAL_TENSORS[1:]
+DEFAULT_NEIGHBOUR_POINTS = 20_000
 
 
 def fit_pca(latents: np.ndarray, components: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,10 +119,16 @@ def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
+                 train_labels: torch.Tensor | None = None, neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS,
                  seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
-    """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`."""
+    """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`, and (with
+    `train_labels`) the first `neighbour_points` training images as extra neighbours (0: none)."""
     latents = latent_means(model, images, device=device).numpy().astype(np.float32)
     train_latents = latent_means(model, train_images, device=device).numpy().astype(np.float64)
+    neighbours = {}
+    if train_labels is not None and neighbour_points > 0:
+        neighbours = neighbour_tensors(train_latents[:neighbour_points], train_images[:neighbour_points],
+                                       train_labels[:neighbour_points])
     mean, components, ratio = fit_pca(latents)
     return LatentMaps(latents=latents, labels=labels.numpy().astype(np.int64),
                       pca=((latents - mean) @ components.T).astype(np.float32), umap=fit_umap(latents, seed),
@@ -112,7 +136,13 @@ def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train
                       pca_explained_variance_ratio=ratio.astype(np.float32),
                       train_latent_mean=train_latents.mean(0).astype(np.float32),
                       train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32),
-                      images=as_uint8(images), **_class_examples(images, labels))
+                      images=as_uint8(images), **_class_examples(images, labels), **neighbours)
+
+
+def neighbour_tensors(latents: np.ndarray, images: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:
+    """The `neighbour_*` fields of `LatentMaps` for these training points."""
+    return {"neighbour_latents": np.asarray(latents, np.float32), "neighbour_labels": labels.numpy().astype(np.int64),
+            "neighbour_images": as_uint8(images)}
 
 
 def as_uint8(images: torch.Tensor) -> np.ndarray:
@@ -132,7 +162,8 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
 def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:
     atomic_save_safetensors(path, {k: torch.tensor(v) for k, v in maps.to_tensors().items()}, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
-        "points": str(len(maps.labels))})
+        "points": str(len(maps.labels)),
+        "neighbour_points": str(0 if maps.neighbour_labels is None else len(maps.neighbour_labels))})
 
 
 def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
@@ -157,5 +188,13 @@ def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentM
     if maps.images is not None and (maps.images.shape != (n, 28, 28) or maps.images.dtype != np.uint8):
         raise EmbeddingsError(f"{path}: images must be ({n}, 28, 28) uint8, got {maps.images.shape} "
                               f"{maps.images.dtype}")
+    present = [name for name in NEIGHBOUR_TENSORS if getattr(maps, name) is not None]
+    if present and len(present) != len(NEIGHBOUR_TENSORS):
+        raise EmbeddingsError(f"{path}: has {', '.join(present)} but not all of {', '.join(NEIGHBOUR_TENSORS)}")
+    if present:
+        m = len(maps.neighbour_labels)
+        if maps.neighbour_latents.shape != (m, d) or maps.neighbour_labels.shape != (m,) \
+                or maps.neighbour_images.shape != (m, 28, 28) or maps.neighbour_images.dtype != np.uint8:
+            raise EmbeddingsError(f"{path}: inconsistent neighbour_* tensor shapes")
     return maps
 

@@ -429,7 +429,8 @@ class Explorer:
 
     @torch.no_grad()
     def neighbours(self, image: Any, dataset: str, k: Any = 8) -> dict[str, tuple[Neighbours, str]]:
-        """The k stored test points nearest to the drawing's code in each model's latent space, with a vote line."""
+        """The k stored points (test and training images) nearest to the drawing's code in each model's latent space,
+        with a vote line."""
         pair = self.models(dataset)
         k = _int_in_range(k, 1, MAX_NEIGHBOURS, "k")
         x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]

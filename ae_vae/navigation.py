@@ -1,4 +1,4 @@
-"""Asking a latent map questions: what a point of it decodes to, which test images lie near a drawing, where a
+"""Asking a latent map questions: what a point of it decodes to, which real images lie near a drawing, where a
 code's main directions lead. Pure numpy over one model's stored codes (`LatentMaps`); `Explorer` encodes/decodes.
 
 From a map position back to a latent (a map shows 2 of D dimensions, so "the" latent of a position is a choice):
@@ -24,7 +24,9 @@ where the AE's decodes break down.)
 
 Neighbours: the k stored codes nearest (Euclidean) to a drawing's code — the AE code or the VAE posterior mean,
 the same kind of code as the stored ones — with a one-line vote ("the VAE's 8 nearest neighbours: 7 sevens,
-1 one").
+1 one"). The stored codes searched are the map's test points and, when the folder stores them, the first 20 000
+training images (`LatentMaps.search_set`): with the 5 000 test points alone the VAE's vote named a drawn digit
+94-95 % of the time, with the training points 97 % (bench/navigation.py).
 
 Directions: each model's first principal directions of its stored codes (3, or D if smaller), in units of the
 codes' standard deviation along each. A direction is labelled by what it measurably does when the stored images
@@ -95,9 +97,9 @@ class Closeness:
 
 @dataclass(frozen=True)
 class Neighbours:
-    """The k stored test points nearest to a code, nearest first."""
+    """The k stored points (test points, then training points) nearest to a code, nearest first."""
 
-    indices: np.ndarray  # (k,) into the stored points
+    indices: np.ndarray  # (k,) into `LatentMaps.search_set()`
     distances: np.ndarray  # (k,)
     labels: np.ndarray  # (k,)
     images: np.ndarray | None  # (k, 28, 28) uint8, None when the folder stores no images
@@ -125,6 +127,7 @@ class Navigator:
         self.own_distances = np.sort(nearest_other_distances(maps.latents))
         self.map_spacing = float(np.median(nearest_other_distances(maps.umap)))
         self.directions = principal_directions(maps, dataset, min(directions, maps.latents.shape[1]))
+        self.search_latents, self.search_labels, self.search_images = maps.search_set()
 
     @property
     def has_images(self) -> bool:
@@ -189,10 +192,13 @@ class Navigator:
         return Closeness(distance, float(percentile), float(np.median(self.own_distances)))
 
     def neighbours(self, latent: np.ndarray, k: int = 8) -> Neighbours:
-        squared = ((self.maps.latents - np.asarray(latent, np.float32)) ** 2).sum(1)
-        order = np.argsort(squared, kind="stable")[:k]
-        images = None if self.maps.images is None else self.maps.images[order]
-        return Neighbours(order, np.sqrt(squared[order]), self.maps.labels[order], images)
+        difference = self.search_latents - np.asarray(latent, np.float32)
+        squared = np.einsum("ij,ij->i", difference, difference)
+        k = min(k, len(squared))
+        nearest = np.argpartition(squared, k - 1)[:k]  # 25 000 points: a full sort would cost 4 ms of the 5
+        order = nearest[np.lexsort((nearest, squared[nearest]))]  # nearest first; a tie goes to the lower index
+        images = None if self.search_images is None else self.search_images[order]
+        return Neighbours(order, np.sqrt(squared[order]), self.search_labels[order], images)
 
     def vote_line(self, neighbours: Neighbours, kind: str) -> str:
         """'the VAE's 8 nearest neighbours: 7 sevens, 1 one' (most frequent first)."""

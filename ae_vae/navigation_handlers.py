@@ -50,8 +50,9 @@ class NavigationHandlers:
     @user_errors
     def neighbors(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", k: int = DEFAULT_NEIGHBOURS
                   ) -> tuple[list, list, str]:
-        """The API's /neighbors: the k nearest test images in the AE's latent space and in the VAE's (galleries
-        captioned with the class names, nearest first) and a one-line vote per model."""
+        """The API's /neighbors: the k nearest stored images (the maps' test images and the folder's training
+        images) in the AE's latent space and in the VAE's (galleries captioned with the class names, nearest first)
+        and a one-line vote per model."""
         return self.neighbours_of(_sent(sketch, image), dataset, k)
 
     def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> tuple[list, list, str]:

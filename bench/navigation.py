@@ -11,8 +11,9 @@ canvas) and place, then sent through the pad's own payload (ink box reduced to <
 preprocessing. For each drawing and each model:
 - round trip: its UMAP position (`Explorer.locate`, what `/locate` returns) decoded back (`Explorer.decode_point`,
   what `/decode_point` returns) and classified by the judge; target >= 90 % classified as the drawn digit;
-- the vote of its 8 nearest stored test images (`Explorer.neighbours`, what `/neighbors` shows); target >= 95 %;
-  for the VAE also under two other distances (per-dimension std, the drawing's posterior σ).
+- the vote of its 8 nearest stored images (`Explorer.neighbours`, what `/neighbors` shows: the 5 000 test points
+  and the folder's training points); target >= 95 %; for the VAE also under two other distances (per-dimension
+  std, the drawing's posterior σ) and over the test points alone (the search set before training points).
 For reference: the judge on the drawings themselves (are they recognisable?), on their plain reconstructions,
 and the same round trip through the PCA map (a 2-D slice: expected to lose most digits). And the holes: on a
 40 x 40 grid over each UMAP map, the positions farther than 5 typical spacings from every point (the gaps),
@@ -182,25 +183,52 @@ def accuracy_table(explorer, judge, drawings: list[np.ndarray], labels: np.ndarr
 
 def vote_by_metric(explorer, drawings: list[np.ndarray], labels: np.ndarray, k: int = 8) -> list[tuple[str, float]]:
     """The VAE's neighbours' vote (% right) under other distances than the app's Euclidean one: each dimension
-    divided by the stored codes' std, and the drawing's own posterior (distance / its σ², ranking by q(z_i | x))."""
+    divided by the stored codes' std, and the drawing's own posterior (distance / its σ², ranking by q(z_i | x)); and
+    over the test points alone."""
     pair = explorer.models("mnist")
-    stored, stored_labels = pair.vae_maps.latents.astype(np.float64), pair.vae_maps.labels
+    latents, stored_labels, _ = pair.vae_maps.search_set()
+    stored = latents.astype(np.float64)
     inputs = torch.from_numpy(np.stack([explorer.model_input(d, "mnist") for d in drawings]))[:, None]
     with torch.no_grad():
         posterior = pair.vae.encode(inputs)
     means, variances = posterior.mean.double().numpy(), posterior.logvar.double().exp().numpy()
-    scales = {"Euclidean (the app)": lambda i: 1.0, "per-dimension std of the stored codes": lambda i: stored.std(0),
-              "the drawing's posterior σ": lambda i: np.sqrt(variances[i])}
+    test_only = len(pair.vae_maps.labels)
+    std = stored.std(0)
+    variants = {"Euclidean (the app)": (lambda i: 1.0, len(stored)),
+                "per-dimension std of the stored codes": (lambda i: std, len(stored)),
+                "the drawing's posterior σ": (lambda i: np.sqrt(variances[i]), len(stored)),
+                f"Euclidean, the {test_only} test points alone": (lambda i: 1.0, test_only)}
     rows = []
-    for name, scale in scales.items():
+    for name, (scale, searched) in variants.items():
         right = []
         for i, mean in enumerate(means):
-            squared = (((stored - mean) / scale(i)) ** 2).sum(1)
+            squared = (((stored[:searched] - mean) / scale(i)) ** 2).sum(1)
             order = np.argsort(squared, kind="stable")[:k]
             near = Neighbours(order, np.sqrt(squared[order]), stored_labels[order], None)
             right.append(near.vote() == labels[i])
         rows.append((name, 100 * float(np.mean(right))))
     return rows
+
+
+def vote_by_search_size(explorer, data_dir: Path, drawings: list[np.ndarray], labels: np.ndarray,
+                        sizes: list[int], k: int = 8) -> list[tuple[int, float, float]]:
+    """(M, AE vote % right, VAE vote % right) when the search set is the stored test points plus the first M
+    training images, encoded here (what `train.py --neighbour-points M` stores)."""
+    pair = explorer.models("mnist")
+    train = load_split("mnist", data_dir, train=True, download=False).subset(max(sizes))
+    inputs = torch.from_numpy(np.stack([explorer.model_input(d, "mnist") for d in drawings]))[:, None]
+    right = {}
+    for model, net, maps in (("ae", pair.ae, pair.ae_maps), ("vae", pair.vae, pair.vae_maps)):
+        with torch.no_grad():
+            extra = torch.cat([net.embed(train.images[i:i + 1000]) for i in range(0, len(train), 1000)]).numpy()
+            queries = net.embed(inputs).numpy()
+        for size in sizes:
+            stored = np.concatenate([maps.latents, extra[:size]])
+            stored_labels = np.concatenate([maps.labels, train.labels[:size].numpy()])
+            votes = [Neighbours(order, order, stored_labels[order], None).vote() for order in
+                     (np.argsort(((stored - q) ** 2).sum(1), kind="stable")[:k] for q in queries)]
+            right[(model, size)] = 100 * float(np.mean(np.array(votes) == labels))
+    return [(size, right[("ae", size)], right[("vae", size)]) for size in sizes]
 
 
 def gap_doubt(explorer, judge) -> dict[str, tuple[int, float]]:
@@ -318,9 +346,13 @@ def print_accuracy(explorer, args, test, drawings: list[np.ndarray], labels: np.
         target = TARGETS.get(name)
         mark = "" if target is None else f"≥ {target:.0f} % {'✓' if value >= target else '✗'}"
         print(f"| {name} | {model.upper()} | {value:.1f} % | {given:.1f} % | {mark} |")
-    print("\n| VAE neighbours' vote, distance | right |\n|---|---|")
+    print("\n| VAE neighbours' vote, distance (search set) | right |\n|---|---|")
     for name, value in vote_by_metric(explorer, drawings, labels):
         print(f"| {name} | {value:.1f} % |")
+    if args.search_sizes:
+        print("\n| search set: test points + first M training images, M | AE vote | VAE vote |\n|---|---|---|")
+        for size, ae, vae in vote_by_search_size(explorer, args.data_dir, drawings, labels, args.search_sizes):
+            print(f"| {size} | {ae:.1f} % | {vae:.1f} % |")
     print()
     for model, (count, doubt) in gap_doubt(explorer, judge).items():
         print(f"{model.upper()}: of {count} gap positions of its UMAP map, the judge is < 90 % sure of {doubt:.0f} % "
@@ -334,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--browser", action="store_true", help="also time clicks and slider moves in Chromium")
     parser.add_argument("--timings-only", action="store_true", help="skip the accuracy measurements")
+    parser.add_argument("--search-sizes", type=int, nargs="*", default=[], metavar="M",
+                        help="also the neighbours' vote with the first M training images searched (encoded here), "
+                             "for each M, e.g. 0 10000 20000 60000")
     args = parser.parse_args(argv)
     exit_unless_ready(args.weights_dir, browser=args.browser)
     torch.set_num_threads(1)

@@ -22,7 +22,7 @@ from ae_vae.models import AutoEncoder, AutoEncoderConfig
 from ae_vae.navigation import MAX_SIGMA, Navigator, PositionError, image_properties
 from ae_vae.navigation_handlers import NavigationHandlers
 from ae_vae.preprocess import InputError
-from ae_vae.weights import save_model_folder
+from ae_vae.weights import load_model, save_model_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -172,7 +172,8 @@ def tiny_folder(root: Path, data_dir: Path, points: int = 40, with_images: bool 
     return folder
 
 
-def test_add_images_stores_them_and_changes_nothing_else(tmp_path, tiny_data_dir):
+@pytest.mark.parametrize("neighbour_points", [0, 100, 1000])
+def test_add_images_stores_them_and_changes_no_map(tmp_path, tiny_data_dir, neighbour_points):
     from ae_vae.data import load_split
 
     folder = tiny_folder(tmp_path, tiny_data_dir)
@@ -181,12 +182,24 @@ def test_add_images_stores_them_and_changes_nothing_else(tmp_path, tiny_data_dir
     with safe_open(str(path), "np") as before:
         old = {k: before.get_tensor(k) for k in before.keys()}  # noqa: SIM118 - safe_open is not iterable
         old_meta = before.metadata()
-    assert add_images(folder, tiny_data_dir) == 40
+    stored = min(neighbour_points, 256)  # the tiny training split has 256 images
+    assert add_images(folder, tiny_data_dir, neighbour_points) == (40, stored)
+    added = {"images"} | ({"neighbour_latents", "neighbour_labels", "neighbour_images"} if stored else set())
     with safe_open(str(path), "np") as after:
-        assert after.metadata() == old_meta and set(after.keys()) == set(old) | {"images"}
+        assert after.metadata() == {**old_meta, "neighbour_points": str(stored)} and set(after.keys()) == set(old) | added
         assert all(np.array_equal(after.get_tensor(k), v) for k, v in old.items())
     expected = (load_split("mnist", tiny_data_dir, train=False).images[:40, 0].numpy() * 255).round()
-    assert np.array_equal(load_maps(path).images, expected.astype(np.uint8))
+    maps = load_maps(path)
+    assert np.array_equal(maps.images, expected.astype(np.uint8))
+    if stored:
+        train = load_split("mnist", tiny_data_dir, train=True)
+        assert np.array_equal(maps.neighbour_labels, train.labels[:stored].numpy())
+        assert np.array_equal(maps.neighbour_images, (train.images[:stored, 0].numpy() * 255).round().astype(np.uint8))
+        with torch.no_grad():
+            codes = load_model(folder).embed(train.images[:stored]).numpy()
+        assert np.allclose(maps.neighbour_latents, codes, atol=1e-5)
+    else:
+        assert maps.neighbour_latents is None
 
 
 def test_add_images_refuses_points_that_are_not_the_test_split(tmp_path, tiny_data_dir):
@@ -200,6 +213,46 @@ def test_add_images_refuses_points_that_are_not_the_test_split(tmp_path, tiny_da
     save_maps(maps, folder / "embeddings.safetensors")
     with pytest.raises(EmbeddingsError, match="labels are not the first 40"):
         add_images(folder, tiny_data_dir)
+
+
+def with_training_points(maps: LatentMaps, count: int = 50, seed: int = 3) -> LatentMaps:
+    """`maps` plus `count` extra "training" points: copies of stored codes, slightly moved, with their labels."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(maps.labels), count)
+    return LatentMaps(**{**maps.__dict__,
+                         "neighbour_latents": (maps.latents[picks] + rng.normal(0, 0.05, (count, maps.latents.shape[1]))
+                                               ).astype(np.float32),
+                         "neighbour_labels": maps.labels[picks],
+                         "neighbour_images": rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)})
+
+
+def test_neighbours_search_the_training_points_too(tmp_path):
+    maps = with_training_points(synthetic_maps())
+    save_maps(maps, tmp_path / "embeddings.safetensors")
+    loaded = load_maps(tmp_path / "embeddings.safetensors")
+    assert np.array_equal(loaded.neighbour_images, maps.neighbour_images)
+    nav = Navigator(loaded, "mnist")
+    n = len(maps.labels)
+    # a training point's own code: itself first (its index in the search set is after the n test points)
+    near = nav.neighbours(maps.neighbour_latents[7], 3)
+    assert near.indices[0] == n + 7 and near.distances[0] == 0.0
+    assert np.array_equal(near.images[0], maps.neighbour_images[7]) and near.labels[0] == maps.neighbour_labels[7]
+    # a code stored twice, as a test point and as a training point: the test point comes first
+    twin = LatentMaps(**{**loaded.__dict__, "neighbour_latents": loaded.latents[:50].copy()})
+    assert Navigator(twin, "mnist").neighbours(loaded.latents[12], 2).indices.tolist() == [12, n + 12]
+    # the maps themselves (what a click or a star is placed among) stay the test points
+    assert len(nav.coordinates("umap")) == n
+
+
+def test_partial_or_misshapen_training_points_are_refused(tmp_path):
+    maps = with_training_points(synthetic_maps())
+    path = tmp_path / "embeddings.safetensors"
+    save_maps(LatentMaps(**{**maps.__dict__, "neighbour_images": None}), path)
+    with pytest.raises(EmbeddingsError, match="but not all of"):
+        load_maps(path)
+    save_maps(LatentMaps(**{**maps.__dict__, "neighbour_labels": maps.neighbour_labels[:-1]}), path)
+    with pytest.raises(EmbeddingsError, match="neighbour_"):
+        load_maps(path)
 
 
 def test_images_of_the_wrong_shape_are_refused(tmp_path):

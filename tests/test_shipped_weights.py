@@ -38,6 +38,11 @@ def test_folder_loads_with_from_pretrained(name):
     assert model.config.latent_dim == 32  # the app's story: the same network and code size for both models
     maps = load_maps(WEIGHTS / name / "embeddings.safetensors", model.latent_dim)
     assert len(maps.labels) >= 5000 and set(maps.labels.tolist()) == set(range(10))
+    # the neighbour search: the test points' images and 20 000 training points (codes of these very weights)
+    assert maps.images is not None and maps.neighbour_labels is not None and len(maps.neighbour_labels) == 20_000
+    with torch.no_grad():
+        codes = model.embed(torch.from_numpy(maps.neighbour_images[:64, None].astype("float32") / 255)).numpy()
+    assert abs(codes - maps.neighbour_latents[:64]).max() < 1e-3 * (abs(maps.neighbour_latents).max() + 1)
 
 
 @functools.cache
