@@ -155,7 +155,8 @@ images = model.decode(z)                     # (N, 1, 28, 28) in [0, 1]
 ```
 
 Files: `model.safetensors` (weights), `config.json` (architecture), `metrics.json` (the numbers above),
-`embeddings.safetensors` (latents, PCA and UMAP coordinates of 5 000 test images, used by the Space),
+`embeddings.safetensors` (used by the Space: latents, PCA and UMAP coordinates and pixels of the first test images
+for the maps, codes and pixels of the first training images for the neighbour search; count in its metadata),
 `prior.safetensors` (Gaussian mixtures fitted to the training codes: `ae_vae.GaussianMixturePrior`),
 `training.json` (command and per-epoch history). No pickles.
 """
