@@ -6,8 +6,8 @@ the images themselves (uint8, `images`: what the app's neighbour search shows; o
 written before still load; `python -m ae_vae.add_images FOLDER` adds them) and, also optional, the codes,
 labels and images of the first M training images (`neighbour_*`, M = 20 000 by default). The app searches
 both for a drawing's neighbours: the test points alone (5 000) are too sparse for the VAE's vote — over
-drawn-style digits it named the drawn digit 94-95 % of the time, 97 % with the training images added
-(bench/navigation.py, docs/experiments.md). The maps themselves show only the test points. A *new* latent is placed on
+drawn-style digits it named the drawn digit 93 % of the time, 96 % with 20 000 training images added
+(bench/navigation.py --search-sizes, docs/experiments.md). The maps themselves show only the test points. A *new* latent is placed on
 - the PCA map exactly: (z - mean) @ components.T;
 - the UMAP map from the map positions of its k nearest stored latents (k = 10): their inverse-distance-
   weighted mean, over those that lie near the weighted medoid of the k positions (within the median of their

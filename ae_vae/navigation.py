@@ -26,7 +26,7 @@ Neighbours: the k stored codes nearest (Euclidean) to a drawing's code — the A
 the same kind of code as the stored ones — with a one-line vote ("the VAE's 8 nearest neighbours: 7 sevens,
 1 one"). The stored codes searched are the map's test points and, when the folder stores them, the first 20 000
 training images (`LatentMaps.search_set`): with the 5 000 test points alone the VAE's vote named a drawn digit
-94-95 % of the time, with the training points 97 % (bench/navigation.py).
+93 % of the time, with the training points 96 % (bench/navigation.py --search-sizes).
 
 Directions: each model's first principal directions of its stored codes (3, or D if smaller), in units of the
 codes' standard deviation along each. A direction is labelled by what it measurably does when the stored images
