@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,42 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+# Flags that name folders on the trainer's machine: they do not change the model, and a card that prints
+# them tells a reader where someone else kept their data rather than how to train.
+MACHINE_PATH_FLAGS = ("--data-dir", "--data_dir", "--judge-dir", "--output-dir", "--output_dir")
+
+
+def portable_command(command: str) -> str:
+    """The recorded command without its machine-path flags (both `--flag value` and `--flag=value`)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # an unbalanced quote: show it as recorded rather than guess
+        return command
+    kept, skip_next = [], False
+    for word in words:
+        if skip_next:
+            skip_next = False
+        elif word in MACHINE_PATH_FLAGS:
+            skip_next = True
+        elif not word.startswith(tuple(f"{flag}=" for flag in MACHINE_PATH_FLAGS)):
+            kept.append(word)
+    return shlex.join(kept)
+
+
 def _commands_text(commands: list[dict[str, Any]]) -> str:
     if not commands:
         return "Not recorded."
-    lines = "\n".join(c["command"] for c in commands)
+    shown = [portable_command(c["command"]) for c in commands]
+    lines = "\n".join(shown)
+    paths_note = ("\n\nAdd `--data-dir` (where the data sets are), `--output-dir` and, for the judge metrics, "
+                  "`--judge-dir` for your own machine."
+                  if any(s != c["command"] for s, c in zip(shown, commands, strict=True)) else "")
     if len(commands) == 1:
-        return f"```bash\n{lines}\n```"
+        return f"```bash\n{lines}\n```{paths_note}"
     starts = ", ".join(f"epoch {c['from_epoch'] + 1}" for c in commands)
     return (f"Trained in {len(commands)} invocations (starting at {starts}; `--resume` continues from the last "
-            f"checkpoint, and a larger `--epochs` stretches the cosine schedule from there):\n\n```bash\n{lines}\n```")
+            f"checkpoint, and a larger `--epochs` stretches the cosine schedule from there):\n\n```bash\n{lines}\n```"
+            f"{paths_note}")
 
 
 def _cost_per_invocation(history: list[dict[str, Any]], commands: list[dict[str, Any]]) -> str:

@@ -23,6 +23,7 @@ from ae_vae import (
     WeightsError,
     load_model,
 )
+from ae_vae.cards import portable_command
 from ae_vae.embeddings import LatentMaps, fit_pca, save_maps
 from ae_vae.fileio import HubError, atomic_write_json, download_model_file
 from ae_vae.hub import (
@@ -154,13 +155,26 @@ def trained(hub: FakeHub, tmp_path_factory) -> tuple[Path, Path, subprocess.Comp
     return tmp, out, proc
 
 
+@pytest.mark.parametrize(("recorded", "shown"), [
+    ("python train.py --model ae --data-dir /home/me/data --epochs 3", "python train.py --model ae --epochs 3"),
+    ("python train.py --judge-dir=/x --output_dir 'my runs/a' --resume", "python train.py --resume"),
+    ("python train.py --model vae", "python train.py --model vae"),
+    ("python train.py --note 'unbalanced", "python train.py --note 'unbalanced"),
+])
+def test_card_command_leaves_out_machine_paths(recorded: str, shown: str) -> None:
+    assert portable_command(recorded) == shown
+
+
 def test_train_push_then_from_pretrained_is_identical(trained, hub: FakeHub) -> None:
     tmp, out, proc = trained
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = set(HfApi(endpoint=hub.url, token=hub.token).list_repo_files(f"{USER}/tiny-vae"))
     assert {"model.safetensors", "config.json", "metrics.json", "embeddings.safetensors", "README.md"} <= files
     assert not [f for f in files if f.startswith("checkpoints/")], files
-    assert f'VAE.from_pretrained("{USER}/tiny-vae")' in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert f'VAE.from_pretrained("{USER}/tiny-vae")' in card
+    # The card's training command is portable: the trainer's own folders are left out, and said so.
+    assert "--model vae --dataset mnist --epochs 1" in card and str(tmp) not in card and "Add `--data-dir`" in card
 
     # from_pretrained takes no endpoint: HF_ENDPOINT is read at import time, so load in a child.
     code = """if True:

@@ -27,6 +27,7 @@ def test_folder_is_complete_and_pickle_free(name):
     assert not [p for p in folder.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin", ".ckpt")]
     card = (folder / "README.md").read_text()
     assert card.startswith("---\n") and "model-index:" in card and "python train.py" in card
+    assert "--data-dir" not in card.split("## Training command")[1].split("```")[1], "card shows a machine path"
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
