@@ -66,8 +66,8 @@ def _commands_text(commands: list[dict[str, Any]]) -> str:
         return "Not recorded."
     shown = [portable_command(c["command"]) for c in commands]
     lines = "\n".join(shown)
-    paths_note = ("\n\nAdd `--data-dir` (where the data sets are), `--output-dir` and, for the judge metrics, "
-                  "`--judge-dir` for your own machine."
+    paths_note = ("\n\nFolders are left out: add `--data-dir` (where the data sets are) and `--output-dir` for your "
+                  "machine (`--judge-dir` defaults to the shipped judge)."
                   if any(s != c["command"] for s, c in zip(shown, commands, strict=True)) else "")
     if len(commands) == 1:
         return f"```bash\n{lines}\n```{paths_note}"

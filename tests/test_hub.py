@@ -174,7 +174,7 @@ def test_train_push_then_from_pretrained_is_identical(trained, hub: FakeHub) -> 
     card = (out / "README.md").read_text()
     assert f'VAE.from_pretrained("{USER}/tiny-vae")' in card
     # The card's training command is portable: the trainer's own folders are left out, and said so.
-    assert "--model vae --dataset mnist --epochs 1" in card and str(tmp) not in card and "Add `--data-dir`" in card
+    assert "--model vae --dataset mnist --epochs 1" in card and str(tmp) not in card and "add `--data-dir`" in card
 
     # from_pretrained takes no endpoint: HF_ENDPOINT is read at import time, so load in a child.
     code = """if True:
