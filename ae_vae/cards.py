@@ -42,6 +42,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 # Flags that name folders on the trainer's machine: they do not change the model, and a card that prints
 # them tells a reader where someone else kept their data rather than how to train.
 MACHINE_PATH_FLAGS = ("--data-dir", "--data_dir", "--judge-dir", "--output-dir", "--output_dir")
+_MACHINE_PATH_PREFIXES = tuple(f"{flag}=" for flag in MACHINE_PATH_FLAGS)
 
 
 def portable_command(command: str) -> str:
@@ -56,7 +57,7 @@ def portable_command(command: str) -> str:
             skip_next = False
         elif word in MACHINE_PATH_FLAGS:
             skip_next = True
-        elif not word.startswith(tuple(f"{flag}=" for flag in MACHINE_PATH_FLAGS)):
+        elif not word.startswith(_MACHINE_PATH_PREFIXES):
             kept.append(word)
     return shlex.join(kept)
 
