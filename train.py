@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--encoder-noise", "--encoder_noise", dest="encoder_noise", type=float, default=0.0,
                         help="std of Gaussian pixel noise added to the encoder's input during training; the loss "
                              "still scores the clean image (denoising: regularizes the encoder; 0: none)")
+    parser.add_argument("--augment-shift", "--augment_shift", dest="augment_shift", type=int, default=0,
+                        help="move each training image by a random whole-pixel offset of up to this many pixels on "
+                             "each axis, a fresh one every epoch (augmentation against overfitting; 0: none)")
     parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
@@ -134,8 +137,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
-    if args.weight_decay < 0 or args.validation_images < 0 or args.encoder_noise < 0 or args.neighbour_points < 0:
-        parser.error("--weight-decay, --encoder-noise, --validation-images and --neighbour-points must not be negative")
+    if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points) < 0:
+        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images and --neighbour-points "
+                     "must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -232,7 +236,7 @@ def main(args: argparse.Namespace) -> int:
             train_terms = train_epoch(model, optimizer, train_set.images, args.batch_size, schedule, state,
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
-                                      input_noise=args.encoder_noise)
+                                      input_noise=args.encoder_noise, augment_shift=args.augment_shift)
             train_seconds = time.perf_counter() - started
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:

@@ -112,6 +112,29 @@ def iterate_minibatches(images: torch.Tensor, batch_size: int, generator: torch.
         yield images[order[start:start + batch_size]]
 
 
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image moved by its own random whole-pixel offset in [-max_shift, max_shift] on both axes.
+
+    Augmentation against overfitting: the AEs fit their training images much better than the test images
+    (MNIST AE: MSE 0.0015 vs 0.0019), and a shifted digit is still a digit. Both data sets centre each image
+    by its centre of mass, so one or two pixels stay within the jitter the data already has. Vacated pixels
+    are background (0). `max_shift` 0 returns `images` itself.
+    """
+    if max_shift <= 0:
+        return images
+    n, _, height, width = images.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)
+    shifted = torch.empty_like(images)
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            chosen = ((offsets[0] == dy) & (offsets[1] == dx)).nonzero().flatten()
+            if len(chosen):  # content moves by (dy, dx): read the window offset the other way
+                top, left = max_shift - dy, max_shift - dx
+                shifted[chosen] = padded[chosen, :, top:top + height, left:left + width]
+    return shifted
+
+
 def pick_class_examples(data: ImageSet, label: int, count: int = 1) -> torch.Tensor:
     """The first `count` images of class `label` (deterministic, used for demos and figures)."""
     idx = (data.labels == label).nonzero().flatten()[:count]

@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from .data import iterate_minibatches
+from .data import iterate_minibatches, random_shift
 from .fileio import atomic_save_safetensors, atomic_write_json
 from .models import Model
 from .weights import load_weights_into, save_model_folder
@@ -83,12 +83,15 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0
 def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Tensor, batch_size: int,
                 schedule: Schedule, state: TrainState, generator: torch.Generator,
                 device: torch.device, description: str = "train",
-                autocast_dtype: torch.dtype | None = None, input_noise: float = 0.0) -> dict[str, float]:
+                autocast_dtype: torch.dtype | None = None, input_noise: float = 0.0,
+                augment_shift: int = 0) -> dict[str, float]:
     """One pass over `images`; updates `state.step`; returns the mean of each loss term.
 
     `autocast_dtype=torch.bfloat16` runs the forward pass in mixed precision (about 2x faster on
     CPUs with AVX512-BF16); weights, Adam state, the loss and evaluation stay fp32. `input_noise` is the std of
     the pixel noise the encoder sees during training (0: none; evaluation always encodes clean images).
+    `augment_shift` > 0 moves each training image by up to that many pixels (`random_shift`) before both the
+    encoder and the loss see it.
     """
     model.train()
     sums: dict[str, float] = defaultdict(float)
@@ -97,7 +100,7 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
     with tqdm(iterate_minibatches(images, batch_size, generator), total=steps, desc=description,
               leave=False, dynamic_ncols=True, mininterval=1.0) as bar:
         for batch in bar:
-            batch = batch.to(device, non_blocking=True)
+            batch = random_shift(batch, augment_shift, generator).to(device, non_blocking=True)
             lr = schedule.lr_at(state.step)
             beta = schedule.beta_at(state.step)
             for group in optimizer.param_groups:
@@ -221,9 +224,11 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
 # ---------------------------------------------------------------------------------------------- resume rules
 
 RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size",
-                 "lr", "weight_decay", "encoder_noise", "kl_warmup_epochs", "validation_images", "seed", "precision")
+                 "lr", "weight_decay", "encoder_noise", "augment_shift", "kl_warmup_epochs", "validation_images", "seed",
+                 "precision")
 # Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
-LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0}
+LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0,
+                       "augment_shift": 0}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change.
 MAY_CHANGE_ON_RESUME = ("epochs", "precision")
 

@@ -30,7 +30,8 @@ def tiny_flags(**changes: str) -> list[str]:
 
 
 TINY_FLAGS = tiny_flags()
-HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4", "--encoder-noise", "0.1"]  # 216 train / 40 val
+HELD_OUT = ["--validation-images", "40", "--weight-decay", "1e-4", "--encoder-noise", "0.1",
+            "--augment-shift", "1"]  # 216 train / 40 val
 
 
 def run_train(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -87,7 +88,7 @@ def test_smoke_run_writes_a_complete_folder(trained_run):
     assert "216 train / 40 validation / 128 test images" in result.stderr and "val neg_elbo=" in result.stderr
     training = json.loads((out / "training.json").read_text())
     assert training["args"]["validation_images"] == 40 and training["args"]["weight_decay"] == 1e-4
-    assert training["args"]["encoder_noise"] == 0.1
+    assert training["args"]["encoder_noise"] == 0.1 and training["args"]["augment_shift"] == 1
     assert training["history"][0]["val_neg_elbo"] > 0
 
 

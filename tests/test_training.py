@@ -1,5 +1,5 @@
-"""The training loop's pieces: optimizer with weight decay, the denoising encoder, the held-out split, resume
-compatibility."""
+"""The training loop's pieces: optimizer with weight decay, the denoising encoder, shift augmentation, the
+held-out split, resume compatibility."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, ImageSet, VAEConfig
-from ae_vae.training import build_optimizer, changed_settings, run_arguments
+from ae_vae.data import random_shift
+from ae_vae.training import Schedule, TrainState, build_optimizer, changed_settings, run_arguments, train_epoch
 from train import parse_args
 
 
@@ -73,6 +74,61 @@ def test_autoencoder_input_noise_reconstructs_the_clean_image():
     torch.testing.assert_close(output.terms["mse"], expected)
 
 
+def dot_images(count: int, size: int = 28) -> torch.Tensor:
+    """Images with one bright pixel each, away from the border, so a shift can be read off its position."""
+    images = torch.zeros(count, 1, size, size)
+    images[torch.arange(count), 0, 10 + torch.arange(count) % 5, 12 + torch.arange(count) % 3] = 1.0
+    return images
+
+
+@pytest.mark.parametrize("max_shift", [1, 2])
+def test_random_shift_moves_each_image_within_bounds(max_shift):
+    images = dot_images(200)
+    shifted = random_shift(images, max_shift, torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape and torch.equal(shifted.sum((1, 2, 3)), images.sum((1, 2, 3)))
+    before, after = images.flatten(1).argmax(1), shifted.flatten(1).argmax(1)
+    dy, dx = after // 28 - before // 28, after % 28 - before % 28
+    assert dy.abs().max() <= max_shift and dx.abs().max() <= max_shift
+    offsets = set(zip(dy.tolist(), dx.tolist()))
+    assert len(offsets) == (2 * max_shift + 1) ** 2  # every offset occurs among 200 images, (0, 0) included
+
+
+def test_random_shift_is_seeded_and_fills_with_background():
+    images = torch.ones(64, 1, 28, 28)
+    first = random_shift(images, 2, torch.Generator().manual_seed(5))
+    assert torch.equal(first, random_shift(images, 2, torch.Generator().manual_seed(5)))
+    assert not torch.equal(first, random_shift(images, 2, torch.Generator().manual_seed(6)))
+    assert set(first.unique().tolist()) == {0.0, 1.0}  # moved-in border pixels are 0, nothing else changes
+    generator = torch.Generator().manual_seed(1)
+    state = generator.get_state()
+    assert random_shift(images, 0, generator) is images and torch.equal(generator.get_state(), state)
+
+
+@pytest.mark.parametrize("max_shift", [0, 2])
+def test_train_epoch_feeds_the_model_shifted_images(max_shift):
+    """The model, which scores its own loss, gets the shifted batch: what it sees is what it reconstructs."""
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x, beta=1.0, generator=None, input_noise=0.0):
+            from ae_vae.models import ModelOutput
+            seen.append(x.detach().clone())
+            loss = (x * self.scale).mean()
+            return ModelOutput(loss=loss, reconstruction=x, terms={"loss": loss.detach()})
+
+    model, images = Recorder(), dot_images(64)
+    train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), images, 16, Schedule(lr=1e-9, total_steps=4),
+                TrainState(), torch.Generator().manual_seed(0), torch.device("cpu"), augment_shift=max_shift)
+    positions = torch.cat(seen).flatten(1).argmax(1)
+    originals = set(images.flatten(1).argmax(1).tolist())
+    moved = sum(p not in originals for p in positions.tolist())
+    assert len(positions) == 64 and (moved == 0 if max_shift == 0 else moved > 16)
+
+
 def test_split_off_is_disjoint_seeded_and_complete():
     images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1).expand(50, 1, 28, 28).contiguous()
     data = ImageSet(images, torch.arange(50) % 10)
@@ -93,18 +149,21 @@ def test_split_off_is_disjoint_seeded_and_complete():
 def test_resume_accepts_checkpoints_from_before_a_flag_existed():
     current = run_arguments(vars(parse_args(["--model", "vae", "--epochs", "9"])))
     older = {k: v for k, v in current.items()
-             if k not in ("weight_decay", "encoder_noise", "validation_images", "precision")}
+             if k not in ("weight_decay", "encoder_noise", "augment_shift", "validation_images", "precision")}
     older["channels"] = list(older["channels"])  # as read back from JSON
     assert changed_settings(older, current) == {}
     regularized = run_arguments(vars(parse_args(["--model", "vae", "--weight-decay", "1e-4"])))
     assert changed_settings(older, regularized) == {"weight_decay": 0.0}
     denoising = run_arguments(vars(parse_args(["--model", "vae", "--encoder-noise", "0.1"])))
     assert changed_settings(older, denoising) == {"encoder_noise": 0.0}
+    shifted = run_arguments(vars(parse_args(["--model", "ae", "--augment-shift", "1"])))
+    assert changed_settings({**older, "model": "ae"}, shifted) == {"augment_shift": 0}
     held_out = run_arguments(vars(parse_args(["--model", "vae", "--validation-images", "5000", "--epochs", "20"])))
     assert changed_settings(older, held_out) == {"validation_images": 0}  # --epochs may change, the split not
 
 
-@pytest.mark.parametrize("flags", [["--weight-decay", "-1"], ["--validation-images", "-5"], ["--encoder-noise", "-0.1"]])
+@pytest.mark.parametrize("flags", [["--weight-decay", "-1"], ["--validation-images", "-5"], ["--encoder-noise", "-0.1"],
+                                   ["--augment-shift", "-1"]])
 def test_negative_regularization_flags_are_rejected(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(flags)
