@@ -143,6 +143,8 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
     parser.add_argument("--samples", type=int, default=10_000, help="samples per prior for the FD (1/10 per class)")
     parser.add_argument("--skip-baselines", action="store_true", help="train neither baseline VAE")
     parser.add_argument("--skip-conv-baseline", action="store_true", help="do not train the plain conv VAE")
+    parser.add_argument("--datasets", nargs="+", choices=["mnist", "fashion_mnist"], default=["mnist", "fashion_mnist"],
+                        help="measure these data sets only (e.g. after retraining one pair)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
     return parser.parse_args(argv)
@@ -154,7 +156,7 @@ def main(args: Namespace) -> int:
     rows: list[dict] = []
     judges: dict[str, dict] = {}
     with threadpool_limits(args.threads):
-        for dataset in ("mnist", "fashion_mnist"):
+        for dataset in args.datasets:
             train, test = load_dataset(dataset, args.data_dir, download=False)
             judge, card = load_judge(args.weights_dir / f"judge-{dataset}")
             test_features = judge.features(test.images)
