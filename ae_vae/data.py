@@ -116,9 +116,9 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     """Each image moved by its own random whole-pixel offset in [-max_shift, max_shift] on both axes.
 
     Augmentation against overfitting: the AEs fit their training images much better than the test images
-    (MNIST AE: MSE 0.0015 vs 0.0019), and a shifted digit is still a digit. Both data sets centre each image
-    by its centre of mass, so one or two pixels stay within the jitter the data already has. Vacated pixels
-    are background (0). `max_shift` 0 returns `images` itself.
+    (MNIST AE: MSE 0.0015 vs 0.0019), and a shifted digit is still a digit. The test images are centred (MNIST
+    by centre of mass, Fashion-MNIST by the item's frame), so shifts of a pixel or two stay within the jitter
+    the data already has. Vacated pixels are background (0). `max_shift` 0 returns `images` itself.
     """
     if max_shift <= 0:
         return images
