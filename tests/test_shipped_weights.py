@@ -64,7 +64,7 @@ def shipped_with_test_split(name: str):
 # weights and the data, and metrics.json must agree with them.
 TARGETS = {"mnist-vae": {"neg_elbo": 90.0, "mse_per_pixel": 0.0060}, "mnist-ae": {"mse_per_pixel": 0.00176},  # 100 epochs, MSE loss, 1-pixel shifts: 0.001748
            "fashion_mnist-ae": {"mse_per_pixel": 0.0055},  # the 50-epoch retrain: 0.005432
-           "fashion_mnist-vae": {"neg_elbo": 234.7, "mse_per_pixel": 0.0096}}  # 170 epochs, no encoder noise: 234.59, 0.009534
+           "fashion_mnist-vae": {"neg_elbo": 234.5, "mse_per_pixel": 0.0095}}  # 220 epochs, no encoder noise: 234.45, 0.009494
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
