@@ -78,6 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment-shift", "--augment_shift", dest="augment_shift", type=int, default=0,
                         help="move each training image by a random whole-pixel offset of up to this many pixels on "
                              "each axis, a fresh one every epoch (augmentation against overfitting; 0: none)")
+    parser.add_argument("--prior-matching", "--prior_matching", dest="prior_matching", type=float, default=0.0,
+                        help="weight (nats) of an MMD penalty between each batch's codes and N(0, I) draws, so the codes "
+                             "of all images together fill the N(0, I) prior and its samples decode to real-looking "
+                             "images (InfoVAE / Wasserstein AE; 0: none; may be switched on with --resume)")
     parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
@@ -137,9 +141,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
-    if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points) < 0:
-        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images and --neighbour-points "
-                     "must not be negative")
+    if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points,
+           args.prior_matching) < 0:
+        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points and "
+                     "--prior-matching must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -236,7 +241,8 @@ def main(args: argparse.Namespace) -> int:
             train_terms = train_epoch(model, optimizer, train_set.images, args.batch_size, schedule, state,
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
-                                      input_noise=args.encoder_noise, augment_shift=args.augment_shift)
+                                      input_noise=args.encoder_noise, augment_shift=args.augment_shift,
+                                      prior_matching=args.prior_matching)
             train_seconds = time.perf_counter() - started
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:

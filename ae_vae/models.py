@@ -114,6 +114,36 @@ def add_input_noise(x: torch.Tensor, std: float, generator: torch.Generator | No
     return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
+# Kernel scales of `mmd_to_standard_normal`, in units of 2 * latent_dim (the expected squared distance between
+# two N(0, I) draws): several scales so that both far-off clusters and fine gaps give a gradient.
+MMD_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def mmd_to_standard_normal(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Unbiased squared maximum mean discrepancy between the rows of `z` and as many N(0, I) draws.
+
+    The KL term of the ELBO matches each posterior q(z|x) to N(0, I) one image at a time; nothing in it
+    asks the *aggregate* of the codes to fill N(0, I), so N(0, I) samples can land between the clusters of
+    real codes and decode to blends. This penalty compares the batch's codes with prior draws as two sets
+    (InfoVAE, Zhao et al. 2017; WAE, Tolstikhin et al. 2018), with inverse multiquadratic kernels
+    k(a, b) = C / (C + |a - b|²) summed over `MMD_SCALES`. Computed in fp32 even under autocast.
+    """
+    n, dim = z.shape
+    if n < 2:
+        return z.new_zeros((), dtype=torch.float32)
+    with torch.autocast(z.device.type, enabled=False):
+        z = z.float()
+        prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=torch.float32)
+
+        def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            squared = (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2.0 * a @ b.T).clamp_min(0.0)
+            return sum(2.0 * dim * s / (2.0 * dim * s + squared) for s in MMD_SCALES)
+
+        off_diagonal = 1.0 - torch.eye(n, device=z.device)
+        within = ((kernel(z, z) + kernel(prior, prior)) * off_diagonal).sum() / (n * (n - 1))
+        return within - 2.0 * kernel(z, prior).mean()
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with a skip connection: depth without vanishing gradients."""
 
@@ -193,14 +223,21 @@ class AutoEncoder(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=
         return self.encode(x)
 
     def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
-                input_noise: float = 0.0) -> ModelOutput:
-        """Loss terms for `x`; `input_noise` > 0 encodes a noisy copy and reconstructs the clean `x` (denoising)."""
-        logits = self.decode_logits(self.encode(add_input_noise(x, input_noise, generator)))
+                input_noise: float = 0.0, prior_matching: float = 0.0) -> ModelOutput:
+        """Loss terms for `x`; `input_noise` > 0 encodes a noisy copy and reconstructs the clean `x` (denoising);
+        `prior_matching` > 0 adds that multiple of `mmd_to_standard_normal` of the codes (a Wasserstein AE)."""
+        z = self.encode(add_input_noise(x, input_noise, generator))
+        logits = self.decode_logits(z)
         recon = torch.sigmoid(logits)
         bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         mse = F.mse_loss(recon, x)
         loss = bce if self.config.reconstruction_loss == "bce" else mse
-        return ModelOutput(loss=loss, reconstruction=recon, terms={"bce": bce.detach(), "mse": mse.detach()})
+        terms = {"bce": bce.detach(), "mse": mse.detach()}
+        if prior_matching > 0:
+            mmd = mmd_to_standard_normal(z, generator)
+            loss = loss + prior_matching * mmd
+            terms["mmd"] = mmd.detach()
+        return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
 
 
 class VAE(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "variational-autoencoder"],
@@ -238,17 +275,24 @@ class VAE(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", 
         return self.encode(x).mean
 
     def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
-                input_noise: float = 0.0) -> ModelOutput:
+                input_noise: float = 0.0, prior_matching: float = 0.0) -> ModelOutput:
         """β-weighted −ELBO of `x`; `input_noise` > 0 gives the encoder a noisy copy of `x` while the likelihood
-        still scores the clean `x` (a denoising VAE: it smooths the encoder, which otherwise overfits)."""
+        still scores the clean `x` (a denoising VAE: it smooths the encoder, which otherwise overfits).
+        `prior_matching` > 0 adds that multiple (nats) of `mmd_to_standard_normal` of the sampled codes, which
+        pulls the codes of all images together towards N(0, I) (InfoVAE); `neg_elbo` stays the true −ELBO."""
         posterior = self.encode(add_input_noise(x, input_noise, generator))
-        logits = self.decode_logits(posterior.sample(generator))
+        z = posterior.sample(generator)
+        logits = self.decode_logits(z)
         recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = posterior.kl()
         loss = (recon_nll + beta * kl).mean()
         recon = torch.sigmoid(logits)
         terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
                  "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
+        if prior_matching > 0:
+            mmd = mmd_to_standard_normal(z, generator)
+            loss = loss + prior_matching * mmd
+            terms["mmd"] = mmd.detach()
         return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, VAEConfig, WeightsError, load_model
 from ae_vae.evaluation import knn_accuracy
+from ae_vae.models import mmd_to_standard_normal
 from ae_vae.weights import save_model_folder
 
 TINY = {"latent_dim": 3, "channels": (4, 8), "hidden_blocks": 1}
@@ -152,6 +153,37 @@ def test_bf16_autocast_keeps_loss_and_posterior_in_fp32(kind):
     mixed.loss.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
                for p in model.parameters())
+
+
+def test_mmd_to_standard_normal_tells_matched_codes_from_clustered_ones():
+    g = torch.Generator().manual_seed(0)
+    matched = [float(mmd_to_standard_normal(torch.randn(256, 8, generator=g), g)) for _ in range(5)]
+    clusters = torch.randn(256, 8, generator=g) * 0.3 + torch.randint(0, 2, (256, 1), generator=g) * 2.0 - 1.0
+    clustered = float(mmd_to_standard_normal(clusters, g))
+    assert max(abs(v) for v in matched) < 0.2 * clustered  # unbiased: noise around 0 for matched sets
+    assert float(mmd_to_standard_normal(torch.zeros(1, 8))) == 0.0  # one code: no pairs to compare
+    z = clusters.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = mmd_to_standard_normal(z, torch.Generator().manual_seed(1))
+    value.backward()
+    assert value.dtype == torch.float32 and torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_prior_matching_adds_the_weighted_mmd_of_the_codes(kind):
+    """--prior-matching changes the loss by exactly weight x MMD and leaves the logged −ELBO/MSE terms alone."""
+    model = tiny_model(kind)
+    x = images(16)
+    plain = model(x, generator=torch.Generator().manual_seed(3))
+    matched = model(x, generator=torch.Generator().manual_seed(3), prior_matching=50.0)
+    assert "mmd" not in plain.terms and float(matched.terms["mmd"]) != 0.0
+    torch.testing.assert_close(matched.loss, plain.loss + 50.0 * matched.terms["mmd"])
+    for key, value in plain.terms.items():
+        torch.testing.assert_close(matched.terms[key], value)
+    model.zero_grad()
+    (matched.loss - plain.loss).backward()  # the penalty alone trains the encoder, not the decoder
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.decoder.parameters())
 
 
 def test_ae_loss_selectable():

@@ -114,7 +114,7 @@ def test_train_epoch_feeds_the_model_shifted_images(max_shift):
             super().__init__()
             self.scale = torch.nn.Parameter(torch.ones(()))
 
-        def forward(self, x, beta=1.0, generator=None, input_noise=0.0):
+        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0):
             from ae_vae.models import ModelOutput
             seen.append(x.detach().clone())
             loss = (x * self.scale).mean()
@@ -156,14 +156,19 @@ def test_resume_accepts_checkpoints_from_before_a_flag_existed():
     assert changed_settings(older, regularized) == {"weight_decay": 0.0}
     denoising = run_arguments(vars(parse_args(["--model", "vae", "--encoder-noise", "0.1"])))
     assert changed_settings(older, denoising) == {"encoder_noise": 0.0}
-    shifted = run_arguments(vars(parse_args(["--model", "ae", "--augment-shift", "1"])))
-    assert changed_settings({**older, "model": "ae"}, shifted) == {"augment_shift": 0}
+    fresh_seed = run_arguments(vars(parse_args(["--model", "vae", "--seed", "7"])))
+    assert changed_settings(older, fresh_seed) == {"seed": 0}
     held_out = run_arguments(vars(parse_args(["--model", "vae", "--validation-images", "5000", "--epochs", "20"])))
     assert changed_settings(older, held_out) == {"validation_images": 0}  # --epochs may change, the split not
+    # a later phase may switch prior matching on, or shift augmentation off (each invocation's command is kept)
+    matching = run_arguments(vars(parse_args(["--model", "vae", "--epochs", "9", "--prior-matching", "100"])))
+    assert changed_settings(older, matching) == {}
+    shifted = run_arguments(vars(parse_args(["--model", "ae", "--augment-shift", "1"])))
+    assert changed_settings({**older, "model": "ae"}, shifted) == {}
 
 
 @pytest.mark.parametrize("flags", [["--weight-decay", "-1"], ["--validation-images", "-5"], ["--encoder-noise", "-0.1"],
-                                   ["--augment-shift", "-1"]])
+                                   ["--augment-shift", "-1"], ["--prior-matching", "-5"]])
 def test_negative_regularization_flags_are_rejected(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(flags)
