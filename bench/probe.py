@@ -1,0 +1,71 @@
+"""The figures issue 16's goals are stated in, for any model folder or training checkpoint, in a minute.
+
+    python bench/probe.py weights/fashion_mnist-vae runs/fashion_mnist-vae/checkpoints/epoch_226
+
+`bench/quality.py` measures the four shipped folders with their priors and the baselines; this measures
+candidates: a run's output folder or one of its per-epoch checkpoints (any folder with `config.json` and
+`model.safetensors`), so a probe or a fine-tune can be compared with the shipped model before anything is
+re-shipped. Per folder, on the official test split, with the shipped judge of the folder's data set: the MSE per
+pixel of the reconstructions from the posterior mean, the judge's accuracy on them, and for a VAE the −ELBO (one
+posterior sample per image, seed 0), its KL term, and the Fréchet distance of 10 000 decoded N(0, I) samples to the
+test set — the same samples, seed and formula as `bench/quality.py` — and to 10 000 training images (the figure to
+compare settings on without choosing by the test split).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae import VAE, load_model
+from ae_vae.data import ImageSet, load_dataset
+from ae_vae.evaluation import elbo_terms, reconstruction_errors
+from ae_vae.judge import accuracy, frechet_distance, load_judge
+from ae_vae.priors import model_codes
+from ae_vae.sample_quality import decode_in_batches
+from bench.common import ROOT, argument_parser
+
+COLUMNS = ("folder", "MSE", "judge on recon", "−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
+
+
+def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) -> dict[str, float | str]:
+    model = load_model(folder).eval()
+    dataset = model.config.dataset
+    train, test = load_dataset(dataset, data_dir, download=False)
+    judge, _ = load_judge(ROOT / "weights" / f"judge-{dataset}")
+    reconstructions = decode_in_batches(model, model_codes(model, test.images))
+    row: dict[str, float | str] = {
+        "folder": str(folder),
+        "MSE": round(reconstruction_errors(model, test.images)["mse_per_pixel"], 6),
+        "judge on recon": round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4)}
+    if isinstance(model, VAE):
+        terms = elbo_terms(model, test.images, seed=seed)
+        z = torch.randn(samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+        features = judge.features(decode_in_batches(model, z))
+        row.update({"−ELBO": round(terms["neg_elbo"], 2), "KL": round(terms["kl"], 2),
+                    "FD N(0, I) vs test": round(frechet_distance(features, judge.features(test.images)), 2),
+                    "FD N(0, I) vs train": round(frechet_distance(features, judge.features(train.images[:samples])),
+                                                 2)})
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(__doc__, data_dir=True)
+    parser.add_argument("folders", type=Path, nargs="+", help="model folders or training checkpoints")
+    parser.add_argument("--samples", type=int, default=10_000, help="N(0, I) samples (and training images) for the FD")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU may be shared)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for folder in args.folders:
+        row = probe(folder, args.data_dir, samples=args.samples)
+        print("| " + " | ".join(str(row.get(column, "–")) for column in COLUMNS) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
