@@ -10,7 +10,15 @@ from .embeddings import LatentMaps, load_maps
 from .evaluation import evaluate_model
 from .fileio import HubError, UnsafeRepoError, WeightsError
 from .latent import interpolate, sample_prior
-from .models import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, ModelOutput, VAEConfig
+from .models import (
+    VAE,
+    AutoEncoder,
+    AutoEncoderConfig,
+    DiagonalGaussian,
+    ModelOutput,
+    VAEConfig,
+    mmd_to_standard_normal,
+)
 from .training import Schedule, TrainState, evaluate_terms, train_epoch
 from .weights import load_model, save_model_folder
 
@@ -38,6 +46,7 @@ __all__ = [
     "load_maps",
     "load_model",
     "load_split",
+    "mmd_to_standard_normal",
     "sample_prior",
     "save_model_folder",
     "train_epoch",

@@ -23,8 +23,14 @@ import torch
 from safetensors import safe_open
 
 from .data import DataNotFoundError, load_split
-from .embeddings import DEFAULT_NEIGHBOUR_POINTS, NEIGHBOUR_TENSORS, EmbeddingsError, as_uint8, load_maps, \
-    neighbour_tensors
+from .embeddings import (
+    DEFAULT_NEIGHBOUR_POINTS,
+    NEIGHBOUR_TENSORS,
+    EmbeddingsError,
+    as_uint8,
+    load_maps,
+    neighbour_tensors,
+)
 from .evaluation import latent_means
 from .fileio import WeightsError, atomic_save_safetensors
 from .weights import load_model

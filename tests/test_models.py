@@ -9,9 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, DiagonalGaussian, VAEConfig, WeightsError, load_model
+from ae_vae import (
+    VAE,
+    AutoEncoder,
+    AutoEncoderConfig,
+    DiagonalGaussian,
+    VAEConfig,
+    WeightsError,
+    load_model,
+    mmd_to_standard_normal,
+)
 from ae_vae.evaluation import knn_accuracy
-from ae_vae.models import mmd_to_standard_normal
 from ae_vae.weights import save_model_folder
 
 TINY = {"latent_dim": 3, "channels": (4, 8), "hidden_blocks": 1}
