@@ -144,6 +144,16 @@ def mmd_to_standard_normal(z: torch.Tensor, generator: torch.Generator | None = 
         return within - 2.0 * kernel(z, prior).mean()
 
 
+def add_prior_matching(loss: torch.Tensor, terms: dict[str, torch.Tensor], z: torch.Tensor, weight: float,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """`loss` plus `weight` × `mmd_to_standard_normal(z)`, logged as `terms["mmd"]` (`loss` itself when weight is 0)."""
+    if weight <= 0:
+        return loss
+    mmd = mmd_to_standard_normal(z, generator)
+    terms["mmd"] = mmd.detach()
+    return loss + weight * mmd
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with a skip connection: depth without vanishing gradients."""
 
@@ -233,10 +243,7 @@ class AutoEncoder(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=
         mse = F.mse_loss(recon, x)
         loss = bce if self.config.reconstruction_loss == "bce" else mse
         terms = {"bce": bce.detach(), "mse": mse.detach()}
-        if prior_matching > 0:
-            mmd = mmd_to_standard_normal(z, generator)
-            loss = loss + prior_matching * mmd
-            terms["mmd"] = mmd.detach()
+        loss = add_prior_matching(loss, terms, z, prior_matching, generator)
         return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
 
 
@@ -289,10 +296,7 @@ class VAE(nn.Module, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", 
         recon = torch.sigmoid(logits)
         terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
                  "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
-        if prior_matching > 0:
-            mmd = mmd_to_standard_normal(z, generator)
-            loss = loss + prior_matching * mmd
-            terms["mmd"] = mmd.detach()
+        loss = add_prior_matching(loss, terms, z, prior_matching, generator)
         return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
 
     @torch.no_grad()
