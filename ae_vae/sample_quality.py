@@ -24,6 +24,12 @@ def decode_in_batches(model: torch.nn.Module, z: torch.Tensor, batch_size: int =
     return torch.cat([model.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
 
 
+def standard_normal_draws(latent_dim: int, samples: int, seed: int = 0) -> torch.Tensor:
+    """The N(0, I) codes every sample-quality figure decodes: one seed rule, so `metrics.json`, `bench/quality.py`
+    and `bench/probe.py` score the very same draws."""
+    return torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
 def unconditional_quality(judge: Judge, images: torch.Tensor, test_features: np.ndarray) -> dict[str, float]:
     """Fréchet distance to the test set's judge features, and the share of the class the samples show least."""
     share = torch.bincount(judge.predict(images), minlength=10).double() / len(images)
@@ -49,7 +55,7 @@ def sample_quality(model: torch.nn.Module, prior: GaussianMixturePrior, judge: J
     """The whole report (see the module docstring); `samples` per prior, `samples // 10` per class."""
     test_features = judge.features(test_images)
     gaussian = GaussianMixturePrior.fit(model_codes(model, train_images), n_components=1, seed=seed)
-    draws = {"standard": torch.randn(samples, prior.latent_dim, generator=torch.Generator().manual_seed(seed)),
+    draws = {"standard": standard_normal_draws(prior.latent_dim, samples, seed),
              "gaussian": gaussian.sample(samples, generator=torch.Generator().manual_seed(seed)),
              "mixture": prior.sample(samples, generator=torch.Generator().manual_seed(seed))}
     report: dict[str, Any] = {name: unconditional_quality(judge, decode_in_batches(model, z), test_features)

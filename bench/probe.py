@@ -25,7 +25,7 @@ from ae_vae.data import ImageSet, load_dataset
 from ae_vae.evaluation import elbo_terms, reconstruction_errors
 from ae_vae.judge import accuracy, frechet_distance, load_judge
 from ae_vae.priors import model_codes
-from ae_vae.sample_quality import decode_in_batches
+from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
 from bench.common import ROOT, argument_parser
 
 COLUMNS = ("folder", "MSE", "judge on recon", "−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
@@ -43,8 +43,7 @@ def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) ->
         "judge on recon": round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4)}
     if isinstance(model, VAE):
         terms = elbo_terms(model, test.images, seed=seed)
-        z = torch.randn(samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
-        features = judge.features(decode_in_batches(model, z))
+        features = judge.features(decode_in_batches(model, standard_normal_draws(model.latent_dim, samples, seed)))
         row.update({"−ELBO": round(terms["neg_elbo"], 2), "KL": round(terms["kl"], 2),
                     "FD N(0, I) vs test": round(frechet_distance(features, judge.features(test.images)), 2),
                     "FD N(0, I) vs train": round(frechet_distance(features, judge.features(train.images[:samples])),

@@ -45,7 +45,7 @@ from ae_vae.evaluation import evaluate_model
 from ae_vae.judge import Judge, accuracy, frechet_distance, load_judge
 from ae_vae.plotting import grid_figure, save_figure
 from ae_vae.priors import GaussianMixturePrior, PriorError, model_codes
-from ae_vae.sample_quality import decode_in_batches, sample_quality, unconditional_quality
+from ae_vae.sample_quality import decode_in_batches, sample_quality, standard_normal_draws, unconditional_quality
 from ae_vae.training import Schedule, TrainState, train_epoch
 from bench.common import ROOT, argument_parser, machine
 
@@ -98,7 +98,7 @@ def train_baseline(model: VAE, train: ImageSet, epochs: int, seed: int, lr: floa
 def standard_normal_quality(model: nn.Module, judge: Judge, test_features: np.ndarray, samples: int,
                             seed: int) -> dict[str, Any]:
     """N(0, I) only, drawn as `sample_quality` draws it (same seed, same codes): for models without a prior."""
-    z = torch.randn(samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    z = standard_normal_draws(model.latent_dim, samples, seed)
     return {"standard": unconditional_quality(judge, decode_in_batches(model, z), test_features), "samples": samples}
 
 
