@@ -82,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="weight (nats) of an MMD penalty between each batch's codes and N(0, I) draws, so the codes "
                              "of all images together fill the N(0, I) prior and its samples decode to real-looking "
                              "images (InfoVAE / Wasserstein AE; 0: none; may be switched on with --resume)")
+    parser.add_argument("--grad-clip", "--grad_clip", dest="grad_clip", type=float, default=0.0,
+                        help="rescale each step's gradient to at most this global L2 norm, against a rare exploding "
+                             "step at a high learning rate (0: none; may change with --resume)")
     parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
@@ -142,9 +145,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.lr <= 0:
         parser.error("--lr must be positive")
     if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points,
-           args.prior_matching) < 0:
-        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points and "
-                     "--prior-matching must not be negative")
+           args.prior_matching, args.grad_clip) < 0:
+        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points, "
+                     "--prior-matching and --grad-clip must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -242,7 +245,7 @@ def main(args: argparse.Namespace) -> int:
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
                                       input_noise=args.encoder_noise, augment_shift=args.augment_shift,
-                                      prior_matching=args.prior_matching)
+                                      prior_matching=args.prior_matching, grad_clip=args.grad_clip)
             train_seconds = time.perf_counter() - started
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:

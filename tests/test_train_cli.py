@@ -96,15 +96,17 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     result, out, _tmp, data = trained_run
     assert result.returncode == 0
     flags = tiny_flags(epochs="2")
-    # the precision may change on resume (it changes speed, not the model), and prior matching may start
+    # the precision may change on resume (it changes speed, not the model); prior matching and clipping may start
     resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
-                        str(out), "--resume", "--precision", "bf16", "--prior-matching", "100", *flags, *HELD_OUT)
+                        str(out), "--resume", "--precision", "bf16", "--prior-matching", "100", "--grad-clip", "50",
+                        *flags, *HELD_OUT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr
     training = json.loads((out / "training.json").read_text())
     assert [h["epoch"] for h in training["history"]] == [1, 2]
     assert training["args"]["precision"] == "bf16" and "--precision bf16" in training["commands"][-1]["command"]
     assert training["args"]["prior_matching"] == 100 and "--prior-matching 100" in training["commands"][-1]["command"]
+    assert training["args"]["grad_clip"] == 50
     assert "train_mmd" not in training["history"][0] and "train_mmd" in training["history"][1]
     assert all(torch.isfinite(t).all() for t in load_model(out).state_dict().values())
     # a different architecture cannot resume this run

@@ -129,6 +129,28 @@ def test_train_epoch_feeds_the_model_shifted_images(max_shift):
     assert len(positions) == 64 and (moved == 0 if max_shift == 0 else moved > 16)
 
 
+@pytest.mark.parametrize("grad_clip", [0.0, 0.5])
+def test_train_epoch_clips_the_gradient_norm(grad_clip):
+    """With `grad_clip`, one SGD step moves the weights by at most lr * grad_clip, however steep the loss."""
+
+    class Steep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(4))
+
+        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0):
+            from ae_vae.models import ModelOutput
+            loss = 1000.0 * self.weight.sum() + 0.0 * x.mean()
+            return ModelOutput(loss=loss, reconstruction=x, terms={"loss": loss.detach()})
+
+    model, schedule = Steep(), Schedule(lr=0.1, total_steps=100, warmup_steps=0)
+    train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), dot_images(16), 16, schedule, TrainState(),
+                torch.Generator().manual_seed(0), torch.device("cpu"), grad_clip=grad_clip)
+    step = model.weight.detach().norm().item()
+    lr = schedule.lr_at(0)
+    assert step == pytest.approx(lr * (grad_clip if grad_clip else 2000.0), rel=1e-4)
+
+
 def test_split_off_is_disjoint_seeded_and_complete():
     images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1).expand(50, 1, 28, 28).contiguous()
     data = ImageSet(images, torch.arange(50) % 10)
