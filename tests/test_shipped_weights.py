@@ -46,6 +46,15 @@ def test_folder_loads_with_from_pretrained(name):
     assert abs(codes - maps.neighbour_latents[:64]).max() < 1e-3 * (abs(maps.neighbour_latents).max() + 1)
 
 
+@pytest.mark.parametrize("dataset", sorted({name.rsplit("-", 1)[0] for name in MODEL_NAMES}))
+def test_each_pair_shares_one_network(dataset):
+    """The app's story for a data set, "same network, different objective": its AE and VAE differ in the objective
+    (and the VAE's doubled encoder output), not in the layers."""
+    shapes = [{k: v for k, v in json.loads((WEIGHTS / f"{dataset}-{kind}" / "config.json").read_text()).items()
+               if k in ("channels", "hidden_blocks", "latent_dim")} for kind in ("ae", "vae")]
+    assert shapes[0] == shapes[1] and set(shapes[0]) == {"channels", "hidden_blocks", "latent_dim"}
+
+
 @functools.cache
 def official_test_split(dataset: str):
     return load_split(dataset, REAL_DATA_DIR, train=False, download=False)
