@@ -82,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="weight (nats) of an MMD penalty between each batch's codes and N(0, I) draws, so the codes "
                              "of all images together fill the N(0, I) prior and its samples decode to real-looking "
                              "images (InfoVAE / Wasserstein AE; 0: none; may be switched on with --resume)")
+    parser.add_argument("--edge-matching", "--edge_matching", dest="edge_matching", type=float, default=0.0,
+                        help="weight of the squared error of the reconstructions' neighbour-pixel differences, in the "
+                             "reconstruction loss's units: weighs thin lines (zips, buttons, collars) up against broad "
+                             "areas (0: none; may be switched on with --resume)")
     parser.add_argument("--grad-clip", "--grad_clip", dest="grad_clip", type=float, default=0.0,
                         help="rescale each step's gradient to at most this global L2 norm, against a rare exploding "
                              "step at a high learning rate (0: none; may change with --resume)")
@@ -145,9 +149,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.lr <= 0:
         parser.error("--lr must be positive")
     if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points,
-           args.prior_matching, args.grad_clip) < 0:
+           args.prior_matching, args.grad_clip, args.edge_matching) < 0:
         parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points, "
-                     "--prior-matching and --grad-clip must not be negative")
+                     "--prior-matching, --grad-clip and --edge-matching must not be negative")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -245,7 +249,8 @@ def main(args: argparse.Namespace) -> int:
                                       generator, device, description=f"epoch {state.epoch + 1}/{args.epochs}",
                                       autocast_dtype=torch.bfloat16 if args.precision == "bf16" else None,
                                       input_noise=args.encoder_noise, augment_shift=args.augment_shift,
-                                      prior_matching=args.prior_matching, grad_clip=args.grad_clip)
+                                      prior_matching=args.prior_matching, grad_clip=args.grad_clip,
+                                      edge_matching=args.edge_matching)
             train_seconds = time.perf_counter() - started
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:

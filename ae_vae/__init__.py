@@ -17,6 +17,7 @@ from .models import (
     DiagonalGaussian,
     ModelOutput,
     VAEConfig,
+    image_gradient_error,
     mmd_to_standard_normal,
 )
 from .training import Schedule, TrainState, evaluate_terms, train_epoch
@@ -41,6 +42,7 @@ __all__ = [
     "WeightsError",
     "evaluate_model",
     "evaluate_terms",
+    "image_gradient_error",
     "interpolate",
     "load_dataset",
     "load_maps",

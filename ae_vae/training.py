@@ -84,14 +84,16 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
                 schedule: Schedule, state: TrainState, generator: torch.Generator,
                 device: torch.device, description: str = "train",
                 autocast_dtype: torch.dtype | None = None, input_noise: float = 0.0,
-                augment_shift: int = 0, prior_matching: float = 0.0, grad_clip: float = 0.0) -> dict[str, float]:
+                augment_shift: int = 0, prior_matching: float = 0.0, grad_clip: float = 0.0,
+                edge_matching: float = 0.0) -> dict[str, float]:
     """One pass over `images`; updates `state.step`; returns the mean of each loss term.
 
     `autocast_dtype=torch.bfloat16` runs the forward pass in mixed precision (about 2x faster on
     CPUs with AVX512-BF16); weights, Adam state, the loss and evaluation stay fp32. `input_noise` is the std of
     the pixel noise the encoder sees during training (0: none; evaluation always encodes clean images).
     `augment_shift` > 0 moves each training image by up to that many pixels (`random_shift`) before both the
-    encoder and the loss see it. `prior_matching` is the model's weight of its codes' MMD to N(0, I) (0: none).
+    encoder and the loss see it. `prior_matching` is the model's weight of its codes' MMD to N(0, I) (0: none);
+    `edge_matching` its weight of the reconstructions' image-gradient error (0: none).
     `grad_clip` > 0 rescales each step's gradient to at most that global L2 norm: one bad batch at the peak
     learning rate can otherwise throw a VAE's log-variances far enough that the KL never comes back.
     """
@@ -109,7 +111,7 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None,
-                               input_noise=input_noise, prior_matching=prior_matching)
+                               input_noise=input_noise, prior_matching=prior_matching, edge_matching=edge_matching)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             if grad_clip > 0:
@@ -229,14 +231,14 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
 
 RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size",
                  "lr", "weight_decay", "encoder_noise", "augment_shift", "kl_warmup_epochs", "validation_images", "seed",
-                 "precision", "prior_matching", "grad_clip")
+                 "precision", "prior_matching", "grad_clip", "edge_matching")
 # Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
 LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0,
-                       "augment_shift": 0, "prior_matching": 0.0, "grad_clip": 0.0}
+                       "augment_shift": 0, "prior_matching": 0.0, "grad_clip": 0.0, "edge_matching": 0.0}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change;
-# --augment-shift, --prior-matching and --grad-clip may change for a later phase of training, e.g. a last phase on
-# unshifted images (each invocation's command is kept in the train state, and the model card lists them all).
-MAY_CHANGE_ON_RESUME = ("epochs", "precision", "augment_shift", "prior_matching", "grad_clip")
+# --augment-shift, --prior-matching, --grad-clip and --edge-matching may change for a later phase of training, e.g. a
+# last phase on unshifted images (each invocation's command is kept in the train state, and the model card lists them all).
+MAY_CHANGE_ON_RESUME = ("epochs", "precision", "augment_shift", "prior_matching", "grad_clip", "edge_matching")
 
 
 def run_arguments(options: dict[str, Any]) -> dict[str, Any]:

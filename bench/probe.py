@@ -8,8 +8,9 @@ candidates: a run's output folder or one of its per-epoch checkpoints (any folde
 re-shipped. Per folder, on the official test split, with the shipped judge of the folder's data set: the MSE per
 pixel of the reconstructions from the posterior mean, the judge's accuracy on them, and for a VAE the −ELBO (one
 posterior sample per image, seed 0), its KL term, and the Fréchet distance of 10 000 decoded N(0, I) samples to the
-test set — the same samples, seed and formula as `bench/quality.py` — and to 10 000 training images (the figure to
-compare settings on without choosing by the test split).
+test set — the same samples, seed and formula as `bench/quality.py` — and to 10 000 training images; for every model
+the judge's accuracy on the reconstructions of those 10 000 training images. The training-image figures are the ones
+to compare settings on without choosing by the test split.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
 from bench.common import ROOT, argument_parser
 
-COLUMNS = ("folder", "MSE", "judge on recon", "−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
+COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
 
 
 def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) -> dict[str, float | str]:
@@ -40,7 +41,9 @@ def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) ->
     row: dict[str, float | str] = {
         "folder": str(folder),
         "MSE": round(reconstruction_errors(model, test.images)["mse_per_pixel"], 6),
-        "judge on recon": round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4)}
+        "judge on recon": round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4),
+        "judge on train recon": round(accuracy(judge, ImageSet(
+            decode_in_batches(model, model_codes(model, train.images[:samples])), train.labels[:samples])), 4)}
     if isinstance(model, VAE):
         terms = elbo_terms(model, test.images, seed=seed)
         features = judge.features(decode_in_batches(model, standard_normal_draws(model.latent_dim, samples, seed)))

@@ -16,6 +16,7 @@ from ae_vae import (
     DiagonalGaussian,
     VAEConfig,
     WeightsError,
+    image_gradient_error,
     load_model,
     mmd_to_standard_normal,
 )
@@ -192,6 +193,38 @@ def test_prior_matching_adds_the_weighted_mmd_of_the_codes(kind):
     (matched.loss - plain.loss).backward()  # the penalty alone trains the encoder, not the decoder
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.decoder.parameters())
+
+
+@pytest.mark.parametrize("kind,loss", [("ae", "mse"), ("ae", "bce"), ("vae", "bce")])
+def test_edge_matching_adds_the_weighted_image_gradient_error(kind, loss):
+    """--edge-matching changes the loss by exactly weight x edge term, in the reconstruction term's units, and
+    leaves the logged terms alone."""
+    model = tiny_model(kind) if kind == "vae" else AutoEncoder(AutoEncoderConfig(**TINY, reconstruction_loss=loss))
+    x = images(8)
+    plain = model(x, generator=torch.Generator().manual_seed(3))
+    matched = model(x, generator=torch.Generator().manual_seed(3), edge_matching=0.5)
+    expected = image_gradient_error(matched.reconstruction, x, per_image_sum=loss == "bce")
+    assert "edge" not in plain.terms and float(matched.terms["edge"]) > 0
+    torch.testing.assert_close(matched.terms["edge"], expected)
+    torch.testing.assert_close(matched.loss, plain.loss + 0.5 * expected)
+    for key, value in plain.terms.items():
+        torch.testing.assert_close(matched.terms[key], value)
+
+
+def test_image_gradient_error_weighs_thin_lines_up_against_broad_areas():
+    """Erasing a one-pixel line costs about as much edge error as pixel error; erasing a broad block of seven
+    times the area costs far less edge error than pixel error: the term's reason to exist."""
+    line, block = torch.zeros(1, 1, 28, 28), torch.zeros(1, 1, 28, 28)
+    line[..., :, 14] = 1.0
+    block[..., 7:21, 7:21] = 1.0
+    blank = torch.zeros(1, 1, 28, 28)
+    assert float(image_gradient_error(line, line, per_image_sum=False)) == 0.0
+
+    def edge_per_pixel_error(target):
+        return float(image_gradient_error(blank, target, per_image_sum=False) / F.mse_loss(blank, target))
+
+    assert edge_per_pixel_error(line) > 5 * edge_per_pixel_error(block)
+    torch.testing.assert_close(image_gradient_error(blank, line, per_image_sum=True), torch.tensor(56.0))
 
 
 def test_ae_loss_selectable():

@@ -23,7 +23,7 @@ def test_probe_reports_the_goal_figures(kind, tiny_data_dir, tmp_path):
     row = probe(tmp_path / kind, tiny_data_dir, samples=100)
     test = load_split("fashion_mnist", tiny_data_dir, train=False, download=False)
     assert row["MSE"] == round(reconstruction_errors(model.eval(), test.images)["mse_per_pixel"], 6)
-    assert 0.0 <= row["judge on recon"] <= 1.0
+    assert 0.0 <= row["judge on recon"] <= 1.0 and 0.0 <= row["judge on train recon"] <= 1.0
     vae_columns = ("−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
     if kind == "vae":
         assert all(math.isfinite(row[c]) and row[c] >= 0 for c in vae_columns)

@@ -99,7 +99,7 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     # the precision may change on resume (it changes speed, not the model); prior matching and clipping may start
     resumed = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",
                         str(out), "--resume", "--precision", "bf16", "--prior-matching", "100", "--grad-clip", "50",
-                        *flags, *HELD_OUT)
+                        "--edge-matching", "2", *flags, *HELD_OUT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr
     training = json.loads((out / "training.json").read_text())
@@ -108,6 +108,7 @@ def test_resume_continues_from_the_checkpoint(trained_run):
     assert training["args"]["prior_matching"] == 100 and "--prior-matching 100" in training["commands"][-1]["command"]
     assert training["args"]["grad_clip"] == 50
     assert "train_mmd" not in training["history"][0] and "train_mmd" in training["history"][1]
+    assert training["args"]["edge_matching"] == 2 and "train_edge" in training["history"][1]
     assert all(torch.isfinite(t).all() for t in load_model(out).state_dict().values())
     # a different architecture cannot resume this run
     clash = run_train("--model", "vae", "--dataset", "fashion_mnist", "--data-dir", str(data), "--output-dir",

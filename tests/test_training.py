@@ -114,7 +114,7 @@ def test_train_epoch_feeds_the_model_shifted_images(max_shift):
             super().__init__()
             self.scale = torch.nn.Parameter(torch.ones(()))
 
-        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0):
+        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0, edge_matching=0.0):
             from ae_vae.models import ModelOutput
             seen.append(x.detach().clone())
             loss = (x * self.scale).mean()
@@ -138,7 +138,7 @@ def test_train_epoch_clips_the_gradient_norm(grad_clip):
             super().__init__()
             self.weight = torch.nn.Parameter(torch.zeros(4))
 
-        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0):
+        def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0, edge_matching=0.0):
             from ae_vae.models import ModelOutput
             loss = 1000.0 * self.weight.sum() + 0.0 * x.mean()
             return ModelOutput(loss=loss, reconstruction=x, terms={"loss": loss.detach()})
