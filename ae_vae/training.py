@@ -237,7 +237,8 @@ LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_ima
                        "augment_shift": 0, "prior_matching": 0.0, "grad_clip": 0.0, "edge_matching": 0.0}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change;
 # --augment-shift, --prior-matching, --grad-clip and --edge-matching may change for a later phase of training, e.g. a
-# last phase on unshifted images (each invocation's command is kept in the train state, and the model card lists them all).
+# last phase on unshifted images (each invocation's command is kept in the train state, and the model card lists
+# them all).
 MAY_CHANGE_ON_RESUME = ("epochs", "precision", "augment_shift", "prior_matching", "grad_clip", "edge_matching")
 
 

@@ -29,7 +29,8 @@ from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
 from bench.common import ROOT, argument_parser
 
-COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test", "FD N(0, I) vs train")
+COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test",
+           "FD N(0, I) vs train")
 
 
 def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) -> dict[str, float | str]:
