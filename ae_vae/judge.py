@@ -100,16 +100,19 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
 
 
 def train_judge(train: ImageSet, epochs: int = 3, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-                max_shift: int = 0) -> Judge:
+                max_shift: int = 0, cosine: bool = True) -> Judge:
     """Adam with a cosine decay to zero over all steps, shuffled mini-batches, seeded (same inputs, same weights).
 
     `max_shift` > 0 adds random translations of up to that many pixels, a classic MNIST augmentation.
+    `cosine=False` keeps the rate constant: the recipe of the judge `bench/quality.py` once trained on every run
+    (3 epochs, seed 0), in whose units the issue-16 goals were written (`bench/issue_judge.py` re-creates it).
     """
     torch.manual_seed(seed)
     judge = Judge()
     optimizer = torch.optim.Adam(judge.parameters(), lr=lr)
     steps = epochs * -(-len(train) // batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, (lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))) if cosine else (lambda step: 1.0))
     generator = torch.Generator().manual_seed(seed)
     judge.train()
     for epoch in range(epochs):
