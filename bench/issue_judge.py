@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * len(COLUMNS))
+    scored: set[Path] = set()
     for dataset in args.datasets:
         train, test = load_dataset(dataset, args.data_dir, download=False)
         judges = {"issue's judge": train_judge(train, epochs=3, seed=0, cosine=False),
@@ -64,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             model = load_model(folder).eval()
             if model.config.dataset == dataset:
                 rows.append({"folder": str(folder), **scores(model, judges, test, args.samples)})
+                scored.add(folder)
         for row in rows:
             print("| " + " | ".join(str(row.get(column, "–")) for column in COLUMNS) + " |", flush=True)
+    for folder in sorted(set(args.folders or ()) - scored):
+        print(f"skipped {folder}: its data set is not among --datasets {' '.join(args.datasets)}", file=sys.stderr)
     return 0
 
 
