@@ -57,6 +57,17 @@ def argument_parser(doc: str, *, weights_dir: bool = False, data_dir: bool = Fal
     return parser
 
 
+def print_table_head(columns: Sequence[str]) -> None:
+    """A markdown table's header, for a table printed row by row as its figures come in."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
+def print_table_row(row: dict, columns: Sequence[str]) -> None:
+    """One markdown row of `row`'s values in `columns` order, "–" where a figure does not apply; flushed."""
+    print("| " + " | ".join(str(row.get(column, "–")) for column in columns) + " |", flush=True)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0 <= q <= 100) by linear interpolation between the two nearest ranks.
 

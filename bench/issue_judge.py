@@ -25,7 +25,7 @@ from ae_vae.data import DATASETS, ImageSet, load_dataset
 from ae_vae.judge import Judge, accuracy, frechet_distance, load_judge, train_judge
 from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
-from bench.common import argument_parser
+from bench.common import argument_parser, print_table_head, print_table_row
 
 COLUMNS = ("folder", "issue's judge: recon", "shipped judge: recon", "issue's judge: FD N(0, I)",
            "shipped judge: FD N(0, I)")
@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
+    print_table_head(COLUMNS)
     scored: set[Path] = set()
     for dataset in args.datasets:
         train, test = load_dataset(dataset, args.data_dir, download=False)
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"folder": str(folder), **scores(model, judges, test, args.samples)})
                 scored.add(folder)
         for row in rows:
-            print("| " + " | ".join(str(row.get(column, "–")) for column in COLUMNS) + " |", flush=True)
+            print_table_row(row, COLUMNS)
     for folder in sorted(set(args.folders or ()) - scored):
         print(f"skipped {folder}: its data set is not among --datasets {' '.join(args.datasets)}", file=sys.stderr)
     return 0

@@ -27,7 +27,7 @@ from ae_vae.evaluation import elbo_terms, reconstruction_errors
 from ae_vae.judge import accuracy, frechet_distance, load_judge
 from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
-from bench.common import ROOT, argument_parser
+from bench.common import ROOT, argument_parser, print_table_head, print_table_row
 
 COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test",
            "FD N(0, I) vs train")
@@ -62,11 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU may be shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
+    print_table_head(COLUMNS)
     for folder in args.folders:
         row = probe(folder, args.data_dir, samples=args.samples)
-        print("| " + " | ".join(str(row.get(column, "–")) for column in COLUMNS) + " |", flush=True)
+        print_table_row(row, COLUMNS)
     return 0
 
 
