@@ -7,9 +7,10 @@ The issue's "today" figures (Fashion AE 0.851 on reconstructions, VAE 0.796, VAE
 real Fashion test images) came from the classifier `bench/quality.py` then trained on every run: the shipped judge's
 architecture, plain Adam at a constant 1e-3 for 3 epochs, seed 0. The shipped judge (`weights/judge-<dataset>`,
 6 epochs with a cosine decay) is stronger (0.8955 on real Fashion test images), so its figures are not the issue's.
-This re-creates the old judge (`ae_vae.judge.train_judge(..., epochs=3, seed=0, cosine=False)`; with two
-folders ~3.5 min per data set alone on two threads) and prints, per model folder and for both judges, the accuracy on the test-set reconstructions and,
-for a VAE, the Fréchet distance of 10 000 decoded N(0, I) draws to the test images (`bench/probe.py`'s draws).
+This re-creates the old judge (`ae_vae.judge.train_judge(..., epochs=3, seed=0, cosine=False)`; with two folders
+~3.5 min per data set alone on two threads) and prints, per model folder and for both judges, the accuracy on the
+test-set reconstructions and, for a VAE, the Fréchet distance of 10 000 decoded N(0, I) draws to the test images
+(`bench/probe.py`'s draws).
 """
 
 from __future__ import annotations
