@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ae_vae import VAE, load_model
+from ae_vae import VAE, DataNotFoundError, WeightsError, load_model
 from ae_vae.data import DATASETS, ImageSet, load_dataset
-from ae_vae.judge import Judge, accuracy, frechet_distance, load_judge, train_judge
+from ae_vae.judge import Judge, JudgeError, accuracy, frechet_distance, load_judge, train_judge
 from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
 from bench.common import argument_parser, print_table_head, print_table_row
@@ -51,27 +51,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print_table_head(COLUMNS)
-    scored: set[Path] = set()
-    for dataset in args.datasets:
-        train, test = load_dataset(dataset, args.data_dir, download=False)
-        judges = {"issue's judge": train_judge(train, epochs=3, seed=0, cosine=False),
-                  "shipped judge": load_judge(args.weights_dir / f"judge-{dataset}")[0]}
-        rows = [{"folder": f"real {dataset} test images",
-                 **{f"{name}: recon": round(accuracy(judge, test), 4) for name, judge in judges.items()}}]
-        folders = args.folders if args.folders is not None else [args.weights_dir / f"{dataset}-{kind}"
-                                                                  for kind in ("ae", "vae")]
-        for folder in folders:
-            model = load_model(folder).eval()
-            if model.config.dataset == dataset:
-                rows.append({"folder": str(folder), **scores(model, judges, test, args.samples)})
-                scored.add(folder)
-        for row in rows:
-            print_table_row(row, COLUMNS)
-    for folder in sorted(set(args.folders or ()) - scored):
-        print(f"skipped {folder}: its data set is not among --datasets {' '.join(args.datasets)}", file=sys.stderr)
+    folders = args.folders if args.folders is not None else [args.weights_dir / f"{dataset}-{kind}"
+                                                              for dataset in args.datasets for kind in ("ae", "vae")]
+    try:  # every folder read before minutes of judge training, so a wrong path fails at once
+        models = {folder: load_model(folder).eval() for folder in folders}
+        print_table_head(COLUMNS)
+        for dataset in args.datasets:
+            train, test = load_dataset(dataset, args.data_dir, download=False)
+            judges = {"issue's judge": train_judge(train, epochs=3, seed=0, cosine=False),
+                      "shipped judge": load_judge(args.weights_dir / f"judge-{dataset}")[0]}
+            print_table_row({"folder": f"real {dataset} test images",
+                             **{f"{name}: recon": round(accuracy(judge, test), 4) for name, judge in judges.items()}},
+                            COLUMNS)
+            for folder, model in models.items():
+                if model.config.dataset == dataset:
+                    print_table_row({"folder": str(folder), **scores(model, judges, test, args.samples)}, COLUMNS)
+    except (WeightsError, DataNotFoundError, JudgeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for folder, model in models.items():
+        if model.config.dataset not in args.datasets:
+            print(f"skipped {folder}: a {model.config.dataset} model, not among --datasets", file=sys.stderr)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -60,3 +60,9 @@ def test_issue_judge_scores_each_folder_with_both_judges(tiny_data_dir, tmp_path
     assert ae[0] == str(tmp_path / "ae") and ae[3:] == ["–", "–"]
     assert vae[0] == str(tmp_path / "vae") and all(float(v) >= 0 for v in vae[1:])
     assert f"skipped {tmp_path / 'digits'}" in captured.err
+
+
+def test_issue_judge_names_a_bad_folder_before_training_anything(tiny_data_dir, tmp_path, capsys):
+    assert issue_judge.main(["--folders", str(tmp_path / "missing"), "--data-dir", str(tiny_data_dir)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and "missing" in captured.err
