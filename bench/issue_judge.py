@@ -74,5 +74,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {folder}: a {model.config.dataset} model, not among --datasets", file=sys.stderr)
     return 0
 
+
 if __name__ == "__main__":
     raise SystemExit(main())
