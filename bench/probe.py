@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ae_vae import VAE, load_model
+from ae_vae import VAE, AutoEncoder, DataNotFoundError, WeightsError, load_model
 from ae_vae.data import ImageSet, load_dataset
 from ae_vae.evaluation import elbo_terms, reconstruction_errors
-from ae_vae.judge import accuracy, frechet_distance, load_judge
+from ae_vae.judge import JudgeError, accuracy, frechet_distance, load_judge
 from ae_vae.priors import model_codes
 from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
 from bench.common import ROOT, argument_parser, print_table_head, print_table_row
@@ -33,8 +33,10 @@ COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO",
            "FD N(0, I) vs train")
 
 
-def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0) -> dict[str, float | str]:
-    model = load_model(folder).eval()
+def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0,
+          model: AutoEncoder | VAE | None = None) -> dict[str, float | str]:
+    """The figures for `folder`; pass its already loaded `model` to skip reading it again."""
+    model = (model if model is not None else load_model(folder)).eval()
     dataset = model.config.dataset
     train, test = load_dataset(dataset, data_dir, download=False)
     judge, _ = load_judge(ROOT / "weights" / f"judge-{dataset}")
@@ -62,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU may be shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print_table_head(COLUMNS)
-    for folder in args.folders:
-        row = probe(folder, args.data_dir, samples=args.samples)
-        print_table_row(row, COLUMNS)
+    try:  # every folder read first, so a mistyped path fails before minutes of scoring
+        models = {folder: load_model(folder) for folder in args.folders}
+        print_table_head(COLUMNS)
+        for folder, model in models.items():
+            print_table_row(probe(folder, args.data_dir, samples=args.samples, model=model), COLUMNS)
+    except (WeightsError, DataNotFoundError, JudgeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -66,3 +66,10 @@ def test_issue_judge_names_a_bad_folder_before_training_anything(tiny_data_dir, 
     assert issue_judge.main(["--folders", str(tmp_path / "missing"), "--data-dir", str(tiny_data_dir)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: ") and "missing" in captured.err
+
+
+def test_probe_names_a_bad_folder_before_scoring_anything(tiny_data_dir, tmp_path, capsys):
+    AutoEncoder(AutoEncoderConfig(**TINY)).save_pretrained(tmp_path / "ae")
+    assert main([str(tmp_path / "ae"), str(tmp_path / "missing"), "--data-dir", str(tiny_data_dir)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and "missing" in captured.err
