@@ -185,11 +185,11 @@ def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
 
 
 MAPS_HELP = """Each dot is one test image, placed where the model's **latent code** for it lies — the short list of
-numbers (32 here) the encoder squeezes an image into. The codes are flattened to two dimensions in two ways:
-**PCA** shows the two directions along which the codes vary most (distances are true to scale, but clusters
-can overlap), **UMAP** keeps each point's nearest neighbours together (clusters are trustworthy, the distances
-between them are not). Colours and labels are the classes; the yellow star is your drawing. Click any spot to
-see what each model decodes there: between the AE's clusters it tends to produce smudges, the VAE fills its
+numbers (32 for MNIST, 64 for Fashion-MNIST) the encoder squeezes an image into. The codes are flattened to two
+dimensions in two ways: **PCA** shows the two directions along which the codes vary most (distances are true to
+scale, but clusters can overlap), **UMAP** keeps each point's nearest neighbours together (clusters are trustworthy,
+the distances between them are not). Colours and labels are the classes; the yellow star is your drawing. Click any
+spot to see what each model decodes there: between the AE's clusters it tends to produce smudges, the VAE fills its
 space more evenly."""
 
 MANIFOLD_HELP = """Below, each model decodes a 12 × 12 grid of points on its PCA plane: from left to right along

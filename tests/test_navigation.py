@@ -382,6 +382,7 @@ def test_encode_decode_and_locate_agree(explorer):
     image = explorer.models("mnist").vae_maps.images[17]
     codes = explorer.encode(image, "mnist")
     assert len(codes["ae"]["code"]) == len(codes["vae"]["mean"]) == len(codes["vae"]["logvar"]) == 32
+    assert len(explorer.encode(image, "fashion_mnist")["vae"]["mean"]) == explorer.models("fashion_mnist").vae.latent_dim
     plain_ae, plain_vae = explorer.walk(image, "mnist", [0.0, 0.0, 0.0])  # decode(embed(image))
     for model, code, plain in (("ae", codes["ae"]["code"], plain_ae), ("vae", codes["vae"]["mean"], plain_vae)):
         decoded = explorer.decode("mnist", model, code)  # (the JSON's codes are rounded to 6 decimals)
@@ -398,6 +399,13 @@ def test_encode_decode_and_locate_agree(explorer):
 def test_bad_codes_give_messages(explorer, code, message):
     with pytest.raises(InputError, match=message):
         explorer.decode("mnist", "ae", code)
+
+
+def test_a_code_of_the_other_data_sets_length_is_refused(explorer):
+    """MNIST codes have 32 numbers, Fashion-MNIST codes 64: a code pasted across data sets gets a message."""
+    mnist_code = explorer.encode(explorer.models("mnist").vae_maps.images[0], "mnist")["ae"]["code"]
+    with pytest.raises(InputError, match="must have 64 numbers"):
+        explorer.decode("fashion_mnist", "ae", mnist_code)
 
 
 @pytest.mark.parametrize("args, message", [

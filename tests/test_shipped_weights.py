@@ -36,7 +36,9 @@ def test_folder_loads_with_from_pretrained(name):
     cls = VAE if kind == "vae" else AutoEncoder
     model = cls.from_pretrained(WEIGHTS / name)
     assert model.config.dataset == dataset and model.config.model_type == kind
-    assert model.config.latent_dim == 32  # the app's story: the same network and code size for both models
+    # README, "Results": 32 numbers per MNIST code; 64 per Fashion-MNIST code, where the larger code measurably paid
+    # (docs/experiments.md, "A 64-dimensional code for the Fashion pair"); the pair test below keeps AE = VAE
+    assert model.config.latent_dim == {"mnist": 32, "fashion_mnist": 64}[dataset]
     maps = load_maps(WEIGHTS / name / "embeddings.safetensors", model.latent_dim)
     assert len(maps.labels) >= 5000 and set(maps.labels.tolist()) == set(range(10))
     # the neighbour search: the test points' images and 20 000 training points (codes of these very weights)
@@ -72,8 +74,8 @@ def shipped_with_test_split(name: str):
 # Upper bounds on the official test split (README, "Results"); each is checked on numbers recomputed from the
 # weights and the data, and metrics.json must agree with them.
 TARGETS = {"mnist-vae": {"neg_elbo": 90.0, "mse_per_pixel": 0.0060}, "mnist-ae": {"mse_per_pixel": 0.00176},  # 100 epochs, MSE loss, 1-pixel shifts: 0.001748
-           "fashion_mnist-ae": {"mse_per_pixel": 0.0050},  # two blocks, 60 shifted + 20 unshifted epochs: 0.004989
-           "fashion_mnist-vae": {"neg_elbo": 233.8, "mse_per_pixel": 0.0094}}  # two blocks, 120 epochs, --grad-clip 100: 233.60, 0.00938
+           "fashion_mnist-ae": {"mse_per_pixel": 0.0035},  # z = 64, 60 shifted + 20 unshifted epochs: 0.003418
+           "fashion_mnist-vae": {"neg_elbo": 234.3, "mse_per_pixel": 0.0095}}  # z = 64, 170 epochs: 234.07, 0.009457
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
