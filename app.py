@@ -4,7 +4,7 @@
     AE_VAE_HUB_REPO=user/repo python app.py   # weights from the Hugging Face Hub (cached; falls back)
 
 The layout lives here, one builder per tab with its events wired inside it; the handlers are
-`ae_vae.handlers.AppHandlers` (over the pure `ae_vae.explorer.Explorer`), tested without the UI.
+`ae_vae.app.handlers.AppHandlers` (over the pure `ae_vae.app.explorer.Explorer`), tested without the UI.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from typing import Any
 import gradio as gr
 import torch
 
+from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
+from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
+from ae_vae.app.handlers import AppHandlers
+from ae_vae.app.navigation_handlers import DEFAULT_NEIGHBOURS, NavigationHandlers
+from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
+from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.data import DATASET_TITLES, DATASETS
-from ae_vae.drawing_pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.embeddings import EmbeddingsError
-from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
-from ae_vae.fileio import WeightsError
-from ae_vae.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
-from ae_vae.handlers import AppHandlers
-from ae_vae.navigation import MAX_NEIGHBOURS, MAX_SIGMA
-from ae_vae.navigation_handlers import DEFAULT_NEIGHBOURS, NavigationHandlers
-from ae_vae.weight_sources import find_own_models, load_explorer
+from ae_vae.errors import WeightsError
+from ae_vae.latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA
+from ae_vae.latent.priors import TEMPERATURE_RANGE
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -163,7 +163,7 @@ def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
         with gr.Row():
             count = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Number of samples")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (std of z)")
+            temperature = gr.Slider(*TEMPERATURE_RANGE, value=1.0, step=0.05, label="Temperature (std of z)")
         with gr.Row():
             prior = gr.Radio([("N(0, I)", "standard"), ("mixture fitted to the training codes", "mixture")],
                              value="standard", label="Prior (for the AE and the VAE alike)", elem_id="sample-prior")
@@ -376,7 +376,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def create_app(args: argparse.Namespace) -> gr.Blocks:
-    """Load the models (raising `WeightsError` / `EmbeddingsError` naming an unusable folder) and build the app."""
+    """Load the models (raising a `WeightsError` naming an unusable folder) and build the app."""
     torch.set_num_threads(max(1, args.threads))
     weights_dir = args.weights_dir
     if weights_dir is not None and Path(weights_dir).resolve() == BUNDLED_WEIGHTS.resolve():
@@ -399,6 +399,6 @@ if __name__ == "__main__":
     cli_args = parse_args()
     try:
         app = create_app(cli_args)
-    except (WeightsError, EmbeddingsError) as exc:
+    except WeightsError as exc:
         raise SystemExit(f"error: {exc}") from None
     launch(app, cli_args)

@@ -19,15 +19,22 @@ from pathlib import Path
 
 import torch
 
-from ae_vae.artifacts import finalize_run
-from ae_vae.data import DataNotFoundError, load_dataset, normalize_dataset_name
-from ae_vae.embeddings import DEFAULT_NEIGHBOUR_POINTS
-from ae_vae.fileio import HubError, WeightsError
+from ae_vae.data import load_dataset, normalize_dataset_name
+from ae_vae.errors import DataNotFoundError, HubError, WeightsError
 from ae_vae.hub import check_push_target, push_folder
-from ae_vae.models import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig
-from ae_vae.plotting import EpochVisualizer
-from ae_vae.priors import DEFAULT_CLASS_COMPONENTS, DEFAULT_COMPONENTS, DEFAULT_UNCONDITIONAL, UNCONDITIONAL_KINDS
-from ae_vae.training import (
+from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
+from ae_vae.latent.priors import (
+    DEFAULT_CLASS_COMPONENTS,
+    DEFAULT_COMPONENTS,
+    DEFAULT_UNCONDITIONAL,
+    UNCONDITIONAL_KINDS,
+)
+from ae_vae.models.autoencoder import AutoEncoder
+from ae_vae.models.config import AutoEncoderConfig, VAEConfig
+from ae_vae.models.vae import VAE
+from ae_vae.training.artifacts import finalize_run
+from ae_vae.training.figures import EpochVisualizer
+from ae_vae.training.loop import (
     Schedule,
     TrainState,
     build_optimizer,

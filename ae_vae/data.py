@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import DataNotFoundError, InputError
+
 logger = logging.getLogger(__name__)
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -24,10 +26,13 @@ CLASS_NAMES = {
 # The classic "2 -> 5" interpolation; for Fashion-MNIST a T-shirt -> sneaker.
 INTERPOLATION_PAIRS = {"mnist": (2, 5), "fashion_mnist": (0, 7)}
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+# Where every command looks for the data sets unless told (`--data-dir`): the environment, else ./data.
+DATA_DIR_VARIABLE = "AE_VAE_DATA_DIR"
 
 
-class DataNotFoundError(RuntimeError):
-    """The data set is neither on disk nor downloadable."""
+def default_data_dir() -> str:
+    """`$AE_VAE_DATA_DIR` when set, else `./data` (torchvision downloads there when it can)."""
+    return os.environ.get(DATA_DIR_VARIABLE) or "./data"
 
 
 @dataclass
@@ -56,11 +61,13 @@ class ImageSet:
 
 
 def normalize_dataset_name(name: str) -> str:
-    """Accept 'mnist', 'MNIST', 'fashion-mnist', 'FashionMNIST', 'fashion_mnist'."""
+    """Accept 'mnist', 'MNIST', 'fashion-mnist', 'FashionMNIST', 'fashion_mnist'; anything else is an `InputError`."""
+    if not isinstance(name, str):
+        raise InputError(f"dataset must be a name ({', '.join(DATASETS)}), got {name!r}")
     key = name.strip().lower().replace("-", "_")
     key = {"fashionmnist": "fashion_mnist", "fashion": "fashion_mnist"}.get(key, key)
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return key
 
 

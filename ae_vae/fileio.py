@@ -1,10 +1,11 @@
-"""Safe file and Hub I/O, the package's leaf: it imports nothing from `ae_vae`.
+"""Safe file and Hub I/O, the package's lowest room: it imports only `ae_vae.errors`.
 
 - Atomic writes: a temp file in the same folder, fsync, rename, so a crash never leaves half a file.
+- The one safetensors reader: every file the package reads goes through `read_safetensors`, which names the
+  file in its error.
 - Pickle refusal: names of files that could carry a pickle, and the check that refuses them.
-- The safe single-file Hub download that `from_pretrained("user/repo")` needs.
-- The errors every layer above raises (`WeightsError`, `HubError`, `UnsafeRepoError`) and the translation
-  of Hub client exceptions into one line a user can act on.
+- The safe single-file Hub download that `from_pretrained("user/repo")` needs, and the translation of Hub
+  client exceptions into one line a user can act on.
 
 Keeping these here lets the weights format, the models and the Hub push/pull all build on them
 without importing each other.
@@ -31,7 +32,10 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from safetensors import safe_open
 from safetensors.torch import save_file
+
+from .errors import HubError, UnsafeRepoError, WeightsError
 
 logger = logging.getLogger(__name__)
 
@@ -41,26 +45,6 @@ PICKLE_SUFFIXES: tuple[str, ...] = (
     ".bin", ".pt", ".pth", ".pt2", ".pkl", ".pickle", ".p", ".dill", ".ckpt", ".joblib", ".sav",
     ".npy", ".npz", ".h5", ".hdf5", ".keras", ".mar", ".pdparams", ".tar", ".zip",
 )
-
-
-class WeightsError(RuntimeError):
-    """A weights folder or file that cannot be loaded (missing, corrupted or mismatched); names the file."""
-
-
-class HubError(RuntimeError):
-    """A Hub operation that cannot be done; the message is one line meant for the user."""
-
-
-class UnsafeRepoError(HubError, WeightsError):
-    """A repo (or folder) carrying pickle-capable files: refused, whatever else it holds.
-
-    Both a `HubError` and a `WeightsError`, so `from_pretrained` callers catching either see it.
-    `path` is the offending file.
-    """
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
 
 
 # ---------------------------------------------------------------------------------------------- atomic writes
@@ -119,6 +103,38 @@ def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Te
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def read_safetensors(path: str | os.PathLike, framework: str = "pt", error: type[Exception] = WeightsError,
+                     names: Iterable[str] | None = None, optional: Iterable[str] = ()
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file; `names` reads only those tensors (all when None), and `optional`
+    those of them that are there.
+
+    A missing file, a truncated or garbled one, or a missing tensor raises `error` with one line naming the file.
+    `framework` is "pt" (torch tensors) or "np" (numpy arrays).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework=framework) as handle:
+            metadata = handle.metadata() or {}
+            available = set(handle.keys())
+            wanted = sorted(available) if names is None else list(names)
+            wanted += [name for name in optional if name in available and name not in wanted]
+            missing = [name for name in wanted if name not in available]
+            if missing:
+                raise error(f"{path}: missing tensor {missing[0]!r}")
+            tensors = {name: handle.get_tensor(name) for name in wanted}
+    except error:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
+        raise error(f"{path}: not a readable safetensors file ({first_line(exc)})") from exc
+    return tensors, metadata
 
 
 # ---------------------------------------------------------------------------------------------- pickles

@@ -16,20 +16,18 @@ that carries any file that could hold a pickle is refused outright (we never loa
 repo carrying them is not one we published). Every failure is a `HubError` (or `WeightsError`
 for a broken weights file) with a one-line message; the CLI prints that line and exits 2.
 
-Command line::
+Command line (`ae_vae.cli`)::
 
-    python -m ae_vae.hub push DIR REPO_ID [--path-in-repo P] [--private] [--revision R]
-    python -m ae_vae.hub push-all WEIGHTS_DIR REPO_ID [--private] [--revision R]
-    python -m ae_vae.hub pull REPO_ID [--revision R] [--cache-dir D]
+    python -m ae_vae push DIR REPO_ID [--path-in-repo P] [--private] [--revision R]
+    python -m ae_vae push-all WEIGHTS_DIR REPO_ID [--private] [--revision R]
+    python -m ae_vae pull REPO_ID [--revision R] [--cache-dir D]
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,17 +35,11 @@ from huggingface_hub import HfApi, ResolvedRevision, constants, get_token, snaps
 from huggingface_hub.file_download import REGEX_COMMIT_HASH, repo_folder_name
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from .cards import render_model_card
-from .fileio import (
-    HubError,
-    WeightsError,
-    atomic_write_text,
-    describe_hub_error,
-    first_line,
-    refuse_pickles,
-)
-from .priors import PRIOR_FILE, GaussianMixturePrior
-from .weights import load_model
+from .errors import HubError, WeightsError
+from .fileio import atomic_write_text, describe_hub_error, first_line, refuse_pickles
+from .folders import ModelFolder, load_model_folder
+from .models.format import load_model
+from .training.cards import render_model_card
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +48,8 @@ MODEL_NAMES: tuple[str, ...] = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fa
 ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.md", "*.png", "*.jpg", "*.gif")
 # Never uploaded: checkpoints (optimizer state, big, not for users) and hidden/temp files.
 IGNORE_PATTERNS: tuple[str, ...] = ("checkpoints/**", "checkpoints/*", ".*", "*/.*")
-REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors")
+# What the app cannot serve a model without (the prior and the neighbour points are optional).
+REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "embeddings.safetensors")
 NO_TOKEN_MESSAGE = "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -223,18 +216,16 @@ def _snapshot_patterns(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return allow, ignore
 
 
-def _validate_snapshot(snapshot: Path, names: tuple[str, ...], repo_id: str) -> dict[str, Path]:
-    """Each model folder has config.json + model.safetensors and loads; WeightsError names a bad file."""
-    folders: dict[str, Path] = {}
+def _validate_snapshot(snapshot: Path, names: tuple[str, ...], repo_id: str) -> dict[str, ModelFolder]:
+    """Each model folder has the required files and loads whole (`load_model_folder`: weights, maps, neighbour
+    points, a prior that belongs to the weights); a `WeightsError` names a bad file."""
+    folders: dict[str, ModelFolder] = {}
     for name in names:
         folder = snapshot / name
         for required in REQUIRED_FILES:
             if not (folder / required).is_file():
                 raise HubError(f"Hub repo {repo_id} has no {name}/{required}")
-        model = load_model(folder)  # WeightsError naming the file (shape check against config.json)
-        if (folder / PRIOR_FILE).is_file():  # PriorError naming the file: broken, or fitted to other weights
-            GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model)
-        folders[name] = folder
+        folders[name] = load_model_folder(folder)
     return folders
 
 
@@ -259,8 +250,8 @@ def _remember_revision(repo_id: str, revision: str | None, commit: str, cache_di
 def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: str | None = None,
                 cache_dir: str | os.PathLike | None = None, endpoint: str | None = None,
                 token: str | bool | None = None, local_files_only: bool = False,
-                timeout: float | None = None) -> dict[str, Path]:
-    """Download `<name>/` folders of a multi-model repo into the HF cache; return name -> folder.
+                timeout: float | None = None) -> dict[str, ModelFolder]:
+    """Download `<name>/` folders of a multi-model repo into the HF cache; return name -> the loaded folder.
 
     Repo layout: one model repo with one sub-folder per name in `MODEL_NAMES` (`mnist-ae/`,
     `mnist-vae/`, `fashion_mnist-ae/`, `fashion_mnist-vae/`), each holding `config.json`,
@@ -268,7 +259,7 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
 
     Refuses (`UnsafeRepoError`) a repo carrying any pickle-capable file; downloads only
     `ALLOWED_PATTERNS` directly inside the requested folders, pinned to the commit whose listing
-    was checked; checks each folder loads (`WeightsError` naming a truncated/mismatched file).
+    was checked; loads each folder whole, once (`WeightsError` naming a truncated/mismatched file).
     `local_files_only=True` uses the last copy that passed these checks. `timeout` bounds each
     metadata request (default: HF_HUB_ETAG_TIMEOUT, 10 s).
     """
@@ -311,71 +302,3 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
     _remember_revision(repo_id, revision, info.sha, cache_dir)
     logger.info("pulled %s from Hub repo %s (commit %s)", ", ".join(names), repo_id, info.sha[:7])
     return folders
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ae_vae.hub", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Push weights folders to the Hugging Face Hub or pull the app's four models. "
-                    "The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects another Hub.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO) on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{push,push-all,pull}")
-
-    push = sub.add_parser("push", help="push one weights folder",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                          description="Push one weights folder (what train.py writes) to a model repo.")
-    push.add_argument("folder", metavar="DIR", help="weights folder with config.json and model.safetensors")
-    push.add_argument("repo_id", metavar="REPO_ID", help="target model repo, user/name")
-    push.add_argument("--path-in-repo", default=None, help="sub-folder in the repo; None: the repo root")
-
-    push_all_parser = sub.add_parser("push-all", help="push the four app models into one repo",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                     description="Push WEIGHTS_DIR/<name>/ for " + ", ".join(MODEL_NAMES)
-                                                 + " into one repo, one sub-folder each, in one commit.")
-    push_all_parser.add_argument("weights_dir", metavar="WEIGHTS_DIR", help="folder holding the four model folders")
-    push_all_parser.add_argument("repo_id", metavar="REPO_ID", help="target model repo, user/name")
-    for p in (push, push_all_parser):
-        p.add_argument("--private", action="store_true", help="create the repo as private (if it does not exist)")
-        p.add_argument("--revision", default=constants.DEFAULT_REVISION, help="branch to push to, created if missing")
-
-    pull = sub.add_parser("pull", help="download and check the four app models",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                          description="Download the four model folders of REPO_ID into the HF cache and check "
-                                      "that each loads.")
-    pull.add_argument("repo_id", metavar="REPO_ID", help="model repo holding one sub-folder per model")
-    pull.add_argument("--revision", default=constants.DEFAULT_REVISION, help="branch, tag or commit")
-    pull.add_argument("--cache-dir", default=constants.HF_HUB_CACHE, help="HF cache folder (HF_HUB_CACHE)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "push":
-            url = push_folder(args.folder, args.repo_id, path_in_repo=args.path_in_repo, private=args.private,
-                              revision=args.revision)
-            print(f"pushed {args.folder} -> {url}")
-        elif args.command == "push-all":
-            url = push_all(args.weights_dir, args.repo_id, private=args.private, revision=args.revision)
-            print(f"pushed {', '.join(MODEL_NAMES)} -> {url}")
-        else:
-            folders = pull_models(args.repo_id, revision=args.revision, cache_dir=args.cache_dir)
-            for name, folder in folders.items():
-                print(f"{name}: {folder}")
-    except (HubError, WeightsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # CLI contract: one line on stderr, no traceback (details with -v)
-        logger.info("unexpected error", exc_info=True)
-        print(f"error: {describe_hub_error(exc, getattr(args, 'repo_id', '?'))}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

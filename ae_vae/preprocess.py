@@ -32,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
 from .data import normalize_dataset_name
+from .errors import InputError
 
 FRAME = 28
 BOX = 20
@@ -56,10 +57,6 @@ EDGE_LENGTH = 0.3  # ... along at least this share of that side is the edge of t
 _ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
                 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
                 8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the transposition that makes the image upright
-
-
-class InputError(ValueError):
-    """A user input that cannot be turned into a model input; the message is shown to the user."""
 
 
 @dataclass(frozen=True)

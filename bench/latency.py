@@ -26,8 +26,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app as app_module
-from ae_vae.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
-from ae_vae.weight_sources import load_explorer
+from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
+from ae_vae.app.sources import load_explorer
 from bench.common import (
     app_server,
     argument_parser,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ae_vae.drawing_pad import FRAME_INTERVAL_MS, encode_payload
+from ae_vae.app.pad import FRAME_INTERVAL_MS, encode_payload
 from bench.common import SHAPES, along, percentile, render_strokes, shape_on_canvas
 
 STROKE_S = 1.5  # one stroke, pointer-down to pointer-up

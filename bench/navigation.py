@@ -39,12 +39,12 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.app.figures import PANELS
+from ae_vae.app.pad import BRUSH_WIDTH, PAD_SIZE, decode_payload, encode_payload
+from ae_vae.app.sources import load_explorer
 from ae_vae.data import load_split
-from ae_vae.drawing_pad import BRUSH_WIDTH, PAD_SIZE, decode_payload, encode_payload
-from ae_vae.explorer import PANELS
-from ae_vae.navigation import MODELS, Neighbours
+from ae_vae.latent.navigation import MODELS, Neighbours
 from ae_vae.preprocess import to_model_input
-from ae_vae.weight_sources import load_explorer
 from bench.common import argument_parser, exit_unless_ready, machine, percentile, timed_ms
 
 STORED_POINTS = 5000
@@ -132,7 +132,7 @@ def load_the_judge(weights_dir: Path, data_dir: Path):
     """The shipped judge, or the pixel-space stand-in (and why)."""
     folder = weights_dir / "judge-mnist"
     try:
-        from ae_vae.judge import load_judge
+        from ae_vae.models.judge import load_judge
 
         judge, card = load_judge(folder)
         return judge, f"the shipped judge ({folder}, test accuracy {card.test_accuracy:.4f})"

@@ -24,8 +24,8 @@ from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.app.pad import PAD_SIZE, PAYLOAD_TOLERANCE, encode_payload, framing_difference, sketch_value
 from ae_vae.data import DATASETS, load_split
-from ae_vae.drawing_pad import PAD_SIZE, PAYLOAD_TOLERANCE, encode_payload, framing_difference, sketch_value
 from ae_vae.preprocess import to_model_input
 from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, argument_parser, machine, render_strokes, shape_on_canvas
 
@@ -70,7 +70,7 @@ def drawings(dataset: str, data_dir: Path, count: int, seed: int = 0):
 def load_judge_or_none(folder: Path):
     if not (folder / "model.safetensors").is_file():
         return None
-    from ae_vae.judge import load_judge
+    from ae_vae.models.judge import load_judge
 
     return load_judge(folder)[0]
 

@@ -158,7 +158,8 @@ def run(preprocess: Preprocess, source, dataset: str) -> np.ndarray:
 def classifier(dataset: str, train_images: torch.Tensor, train_labels: torch.Tensor, weights_dir: Path):
     """The shipped judge, or the judge's architecture trained here (2 epochs, 1 thread); and a note which."""
     from ae_vae.data import ImageSet
-    from ae_vae.judge import load_judge, train_judge
+    from ae_vae.models.judge import load_judge
+    from ae_vae.training.judge import train_judge
 
     folder = weights_dir / f"judge-{dataset}"
     if (folder / "config.json").is_file():

@@ -29,18 +29,18 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import load_model
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, ImageSet, load_dataset
-from ae_vae.judge import Judge, load_judge
-from ae_vae.priors import (
+from ae_vae.errors import PriorError
+from ae_vae.latent.priors import (
     DEFAULT_CLASS_FILTER,
     PRIOR_FILE,
     UNCONDITIONAL_KINDS,
     GaussianMixturePrior,
-    PriorError,
     fit_prior,
     judged_correct,
-    model_codes,
 )
-from ae_vae.sample_quality import class_conditional_quality, decode_in_batches, sample_quality, unconditional_quality
+from ae_vae.models.inference import decode_in_batches, embed_in_batches
+from ae_vae.models.judge import Judge, load_judge
+from ae_vae.training.evaluation import class_conditional_quality, sample_quality, unconditional_quality
 from bench.common import ROOT, argument_parser, machine
 
 logger = logging.getLogger("priors")
@@ -93,7 +93,7 @@ def report(args: Namespace, name: str, model, judge: Judge, train: ImageSet, tes
 def sweep_components(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
                      test_features: np.ndarray) -> list[dict]:
     """Held-out log-likelihood and BIC of a fit to 50 000 training codes (10 000 held out), and its samples' FD."""
-    codes = model_codes(model, train.images).double()
+    codes = embed_in_batches(model, train.images).double()
     order = torch.randperm(len(codes), generator=torch.Generator().manual_seed(args.seed))
     fit_part, held_out = codes[order[10_000:]], codes[order[:10_000]]
     rows = []
@@ -147,7 +147,7 @@ def sweep_unconditional(args: Namespace, name: str, model, judge: Judge, train: 
 def sweep_classes(args: Namespace, name: str, model, judge: Judge, train: ImageSet, test: ImageSet,
                   test_features: np.ndarray) -> list[dict]:
     """Class-conditional share per class filter x components per class (temperature 1 and the given others)."""
-    codes = model_codes(model, train.images)
+    codes = embed_in_batches(model, train.images)
     rows = []
     for class_filter, min_confidence in args.filters:
         mask = None
@@ -182,7 +182,7 @@ def diagnose(args: Namespace, name: str, model, judge: Judge, train: ImageSet, t
     """
     if done := args.journal.find(model=name):
         return done
-    codes = model_codes(model, train.images)
+    codes = embed_in_batches(model, train.images)
     k = args.class_components[0]
     prior = GaussianMixturePrior.fit(codes, train.labels, n_components=1, class_components=k,
                                      covariance_type=args.covariance, seed=args.seed)

@@ -23,10 +23,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import VAE, AutoEncoder, DataNotFoundError, WeightsError, load_model
 from ae_vae.data import ImageSet, load_dataset
-from ae_vae.evaluation import elbo_terms, reconstruction_errors
-from ae_vae.judge import JudgeError, accuracy, frechet_distance, load_judge
-from ae_vae.priors import model_codes
-from ae_vae.sample_quality import decode_in_batches, standard_normal_draws
+from ae_vae.errors import JudgeError
+from ae_vae.latent.priors import StandardNormalPrior
+from ae_vae.models.inference import decode_in_batches, embed_in_batches
+from ae_vae.models.judge import load_judge
+from ae_vae.training.evaluation import elbo_terms, frechet_distance, reconstruction_errors
+from ae_vae.training.judge import accuracy
 from bench.common import ROOT, argument_parser, print_table_head, print_table_row
 
 COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test",
@@ -40,16 +42,16 @@ def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0,
     dataset = model.config.dataset
     train, test = load_dataset(dataset, data_dir, download=False)
     judge, _ = load_judge(ROOT / "weights" / f"judge-{dataset}")
-    reconstructions = decode_in_batches(model, model_codes(model, test.images))
+    reconstructions = decode_in_batches(model, embed_in_batches(model, test.images))
     row: dict[str, float | str] = {
         "folder": str(folder),
         "MSE": round(reconstruction_errors(model, test.images)["mse_per_pixel"], 6),
         "judge on recon": round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4),
         "judge on train recon": round(accuracy(judge, ImageSet(
-            decode_in_batches(model, model_codes(model, train.images[:samples])), train.labels[:samples])), 4)}
+            decode_in_batches(model, embed_in_batches(model, train.images[:samples])), train.labels[:samples])), 4)}
     if isinstance(model, VAE):
         terms = elbo_terms(model, test.images, seed=seed)
-        features = judge.features(decode_in_batches(model, standard_normal_draws(model.latent_dim, samples, seed)))
+        features = judge.features(decode_in_batches(model, StandardNormalPrior(model.latent_dim).sample(samples, generator=torch.Generator().manual_seed(seed))))
         row.update({"−ELBO": round(terms["neg_elbo"], 2), "KL": round(terms["kl"], 2),
                     "FD N(0, I) vs test": round(frechet_distance(features, judge.features(test.images)), 2),
                     "FD N(0, I) vs train": round(frechet_distance(features, judge.features(train.images[:samples])),

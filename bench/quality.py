@@ -41,12 +41,14 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import VAE, VAEConfig, load_model
 from ae_vae.data import CLASS_NAMES, DATASET_TITLES, ImageSet, load_dataset
-from ae_vae.evaluation import evaluate_model
-from ae_vae.judge import Judge, accuracy, frechet_distance, load_judge
-from ae_vae.plotting import grid_figure, save_figure
-from ae_vae.priors import GaussianMixturePrior, PriorError, model_codes
-from ae_vae.sample_quality import decode_in_batches, sample_quality, standard_normal_draws, unconditional_quality
-from ae_vae.training import Schedule, TrainState, train_epoch
+from ae_vae.errors import PriorError
+from ae_vae.figures import grid_figure, save_figure
+from ae_vae.latent.priors import GaussianMixturePrior, StandardNormalPrior
+from ae_vae.models.inference import decode_in_batches, embed_in_batches
+from ae_vae.models.judge import Judge, load_judge
+from ae_vae.training.evaluation import evaluate_model, frechet_distance, sample_quality, unconditional_quality
+from ae_vae.training.judge import accuracy
+from ae_vae.training.loop import Schedule, TrainState, train_epoch
 from bench.common import ROOT, argument_parser, machine
 
 logger = logging.getLogger("quality")
@@ -98,14 +100,14 @@ def train_baseline(model: VAE, train: ImageSet, epochs: int, seed: int, lr: floa
 def standard_normal_quality(model: nn.Module, judge: Judge, test_features: np.ndarray, samples: int,
                             seed: int) -> dict[str, Any]:
     """N(0, I) only, drawn as `sample_quality` draws it (same seed, same codes): for models without a prior."""
-    z = standard_normal_draws(model.latent_dim, samples, seed)
+    z = StandardNormalPrior(model.latent_dim).sample(samples, generator=torch.Generator().manual_seed(seed))
     return {"standard": unconditional_quality(judge, decode_in_batches(model, z), test_features), "samples": samples}
 
 
 def measure(args: Namespace, name: str, model: nn.Module, folder: Path | None, judge: Judge, train: ImageSet,
             test: ImageSet, test_features: np.ndarray) -> tuple[dict[str, Any], GaussianMixturePrior | None]:
     """Test metrics, the judge on the reconstructions, sample quality per prior; and the prior used (or None)."""
-    reconstructions = decode_in_batches(model, model_codes(model, test.images))
+    reconstructions = decode_in_batches(model, embed_in_batches(model, test.images))
     row: dict[str, Any] = {"model": name, "folder": folder.name if folder else None, "latent_dim": model.latent_dim,
                            **evaluate_model(model, train, test, seed=args.seed)}
     row["judge_acc_on_reconstructions"] = round(accuracy(judge, ImageSet(reconstructions, test.labels)), 4)

@@ -35,8 +35,8 @@ from argparse import Namespace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ae_vae.drawing_pad import DONE_STATUS
-from ae_vae.plotting import MARKER_FILL
+from ae_vae.app.figures import MARKER_FILL
+from ae_vae.app.pad import DONE_STATUS
 from bench.common import (
     ROOT,
     SHAPES,

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 import app as app_module
-from ae_vae.gradio_io import OutputFiles
-from ae_vae.handlers import AppHandlers
-from ae_vae.weight_sources import load_explorer
+from ae_vae.app.gradio_io import OutputFiles
+from ae_vae.app.handlers import AppHandlers
+from ae_vae.app.sources import load_explorer
 from bench.common import free_port
 
 gradio_client = pytest.importorskip("gradio_client")

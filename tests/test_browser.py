@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ae_vae.drawing_pad import encode_payload
-from ae_vae.explorer import PANELS
-from ae_vae.weight_sources import load_explorer
+from ae_vae.app.figures import PANELS
+from ae_vae.app.pad import encode_payload
+from ae_vae.app.sources import load_explorer
 
 # One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
 # (conftest puts the repo root on sys.path).

@@ -15,7 +15,8 @@ import torch
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
-from ae_vae.drawing_pad import (
+from ae_vae.app.handlers import EMPTY_PAD_MESSAGE
+from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,
     MARGIN,
@@ -31,8 +32,8 @@ from ae_vae.drawing_pad import (
     inline_png,
     sketch_value,
 )
-from ae_vae.handlers import EMPTY_PAD_MESSAGE
-from ae_vae.preprocess import InputError, to_model_input
+from ae_vae.errors import InputError
+from ae_vae.preprocess import to_model_input
 from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 
 # to_model_input frames each data set its own way once it takes `dataset` (MNIST's framing before).
@@ -178,7 +179,7 @@ def test_framing_difference_forgives_a_one_pixel_shift_only():
 
 def test_a_shipped_judge_classifies_both_the_same():
     """The digit judge (weights/judge-mnist, when shipped) gives the same class to both renderings."""
-    judge_module = pytest.importorskip("ae_vae.judge")
+    judge_module = pytest.importorskip("ae_vae.models.judge")
     folder = DEFAULT_WEIGHTS_DIR / "judge-mnist"
     if not (folder / "model.safetensors").is_file():
         pytest.skip(f"no judge in {folder}")
@@ -200,7 +201,7 @@ def events() -> PadEvents:
     missing = missing_weights(DEFAULT_WEIGHTS_DIR)
     if missing:
         pytest.skip(f"no bundled weights for {missing}")
-    from ae_vae.weight_sources import load_explorer
+    from ae_vae.app.sources import load_explorer
 
     return PadEvents(load_explorer(None, DEFAULT_WEIGHTS_DIR))
 

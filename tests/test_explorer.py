@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ae_vae.explorer import Explorer, gif_bytes, load_dataset_models
-from ae_vae.plotting import MARKER_FILL
-from ae_vae.preprocess import InputError
+from ae_vae.app.explorer import Explorer, load_dataset_models
+from ae_vae.app.figures import MARKER_FILL, gif_bytes
+from ae_vae.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"

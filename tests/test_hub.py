@@ -23,9 +23,9 @@ from ae_vae import (
     WeightsError,
     load_model,
 )
-from ae_vae.cards import portable_command
-from ae_vae.embeddings import LatentMaps, fit_pca, save_maps
-from ae_vae.fileio import HubError, atomic_write_json, download_model_file
+from ae_vae.app.sources import load_explorer, resolve_model_folders
+from ae_vae.errors import HubError
+from ae_vae.fileio import atomic_write_json, download_model_file
 from ae_vae.hub import (
     MODEL_NAMES,
     NO_TOKEN_MESSAGE,
@@ -33,9 +33,10 @@ from ae_vae.hub import (
     push_all,
     push_folder,
 )
-from ae_vae.priors import GaussianMixturePrior, weights_fingerprint
-from ae_vae.weight_sources import load_explorer, resolve_model_folders
-from ae_vae.weights import save_model_folder
+from ae_vae.latent.maps import LatentMaps, fit_pca, save_maps
+from ae_vae.latent.priors import GaussianMixturePrior, weights_fingerprint
+from ae_vae.models.format import save_model_folder
+from ae_vae.training.cards import portable_command
 
 USER = FakeHub.USER
 CHILD_ENV_DROP = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE",

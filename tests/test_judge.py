@@ -8,19 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from ae_vae.data import load_split
-from ae_vae.judge import (
-    FEATURE_DIM,
-    Judge,
-    JudgeCard,
-    JudgeError,
-    frechet_distance,
-    load_judge,
-    main,
-    random_shift,
-    save_judge,
-    train_judge,
-)
+from ae_vae.cli import main
+from ae_vae.data import load_split, random_shift
+from ae_vae.errors import JudgeError
+from ae_vae.models.judge import FEATURE_DIM, Judge, JudgeCard, load_judge, save_judge
+from ae_vae.training.evaluation import frechet_distance
+from ae_vae.training.judge import train_judge
 
 
 def random_images(count: int, seed: int = 0) -> torch.Tensor:

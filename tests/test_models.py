@@ -20,8 +20,8 @@ from ae_vae import (
     load_model,
     mmd_to_standard_normal,
 )
-from ae_vae.evaluation import knn_accuracy
-from ae_vae.weights import save_model_folder
+from ae_vae.models.format import save_model_folder
+from ae_vae.training.evaluation import knn_accuracy
 
 TINY = {"latent_dim": 3, "channels": (4, 8), "hidden_blocks": 1}
 

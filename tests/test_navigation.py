@@ -13,16 +13,18 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from ae_vae.add_images import add_images
-from ae_vae.embeddings import EmbeddingsError, LatentMaps, fit_pca, load_maps, save_maps
-from ae_vae.explorer import PANELS, Explorer, load_dataset_models
-from ae_vae.gradio_io import OutputFiles
-from ae_vae.handlers import AppHandlers
-from ae_vae.models import AutoEncoder, AutoEncoderConfig
-from ae_vae.navigation import MAX_SIGMA, Navigator, PositionError, image_properties
-from ae_vae.navigation_handlers import NavigationHandlers
-from ae_vae.preprocess import InputError
-from ae_vae.weights import load_model, save_model_folder
+from ae_vae.app.explorer import Explorer, load_dataset_models
+from ae_vae.app.figures import PANELS
+from ae_vae.app.gradio_io import OutputFiles
+from ae_vae.app.handlers import AppHandlers
+from ae_vae.app.navigation_handlers import NavigationHandlers
+from ae_vae.errors import EmbeddingsError, InputError
+from ae_vae.latent.maps import LatentMaps, fit_pca, load_maps, save_maps
+from ae_vae.latent.navigation import MAX_SIGMA, Navigator, image_properties
+from ae_vae.models.autoencoder import AutoEncoder
+from ae_vae.models.config import AutoEncoderConfig
+from ae_vae.models.format import load_model, save_model_folder
+from ae_vae.training.artifacts import store_points
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -100,9 +102,9 @@ def test_neighbours_vote_and_closeness():
     ((float("nan"), 0.0), "outside"), ((1e12, 0.0), "outside"), ((0.0, -1e300), "outside"), (("x", 0.0), "number")])
 def test_positions_are_checked(bad, message):
     nav = Navigator(synthetic_maps(), "mnist")
-    with pytest.raises(PositionError, match=message):
+    with pytest.raises(InputError, match=message):
         nav.check_position("umap", *bad)
-    with pytest.raises(PositionError, match="projection must be one of pca, umap"):
+    with pytest.raises(InputError, match="projection must be one of pca, umap"):
         nav.check_position("tsne", 0.0, 0.0)
 
 
@@ -183,7 +185,7 @@ def test_add_images_stores_them_and_changes_no_map(tmp_path, tiny_data_dir, neig
         old = {k: before.get_tensor(k) for k in before.keys()}  # noqa: SIM118 - safe_open is not iterable
         old_meta = before.metadata()
     stored = min(neighbour_points, 256)  # the tiny training split has 256 images
-    assert add_images(folder, tiny_data_dir, neighbour_points) == (40, stored)
+    assert store_points(folder, tiny_data_dir, neighbour_points) == (40, stored)
     added = {"images"} | ({"neighbour_latents", "neighbour_labels", "neighbour_images"} if stored else set())
     with safe_open(str(path), "np") as after:
         assert after.metadata() == {**old_meta, "neighbour_points": str(stored)} and set(after.keys()) == set(old) | added
@@ -208,11 +210,11 @@ def test_add_images_refuses_points_that_are_not_the_test_split(tmp_path, tiny_da
     maps.latents = maps.latents + 1.0  # other weights' codes
     save_maps(maps, folder / "embeddings.safetensors")
     with pytest.raises(EmbeddingsError, match="re-encode"):
-        add_images(folder, tiny_data_dir)
+        store_points(folder, tiny_data_dir)
     maps.labels = np.roll(maps.labels, 1)
     save_maps(maps, folder / "embeddings.safetensors")
     with pytest.raises(EmbeddingsError, match="labels are not the first 40"):
-        add_images(folder, tiny_data_dir)
+        store_points(folder, tiny_data_dir)
 
 
 def with_training_points(maps: LatentMaps, count: int = 50, seed: int = 3) -> LatentMaps:

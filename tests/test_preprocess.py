@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ae_vae.preprocess import InputError, load_image, to_model_input
+from ae_vae.errors import InputError
+from ae_vae.preprocess import load_image, to_model_input
 
 
 def stroke_canvas(size=280, box=(100, 60, 140, 200), width=18, ink=0, paper=255, mode="L") -> Image.Image:

@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 from ae_vae import AutoEncoder, AutoEncoderConfig, save_model_folder
-from ae_vae.fileio import WeightsError
-from ae_vae.priors import PRIOR_FILE, GaussianMixturePrior, Mixture, PriorError, fit_prior, main, weights_fingerprint
+from ae_vae.cli import main
+from ae_vae.errors import PriorError, WeightsError
+from ae_vae.latent.priors import PRIOR_FILE, GaussianMixturePrior, Mixture, fit_prior, weights_fingerprint
 
 DIM, CLASSES, SPREAD = 4, 3, 50.0
 

@@ -12,8 +12,8 @@ from conftest import REAL_DATA_DIR, real_data_available
 
 from ae_vae import VAE, AutoEncoder, load_maps, load_model
 from ae_vae.data import load_split
-from ae_vae.evaluation import elbo_terms, reconstruction_errors
 from ae_vae.hub import MODEL_NAMES
+from ae_vae.training.evaluation import elbo_terms, reconstruction_errors
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from ae_vae import load_maps, load_model
-from ae_vae.data import DataNotFoundError, load_split
-from ae_vae.priors import GaussianMixturePrior
+from ae_vae.data import load_split
+from ae_vae.errors import DataNotFoundError
+from ae_vae.latent.priors import GaussianMixturePrior
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"--epochs": "1", "--latent-dim": "2", "--channels": ("4", "8"), "--hidden-blocks": "0", "--batch-size": "64",

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, ImageSet, VAEConfig
 from ae_vae.data import random_shift
-from ae_vae.training import Schedule, TrainState, build_optimizer, changed_settings, run_arguments, train_epoch
+from ae_vae.training.loop import Schedule, TrainState, build_optimizer, changed_settings, run_arguments, train_epoch
 from train import parse_args
 
 
@@ -115,7 +115,7 @@ def test_train_epoch_feeds_the_model_shifted_images(max_shift):
             self.scale = torch.nn.Parameter(torch.ones(()))
 
         def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0, edge_matching=0.0):
-            from ae_vae.models import ModelOutput
+            from ae_vae.models.blocks import ModelOutput
             seen.append(x.detach().clone())
             loss = (x * self.scale).mean()
             return ModelOutput(loss=loss, reconstruction=x, terms={"loss": loss.detach()})
@@ -139,7 +139,7 @@ def test_train_epoch_clips_the_gradient_norm(grad_clip):
             self.weight = torch.nn.Parameter(torch.zeros(4))
 
         def forward(self, x, beta=1.0, generator=None, input_noise=0.0, prior_matching=0.0, edge_matching=0.0):
-            from ae_vae.models import ModelOutput
+            from ae_vae.models.blocks import ModelOutput
             loss = 1000.0 * self.weight.sum() + 0.0 * x.mean()
             return ModelOutput(loss=loss, reconstruction=x, terms={"loss": loss.detach()})
 

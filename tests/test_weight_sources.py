@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ae_vae.fileio import WeightsError
-from ae_vae.weight_sources import WeightsSource, find_own_models, load_explorer, with_own_models
+from ae_vae.app.sources import WeightsSource, find_own_models, load_explorer, with_own_models
+from ae_vae.errors import WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "weights"

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .data import DATASETS
+from ..data import DATASETS
+from ..errors import UnsafeRepoError, WeightsError
+from ..fileio import describe_hub_error, first_line, timed_out
+from ..folders import ModelFolder, load_model_folder
+from ..hub import MODEL_NAMES, check_names, pull_models
+from ..models.format import read_config
 from .explorer import Explorer, load_dataset_models
-from .fileio import UnsafeRepoError, WeightsError, describe_hub_error, first_line, timed_out
-from .hub import MODEL_NAMES, check_names, pull_models
-from .weights import load_model, read_config
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,7 +32,7 @@ T = TypeVar("T")
 class WeightsSource:
     """Which weights the app uses: `origin` is "hub", "hub-cache" or "bundled"; `notice` says why."""
 
-    folders: dict[str, Path]
+    folders: dict[str, ModelFolder]  # loaded once, by whoever validated them
     origin: str
     notice: str
 
@@ -62,10 +64,9 @@ def _bundled(bundled_dir: Path, names: tuple[str, ...], why: str) -> WeightsSour
     folders = {}
     for name in names:
         try:
-            load_model(bundled_dir / name)
+            folders[name] = load_model_folder(bundled_dir / name)
         except WeightsError as exc:
             raise WeightsError(f"{why}, and the bundled weights are unusable: {exc}") from exc
-        folders[name] = bundled_dir / name
     label = f"{bundled_dir.name}/" if bundled_dir.name else str(bundled_dir)
     return WeightsSource(folders, "bundled", f"{why}; using the bundled weights in {label}")
 
@@ -95,7 +96,7 @@ def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, 
                               "token": token}
     finished, folders, error = _run_with_deadline(lambda: pull_models(hub_repo, timeout=timeout, **common), timeout)
     if finished and error is None and folders is not None:
-        commit = next(iter(folders.values())).parent.name[:7]
+        commit = next(iter(folders.values())).path.parent.name[:7]
         source = WeightsSource(folders, "hub", f"Using the weights from Hub repo {hub_repo} (commit {commit})")
         logger.info("%s", source.notice)
         return source
@@ -113,7 +114,7 @@ def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, 
         logger.info("no usable cached copy of %s: %s", hub_repo, first_line(exc))
         source = _bundled(bundled_dir, names, why)
     else:
-        commit = next(iter(cached.values())).parent.name[:7]
+        commit = next(iter(cached.values())).path.parent.name[:7]
         source = WeightsSource(cached, "hub-cache", f"{why}; using the cached copy from the Hub cache "
                                                     f"(commit {commit})")
     logger.warning("%s", source.notice)
@@ -121,15 +122,16 @@ def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, 
 
 
 def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[str | os.PathLike] = (),
-                    vae: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
-    """The user's own model folders by app name (`mnist-ae`, ...), each checked to load.
+                    vae: Sequence[str | os.PathLike] = ()) -> dict[str, ModelFolder]:
+    """The user's own model folders by app name (`mnist-ae`, ...), each loaded whole (a prior that does not
+    belong to its weights is left out, with the reason, rather than refused).
 
     `weights_dir` is a `train.py` output folder or a folder holding any of the four model folders;
     `ae` / `vae` are `train.py` output folders of that kind. The data set and kind come from each
     folder's `config.json`, so a folder can be named anything. Raises `WeightsError` (one line naming
     the folder or file) for anything unusable.
     """
-    found: dict[str, Path] = {}
+    found: dict[str, ModelFolder] = {}
 
     def add(folder: Path, kind: str | None) -> None:
         if not folder.is_dir():
@@ -139,10 +141,10 @@ def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[s
             raise WeightsError(f"{folder}: --{kind} needs a {kind.upper()} folder, but its config.json describes "
                                f"a{'n' if config.model_type == 'ae' else ''} {config.model_type.upper()}")
         name = f"{config.dataset}-{config.model_type}"
-        if name in found and found[name] != folder:
-            raise WeightsError(f"two folders for {name}: {found[name]} and {folder}")
-        load_model(folder)
-        found[name] = folder
+        if name in found and found[name].path != folder:
+            raise WeightsError(f"two folders for {name}: {found[name].path} and {folder}")
+        if name not in found:
+            found[name] = load_model_folder(folder, strict_prior=False)
 
     if weights_dir is not None:
         weights_dir = Path(weights_dir)
@@ -163,12 +165,12 @@ def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[s
     return found
 
 
-def with_own_models(source: WeightsSource, own: dict[str, Path]) -> WeightsSource:
+def with_own_models(source: WeightsSource, own: dict[str, ModelFolder]) -> WeightsSource:
     """`source` with the user's folders taking the place of the models they provide; the notice says which
     model came from where."""
     if not own:
         return source
-    mine = "; ".join(f"{name} from {folder}" for name, folder in sorted(own.items()))
+    mine = "; ".join(f"{name} from {folder.path}" for name, folder in sorted(own.items()))
     rest = [name for name in source.folders if name not in own]
     notice = f"Using your models: {mine}"
     if rest:
@@ -177,7 +179,7 @@ def with_own_models(source: WeightsSource, own: dict[str, Path]) -> WeightsSourc
 
 
 def load_explorer(hub_repo: str | None, weights_dir: str | os.PathLike, timeout: float = 5.0,
-                  own_models: dict[str, Path] | None = None, **hub_options: Any) -> Explorer:
+                  own_models: dict[str, ModelFolder] | None = None, **hub_options: Any) -> Explorer:
     """Load all models once, from the Hub if configured (cached, with fallback), else from `weights_dir`;
     `own_models` (from `find_own_models`) replace the models they provide.
 

@@ -32,6 +32,7 @@ import binascii
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -40,9 +41,9 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
+from ..errors import InputError
 from .explorer import Explorer
 from .handlers import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
-from .preprocess import InputError
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's
@@ -208,168 +209,13 @@ class PadEvents:
 
 # ---------------------------------------------------------------- the component
 
-PAD_HTML = """
-<div class="pad empty">
-  <div class="pad-caption">{{label}}</div>
-  <div class="pad-area">
-    <canvas width="__SIZE__" height="__SIZE__" aria-label="Drawing pad: draw a digit with the mouse, a pen or a finger"></canvas>
-    <div class="pad-hint">draw a digit</div>
-  </div>
-  <div class="pad-tools" hidden>
-    <button type="button" class="pad-undo" title="Undo the last stroke (Ctrl+Z or ⌘Z)">↶ Undo</button>
-    <button type="button" class="pad-clear" title="Clear the pad (Delete)">✕ Clear</button>
-    <span class="pad-keys">Ctrl+Z undo · Delete clear</span>
-  </div>
-  <p class="pad-notice" role="alert">⚠️ The drawing pad did not start in this browser (its script did not run).
-     Upload an image below instead, or reload the page.</p>
-</div>
-"""
+STATIC = Path(__file__).resolve().parent / "static"
 
-PAD_CSS = """
-.pad { display: flex; flex-direction: column; gap: 6px; user-select: none; -webkit-user-select: none; }
-.pad-caption { font-size: 0.85em; font-weight: 600; }
-.pad-area { position: relative; width: 100%; max-width: __SIZE__px; aspect-ratio: 1 / 1; }
-.pad canvas { display: block; width: 100%; height: 100%; background: #fff; touch-action: none; cursor: crosshair;
-              border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); }
-.pad-hint { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
-            color: #8a8a8a; font-size: 1.3em; pointer-events: none; }
-.pad:not(.empty) .pad-hint { display: none; }
-.pad-tools { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
-.pad-tools[hidden] { display: none; }
-.pad-tools button { padding: 4px 12px; border-radius: var(--radius-md); cursor: pointer;
-                    border: 1px solid var(--button-secondary-border-color, var(--border-color-primary));
-                    background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color); }
-.pad-keys { font-size: 0.85em; opacity: 0.7; }
-.pad-notice { margin: 0; color: var(--error-text-color, #b91c1c); }
-.pad-notice[hidden] { display: none; }
-"""
 
-# Runs once when the component mounts, as Function(element, trigger, props, server, upload, watch).
-PAD_JS = """
-const SIZE = __SIZE__, BRUSH = __BRUSH__, MAX_SIDE = __MAX_SIDE__, INTERVAL_MS = __INTERVAL__;
-const root = element.querySelector('.pad');
-const canvas = root.querySelector('canvas');
-const ctx = canvas.getContext('2d', {willReadFrequently: true});
-if (!ctx || !window.PointerEvent) return;  // the notice stays: the page says the pad did not start
-ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.lineWidth = BRUSH; ctx.strokeStyle = '#000'; ctx.fillStyle = '#000';
-
-const strokes = [];   // finished strokes, each a list of [x, y] canvas points
-const sent = [''];    // the payload after each finished stroke: undo re-sends the previous one exactly
-let current = null, pointer = null, base = null, timer = null, lastFrame = -Infinity;
-
-function paint(points) {
-  ctx.beginPath();
-  if (points.length === 1) {
-    ctx.arc(points[0][0], points[0][1], BRUSH / 2, 0, 2 * Math.PI); ctx.fill(); return;
-  }
-  ctx.moveTo(points[0][0], points[0][1]);
-  for (let i = 1; i < points.length; i++) ctx.lineTo(points[i][0], points[i][1]);
-  ctx.stroke();
-}
-
-// The ink's bounding box, reduced by the smallest integer factor that fits MAX_SIDE (area average,
-// rounded half up): the Python twin is ae_vae.drawing_pad.encode_payload.
-function payload(phase) {
-  const data = ctx.getImageData(0, 0, SIZE, SIZE).data;
-  let x0 = SIZE, y0 = SIZE, x1 = -1, y1 = -1;
-  for (let y = 0; y < SIZE; y++) {
-    for (let x = 0; x < SIZE; x++) {
-      if (data[4 * (y * SIZE + x) + 3]) {
-        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-      }
-    }
-  }
-  if (x1 < 0) return '';
-  const f = Math.ceil(Math.max(x1 - x0 + 1, y1 - y0 + 1) / MAX_SIDE);
-  const w = Math.ceil((x1 - x0 + 1) / f), h = Math.ceil((y1 - y0 + 1) / f);
-  let bytes = '';
-  for (let cy = 0; cy < h; cy++) {
-    for (let cx = 0; cx < w; cx++) {
-      let sum = 0;
-      for (let y = y0 + cy * f; y < Math.min(y0 + (cy + 1) * f, SIZE); y++) {
-        for (let x = x0 + cx * f; x < Math.min(x0 + (cx + 1) * f, SIZE); x++) sum += data[4 * (y * SIZE + x) + 3];
-      }
-      bytes += String.fromCharCode(Math.floor((2 * sum + f * f) / (2 * f * f)));
-    }
-  }
-  return phase + ':' + w + 'x' + h + ':' + btoa(bytes);
-}
-
-function show(value) {  // setting the value fires the component's change event (app.py: always_last)
-  if (value !== props.value) props.value = value;
-  root.classList.toggle('empty', strokes.length === 0 && current === null);
-}
-function send(phase) {
-  clearTimeout(timer); timer = null; lastFrame = performance.now();
-  const value = payload(phase);
-  show(value);
-  return value;
-}
-function schedule() {
-  if (timer !== null) return;
-  timer = setTimeout(() => { timer = null; if (current) send('live'); },
-                     Math.max(0, lastFrame + INTERVAL_MS - performance.now()));
-}
-function redraw() { ctx.clearRect(0, 0, SIZE, SIZE); strokes.forEach(paint); }
-function at(e) {
-  const r = canvas.getBoundingClientRect();
-  return [(e.clientX - r.left) * SIZE / r.width, (e.clientY - r.top) * SIZE / r.height];
-}
-
-canvas.addEventListener('pointerdown', (e) => {
-  if (current || !e.isPrimary || (e.pointerType === 'mouse' && e.button !== 0)) return;
-  e.preventDefault();
-  try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* synthetic pointers: no capture needed */ }
-  pointer = e.pointerId; current = [at(e)]; base = ctx.getImageData(0, 0, SIZE, SIZE);
-  paint(current); root.classList.remove('empty'); schedule();
-});
-canvas.addEventListener('pointermove', (e) => {
-  if (!current || e.pointerId !== pointer) return;
-  e.preventDefault();
-  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
-  for (const ev of (events.length ? events : [e])) current.push(at(ev));
-  ctx.putImageData(base, 0, 0); paint(current); schedule();
-});
-const finish = (e) => {
-  if (!current || e.pointerId !== pointer) return;
-  strokes.push(current); current = null; pointer = null; base = null;
-  sent.push(send('final'));
-};
-['pointerup', 'pointercancel', 'lostpointercapture'].forEach((type) => canvas.addEventListener(type, finish));
-// No page scroll or zoom while drawing on a phone (touch-action: none does it where supported).
-canvas.addEventListener('touchstart', (e) => e.preventDefault(), {passive: false});
-canvas.addEventListener('touchmove', (e) => e.preventDefault(), {passive: false});
-
-function undo() {
-  if (current || !strokes.length) return;
-  strokes.pop(); sent.pop(); redraw();
-  clearTimeout(timer); timer = null;
-  show(sent[sent.length - 1]);
-}
-function clear() {
-  if (current) return;
-  strokes.length = 0; sent.length = 1; redraw();
-  clearTimeout(timer); timer = null;
-  show('');
-}
-root.querySelector('.pad-undo').addEventListener('click', undo);
-root.querySelector('.pad-clear').addEventListener('click', clear);
-document.addEventListener('keydown', (e) => {
-  if (!canvas.isConnected || !canvas.getClientRects().length) return;  // another tab, or gone
-  const t = e.target;
-  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
-  const key = (e.key || '').toLowerCase();
-  if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && key === 'z') { e.preventDefault(); undo(); }
-  else if (!e.ctrlKey && !e.metaKey && !e.altKey && (key === 'delete' || key === 'backspace')) {
-    e.preventDefault(); clear();
-  }
-});
-
-canvas.aeVaePad = {payload, undo, clear, strokes: () => strokes.length};  // for tests and benchmarks
-root.querySelector('.pad-tools').hidden = false;
-root.querySelector('.pad-notice').hidden = true;
-root.dataset.ready = 'true';
-"""
+def _page_file(name: str) -> str:
+    """One of the pad's page files (`static/pad.html`, `.css`, `.js`; the script runs once when the component
+    mounts, as Function(element, trigger, props, server, upload, watch)), its constants filled in."""
+    return _fill((STATIC / name).read_text(encoding="utf-8"))
 
 
 def _fill(template: str) -> str:
@@ -394,7 +240,8 @@ def drawing_pad(**kwargs: Any) -> gr.HTML:
     (Instance attributes rather than a subclass: Gradio writes a `.pyi` copy of a module that subclasses a
     component.)
     """
-    pad = gr.HTML("", html_template=_fill(PAD_HTML), css_template=_fill(PAD_CSS), js_on_load=_fill(PAD_JS),
+    pad = gr.HTML("", html_template=_page_file("pad.html"), css_template=_page_file("pad.css"),
+                  js_on_load=_page_file("pad.js"),
                   apply_default_css=False, **kwargs)
 
     def preprocess(payload: Any) -> dict | None:

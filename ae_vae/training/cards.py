@@ -1,7 +1,7 @@
-"""Model cards generated from a weights folder (`config.json`, `metrics.json`, `training.json`).
+"""Model cards: of a weights folder (from `config.json`, `metrics.json`, `training.json`) and of a judge.
 
-One function renders every card, so all four shipped models (and any user's) read the same;
-the YAML metadata carries the measured test metrics as `model-index` results.
+One function renders every model's card, so all four shipped models (and any user's) read the same; the YAML
+metadata of every card, the judges' included, carries the measured test metrics as `model-index` results.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import json
 import os
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from .data import DATASET_TITLES
+from ..data import DATASET_TITLES
+
+if TYPE_CHECKING:
+    from ..models.judge import JudgeCard
 
 HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
 SPACE_URL = "https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"
@@ -190,4 +193,26 @@ for the maps, codes and pixels of the first training images for the neighbour se
 `training.json` (command and per-epoch history). No pickles.
 """
     metadata = card_metadata(config, metrics, name)
+    return f"---\n{metadata.to_yaml()}\n---\n{body}"
+
+
+def render_judge_card(card: JudgeCard) -> str:
+    """A judge folder's `README.md`: what it is for, its test accuracy (also as `model-index`), how to retrain it."""
+    title = DATASET_TITLES.get(card.dataset, card.dataset)
+    result = EvalResult(task_type="image-classification", dataset_type=HUB_DATASETS[card.dataset],
+                        dataset_name=title, dataset_split="test", metric_type="accuracy",
+                        metric_value=card.test_accuracy, metric_name="test accuracy")
+    metadata = ModelCardData(model_name=f"judge-{card.dataset}", library_name="pytorch", license="mit",
+                             datasets=[HUB_DATASETS[card.dataset]], pipeline_tag="image-classification",
+                             tags=["ae-vae-explorer", "judge", card.dataset, "safetensors"], eval_results=[result])
+    body = (f"# Judge classifier for {title}\n\n"
+            f"A small fixed CNN ({card.architecture}) that scores generated images: the Fréchet distance on its "
+            f"128-d penultimate features, the share of samples per class, and whether a class-conditional sample "
+            f"is the class asked for. It never changes, so scores compare across runs.\n\n"
+            f"- test accuracy on the official {title} test split: **{card.test_accuracy:.4f}**\n"
+            f"- trained {card.epochs} epochs, {card.schedule} from lr {card.lr}, batch {card.batch_size}, "
+            f"random shifts up to {card.max_shift} px, seed {card.seed}\n\n"
+            f"Train one with the same recipe (`--data-dir`: where the data sets are):\n\n```bash\n"
+            f"python -m ae_vae train-judge --dataset {card.dataset} --output weights/judge-{card.dataset} "
+            f"--epochs {card.epochs} --max-shift {card.max_shift} --seed {card.seed}\n```\n")
     return f"---\n{metadata.to_yaml()}\n---\n{body}"

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from .data import iterate_minibatches, random_shift
-from .fileio import atomic_save_safetensors, atomic_write_json
-from .models import Model
-from .weights import load_weights_into, save_model_folder
+from ..data import iterate_minibatches, random_shift
+from ..fileio import atomic_save_safetensors, atomic_write_json, read_safetensors
+from ..models import Model
+from ..models.format import load_weights_into, save_model_folder
 
 
 @dataclass
@@ -218,7 +217,7 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
     """Restore model, optimizer and RNGs; return the train state."""
     folder = Path(folder)
     load_weights_into(model, folder / "model.safetensors")
-    tensors = load_file(str(folder / "training_state.safetensors"))
+    tensors, _ = read_safetensors(folder / "training_state.safetensors")
     meta = json.loads((folder / "training_state.json").read_text())
     _restore_optimizer(optimizer, tensors, meta["optimizer"])
     generator.set_state(tensors["rng.generator"])

@@ -13,11 +13,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from .data import CLASS_NAMES
+from ..data import CLASS_NAMES
+from ..errors import InputError
+from ..latent.navigation import MODELS
 from .gradio_io import user_errors
 from .handlers import AppHandlers
-from .navigation import MODELS
-from .preprocess import InputError
 
 DEFAULT_NEIGHBOURS = 8
 WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
@@ -64,7 +64,7 @@ class NavigationHandlers:
             if near.images is None:
                 galleries.append([])
                 line += (" (Neighbours unavailable for this folder: its embeddings.safetensors stores no images; "
-                         f"`python -m ae_vae.add_images <{model} folder>` adds them.)")
+                         f"`python -m ae_vae.store_points <{model} folder>` adds them.)")
             else:
                 galleries.append([(self.files.png(img), names[int(label)])
                                   for img, label in zip(near.images, near.labels)])

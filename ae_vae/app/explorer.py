@@ -6,30 +6,26 @@ used read-only under `torch.no_grad()`, so one `Explorer` serves concurrent requ
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
-from PIL import Image
 
-from .data import DATASET_TITLES, INTERPOLATION_PAIRS, normalize_dataset_name
-from .embeddings import LatentMaps, load_maps
-from .fileio import WeightsError
-from .latent import interpolate, lerp, sample_fitted_gaussian, sample_prior, slerp
-from .models import VAE, AutoEncoder
-from .navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours, PositionError
-from .plotting import RenderedFigure, image_grid, scatter_figure, to_uint8
-from .preprocess import InputError, to_model_input
-from .priors import PRIOR_FILE, GaussianMixturePrior, PriorError
-from .weights import load_model
+from ..data import INTERPOLATION_PAIRS, normalize_dataset_name
+from ..errors import InputError, WeightsError
+from ..figures import image_grid, to_uint8
+from ..folders import ModelFolder, load_model_folder
+from ..latent.maps import LatentMaps
+from ..latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours
+from ..latent.paths import interpolate, lerp, slerp
+from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, check_temperature, gaussian_prior
+from ..models import VAE, AutoEncoder
+from ..preprocess import to_model_input
+from .figures import PANELS, RenderedFigure, maps_figure
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +34,6 @@ DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on o
 MAX_STEPS = 24
 POSTERIOR_SAMPLES = 4
 PRIORS = ("standard", "mixture")
-# the panels of `maps_figure`, in the order of its axes (and of RenderedFigure's boxes): (model, projection)
-PANELS = (("ae", "pca"), ("vae", "pca"), ("ae", "umap"), ("vae", "umap"))
 CODE_LIMIT = 10.0  # a decoded code's entries may be at most this many times the stored codes' largest entry
 
 
@@ -57,6 +51,12 @@ class DatasetModels:
     prior_notes: dict[str, str] = field(default_factory=dict)  # "ae"/"vae" -> why its prior is missing
     ae_metrics: dict[str, Any] = field(default_factory=dict)  # each folder's metrics.json ({} when absent)
     vae_metrics: dict[str, Any] = field(default_factory=dict)
+
+    def sampler(self, kind: str, prior: str) -> GaussianMixturePrior | StandardNormalPrior:
+        """What `kind`'s samples are drawn from: N(0, I) ("standard") or its fitted mixture ("mixture")."""
+        if prior == "standard":
+            return StandardNormalPrior((self.ae if kind == "ae" else self.vae).latent_dim)
+        return self.prior(kind)
 
     def prior(self, kind: str) -> GaussianMixturePrior:
         """The fitted prior of `kind` ("ae" or "vae"), or an `InputError` saying why there is none."""
@@ -80,44 +80,15 @@ class DatasetModels:
         return self.example_images[index].astype(np.float32) / 255.0
 
 
-def load_dataset_models(dataset: str, ae_folder: str | os.PathLike, vae_folder: str | os.PathLike) -> DatasetModels:
-    ae, vae = load_model(ae_folder), load_model(vae_folder)
-    if not isinstance(ae, AutoEncoder) or not isinstance(vae, VAE):
-        raise WeightsError(f"{ae_folder} must hold an AE and {vae_folder} a VAE")
-    priors, notes = [], {}
-    for kind, model, folder in (("ae", ae, Path(ae_folder)), ("vae", vae, Path(vae_folder))):
-        prior, note = load_prior(model, folder)
-        priors.append(prior)
-        if note:
-            notes[kind] = note
-    return DatasetModels(dataset, ae, vae, load_maps(Path(ae_folder) / "embeddings.safetensors", ae.latent_dim),
-                         load_maps(Path(vae_folder) / "embeddings.safetensors", vae.latent_dim), *priors,
-                         prior_notes=notes, ae_metrics=read_metrics(Path(ae_folder)),
-                         vae_metrics=read_metrics(Path(vae_folder)))
-
-
-def read_metrics(folder: Path) -> dict[str, Any]:
-    """A folder's metrics.json, or {} when it is missing or unreadable (the app then shows no figures)."""
-    try:
-        data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def load_prior(model: AutoEncoder | VAE, folder: Path) -> tuple[GaussianMixturePrior | None, str]:
-    """The folder's fitted prior, checked against the model's weights, or None and the reason (shown in the app).
-
-    A prior that does not belong to its weights (another training run) would sample codes the decoder
-    was never trained around; it is refused, and the app offers N(0, I) only for that model.
-    """
-    if not (folder / PRIOR_FILE).is_file():
-        return None, f"{folder / PRIOR_FILE}: not found"
-    try:
-        return GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model), ""
-    except PriorError as exc:
-        logger.warning("%s", exc)
-        return None, str(exc)
+def load_dataset_models(dataset: str, ae: ModelFolder | str | os.PathLike, vae: ModelFolder | str | os.PathLike
+                        ) -> DatasetModels:
+    """One data set's pair from its two folders, loaded (`ae_vae.folders.load_model_folder`) or to load."""
+    ae, vae = (f if isinstance(f, ModelFolder) else load_model_folder(f, strict_prior=False) for f in (ae, vae))
+    if not isinstance(ae.model, AutoEncoder) or not isinstance(vae.model, VAE):
+        raise WeightsError(f"{ae.path} must hold an AE and {vae.path} a VAE")
+    notes = {kind: folder.prior_note for kind, folder in (("ae", ae), ("vae", vae)) if folder.prior is None}
+    return DatasetModels(dataset, ae.model, vae.model, ae.maps, vae.maps, ae.prior, vae.prior, prior_notes=notes,
+                         ae_metrics=ae.metrics, vae_metrics=vae.metrics)
 
 
 @dataclass
@@ -153,10 +124,7 @@ class Explorer:
         return list(self._models)
 
     def models(self, dataset: str) -> DatasetModels:
-        try:
-            key = normalize_dataset_name(str(dataset))
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        key = normalize_dataset_name(dataset)
         if key not in self._models:
             raise InputError(f"No models loaded for {dataset!r}; available: {', '.join(self._models)}")
         return self._models[key]
@@ -264,24 +232,17 @@ class Explorer:
         pair = self.models(dataset)
         count = _int_in_range(count, 1, MAX_SAMPLES, "number of samples")
         seed = _int_in_range(seed, 0, 2 ** 31 - 1, "seed")
-        temperature = _float_in_range(temperature, 0.0, 3.0, "temperature")
+        temperature = check_temperature(temperature)
         label = _int_in_range(label, -1, 9, "label")
         if prior not in PRIORS:
             raise InputError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         ncol = int(np.ceil(np.sqrt(count)))
-        if prior == "standard":
-            if label != -1:
-                raise InputError("Generating a chosen class needs the fitted prior: use prior 'mixture' (N(0, I) "
-                                 "knows nothing about classes).")
-            ae_prior = sample_prior(pair.ae, count, seed, temperature)
-            vae_prior = sample_prior(pair.vae, count, seed, temperature)
-        else:
-            chosen = None if label < 0 else label
-            ae_prior, vae_prior = (
-                model.decode(pair.prior(kind).sample(count, chosen, temperature, torch.Generator().manual_seed(seed)))
-                for kind, model in (("ae", pair.ae), ("vae", pair.vae)))
-        ae_fitted = sample_fitted_gaussian(pair.ae, pair.ae_maps.train_latent_mean, pair.ae_maps.train_latent_cov,
-                                           count, seed, temperature)
+        chosen = None if label < 0 else label
+        ae_prior, vae_prior = (
+            model.decode(pair.sampler(kind, prior).sample(count, chosen, temperature, torch.Generator().manual_seed(seed)))
+            for kind, model in (("ae", pair.ae), ("vae", pair.vae)))
+        fitted = gaussian_prior(pair.ae_maps.train_latent_mean, pair.ae_maps.train_latent_cov)
+        ae_fitted = pair.ae.decode(fitted.sample(count, None, temperature, torch.Generator().manual_seed(seed)))
         return image_grid(ae_prior, ncol), image_grid(vae_prior, ncol), image_grid(ae_fitted, ncol)
 
     @torch.no_grad()
@@ -406,10 +367,7 @@ class Explorer:
     def decode_point(self, dataset: str, model: str, projection: str, x: Any, y: Any) -> PointDecode:
         """The latent at map position (x, y) (data coordinates) decoded by `model`, with its distance to the data."""
         navigator = self.navigator(dataset, model)
-        try:
-            x, y = navigator.check_position(projection, x, y, MODEL_TITLES[model] + "'s")
-        except PositionError as exc:
-            raise InputError(str(exc)) from None
+        x, y = navigator.check_position(projection, x, y, MODEL_TITLES[model] + "'s")
         latent, map_distance = navigator.latent_at(projection, x, y)
         pair = self.models(dataset)
         image = to_uint8((pair.ae if model == "ae" else pair.vae).decode(torch.from_numpy(latent)[None])[0, 0])
@@ -487,33 +445,6 @@ class PointDecode:
                    "spacing from the nearest one): the code is a blend of the nearest points' codes")
         return (f"{MODEL_TITLES[self.model]} at {self.projection.upper()} ({self.x:.2f}, {self.y:.2f}): "
                 f"{self.closeness.describe()}{far}.")
-
-
-def maps_figure(pair: DatasetModels) -> Figure:
-    """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right; every panel
-    with its legend and the class names written on it."""
-    fig = Figure(figsize=(11.5, 8.6))
-    axes = fig.subplots(2, 2)
-    for col, (kind, maps) in enumerate((("AE", pair.ae_maps), ("VAE", pair.vae_maps))):
-        ratio = maps.pca_explained_variance_ratio
-        scatter_figure(maps.pca, maps.labels, pair.dataset,
-                       f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
-                       ax=axes[0, col], names_on_map=True)
-        scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col],
-                       names_on_map=True)
-    fig.suptitle(f"{DATASET_TITLES[pair.dataset]} test set ({len(pair.vae_maps.labels)} images); "
-                 "a yellow star marks your drawing")
-    fig.tight_layout()
-    return fig
-
-
-def gif_bytes(frames: list[np.ndarray], scale: int = 4, duration_ms: int = 120) -> bytes:
-    """An animated GIF that plays A -> B -> A, upscaled with nearest neighbour."""
-    images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
-    loop = images + images[-2:0:-1]
-    buffer = io.BytesIO()
-    loop[0].save(buffer, format="GIF", save_all=True, append_images=loop[1:], duration=duration_ms, loop=0)
-    return buffer.getvalue()
 
 
 def _floats(values: torch.Tensor | np.ndarray) -> list[float]:

@@ -1,4 +1,5 @@
-"""A Gaussian mixture fitted to a trained model's latent codes: the density that makes a decoder a generator.
+"""The priors a decoder samples from, behind one `sample(n, label, temperature, generator)`: N(0, I), one Gaussian
+fitted to the codes, and a Gaussian mixture fitted to them (with one mixture per class).
 
 A VAE's KL term pulls its codes towards N(0, I), but only roughly; an AE's codes follow no known
 density at all. Fitting a mixture to the codes of the training images (AE `encode`, VAE posterior
@@ -7,23 +8,22 @@ mixture per class gives "draw me a 7". See `docs/priors.md` for how the number o
 the covariance type were measured, and why the per-class mixtures are fitted only to codes whose
 reconstruction the shipped judge recognises as their label.
 
-scikit-learn fits; sampling, `log_prob` and `percentile` are plain torch, so the app never needs it.
-The file is `prior.safetensors` beside `model.safetensors`, holding the mixtures, the sorted
-log-densities of the test set's codes (for "less typical than 99 % of test digits") and a
-fingerprint of the weights it was fitted to: a prior is refused by weights it does not belong to.
+scikit-learn fits the mixtures; sampling, `log_prob` and `percentile` are plain torch, so the app never needs
+it. The file is `prior.safetensors` beside `model.safetensors`, holding the mixtures, the sorted log-densities
+of the test set's codes (for "less typical than 99 % of test digits") and a fingerprint of the weights it was
+fitted to: a prior is refused by weights it does not belong to. The one fitted Gaussian is the codes' mean and
+covariance (`fit_gaussian`), stored in the maps file.
 
-    python -m ae_vae.priors refit weights/mnist-vae --data-dir ../shared/data
+    python -m ae_vae refit-prior weights/mnist-vae
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +31,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 from torch import nn
 
-from .data import DataNotFoundError, load_dataset
-from .fileio import WeightsError, atomic_save_safetensors
-from .judge import JudgeError, load_judge
-from .weights import load_model
+from ..errors import InputError, PriorError, WeightsError
+from ..fileio import atomic_save_safetensors, read_safetensors
+from ..models.inference import embed_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +53,50 @@ DEFAULT_UNCONDITIONAL = "union"
 LOG_2PI = math.log(2 * math.pi)
 
 
-class PriorError(WeightsError):
-    """A prior file that cannot be used (missing, corrupted, mismatched, or fitted to other weights).
+# Temperatures every sampler takes (the std of the codes is scaled by it): the app's slider, the API and the
+# samplers share this one range.
+TEMPERATURE_RANGE = (0.0, 2.0)
+# The regularisation added to the diagonal of every fitted covariance (scikit-learn's `reg_covar`).
+REG_COVAR = 1e-5
 
-    A `WeightsError`, so callers that already fall back on unusable weights catch it too.
-    """
+
+def check_temperature(temperature: object) -> float:
+    """`temperature` as a float within `TEMPERATURE_RANGE`, or an `InputError` saying the range."""
+    low, high = TEMPERATURE_RANGE
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise InputError(f"temperature must be a number from {low:g} to {high:g}, got {temperature!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise InputError(f"temperature must be from {low:g} to {high:g}, got {temperature!r}")
+    return value
+
+
+def _check_count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be a non-negative integer, got {n!r}")
+    if n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+class StandardNormalPrior:
+    """N(0, I), the prior a VAE is trained towards: `sample` draws `temperature` × N(0, I) codes, seeded."""
+
+    def __init__(self, latent_dim: int):
+        self.latent_dim = int(latent_dim)
+
+    def __repr__(self) -> str:
+        return f"StandardNormalPrior(latent_dim={self.latent_dim})"
+
+    def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes (n, latent_dim) float32; N(0, I) knows no classes, so `label` must be None or -1."""
+        if label not in (None, -1):
+            raise InputError("Generating a chosen class needs the fitted prior: use prior 'mixture' (N(0, I) knows nothing "
+                             "about classes).")
+        n, temperature = _check_count(n), check_temperature(temperature)
+        return temperature * torch.randn(n, self.latent_dim, generator=generator)
 
 
 # ---------------------------------------------------------------- one mixture
@@ -150,14 +186,7 @@ def weights_fingerprint(weights: nn.Module | Mapping[str, torch.Tensor] | str | 
 
 
 def _read_weight_tensors(path: Path) -> dict[str, torch.Tensor]:
-
-    model_file = path / "model.safetensors" if path.is_dir() else path
-    if not model_file.is_file():
-        raise WeightsError(f"{model_file}: file not found")
-    try:
-        return load_file(str(model_file))
-    except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
-        raise WeightsError(f"{model_file}: not a readable safetensors file ({exc})") from exc
+    return read_safetensors(path / "model.safetensors" if path.is_dir() else path, error=WeightsError)[0]
 
 
 # ---------------------------------------------------------------- the prior
@@ -263,12 +292,7 @@ class GaussianMixturePrior:
     def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes (n, latent_dim) float32; `temperature` scales each component's std (0 gives its mean)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"n must be a non-negative integer, got {n!r}")
-        if n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
-        if not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        n, temperature = _check_count(n), check_temperature(temperature)
         mixture = self.mixture(label)
         if n == 0:
             return torch.zeros(0, self.latent_dim)
@@ -303,7 +327,7 @@ class GaussianMixturePrior:
             target = weights if isinstance(weights, (str, os.PathLike)) else "these weights"
             raise PriorError(f"{where}: fitted to other weights (fingerprint {self.fingerprint[:12] or 'missing'}, "
                              f"{target} have {actual[:12]}); refit it with "
-                             f"`python -m ae_vae.priors refit <weights folder>`")
+                             f"`python -m ae_vae refit-prior <weights folder>`")
 
     # ------------------------------------------------------------ files
 
@@ -346,16 +370,7 @@ class GaussianMixturePrior:
 
 
 def _read_prior_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-
-    if not path.is_file():
-        raise PriorError(f"{path}: file not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            names = handle.keys()
-            tensors = {key: handle.get_tensor(key) for key in names}
-    except Exception as exc:  # safetensors raises its own error types for truncated or garbled headers
-        raise PriorError(f"{path}: not a readable safetensors file ({exc})") from exc
+    tensors, metadata = read_safetensors(path, error=PriorError)
     try:
         header = json.loads(metadata["prior"])
     except (KeyError, ValueError) as exc:
@@ -409,6 +424,27 @@ def _mixture_from_tensors(tensors: dict[str, torch.Tensor], prefix: str, dim: in
         raise ValueError(f"tensor '{prefix}.covariances' is not positive definite") from exc
 
 
+def gaussian_moments(codes: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The mean (D,) and covariance (D, D) of one Gaussian fitted to `codes` by maximum likelihood, float64, with
+    `REG_COVAR` on the diagonal: what a one-component mixture fit converges to, without its EM."""
+    codes = _as_codes(codes, "codes").numpy()
+    mean = codes.mean(0)
+    centred = codes - mean
+    return mean, centred.T @ centred / len(codes) + REG_COVAR * np.eye(codes.shape[1])
+
+
+def gaussian_prior(mean: np.ndarray, covariance: np.ndarray) -> GaussianMixturePrior:
+    """One Gaussian as a prior (a mixture of one component), for what `gaussian_moments` gave."""
+    mean = torch.as_tensor(np.asarray(mean, np.float64))
+    covariance = torch.as_tensor(np.asarray(covariance, np.float64))
+    return GaussianMixturePrior(Mixture(torch.ones(1, dtype=torch.float64), mean[None], covariance[None]))
+
+
+def fit_gaussian(codes: np.ndarray | torch.Tensor) -> GaussianMixturePrior:
+    """One Gaussian fitted to the codes: "sampling an AE" at its best without a mixture."""
+    return gaussian_prior(*gaussian_moments(codes))
+
+
 def union_of(mixtures: list[Mixture], shares: np.ndarray) -> Mixture:
     """One mixture holding every component of `mixtures`, mixture i's weights scaled by `shares[i]`."""
     weights = torch.cat([m.weights * float(share) for m, share in zip(mixtures, shares)])
@@ -432,7 +468,7 @@ def _fit_mixture(codes: np.ndarray, components: int, covariance_type: str, seed:
     from sklearn.mixture import GaussianMixture
 
     gmm = GaussianMixture(n_components=min(components, len(codes)), covariance_type=covariance_type,
-                          random_state=seed, max_iter=200, reg_covar=1e-5)
+                          random_state=seed, max_iter=200, reg_covar=REG_COVAR)
     gmm.fit(codes)
     if not gmm.converged_:
         logger.warning("EM did not converge in %d iterations (%d components, %d codes)", gmm.max_iter,
@@ -443,13 +479,6 @@ def _fit_mixture(codes: np.ndarray, components: int, covariance_type: str, seed:
 # ---------------------------------------------------------------- fitting a model's prior
 
 CLASS_FILTERS = ("all", "images", "reconstructions")
-
-
-@torch.no_grad()
-def model_codes(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The deterministic codes the prior is fitted to: AE code or VAE posterior mean (`model.embed`), (N, D)."""
-    model.eval()
-    return torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
@@ -485,88 +514,14 @@ def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.
               class_components: int = DEFAULT_CLASS_COMPONENTS, covariance_type: str = DEFAULT_COVARIANCE,
               seed: int = 0, unconditional: str = DEFAULT_UNCONDITIONAL) -> GaussianMixturePrior:
     """Everything `train.py` and `refit` do: codes of the training split, the mixtures, test percentiles, fingerprint."""
-    codes = model_codes(model, train_images)
+    codes = embed_in_batches(model, train_images)
     mask = judged_correct(model, judge, train_images, train_labels, class_filter, min_confidence)
     config = getattr(model, "config", None)
     info = {"model_type": getattr(config, "model_type", type(model).__name__),
             "dataset": getattr(config, "dataset", None), "class_filter": class_filter,
             "min_confidence": min_confidence}
-    test_codes = None if test_images is None else model_codes(model, test_images)
+    test_codes = None if test_images is None else embed_in_batches(model, test_images)
     return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
                                     n_components=n_components, class_components=class_components,
                                     covariance_type=covariance_type, seed=seed, unconditional=unconditional,
                                     fingerprint=weights_fingerprint(model), info=info)
-
-
-# ---------------------------------------------------------------- command line
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ae_vae.priors",
-                                     description="Fit or check the latent-code prior of a weights folder.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    refit = commands.add_parser("refit", help="fit the prior of a weights folder and write its prior.safetensors",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    refit.add_argument("folder", help="weights folder (config.json + model.safetensors), e.g. weights/mnist-vae")
-    refit.add_argument("--data-dir", default=os.environ.get("AE_VAE_DATA_DIR", "../shared/data"),
-                       help="torchvision data root")
-    refit.add_argument("--judge", default=None,
-                       help="judge folder for the class filter (default: <folder>/../judge-<dataset>); 'none' for none")
-    refit.add_argument("--class-filter", choices=CLASS_FILTERS, default=DEFAULT_CLASS_FILTER,
-                       help="which training codes the per-class mixtures are fitted to")
-    refit.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
-                       help="judge probability of the label a kept reconstruction needs")
-    refit.add_argument("--unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
-                       help="the class-free mixture: the class mixtures together, or one fitted to all codes")
-    refit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS,
-                       help="components of the class-free mixture when --unconditional fitted")
-    refit.add_argument("--class-components", type=int, default=DEFAULT_CLASS_COMPONENTS, help="components per class")
-    refit.add_argument("--covariance", choices=COVARIANCE_TYPES, default=DEFAULT_COVARIANCE, help="covariance type")
-    refit.add_argument("--seed", type=int, default=0, help="EM initialisation seed")
-    refit.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the CPU may be shared)")
-    check = commands.add_parser("check", help="check that a folder's prior.safetensors belongs to its weights")
-    check.add_argument("folder", help="weights folder")
-    return parser.parse_args(argv)
-
-
-def _refit(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(max(1, args.threads))
-    folder = Path(args.folder)
-    model = load_model(folder)
-    dataset = getattr(model.config, "dataset", None)
-    if not dataset:
-        raise PriorError(f"{folder / 'config.json'}: no 'dataset' field, so the training split is unknown")
-    judge = None
-    if args.class_filter != "all" and str(args.judge).lower() != "none":
-        judge, _ = load_judge(args.judge or folder.parent / f"judge-{dataset}")
-    elif args.class_filter != "all":
-        args.class_filter = "all"
-    train, test = load_dataset(dataset, args.data_dir, download=False)
-    with threadpool_limits(max(1, args.threads)):
-        prior = fit_prior(model, train.images, train.labels, test.images, judge=judge, class_filter=args.class_filter,
-                          min_confidence=args.min_confidence, n_components=args.components,
-                          class_components=args.class_components, covariance_type=args.covariance, seed=args.seed,
-                          unconditional=args.unconditional)
-    path = prior.save_pretrained(folder)
-    print(f"wrote {path}: {prior}; per-class codes {prior.info['class_codes']} "
-          f"(class filter {prior.info['class_filter']!r})")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.command == "refit":
-            return _refit(args)
-        GaussianMixturePrior.from_pretrained(args.folder, weights=args.folder)
-        print(f"{Path(args.folder) / PRIOR_FILE}: belongs to {Path(args.folder) / 'model.safetensors'}")
-        return 0
-    except (WeightsError, JudgeError, DataNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Operations in latent space shared by the app, the figures and the benchmarks."""
+"""Paths through a latent space: linear and spherical interpolation between two codes, decoded."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .models import Model
+from ..models import Model
 
 InterpolationPath = Literal["linear", "spherical"]
 
@@ -40,26 +40,3 @@ def interpolate(model: Model, image_a: torch.Tensor, image_b: torch.Tensor, step
     t = torch.linspace(0.0, 1.0, steps)
     path_fn = slerp if path == "spherical" else lerp
     return model.decode(path_fn(z[0], z[1], t))
-
-
-@torch.no_grad()
-def sample_prior(model: Model, count: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
-    """Decode z ~ N(0, temperature^2 I), seeded (the VAE's prior; for the AE it shows why it is not one)."""
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    z = temperature * torch.randn(count, model.latent_dim, generator=generator)
-    return model.decode(z)
-
-
-@torch.no_grad()
-def sample_fitted_gaussian(model: Model, mean: np.ndarray, cov: np.ndarray, count: int, seed: int,
-                           temperature: float = 1.0) -> torch.Tensor:
-    """Decode z ~ N(mean, temperature^2 cov): a Gaussian fitted to the model's own training latents."""
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    cov_t = torch.as_tensor(cov, dtype=torch.float64)
-    jitter = 1e-6 * float(torch.diagonal(cov_t).mean().clamp_min(1e-12))
-    chol = torch.linalg.cholesky(cov_t + jitter * torch.eye(len(cov_t), dtype=torch.float64)).float()
-    noise = torch.randn(count, len(mean), generator=generator)
-    z = torch.as_tensor(mean, dtype=torch.float32) + temperature * noise @ chol.T
-    return model.decode(z)

@@ -12,11 +12,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from .data import CLASS_NAMES, DATASET_TITLES
-from .explorer import Explorer, gif_bytes
+from ..data import CLASS_NAMES, DATASET_TITLES
+from ..errors import InputError
+from ..figures import figure_png
+from .explorer import Explorer
+from .figures import gif_bytes, profile_figure
 from .gradio_io import OutputFiles, user_errors
-from .plotting import figure_png, profile_figure
-from .preprocess import InputError
 
 EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."  # drawing_pad: cleared pad
 DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)

@@ -17,8 +17,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .fileio import atomic_write_bytes
-from .preprocess import InputError, UnreadableUpload
+from ..errors import InputError
+from ..fileio import atomic_write_bytes
+from ..preprocess import UnreadableUpload
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -24,9 +24,9 @@ where the AE's decodes break down.)
 
 Neighbours: the k stored codes nearest (Euclidean) to a drawing's code — the AE code or the VAE posterior mean,
 the same kind of code as the stored ones — with a one-line vote ("the VAE's 8 nearest neighbours: 7 sevens,
-1 one"). The stored codes searched are the map's test points and, when the folder stores them, the first 20 000
-training images (`LatentMaps.search_set`): with the 5 000 test points alone the VAE's vote named a drawn digit
-93 % of the time, with the training points 96 % (bench/navigation.py --search-sizes).
+1 one"). The stored codes searched are the map's test points and, when the folder stores them
+(`neighbours.safetensors`), the first training images: the test points alone are too sparse for a reliable vote
+(docs/experiments.md, "How many points the neighbour search needs").
 
 Directions: each model's first principal directions of its stored codes (3, or D if smaller), in units of the
 codes' standard deviation along each. A direction is labelled by what it measurably does when the stored images
@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .embeddings import LatentMaps, fit_pca
+from ..errors import InputError
+from .maps import LatentMaps, fit_pca
 
 MODELS = ("ae", "vae")
 PROJECTIONS = ("pca", "umap")
@@ -66,10 +67,6 @@ COUNTED_NAMES = {
                       ("dress", "dresses"), ("coat", "coats"), ("sandal", "sandals"), ("shirt", "shirts"),
                       ("sneaker", "sneakers"), ("bag", "bags"), ("ankle boot", "ankle boots")],
 }
-
-
-class PositionError(ValueError):
-    """A map position or code that cannot be decoded (not finite, far outside the map, wrong length)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class Closeness:
 class Neighbours:
     """The k stored points (test points, then training points) nearest to a code, nearest first."""
 
-    indices: np.ndarray  # (k,) into `LatentMaps.search_set()`
+    indices: np.ndarray  # (k,) into the test points, then (from N on) the training points
     distances: np.ndarray  # (k,)
     labels: np.ndarray  # (k,)
     images: np.ndarray | None  # (k, 28, 28) uint8, None when the folder stores no images
@@ -127,7 +124,6 @@ class Navigator:
         self.own_distances = np.sort(nearest_other_distances(maps.latents))
         self.map_spacing = float(np.median(nearest_other_distances(maps.umap)))
         self.directions = principal_directions(maps, dataset, min(directions, maps.latents.shape[1]))
-        self.search_latents, self.search_labels, self.search_images = maps.search_set()
 
     @property
     def has_images(self) -> bool:
@@ -144,18 +140,18 @@ class Navigator:
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                raise PositionError(f"{axis} must be a number, got {value!r}") from None
+                raise InputError(f"{axis} must be a number, got {value!r}") from None
             low, high = (float(v) for v in np.percentile(coords[:, "xy".index(axis)], [0, 100]))
             span = high - low
             if not np.isfinite(number) or not low - span <= number <= high + span:
-                raise PositionError(f"{axis} = {value!r} is outside {where}: its points span {axis} from {low:.2f} "
+                raise InputError(f"{axis} = {value!r} is outside {where}: its points span {axis} from {low:.2f} "
                                     f"to {high:.2f}; positions from {low - span:.2f} to {high + span:.2f} are decoded")
             checked.append(number)
         return checked[0], checked[1]
 
     def coordinates(self, projection: str) -> np.ndarray:
         if projection not in PROJECTIONS:
-            raise PositionError(f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
+            raise InputError(f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
         return self.maps.pca if projection == "pca" else self.maps.umap
 
     def latent_at(self, projection: str, x: float, y: float) -> tuple[np.ndarray, float | None]:
@@ -192,13 +188,23 @@ class Navigator:
         return Closeness(distance, float(percentile), float(np.median(self.own_distances)))
 
     def neighbours(self, latent: np.ndarray, k: int = 8) -> Neighbours:
-        difference = self.search_latents - np.asarray(latent, np.float32)
-        squared = np.einsum("ij,ij->i", difference, difference)
+        """The k nearest of the test points and the training points (a test point ties ahead of an identical
+        training image), searched in place: the two sets are never copied into one."""
+        query = np.asarray(latent, np.float32)
+        sets = [(self.maps.latents, self.maps.labels, self.maps.images)]
+        if self.maps.has_neighbours:
+            sets.append((self.maps.neighbour_latents, self.maps.neighbour_labels, self.maps.neighbour_images))
+        squared = np.concatenate([np.einsum("ij,ij->i", codes - query, codes - query) for codes, _, _ in sets])
         k = min(k, len(squared))
-        nearest = np.argpartition(squared, k - 1)[:k]  # 25 000 points: a full sort would cost 4 ms of the 5
+        nearest = np.argpartition(squared, k - 1)[:k]  # a full sort of every distance would cost most of the time
         order = nearest[np.lexsort((nearest, squared[nearest]))]  # nearest first; a tie goes to the lower index
-        images = None if self.search_images is None else self.search_images[order]
-        return Neighbours(order, np.sqrt(squared[order]), self.search_labels[order], images)
+        n = len(self.maps.latents)
+        picks = [(0, i) if i < n else (1, i - n) for i in order.tolist()]
+        labels = np.array([sets[which][1][i] for which, i in picks], dtype=np.int64)
+        images = None
+        if self.maps.images is not None:
+            images = np.stack([sets[which][2][i] for which, i in picks])
+        return Neighbours(order, np.sqrt(squared[order]), labels, images)
 
     def vote_line(self, neighbours: Neighbours, kind: str) -> str:
         """'the VAE's 8 nearest neighbours: 7 sevens, 1 one' (most frequent first)."""

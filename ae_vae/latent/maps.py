@@ -1,21 +1,20 @@
-"""2-D maps of the latent space (PCA and UMAP), stored without pickles.
+"""2-D maps of a latent space (PCA and UMAP), and the stored points the neighbour search looks at; no pickles.
 
-`embeddings.safetensors` holds the latents of N test images (the first N of the test split), their
-labels, their PCA and UMAP coordinates, the PCA basis (mean + 2 components) and, since issue 14,
-the images themselves (uint8, `images`: what the app's neighbour search shows; optional, so folders
-written before still load; `python -m ae_vae.add_images FOLDER` adds them) and, also optional, the codes,
-labels and images of the first M training images (`neighbour_*`, M = 20 000 by default). The app searches
-both for a drawing's neighbours: the test points alone (5 000) are too sparse for the VAE's vote — over
-drawn-style digits it named the drawn digit 93 % of the time, 96 % with 20 000 training images added
-(bench/navigation.py --search-sizes, docs/experiments.md). The maps themselves show only the test points. A *new* latent is placed on
+`embeddings.safetensors` (the maps file) holds the codes of N test images (the first N of the test split), their
+labels and images (uint8; optional, so older folders still load), their PCA and UMAP coordinates, the PCA basis
+(mean + 2 components), a few example images per class, and the mean and covariance of the training codes (the
+one fitted Gaussian, `latent.priors.gaussian_moments`). `neighbours.safetensors` (optional) holds the codes,
+labels and images of the first M training images, which the neighbour search looks at beside the test points:
+the maps show only the test points, and a folder without the file searches those alone.
+
+A *new* code is placed on
 - the PCA map exactly: (z - mean) @ components.T;
-- the UMAP map from the map positions of its k nearest stored latents (k = 10): their inverse-distance-
-  weighted mean, over those that lie near the weighted medoid of the k positions (within the median of their
-  pairwise distances). UMAP's own `transform` needs the fitted object (a pickle) and a numba warm-up of
-  several seconds; this is deterministic, takes ~1 ms and lands the point inside the cluster most of its
-  neighbours' weight is in, which is what the map is for. (A mean over all k lands *between* two clusters
-  when the neighbours sit in both — often inside a third: decoded back at that position (bench/navigation.py),
-  drawn digits came back as the drawn digit 88 % of the time for the VAE, 94 % with the medoid's side.)
+- the UMAP map from the map positions of its k nearest stored codes (k = 10): their inverse-distance-weighted
+  mean, over those that lie near the weighted medoid of the k positions (within the median of their pairwise
+  distances). UMAP's own `transform` needs the fitted object (a pickle) and a numba warm-up of several seconds;
+  this is deterministic and lands the point inside the cluster most of its neighbours' weight is in, which is
+  what the map is for (a mean over all k lands *between* two clusters when the neighbours sit in both; measured
+  in docs/experiments.md, "Placing a drawing on the UMAP map").
 """
 
 from __future__ import annotations
@@ -26,18 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file
 
-from .evaluation import latent_means
-from .fileio import atomic_save_safetensors
-from .models import Model
+from ..errors import EmbeddingsError
+from ..fileio import atomic_save_safetensors, read_safetensors
+from ..models import Model
+from ..models.inference import embed_in_batches
+from .priors import gaussian_moments
 
 UMAP_PLACEMENT_NEIGHBOURS = 10
 EXAMPLES_PER_CLASS = 3
 
 
-class EmbeddingsError(RuntimeError):
-    """An embeddings file that is missing, unreadable or inconsistent."""
+MAPS_FILE = "embeddings.safetensors"
+NEIGHBOURS_FILE = "neighbours.safetensors"
 
 
 @dataclass
@@ -49,23 +49,20 @@ class LatentMaps:
     pca_mean: np.ndarray  # (D,)
     pca_components: np.ndarray  # (2, D)
     pca_explained_variance_ratio: np.ndarray  # (2,)
-    train_latent_mean: np.ndarray  # (D,) Gaussian fitted to the training latents: what "sampling an AE" can
-    train_latent_cov: np.ndarray  # (D, D) mean at best, to contrast with the VAE's N(0, I) prior
+    train_latent_mean: np.ndarray  # (D,) the one Gaussian fitted to the training codes (`gaussian_moments`):
+    train_latent_cov: np.ndarray  # (D, D)   what "sampling an AE" can mean at best without a mixture
     example_images: np.ndarray  # (K, 28, 28) uint8: a few test images per class, so the app needs no data set
     example_labels: np.ndarray  # (K,) int64
     images: np.ndarray | None = None  # (N, 28, 28) uint8: the stored test images (None in older files)
-    neighbour_latents: np.ndarray | None = None  # (M, D) float32: codes of the first M training images, searched
-    neighbour_labels: np.ndarray | None = None  # (M,) int64       for neighbours beside the test points
-    neighbour_images: np.ndarray | None = None  # (M, 28, 28) uint8 (all three None in older files)
+    # From `neighbours.safetensors` (all three None without it): the first M training images, searched for
+    # neighbours beside the test points.
+    neighbour_latents: np.ndarray | None = None  # (M, D) float32
+    neighbour_labels: np.ndarray | None = None  # (M,) int64
+    neighbour_images: np.ndarray | None = None  # (M, 28, 28) uint8
 
-    def search_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(latents, labels, images or None) of every point the neighbour search looks at: the stored test points,
-        then the training points (so a stored test point ties ahead of an identical training image)."""
-        if self.neighbour_latents is None:
-            return self.latents, self.labels, self.images
-        images = None if self.images is None else np.concatenate([self.images, self.neighbour_images])
-        return (np.concatenate([self.latents, self.neighbour_latents]),
-                np.concatenate([self.labels, self.neighbour_labels]), images)
+    @property
+    def has_neighbours(self) -> bool:
+        return self.neighbour_latents is not None
 
     def place_pca(self, latents: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(latents) - self.pca_mean) @ self.pca_components.T
@@ -91,13 +88,13 @@ class LatentMaps:
         """Latents at PCA coordinates (a, b): mean + a * c1 + b * c2 (for the decoded manifold grid)."""
         return self.pca_mean + np.outer(a, self.pca_components[0]) + np.outer(b, self.pca_components[1])
 
-    def to_tensors(self) -> dict[str, np.ndarray]:
-        return {name: np.ascontiguousarray(getattr(self, name)) for name in self.__dataclass_fields__
-                if getattr(self, name) is not None}
+    def to_tensors(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {name: np.ascontiguousarray(getattr(self, name)) for name in names if getattr(self, name) is not None}
 
 
-OPTIONAL_TENSORS = ("images", "neighbour_latents", "neighbour_labels", "neighbour_images")
-NEIGHBOUR_TENSORS = OPTIONAL_TENSORS[1:]
+NEIGHBOUR_TENSORS = ("neighbour_latents", "neighbour_labels", "neighbour_images")
+MAP_TENSORS = tuple(name for name in LatentMaps.__dataclass_fields__ if name not in NEIGHBOUR_TENSORS)
+OPTIONAL_TENSORS = ("images", *NEIGHBOUR_TENSORS)
 DEFAULT_NEIGHBOUR_POINTS = 20_000
 
 
@@ -123,19 +120,19 @@ def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train
                  seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
     """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`, and (with
     `train_labels`) the first `neighbour_points` training images as extra neighbours (0: none)."""
-    latents = latent_means(model, images, device=device).numpy().astype(np.float32)
-    train_latents = latent_means(model, train_images, device=device).numpy().astype(np.float64)
+    latents = embed_in_batches(model, images, device=device).numpy().astype(np.float32)
+    train_latents = embed_in_batches(model, train_images, device=device).numpy().astype(np.float64)
     neighbours = {}
     if train_labels is not None and neighbour_points > 0:
         neighbours = neighbour_tensors(train_latents[:neighbour_points], train_images[:neighbour_points],
                                        train_labels[:neighbour_points])
     mean, components, ratio = fit_pca(latents)
+    train_mean, train_cov = gaussian_moments(train_latents)
     return LatentMaps(latents=latents, labels=labels.numpy().astype(np.int64),
                       pca=((latents - mean) @ components.T).astype(np.float32), umap=fit_umap(latents, seed),
                       pca_mean=mean.astype(np.float32), pca_components=components.astype(np.float32),
                       pca_explained_variance_ratio=ratio.astype(np.float32),
-                      train_latent_mean=train_latents.mean(0).astype(np.float32),
-                      train_latent_cov=np.atleast_2d(np.cov(train_latents, rowvar=False)).astype(np.float32),
+                      train_latent_mean=train_mean.astype(np.float32), train_latent_cov=train_cov.astype(np.float32),
                       images=as_uint8(images), **_class_examples(images, labels), **neighbours)
 
 
@@ -159,28 +156,34 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
             "example_labels": labels[order].numpy().astype(np.int64)}
 
 
-def save_maps(maps: LatentMaps, path: str | os.PathLike) -> None:
-    atomic_save_safetensors(path, {k: torch.tensor(v) for k, v in maps.to_tensors().items()}, metadata={
+def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
+    """Write `folder/embeddings.safetensors` and, when `maps` holds training points, `folder/neighbours.safetensors`
+    (each atomically; a stale neighbours file is removed when `maps` holds none)."""
+    folder = Path(folder)
+    tensors = {k: torch.tensor(v) for k, v in maps.to_tensors(MAP_TENSORS).items()}
+    atomic_save_safetensors(folder / MAPS_FILE, tensors, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
-        "points": str(len(maps.labels)),
-        "neighbour_points": str(0 if maps.neighbour_labels is None else len(maps.neighbour_labels))})
+        "points": str(len(maps.labels))})
+    if maps.has_neighbours:
+        neighbours = {k: torch.tensor(v) for k, v in maps.to_tensors(NEIGHBOUR_TENSORS).items()}
+        atomic_save_safetensors(folder / NEIGHBOURS_FILE, neighbours,
+                                metadata={"points": str(len(maps.neighbour_labels))})
+    else:
+        (folder / NEIGHBOURS_FILE).unlink(missing_ok=True)
 
 
-def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
-    path = Path(path)
-    try:
-        tensors = load_file(str(path))
-        maps = LatentMaps(**{name: tensors[name] for name in LatentMaps.__dataclass_fields__
-                             if name in tensors or name not in OPTIONAL_TENSORS})
-    except FileNotFoundError:
-        raise EmbeddingsError(f"{path}: file not found") from None
-    except KeyError as exc:
-        raise EmbeddingsError(f"{path}: missing tensor {exc}") from None
-    except Exception as exc:
-        raise EmbeddingsError(f"{path}: not a readable safetensors file ({exc})") from exc
-    n, d = maps.latents.shape
-    if latent_dim is not None and d != latent_dim:
-        raise EmbeddingsError(f"{path}: latents have dimension {d}, config.json says {latent_dim}")
+def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
+    """The maps of a weights folder, with its neighbour points when it has `neighbours.safetensors`; every problem
+    is an `EmbeddingsError` naming the file."""
+    folder = Path(folder)
+    path = folder / MAPS_FILE
+    tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError,
+                                  names=[n for n in MAP_TENSORS if n not in OPTIONAL_TENSORS],
+                                  optional=[n for n in MAP_TENSORS if n in OPTIONAL_TENSORS])
+    maps = LatentMaps(**tensors)
+    n, d = maps.latents.shape if maps.latents.ndim == 2 else (0, -1)
+    if d < 1 or (latent_dim is not None and d != latent_dim):
+        raise EmbeddingsError(f"{path}: latents have shape {maps.latents.shape}, config.json says {latent_dim}-d codes")
     if maps.pca.shape != (n, 2) or maps.umap.shape != (n, 2) or maps.labels.shape != (n,) \
             or maps.pca_components.shape != (2, d) or maps.pca_mean.shape != (d,) \
             or maps.train_latent_mean.shape != (d,) or maps.train_latent_cov.shape != (d, d):
@@ -188,13 +191,17 @@ def load_maps(path: str | os.PathLike, latent_dim: int | None = None) -> LatentM
     if maps.images is not None and (maps.images.shape != (n, 28, 28) or maps.images.dtype != np.uint8):
         raise EmbeddingsError(f"{path}: images must be ({n}, 28, 28) uint8, got {maps.images.shape} "
                               f"{maps.images.dtype}")
-    present = [name for name in NEIGHBOUR_TENSORS if getattr(maps, name) is not None]
-    if present and len(present) != len(NEIGHBOUR_TENSORS):
-        raise EmbeddingsError(f"{path}: has {', '.join(present)} but not all of {', '.join(NEIGHBOUR_TENSORS)}")
-    if present:
-        m = len(maps.neighbour_labels)
-        if maps.neighbour_latents.shape != (m, d) or maps.neighbour_labels.shape != (m,) \
-                or maps.neighbour_images.shape != (m, 28, 28) or maps.neighbour_images.dtype != np.uint8:
-            raise EmbeddingsError(f"{path}: inconsistent neighbour_* tensor shapes")
+    if (folder / NEIGHBOURS_FILE).is_file():
+        _attach_neighbours(maps, folder / NEIGHBOURS_FILE)
     return maps
 
+
+def _attach_neighbours(maps: LatentMaps, path: Path) -> None:
+    tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError, names=NEIGHBOUR_TENSORS)
+    latents, labels, images = (tensors[name] for name in NEIGHBOUR_TENSORS)
+    m = len(labels)
+    if latents.shape != (m, maps.latents.shape[1]) or labels.shape != (m,) or images.shape != (m, 28, 28) \
+            or images.dtype != np.uint8:
+        raise EmbeddingsError(f"{path}: inconsistent neighbour_* tensor shapes (codes of {maps.latents.shape[1]} "
+                              "numbers, one label and one 28x28 uint8 image per point)")
+    maps.neighbour_latents, maps.neighbour_labels, maps.neighbour_images = latents, labels, images

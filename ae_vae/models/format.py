@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import PyTorchModelHubMixin
-from safetensors import safe_open
 from torch import nn
 
-from .fileio import WeightsError, atomic_save_safetensors, atomic_write_json, download_model_file
+from ..errors import WeightsError
+from ..fileio import atomic_save_safetensors, atomic_write_json, download_model_file, read_safetensors
 
 # model_type (as written in config.json) -> model class; filled by `SafeHubMixin.__init_subclass__`.
 _MODEL_CLASSES: dict[str, type] = {}
@@ -58,27 +58,17 @@ class SafeHubMixin(PyTorchModelHubMixin):
 def load_weights_into(model: nn.Module, model_file: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
     """Load a safetensors file into `model`, naming the file in every error."""
     model_file = Path(model_file)
-    if not model_file.is_file():
-        raise WeightsError(f"{model_file}: file not found")
     expected = model.state_dict()
-    try:
-        with safe_open(str(model_file), framework="pt", device=str(map_location)) as handle:
-            keys = set(handle.keys())
-            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
-            if missing or unexpected:
-                raise WeightsError(f"{model_file}: tensors do not match config.json "
-                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-            tensors = {}
-            for key in expected:
-                tensor = handle.get_tensor(key)
-                if tuple(tensor.shape) != tuple(expected[key].shape):
-                    raise WeightsError(f"{model_file}: tensor {key!r} has shape {tuple(tensor.shape)}, "
-                                       f"config.json implies {tuple(expected[key].shape)}")
-                tensors[key] = tensor
-    except WeightsError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for truncated/garbled headers
-        raise WeightsError(f"{model_file}: not a readable safetensors file ({exc})") from exc
+    tensors, _ = read_safetensors(model_file)
+    missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise WeightsError(f"{model_file}: tensors do not match config.json "
+                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for key, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise WeightsError(f"{model_file}: tensor {key!r} has shape {tuple(tensor.shape)}, "
+                               f"config.json implies {tuple(expected[key].shape)}")
+    tensors = {key: tensor.to(map_location) for key, tensor in tensors.items()}
     model.load_state_dict(tensors, strict=True)
     model.eval()
     return model

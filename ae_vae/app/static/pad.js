@@ -1,0 +1,123 @@
+const SIZE = __SIZE__, BRUSH = __BRUSH__, MAX_SIDE = __MAX_SIDE__, INTERVAL_MS = __INTERVAL__;
+const root = element.querySelector('.pad');
+const canvas = root.querySelector('canvas');
+const ctx = canvas.getContext('2d', {willReadFrequently: true});
+if (!ctx || !window.PointerEvent) return;  // the notice stays: the page says the pad did not start
+ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.lineWidth = BRUSH; ctx.strokeStyle = '#000'; ctx.fillStyle = '#000';
+
+const strokes = [];   // finished strokes, each a list of [x, y] canvas points
+const sent = [''];    // the payload after each finished stroke: undo re-sends the previous one exactly
+let current = null, pointer = null, base = null, timer = null, lastFrame = -Infinity;
+
+function paint(points) {
+  ctx.beginPath();
+  if (points.length === 1) {
+    ctx.arc(points[0][0], points[0][1], BRUSH / 2, 0, 2 * Math.PI); ctx.fill(); return;
+  }
+  ctx.moveTo(points[0][0], points[0][1]);
+  for (let i = 1; i < points.length; i++) ctx.lineTo(points[i][0], points[i][1]);
+  ctx.stroke();
+}
+
+// The ink's bounding box, reduced by the smallest integer factor that fits MAX_SIDE (area average,
+// rounded half up): the Python twin is ae_vae.drawing_pad.encode_payload.
+function payload(phase) {
+  const data = ctx.getImageData(0, 0, SIZE, SIZE).data;
+  let x0 = SIZE, y0 = SIZE, x1 = -1, y1 = -1;
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      if (data[4 * (y * SIZE + x) + 3]) {
+        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) return '';
+  const f = Math.ceil(Math.max(x1 - x0 + 1, y1 - y0 + 1) / MAX_SIDE);
+  const w = Math.ceil((x1 - x0 + 1) / f), h = Math.ceil((y1 - y0 + 1) / f);
+  let bytes = '';
+  for (let cy = 0; cy < h; cy++) {
+    for (let cx = 0; cx < w; cx++) {
+      let sum = 0;
+      for (let y = y0 + cy * f; y < Math.min(y0 + (cy + 1) * f, SIZE); y++) {
+        for (let x = x0 + cx * f; x < Math.min(x0 + (cx + 1) * f, SIZE); x++) sum += data[4 * (y * SIZE + x) + 3];
+      }
+      bytes += String.fromCharCode(Math.floor((2 * sum + f * f) / (2 * f * f)));
+    }
+  }
+  return phase + ':' + w + 'x' + h + ':' + btoa(bytes);
+}
+
+function show(value) {  // setting the value fires the component's change event (app.py: always_last)
+  if (value !== props.value) props.value = value;
+  root.classList.toggle('empty', strokes.length === 0 && current === null);
+}
+function send(phase) {
+  clearTimeout(timer); timer = null; lastFrame = performance.now();
+  const value = payload(phase);
+  show(value);
+  return value;
+}
+function schedule() {
+  if (timer !== null) return;
+  timer = setTimeout(() => { timer = null; if (current) send('live'); },
+                     Math.max(0, lastFrame + INTERVAL_MS - performance.now()));
+}
+function redraw() { ctx.clearRect(0, 0, SIZE, SIZE); strokes.forEach(paint); }
+function at(e) {
+  const r = canvas.getBoundingClientRect();
+  return [(e.clientX - r.left) * SIZE / r.width, (e.clientY - r.top) * SIZE / r.height];
+}
+
+canvas.addEventListener('pointerdown', (e) => {
+  if (current || !e.isPrimary || (e.pointerType === 'mouse' && e.button !== 0)) return;
+  e.preventDefault();
+  try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* synthetic pointers: no capture needed */ }
+  pointer = e.pointerId; current = [at(e)]; base = ctx.getImageData(0, 0, SIZE, SIZE);
+  paint(current); root.classList.remove('empty'); schedule();
+});
+canvas.addEventListener('pointermove', (e) => {
+  if (!current || e.pointerId !== pointer) return;
+  e.preventDefault();
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+  for (const ev of (events.length ? events : [e])) current.push(at(ev));
+  ctx.putImageData(base, 0, 0); paint(current); schedule();
+});
+const finish = (e) => {
+  if (!current || e.pointerId !== pointer) return;
+  strokes.push(current); current = null; pointer = null; base = null;
+  sent.push(send('final'));
+};
+['pointerup', 'pointercancel', 'lostpointercapture'].forEach((type) => canvas.addEventListener(type, finish));
+// No page scroll or zoom while drawing on a phone (touch-action: none does it where supported).
+canvas.addEventListener('touchstart', (e) => e.preventDefault(), {passive: false});
+canvas.addEventListener('touchmove', (e) => e.preventDefault(), {passive: false});
+
+function undo() {
+  if (current || !strokes.length) return;
+  strokes.pop(); sent.pop(); redraw();
+  clearTimeout(timer); timer = null;
+  show(sent[sent.length - 1]);
+}
+function clear() {
+  if (current) return;
+  strokes.length = 0; sent.length = 1; redraw();
+  clearTimeout(timer); timer = null;
+  show('');
+}
+root.querySelector('.pad-undo').addEventListener('click', undo);
+root.querySelector('.pad-clear').addEventListener('click', clear);
+document.addEventListener('keydown', (e) => {
+  if (!canvas.isConnected || !canvas.getClientRects().length) return;  // another tab, or gone
+  const t = e.target;
+  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
+  const key = (e.key || '').toLowerCase();
+  if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && key === 'z') { e.preventDefault(); undo(); }
+  else if (!e.ctrlKey && !e.metaKey && !e.altKey && (key === 'delete' || key === 'backspace')) {
+    e.preventDefault(); clear();
+  }
+});
+
+canvas.aeVaePad = {payload, undo, clear, strokes: () => strokes.length};  // for tests and benchmarks
+root.querySelector('.pad-tools').hidden = false;
+root.querySelector('.pad-notice').hidden = true;
+root.dataset.ready = 'true';

@@ -1,0 +1,53 @@
+"""Every error the package raises, under one base class.
+
+Each message is one line meant for the person who can act on it (a user of the app, a caller of the API, someone
+running a command); the command line prints it and exits 2, the app shows it. Catch `AeVaeError` for all of them.
+"""
+
+from __future__ import annotations
+
+
+class AeVaeError(Exception):
+    """Base of every error of ae-vae-explorer; the message is one line for the user."""
+
+
+class WeightsError(AeVaeError):
+    """A weights folder or file that cannot be loaded (missing, corrupted or mismatched); names the file."""
+
+
+class PriorError(WeightsError):
+    """A prior file that cannot be used (missing, corrupted, mismatched, or fitted to other weights)."""
+
+
+class EmbeddingsError(WeightsError):
+    """A maps or neighbours file that is missing, unreadable or inconsistent with its weights."""
+
+
+class JudgeError(WeightsError):
+    """A judge folder that cannot be loaded (missing, corrupted or mismatched file); names the file."""
+
+
+class HubError(AeVaeError):
+    """A Hub operation that cannot be done."""
+
+
+class UnsafeRepoError(HubError, WeightsError):
+    """A repo (or folder) carrying pickle-capable files: refused, whatever else it holds.
+
+    Both a `HubError` and a `WeightsError`, so `from_pretrained` callers catching either see it.
+    `path` is the offending file.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataNotFoundError(AeVaeError):
+    """The data set is neither on disk nor downloadable."""
+
+
+class InputError(AeVaeError, ValueError):
+    """A request value (a drawing, a data set name, a count, a map position, a code) that cannot be used.
+
+    Also a `ValueError`, as the values it refuses are."""
