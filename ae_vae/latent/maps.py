@@ -158,8 +158,9 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
 
 def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
     """Write `folder/embeddings.safetensors` and, when `maps` holds training points, `folder/neighbours.safetensors`
-    (each atomically; a stale neighbours file is removed when `maps` holds none)."""
-    folder = Path(folder)
+    (each atomically; a stale neighbours file is removed when `maps` holds none). `folder` may also be the maps
+    file's path."""
+    folder = _folder_of(folder)
     tensors = {k: torch.tensor(v) for k, v in maps.to_tensors(MAP_TENSORS).items()}
     atomic_save_safetensors(folder / MAPS_FILE, tensors, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
@@ -174,8 +175,8 @@ def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
 
 def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
     """The maps of a weights folder, with its neighbour points when it has `neighbours.safetensors`; every problem
-    is an `EmbeddingsError` naming the file."""
-    folder = Path(folder)
+    is an `EmbeddingsError` naming the file. `folder` may also be the maps file's path."""
+    folder = _folder_of(folder)
     path = folder / MAPS_FILE
     tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError,
                                   names=[n for n in MAP_TENSORS if n not in OPTIONAL_TENSORS],
@@ -194,6 +195,11 @@ def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> Laten
     if (folder / NEIGHBOURS_FILE).is_file():
         _attach_neighbours(maps, folder / NEIGHBOURS_FILE)
     return maps
+
+
+def _folder_of(place: str | os.PathLike) -> Path:
+    place = Path(place)
+    return place.parent if place.suffix == ".safetensors" else place
 
 
 def _attach_neighbours(maps: LatentMaps, path: Path) -> None:
