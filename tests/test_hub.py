@@ -216,13 +216,13 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
     folders = pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
     assert list(folders) == list(MODEL_NAMES)
     for name, folder in folders.items():
-        assert folder.name == name and same_model(folder, weights_dir / name)
-        assert not (folder / "notes.txt").exists()
+        assert folder.path.name == name and same_model(folder.path, weights_dir / name)
+        assert not (folder.path / "notes.txt").exists()
 
     source = resolve_model_folders(repo, weights_dir, cache_dir=tmp_path / "cache2", endpoint=hub.url, token=False)
     assert source.origin == "hub", source.notice
     assert repo in source.notice and set(source.folders) == set(MODEL_NAMES)
-    assert all(same_model(source.folders[n], weights_dir / n) for n in MODEL_NAMES)
+    assert all(same_model(source.folders[n].path, weights_dir / n) for n in MODEL_NAMES)
 
 
 def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str, weights_dir: Path,
@@ -273,11 +273,11 @@ def test_refused_port_falls_back_to_cache_then_bundled(hub, published, weights_d
     source, seconds = _resolve_timed(published, weights_dir, cache_dir=cache, endpoint=closed_url)
     assert source.origin == "hub-cache" and seconds < 5.5, (source, seconds)
     assert "cannot reach the Hub" in source.notice and "cached copy" in source.notice
-    assert all(same_model(source.folders[n], weights_dir / n) for n in MODEL_NAMES)
+    assert all(same_model(source.folders[n].path, weights_dir / n) for n in MODEL_NAMES)
 
     source, seconds = _resolve_timed(published, weights_dir, cache_dir=tmp_path / "empty", endpoint=closed_url)
     assert source.origin == "bundled" and seconds < 5.5, (source, seconds)
-    assert source.folders == {n: weights_dir / n for n in MODEL_NAMES}
+    assert {n: f.path for n, f in source.folders.items()} == {n: weights_dir / n for n in MODEL_NAMES}
     assert "cannot reach the Hub" in source.notice and "bundled weights" in source.notice
 
 
@@ -361,7 +361,7 @@ def test_wrong_token_and_unreachable_push(hub: FakeHub, weights_dir: Path, close
                                                            "Hugging Face token was rejected by"))])
 def test_cli_token_errors_are_one_line(hub: FakeHub, weights_dir: Path, tmp_path: Path, token, expected) -> None:
     env = child_env(tmp_path, HF_ENDPOINT=hub.url, **({"HF_TOKEN": token} if token else {}))
-    proc = subprocess.run([sys.executable, "-m", "ae_vae.hub", "push", str(weights_dir / "mnist-ae"),
+    proc = subprocess.run([sys.executable, "-m", "ae_vae", "push", str(weights_dir / "mnist-ae"),
                            f"{USER}/cli"], env=env, capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,9 +30,9 @@ def test_a_subset_folder_and_single_folders(tmp_path):
     subset = tmp_path / "mine"
     copy_model("fashion_mnist-vae", subset / "fashion_mnist-vae")
     my_ae = copy_model("mnist-ae", tmp_path / "runs" / "my-ae")
-    found = find_own_models(subset, ae=[my_ae])
+    found = {name: folder.path for name, folder in find_own_models(subset, ae=[my_ae]).items()}
     assert found == {"fashion_mnist-vae": subset / "fashion_mnist-vae", "mnist-ae": my_ae}
-    assert find_own_models(my_ae) == {"mnist-ae": my_ae}  # a train.py output folder as --weights-dir
+    assert {n: f.path for n, f in find_own_models(my_ae).items()} == {"mnist-ae": my_ae}  # a train.py output folder as --weights-dir
 
 
 @pytest.mark.parametrize("case, message", [
@@ -58,8 +59,9 @@ def test_the_notice_says_which_model_came_from_where(tmp_path):
     bundled = WeightsSource({n: BUNDLED / n for n in ("mnist-ae", "mnist-vae")}, "bundled",
                             "Using the bundled weights in weights/ (no Hub repo configured)")
     mine = tmp_path / "my-ae"
-    source = with_own_models(bundled, {"mnist-ae": mine})
-    assert source.folders == {"mnist-ae": mine, "mnist-vae": BUNDLED / "mnist-vae"}
+    own = SimpleNamespace(path=mine)  # what with_own_models reads of a loaded folder
+    source = with_own_models(bundled, {"mnist-ae": own})
+    assert source.folders == {"mnist-ae": own, "mnist-vae": BUNDLED / "mnist-vae"}
     assert source.notice == (f"Using your models: mnist-ae from {mine}. mnist-vae: using the bundled weights in "
                              "weights/ (no Hub repo configured)")
     assert with_own_models(bundled, {}) is bundled
