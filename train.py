@@ -1,6 +1,6 @@
 """Train an AE or a VAE on MNIST / Fashion-MNIST, evaluate it, and write a Hub-ready folder.
 
-    python train.py --model vae --dataset mnist --data-dir ../shared/data --output-dir weights/mnist-vae
+    python train.py --model vae --dataset mnist --data-dir data --output-dir weights/mnist-vae
 
 The output folder gets `model.safetensors`, `config.json`, `metrics.json`,
 `embeddings.safetensors`, figures and a `README.md` model card. Checkpoints go to
