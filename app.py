@@ -3,8 +3,9 @@
     python app.py                             # bundled weights in weights/
     AE_VAE_HUB_REPO=user/repo python app.py   # weights from the Hugging Face Hub (cached; falls back)
 
-The layout lives here, one builder per tab with its events wired inside it; the handlers are
-`ae_vae.app.handlers.AppHandlers` (over the pure `ae_vae.app.explorer.Explorer`), tested without the UI.
+The layout lives here, one builder per tab with its events wired inside it; each tab's handlers are a module of
+`ae_vae.app` of the same name (`draw`, `interpolate`, `sample`, `embeddings`), over the pure
+`ae_vae.app.explorer.Explorer`, and are tested without the UI.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import Any
 import gradio as gr
 import torch
 
+from ae_vae.app.draw import DEFAULT_NEIGHBOURS, DrawHandlers
+from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
 from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
-from ae_vae.app.handlers import AppHandlers
-from ae_vae.app.navigation_handlers import DEFAULT_NEIGHBOURS, NavigationHandlers
+from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
+from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
@@ -70,7 +73,7 @@ def input_column() -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Ima
     return pad, status, fill, run, upload
 
 
-def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
+def draw_tab(handlers: DrawHandlers, dataset: gr.Radio) -> dict[str, Any]:
     """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
     components other tabs read (the current model input) and the dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
@@ -114,11 +117,11 @@ def draw_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
     fill.change(*refresh, **PRIVATE)
     examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
-    return {"examples": examples, "current_input": current_input,
+    return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
             "refresh": refresh}
 
 
-def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
+def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
     """Two images → decoded paths between their codes, AE above VAE, and a GIF."""
     default_a, default_b = handlers.default_pair(handlers.explorer.datasets[0])
     with gr.Tab("Interpolate"):
@@ -151,11 +154,12 @@ def interpolate_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.
     examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
-    return {"examples": examples, "pair": [image_a, image_b], "refresh": (handlers.interpolate, inputs, outputs),
+    return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,
+            "refresh": (handlers.interpolate, inputs, outputs),
             "profile": profile}
 
 
-def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
+def sample_tab(handlers: SampleHandlers, dataset: gr.Radio) -> dict[str, Any]:
     """Decoded samples: the AE and the VAE from N(0, I) or from mixtures fitted to their codes (any class or a
     chosen one), and the AE from one Gaussian fitted to its codes."""
     first = handlers.explorer.datasets[0]
@@ -175,12 +179,12 @@ def sample_tab(handlers: AppHandlers, dataset: gr.Radio) -> dict[str, Any]:
             vae_grid = output_image("VAE decoded from the chosen prior", height=320, elem_id="sample-vae")
             ae_fitted = output_image("AE decoded from one Gaussian fitted to its training codes", height=320,
                                      elem_id="sample-ae-fitted")
-        lesson = gr.Markdown(handlers.sample_lesson(first), elem_id="sample-lesson")
+        lesson = gr.Markdown(handlers.explorer.sample_lesson(first), elem_id="sample-lesson")
 
     inputs, outputs = [dataset, count, seed, temperature, prior, label], [ae_grid, vae_grid, ae_fitted]
     gr.on([run.click, prior.change, label.change], handlers.sample, inputs, outputs, api_name="sample")
     dataset.change(handlers.class_choices, dataset, label, **PRIVATE)
-    dataset.change(handlers.sample_lesson, dataset, lesson, **PRIVATE)
+    dataset.change(handlers.explorer.sample_lesson, dataset, lesson, **PRIVATE)
     return {"refresh": (handlers.sample, inputs, outputs)}
 
 
@@ -196,7 +200,7 @@ MANIFOLD_HELP = """Below, each model decodes a 12 × 12 grid of points on its PC
 PC1 and from bottom to top along PC2, each from −2 to +2 standard deviations (σ) of its test codes."""
 
 
-def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.State) -> None:
+def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_input: gr.State) -> None:
     """PCA and UMAP maps of both latent spaces with the user's drawing starred, and decoded PCA planes."""
     with gr.Tab("Embeddings") as tab:
         gr.Markdown(MAPS_HELP, elem_id="maps-help")
@@ -221,10 +225,9 @@ def embeddings_tab(handlers: AppHandlers, dataset: gr.Radio, current_input: gr.S
     current_input.change(handlers.mark_value, current_input, mark, show_progress="hidden", **PRIVATE)
 
 
-def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                      current_input: gr.State) -> None:
     """The drawing's k nearest stored images (test and training) in each latent space, after every drawing."""
-    nav = NavigationHandlers(handlers)
     with gr.Group():
         galleries = []
         for kind in ("AE", "VAE"):
@@ -239,16 +242,15 @@ def neighbours_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upl
                           min_width=200)
 
     outputs = [ae_gallery, vae_gallery, summary]
-    gr.on([k.release, current_input.change], nav.neighbours_of_input, [current_input, dataset, k], outputs,
+    gr.on([k.release, current_input.change], handlers.neighbours_of_input, [current_input, dataset, k], outputs,
           show_progress="hidden", **PRIVATE)
     # API only: a hidden trigger gives /neighbors the typed drawing inputs of /reconstruct (plus k)
-    gr.Button(visible=False).click(nav.neighbors, [pad, upload, dataset, k], outputs, api_name="neighbors")
+    gr.Button(visible=False).click(handlers.neighbors, [pad, upload, dataset, k], outputs, api_name="neighbors")
 
 
-def walk_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                current_input: gr.State) -> None:
     """Sliders moving the drawing's codes along each model's own first principal directions, decoded live."""
-    nav = NavigationHandlers(handlers)
     with gr.Accordion("Walk your drawing's code: each model along its own principal directions (in σ of its "
                       "test codes)", open=True):
         with gr.Row():
@@ -260,20 +262,19 @@ def walk_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: g
             vae_walk = output_image("VAE: its posterior mean moved", height=168, elem_id="walk-vae")
         labels = gr.Markdown(elem_id="walk-labels")
 
-    gr.on([s.input for s in sliders], nav.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
+    gr.on([s.input for s in sliders], handlers.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
           trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     for trigger in (reset.click, current_input.change):
-        trigger(nav.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
+        trigger(handlers.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
                 **PRIVATE)
-    gr.on(None, nav.direction_text, dataset, labels, show_progress="hidden", **PRIVATE)  # on load and switch
-    gr.Button(visible=False).click(nav.traverse, [pad, upload, dataset, *sliders], [ae_walk, vae_walk],
+    gr.on(None, handlers.direction_text, dataset, labels, show_progress="hidden", **PRIVATE)  # on load and switch
+    gr.Button(visible=False).click(handlers.traverse, [pad, upload, dataset, *sliders], [ae_walk, vae_walk],
                                    api_name="traverse")  # API only, as /neighbors
 
 
-def code_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+def code_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                current_input: gr.State) -> None:
     """The drawing's codes and map positions as JSON, and a code decoded (the API's /encode, /locate, /decode)."""
-    nav = NavigationHandlers(handlers)
     with gr.Accordion("Your drawing's codes (as the API's /encode, /locate and /decode give them)", open=False):
         with gr.Row():
             encode = gr.Button("Encode my drawing")
@@ -286,19 +287,18 @@ def code_panel(handlers: AppHandlers, dataset: gr.Radio, pad: gr.HTML, upload: g
             code = gr.JSON(label="Code to decode (the chosen model's code of your drawing)", elem_id="code-json")
             decoded = output_image("Decoded code", height=168, elem_id="decoded-code")
 
-    encode.click(nav.encode_input, [current_input, dataset], codes, **PRIVATE).then(
-        nav.code_of, [codes, model], code, **PRIVATE)
-    model.change(nav.code_of, [codes, model], code, **PRIVATE)
-    locate.click(nav.locate_input, [current_input, dataset], where, **PRIVATE)
-    decode.click(nav.decode, [dataset, model, code], decoded, api_name="decode")
+    encode.click(handlers.encode_input, [current_input, dataset], codes, **PRIVATE).then(
+        handlers.code_of, [codes, model], code, **PRIVATE)
+    model.change(handlers.code_of, [codes, model], code, **PRIVATE)
+    locate.click(handlers.locate_input, [current_input, dataset], where, **PRIVATE)
+    decode.click(handlers.decode, [dataset, model, code], decoded, api_name="decode")
     # API only, as /neighbors
-    gr.Button(visible=False).click(nav.encode, [pad, upload, dataset], codes, api_name="encode")
-    gr.Button(visible=False).click(nav.locate, [pad, upload, dataset], where, api_name="locate")
+    gr.Button(visible=False).click(handlers.encode, [pad, upload, dataset], codes, api_name="encode")
+    gr.Button(visible=False).click(handlers.locate, [pad, upload, dataset], where, api_name="locate")
 
 
-def click_panel(handlers: AppHandlers, dataset: gr.Radio, maps_plot: gr.Image, mark: gr.Image) -> None:
+def click_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio, maps_plot: gr.Image, mark: gr.Image) -> None:
     """A click on a map decodes that point with the map's model; the latest AE and VAE decodes side by side."""
-    nav = NavigationHandlers(handlers)
     clicks = gr.State(None)
     status = gr.Markdown(elem_id="click-status")
     with gr.Row():
@@ -310,14 +310,13 @@ def click_panel(handlers: AppHandlers, dataset: gr.Radio, maps_plot: gr.Image, m
                                      elem_id="click-vae")
             vae_text = gr.Markdown(elem_id="click-vae-text")
 
-    maps_plot.select(nav.click_map, [dataset, mark, clicks],
+    maps_plot.select(handlers.click_map, [dataset, mark, clicks],
                      [maps_plot, ae_image, ae_text, vae_image, vae_text, clicks, status], show_progress="hidden",
                      trigger_mode="always_last", **PRIVATE)
 
 
-def point_panel(handlers: AppHandlers, dataset: gr.Radio) -> None:
+def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
     """Decode exact map coordinates (the API's /decode_point)."""
-    nav = NavigationHandlers(handlers)
     with gr.Accordion("Decode exact map coordinates (as the API's /decode_point does)", open=False):
         with gr.Row():
             model = gr.Radio([("AE", "ae"), ("VAE", "vae")], value="vae", label="Model")
@@ -328,23 +327,24 @@ def point_panel(handlers: AppHandlers, dataset: gr.Radio) -> None:
         with gr.Row():
             image = output_image("Decoded point", height=168, elem_id="point-image")
             text = gr.Markdown(elem_id="point-text")
-    run.click(nav.decode_point, [dataset, model, projection, x, y], [image, text], api_name="decode_point")
+    run.click(handlers.decode_point, [dataset, model, projection, x, y], [image, text], api_name="decode_point")
 
 
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
     """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
-    handlers = AppHandlers(explorer, OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-")))
+    files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
         dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)")
-        draw = draw_tab(handlers, dataset)
-        interp = interpolate_tab(handlers, dataset, draw["current_input"])
-        sample = sample_tab(handlers, dataset)
-        embeddings_tab(handlers, dataset, draw["current_input"])
+        draw = draw_tab(DrawHandlers(explorer, files), dataset)
+        interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
+        sample = sample_tab(SampleHandlers(explorer, files), dataset)
+        embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"])
 
-        switched = dataset.change(handlers.switch_dataset, dataset, [draw["examples"], interp["examples"],
-                                                                     *interp["pair"]], **PRIVATE)
+        # one chain, so the tabs refresh in order after the switch: the examples first, then the outputs
+        switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
+            interp["switch_dataset"], dataset, [interp["examples"], *interp["pair"]], **PRIVATE)
         for fn, inputs, outputs in (draw["refresh"], interp["refresh"], interp["profile"], sample["refresh"]):
             switched = switched.then(fn, inputs, outputs, **PRIVATE)
         demo.load(*interp["refresh"], **PRIVATE).then(*interp["profile"], **PRIVATE).then(*sample["refresh"], **PRIVATE)

@@ -12,7 +12,7 @@ from PIL import Image
 
 import app as app_module
 from ae_vae.app.gradio_io import OutputFiles
-from ae_vae.app.handlers import AppHandlers
+from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import load_explorer
 from bench.common import free_port
 
@@ -32,9 +32,9 @@ def client(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def handlers() -> AppHandlers:
-    """The app's handlers without the UI."""
-    return AppHandlers(load_explorer(None, app_module.ROOT / "weights"), OutputFiles(tempfile.mkdtemp()))
+def handlers() -> SampleHandlers:
+    """The Sample tab's handlers without the UI."""
+    return SampleHandlers(load_explorer(None, app_module.ROOT / "weights"), OutputFiles(tempfile.mkdtemp()))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
-from ae_vae.app.handlers import EMPTY_PAD_MESSAGE
+from ae_vae.app.draw import EMPTY_PAD_MESSAGE
 from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,

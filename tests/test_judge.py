@@ -12,6 +12,7 @@ from ae_vae.cli import main
 from ae_vae.data import load_split, random_shift
 from ae_vae.errors import JudgeError
 from ae_vae.models.judge import FEATURE_DIM, Judge, JudgeCard, load_judge, save_judge
+from ae_vae.training.cards import render_judge_card
 from ae_vae.training.evaluation import frechet_distance
 from ae_vae.training.judge import train_judge
 
@@ -43,7 +44,14 @@ def test_round_trip_keeps_predictions_and_card(judge, tmp_path):
     loaded, loaded_card = load_judge(tmp_path)
     images = random_images(20)
     assert np.array_equal(loaded.features(images), judge.features(images))
-    assert loaded_card == card and "0.5000" in (tmp_path / "README.md").read_text()
+    assert loaded_card == card
+
+
+def test_card_carries_a_model_index_with_the_test_accuracy():
+    card = render_judge_card(JudgeCard(dataset="mnist", test_accuracy=0.9915, epochs=3, seed=0))
+    header = card.split("---")[1]
+    assert "model-index:" in header and "value: 0.9915" in header and "type: accuracy" in header
+    assert "python -m ae_vae train-judge --dataset mnist" in card and "shared" not in card
 
 
 @pytest.mark.parametrize("damage", ["missing_model", "garbage", "wrong_tensors", "missing_config", "not_a_judge"])
@@ -87,7 +95,7 @@ def test_frechet_distance_agrees_with_the_sqrtm_formula_and_survives_dead_featur
 
 def test_training_command_writes_a_judge_that_learns(tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "judge-mnist"
-    assert main(["--dataset", "mnist", "--data-dir", str(tiny_data_dir), "--output", str(out), "--epochs", "2",
+    assert main(["train-judge", "--dataset", "mnist", "--data-dir", str(tiny_data_dir), "--output", str(out), "--epochs", "2",
                  "--max-shift", "1"]) == 0
     judge, card = load_judge(out)
     test = load_split("mnist", tiny_data_dir, train=False, download=False)
@@ -115,29 +123,6 @@ def test_training_is_seeded(tiny_data_dir):
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True))
 
 
-def test_constant_rate_recipe_is_the_old_per_run_judge(tiny_data_dir):
-    """cosine=False is exactly the loop bench/quality.py once ran (plain Adam, one permutation per epoch), so
-    bench/issue_judge.py re-creates the judge the issue-16 goals were written with."""
-    train = load_split("mnist", tiny_data_dir, train=True, download=False).subset(300)
-    judge = train_judge(train, epochs=2, seed=5, cosine=False)
-    torch.manual_seed(5)
-    reference = Judge()
-    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(5)
-    for _ in range(2):
-        order = torch.randperm(len(train), generator=generator)
-        for start in range(0, len(train), 128):
-            idx = order[start:start + 128]
-            loss = torch.nn.functional.cross_entropy(reference(train.images[idx]), train.labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    pairs = zip(judge.state_dict().values(), reference.state_dict().values(), strict=True)
-    assert all(torch.allclose(a, b, atol=1e-6) for a, b in pairs)
-    cosine = train_judge(train, epochs=2, seed=5)
-    assert not torch.allclose(cosine.head.weight, judge.head.weight, atol=1e-6)
-
-
 def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
-    assert main(["--dataset", "cifar", "--output", str(tmp_path)]) == 2
+    assert main(["train-judge", "--dataset", "cifar", "--output", str(tmp_path)]) == 2
     assert "unknown dataset" in capsys.readouterr().err

@@ -1,45 +1,88 @@
-"""The package's structure: imports point one way, the leaf stays a leaf, the app file stays readable."""
+"""The package's structure: the library never reaches the app or gradio (not even through another module),
+imports never go round in a circle, the low rooms stay low, the app file stays readable."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ae_vae"
+APP = "ae_vae.app"
 # Function-level imports allowed, each for an optional heavy dependency only some paths need.
-LAZY_IMPORTS = {("data", "torchvision"), ("embeddings", "umap"), ("priors", "sklearn"), ("priors", "threadpoolctl")}
+LAZY_IMPORTS = {("ae_vae.data", "torchvision"), ("ae_vae.latent.maps", "umap"), ("ae_vae.latent.priors", "sklearn"),
+                ("ae_vae.cli", "threadpoolctl")}
 
 
-def package_imports() -> dict[str, set[str]]:
-    """module -> the package modules it imports (relative or `ae_vae.` imports, anywhere in the file)."""
-    graph: dict[str, set[str]] = {}
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
-    for path in PACKAGE.glob("*.py"):
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                if node.level >= 1:
-                    names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-                elif (node.module or "").startswith("ae_vae."):
-                    names = [node.module.split(".")[1]]
-                else:
-                    continue
-                deps.update(n for n in names if n in modules)
-        graph[path.stem] = deps - {path.stem, "__init__"}
-    return graph
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, *, runtime_only: bool = True) -> tuple[set[str], set[str]]:
+    """(package modules, top-level outside packages) that module `name` imports, anywhere in the file; imports
+    under `if TYPE_CHECKING:` never run, so they count only when `runtime_only` is false."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    if runtime_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(n) for n in ast.walk(node))
+    inside, outside = set(), set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                (inside if alias.name.startswith("ae_vae") else outside).add(
+                    alias.name if alias.name.startswith("ae_vae") else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and not (node.module or "").startswith("ae_vae"):
+                outside.add((node.module or "").split(".")[0])
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            # `from . import x` or `from .pkg import module` name modules; otherwise the target module itself.
+            named = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in MODULES]
+            inside.update(named or [target])
+    # A package's `__init__` runs before its modules, but it is a module of this graph in its own right, so
+    # every rule is checked on it directly; adding it as an edge would make every sub-package look circular.
+    return {m for m in inside if m in MODULES} - {name}, outside
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: imports_of(name)[0] for name in MODULES}
+
+
+def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for dep in edges[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
 
     def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
-        for dep in sorted(graph.get(node, ())):
+        for dep in sorted(edges.get(node, ())):
             if state.get(dep) == 1:
                 return stack[stack.index(dep):] + [dep]
             if dep not in state and (cycle := visit(dep)):
@@ -48,44 +91,87 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.pop()
         return None
 
-    for node in sorted(graph):
+    for node in sorted(edges):
         if node not in state and (cycle := visit(node)):
             return cycle
     return None
 
 
-def test_find_cycle_finds_one():
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set()}) is None
+LIBRARY = sorted(m for m in MODULES if not (m == APP or m.startswith(APP + ".")))
+
+
+def test_find_cycle_and_reachable_see_indirect_paths():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert find_cycle(edges) == ["a", "b", "c", "a"] and find_cycle({"a": {"b"}, "b": set()}) is None
+    assert reachable("a", edges) == {"a", "b", "c"} and reachable("d", edges) == set()
+
+
+def test_relative_imports_resolve_to_modules():
+    assert "ae_vae.models.format" in imports_of("ae_vae.models")[0]  # from .format import ...
+    assert imports_of("ae_vae.fileio")[0] == {"ae_vae.errors"}  # from .errors import ...
+    assert "ae_vae.latent.priors" in reachable("ae_vae.app.explorer", graph())  # through another module
+
+
+def test_the_rooms_exist():
+    assert {"ae_vae.models", "ae_vae.latent", "ae_vae.training", "ae_vae.app", "ae_vae.errors", "ae_vae.hub",
+            "ae_vae.fileio", "ae_vae.cli"} <= set(MODULES)
 
 
 def test_no_import_cycle_in_the_package():
-    assert find_cycle(package_imports()) is None
+    assert find_cycle(graph()) is None
+
+
+@pytest.mark.parametrize("module", LIBRARY)
+def test_the_library_never_reaches_the_app_or_gradio(module):
+    edges = graph()
+    seen = reachable(module, edges) | {module}
+    assert not {m for m in seen if m == APP or m.startswith(APP + ".")}, f"{module} reaches the app"
+    gradio = sorted(m for m in seen if "gradio" in imports_of(m)[1])
+    assert not gradio, f"{module} imports gradio through {gradio}"
+
+
+def test_importing_the_library_loads_no_gradio():
+    code = ("import sys, ae_vae, ae_vae.cli, ae_vae.hub, ae_vae.training.artifacts; "
+            "from ae_vae import GaussianMixturePrior, VAE, AutoEncoder; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio' or m.startswith('ae_vae.app')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("module, allowed", [
-    ("fileio", set()),  # the leaf
-    ("weights", {"fileio"}),
-    ("models", {"weights"}),
+    ("ae_vae.errors", set()),
+    ("ae_vae.fileio", {"ae_vae.errors"}),
 ])
-def test_low_layers_import_only_what_is_below_them(module, allowed):
-    assert package_imports()[module] <= allowed
+def test_the_leaves_stay_leaves(module, allowed):
+    assert graph()[module] <= allowed
+
+
+@pytest.mark.parametrize("module", ["ae_vae.models.blocks", "ae_vae.models.autoencoder", "ae_vae.models.vae",
+                                    "ae_vae.models.losses"])
+def test_model_files_import_only_torch_and_their_room(module):
+    inside, outside = imports_of(module)
+    assert all(m.startswith("ae_vae.models") for m in inside), inside
+    assert outside <= {"__future__", "torch", "math", "dataclasses", "typing", "collections"}, outside
 
 
 def test_hub_never_imports_a_concrete_model():
-    assert "models" not in package_imports()["hub"]
+    """The Hub room reads folders through the weights format, which picks the class from `config.json`."""
+    names = {(node.module, a.name) for node in ast.walk(ast.parse(MODULES["ae_vae.hub"].read_text()))
+             if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert names and not {n for n in names if n[1] in ("AutoEncoder", "VAE") or
+                          (n[0] or "").endswith(("autoencoder", "vae"))}
 
 
 def test_no_function_level_imports_but_optional_heavy_ones():
     found = set()
-    for path in PACKAGE.glob("*.py"):
+    for name, path in MODULES.items():
         for func in ast.walk(ast.parse(path.read_text())):
             if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for node in ast.walk(func):
                     if isinstance(node, ast.Import):
-                        found.update((path.stem, a.name.split(".")[0]) for a in node.names)
+                        found.update((name, a.name.split(".")[0]) for a in node.names)
                     elif isinstance(node, ast.ImportFrom):
-                        found.add((path.stem, "." * node.level + (node.module or "").split(".")[0]))
+                        found.add((name, "." * node.level + (node.module or "").split(".")[0]))
     assert found <= LAZY_IMPORTS, sorted(found - LAZY_IMPORTS)
 
 

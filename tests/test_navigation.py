@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from ae_vae.app.draw import DrawHandlers
+from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
 from ae_vae.app.figures import PANELS
 from ae_vae.app.gradio_io import OutputFiles
-from ae_vae.app.handlers import AppHandlers
-from ae_vae.app.navigation_handlers import NavigationHandlers
 from ae_vae.errors import EmbeddingsError, InputError
 from ae_vae.latent.maps import LatentMaps, fit_pca, load_maps, save_maps
 from ae_vae.latent.navigation import MAX_SIGMA, Navigator, image_properties
@@ -175,7 +175,7 @@ def tiny_folder(root: Path, data_dir: Path, points: int = 40, with_images: bool 
 
 
 @pytest.mark.parametrize("neighbour_points", [0, 100, 1000])
-def test_add_images_stores_them_and_changes_no_map(tmp_path, tiny_data_dir, neighbour_points):
+def test_store_points_stores_them_and_changes_no_map(tmp_path, tiny_data_dir, neighbour_points):
     from ae_vae.data import load_split
 
     folder = tiny_folder(tmp_path, tiny_data_dir)
@@ -186,25 +186,30 @@ def test_add_images_stores_them_and_changes_no_map(tmp_path, tiny_data_dir, neig
         old_meta = before.metadata()
     stored = min(neighbour_points, 256)  # the tiny training split has 256 images
     assert store_points(folder, tiny_data_dir, neighbour_points) == (40, stored)
-    added = {"images"} | ({"neighbour_latents", "neighbour_labels", "neighbour_images"} if stored else set())
+    refitted = {"train_latent_mean", "train_latent_cov"}  # the one Gaussian, as fit_gaussian fits it
     with safe_open(str(path), "np") as after:
-        assert after.metadata() == {**old_meta, "neighbour_points": str(stored)} and set(after.keys()) == set(old) | added
-        assert all(np.array_equal(after.get_tensor(k), v) for k, v in old.items())
+        assert after.metadata() == old_meta and set(after.keys()) == set(old) | {"images"}
+        assert all(np.array_equal(after.get_tensor(k), v) for k, v in old.items() if k not in refitted)
     expected = (load_split("mnist", tiny_data_dir, train=False).images[:40, 0].numpy() * 255).round()
     maps = load_maps(path)
     assert np.array_equal(maps.images, expected.astype(np.uint8))
+    assert (folder / "neighbours.safetensors").is_file() == bool(stored) and maps.has_neighbours == bool(stored)
+    train = load_split("mnist", tiny_data_dir, train=True)
+    with torch.no_grad():
+        all_codes = load_model(folder).embed(train.images).numpy()
+    assert np.allclose(maps.train_latent_mean, all_codes.mean(0), atol=1e-5)
+    assert np.allclose(maps.train_latent_cov, np.cov(all_codes, rowvar=False, bias=True), atol=1e-4)
     if stored:
-        train = load_split("mnist", tiny_data_dir, train=True)
+        with safe_open(str(folder / "neighbours.safetensors"), "np") as points:
+            assert points.metadata() == {"points": str(stored)}
         assert np.array_equal(maps.neighbour_labels, train.labels[:stored].numpy())
         assert np.array_equal(maps.neighbour_images, (train.images[:stored, 0].numpy() * 255).round().astype(np.uint8))
-        with torch.no_grad():
-            codes = load_model(folder).embed(train.images[:stored]).numpy()
-        assert np.allclose(maps.neighbour_latents, codes, atol=1e-5)
+        assert np.allclose(maps.neighbour_latents, all_codes[:stored], atol=1e-5)
     else:
         assert maps.neighbour_latents is None
 
 
-def test_add_images_refuses_points_that_are_not_the_test_split(tmp_path, tiny_data_dir):
+def test_store_points_refuses_points_that_are_not_the_test_split(tmp_path, tiny_data_dir):
     folder = tiny_folder(tmp_path, tiny_data_dir)
     maps = load_maps(folder / "embeddings.safetensors")
     maps.latents = maps.latents + 1.0  # other weights' codes
@@ -250,7 +255,7 @@ def test_partial_or_misshapen_training_points_are_refused(tmp_path):
     maps = with_training_points(synthetic_maps())
     path = tmp_path / "embeddings.safetensors"
     save_maps(LatentMaps(**{**maps.__dict__, "neighbour_images": None}), path)
-    with pytest.raises(EmbeddingsError, match="but not all of"):
+    with pytest.raises(EmbeddingsError, match="neighbours.safetensors: missing tensor 'neighbour_images'"):
         load_maps(path)
     save_maps(LatentMaps(**{**maps.__dict__, "neighbour_labels": maps.neighbour_labels[:-1]}), path)
     with pytest.raises(EmbeddingsError, match="neighbour_"):
@@ -421,7 +426,7 @@ def test_bad_points_give_messages(explorer, args, message):
 # ---------------------------------------------------------------- the handlers (no UI)
 
 def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_path):
-    nav = NavigationHandlers(AppHandlers(explorer, OutputFiles(tmp_path)))
+    nav = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
     rendered = explorer.rendered_maps("mnist")
     miss = nav.click_map("mnist", None, None, SimpleNamespace(index=[1, 1]))
     assert miss[-1].startswith("⚠️") and "outside the plot areas" in miss[-1]
@@ -439,7 +444,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
 
 
 def test_handlers_before_any_drawing(explorer, tmp_path):
-    nav = NavigationHandlers(AppHandlers(explorer, OutputFiles(tmp_path)))
+    nav = DrawHandlers(explorer, OutputFiles(tmp_path))
     assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
     assert all(not isinstance(out, str) for out in nav.neighbours_of_input(None, "mnist"))
     with pytest.raises(gr.Error, match="Draw tab first"):
@@ -454,7 +459,7 @@ def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path)
     pair = explorer.models("mnist")
     old = Explorer({"mnist": type(pair)("mnist", pair.ae, pair.vae, LatentMaps(**{**pair.ae_maps.__dict__,
                                                                                    "images": None}), pair.vae_maps)})
-    nav = NavigationHandlers(AppHandlers(old, OutputFiles(tmp_path)))
+    nav = DrawHandlers(old, OutputFiles(tmp_path))
     ae, vae, summary = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
     assert ae == [] and len(vae) == 4 and vae[0][1] == "7"
     assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in summary

@@ -94,12 +94,13 @@ def test_temperature_scales_each_components_spread(prior, label):
     """Same generator, same components and noise: z(T) = mean + T (z(1) - mean), so z(1/2) = (z(0) + z(1)) / 2."""
     draw = lambda t: prior.sample(300, label=label, temperature=t, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(draw(0.5), (draw(0.0) + draw(1.0)) / 2)
-    torch.testing.assert_close(draw(3.0) - draw(0.0), 3 * (draw(1.0) - draw(0.0)), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(draw(2.0) - draw(0.0), 2 * (draw(1.0) - draw(0.0)), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"n": -1}, "non-negative integer"), ({"n": 2.5}, "non-negative integer"), ({"n": True}, "non-negative integer"),
     ({"n": 3, "temperature": -0.1}, "temperature"), ({"n": 3, "temperature": math.nan}, "temperature"),
+    ({"n": 3, "temperature": 2.01}, "temperature must be from 0 to 2"),
     ({"n": 3, "label": CLASSES}, f"0-{CLASSES - 1}"), ({"n": 3, "label": "7"}, "integer class index"),
 ])
 def test_bad_sample_arguments_are_clear(prior, kwargs, message):
@@ -262,19 +263,19 @@ def test_prior_of_other_weights_is_refused(tmp_path):
         GaussianMixturePrior.from_pretrained(tmp_path, weights=other)
     assert str(tmp_path / PRIOR_FILE) in str(info.value) and "refit" in str(info.value)
     save_model_folder(other, tmp_path)
-    assert main(["check", str(tmp_path)]) == 2
+    assert main(["check-prior", str(tmp_path)]) == 2
     assert isinstance(info.value, WeightsError)  # callers that fall back on bad weights catch it too
 
 
 def test_refit_command_writes_a_prior_that_belongs_to_the_folder(tmp_path, tiny_data_dir, capsys):
     folder = tmp_path / "mnist-ae"
     save_model_folder(tiny_ae(), folder)
-    assert main(["refit", str(folder), "--data-dir", str(tiny_data_dir), "--judge", "none",
+    assert main(["refit-prior", str(folder), "--data-dir", str(tiny_data_dir), "--judge-dir", "none",
                  "--components", "2", "--class-components", "1"]) == 0
     assert "wrote" in capsys.readouterr().out
     prior = GaussianMixturePrior.from_pretrained(folder, latent_dim=3, weights=folder)
     assert prior.num_classes == 10 and prior.info["dataset"] == "mnist" and len(prior.test_log_prob) == 128
-    assert main(["check", str(folder)]) == 0
-    assert main(["refit", str(tmp_path / "nowhere"), "--data-dir", str(tiny_data_dir)]) == 2
+    assert main(["check-prior", str(folder)]) == 0
+    assert main(["refit-prior", str(tmp_path / "nowhere"), "--data-dir", str(tiny_data_dir)]) == 2
     assert "config.json: file not found" in capsys.readouterr().err
 

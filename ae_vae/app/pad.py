@@ -42,8 +42,8 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
 from ..errors import InputError
+from .draw import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
 from .explorer import Explorer
-from .handlers import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's

@@ -1,0 +1,205 @@
+"""The Draw tab's handlers: the reconstructions of a drawing or an upload, how typical it is, its nearest stored
+images, the walk along each model's principal directions, and its codes.
+
+The page works on the tab's current model input (a 28x28 uint8 array, used as is); the public endpoints
+(/reconstruct, /typicality, /neighbors, /traverse, /encode, /locate) take `(sketch, image, dataset, ...)`, each
+drawing parameter defaulting to None so a client may pass either alone, by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from ..data import CLASS_NAMES, DATASET_TITLES
+from ..errors import InputError
+from .gradio_io import user_errors
+from .handlers import TabHandlers, drawing_made, drawing_sent
+
+EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."  # the pad's value when cleared
+DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
+DEFAULT_NEIGHBOURS = 8
+WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
+
+
+class DrawHandlers(TabHandlers):
+    """Everything the Draw tab shows of the current drawing."""
+
+    # ------------------------------------------------------------------ reconstructions
+
+    @user_errors
+    def reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", source: str | None = None,
+                    fill_outlines: bool = False):
+        """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input).
+
+        `sketch` and `image` default to None so that an API client may pass either alone: for an input whose
+        component starts empty, Gradio marks the API parameter optional only when the function's own default
+        for it is None (`Blocks.get_api_info`). `fill_outlines` fills closed outlines first (garments drawn as
+        outlines: Fashion-MNIST items are filled silhouettes)."""
+        chosen = image if (image is not None and source != "pad") or sketch is None else sketch
+        result = self.explorer.reconstruct(chosen, dataset, fill_outlines=bool(fill_outlines))
+        png = self.files.png
+        return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
+                result.model_input)
+
+    def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str,
+                          fill_outlines: bool = False):
+        """For automatic updates: problems go to the status line instead of an error pop-up, and the outputs
+        are emptied so that nothing on screen belongs to an earlier input."""
+        try:
+            return (*self.reconstruct(sketch, image, dataset, source, fill_outlines), source, done)
+        except gr.Error as exc:
+            return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
+
+    def reconstruct_button(self, sketch: Any, image: Any, dataset: str, source: str | None,
+                           fill_outlines: bool = False):
+        """The page's Reconstruct button: as `/reconstruct`, but a problem (an empty pad) is said on the status
+        line beside the pad and empties the outputs, instead of an error pop-up over stale images."""
+        done = "Reconstructed your upload." if source == "upload" and image is not None else "Reconstructed."
+        return self._soft_reconstruct(sketch, image, dataset, source, done, fill_outlines)
+
+    def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False):
+        return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
+
+    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False):
+        """Dataset switch or fill toggle: redo the current drawing with the chosen models and framing."""
+        if source is None:
+            return tuple([gr.skip()] * (DRAW_OUTPUTS + 2))
+        return self._soft_reconstruct(sketch, image, dataset, source,
+                                      f"Reconstructed with the {DATASET_TITLES[dataset]} models.", fill_outlines)
+
+    def pick_example(self, dataset: str, evt: gr.SelectData):
+        image = self.explorer.models(dataset).example_images[evt.index]
+        outputs = self.reconstruct(None, image, dataset, "upload")
+        return (self.files.png(image), *outputs, "upload", f"Reconstructed test example #{evt.index}.")
+
+    # ------------------------------------------------------------------ typicality
+
+    @user_errors
+    def typicality(self, sketch: Any = None, image: Any = None, dataset: str = "mnist") -> dict[str, Any]:
+        """Per model, the log-density of the drawing's code under the fitted prior and its percentile among
+        the test set's codes (the upload wins over the pad, as in `reconstruct`)."""
+        return self.explorer.typicality(image if image is not None else sketch, dataset)
+
+    def typicality_line(self, model_input: np.ndarray | None, dataset: str) -> str:
+        """One line under the reconstructions: how typical the current drawing is for each model."""
+        if model_input is None:
+            return ""
+        try:
+            result = self.explorer.typicality(model_input, dataset)
+        except InputError as exc:
+            return f"Typicality unavailable: {exc}"
+        noun = "test digits" if result["dataset"] == "mnist" else "test images"
+        parts = []
+        for kind in ("ae", "vae"):
+            p = result[kind]["percentile"]
+            parts.append(f"{kind.upper()}: " + (f"less typical than {100 - p:.0f} % of {noun}" if p < 50 else
+                                               f"more typical than {p:.0f} % of {noun}"))
+        return "**How typical is your drawing's code** (density under each model's fitted prior): " + \
+            "; ".join(parts) + "."
+
+    # ------------------------------------------------------------------ neighbours
+
+    @user_errors
+    def neighbors(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", k: int = DEFAULT_NEIGHBOURS
+                  ) -> tuple[list, list, str]:
+        """The API's /neighbors: the k nearest stored images (the maps' test images and the folder's training
+        images) in the AE's latent space and in the VAE's (galleries captioned with the class names, nearest first)
+        and a one-line vote per model."""
+        return self.neighbours_of(drawing_sent(sketch, image), dataset, k)
+
+    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> tuple[list, list, str]:
+        found = self.explorer.neighbours(drawing_made(drawing), dataset, k)
+        names = CLASS_NAMES[self.explorer.models(dataset).dataset]
+        galleries, lines = [], []
+        for model, (near, vote) in found.items():
+            line = vote[0].upper() + vote[1:] + "."
+            if near.images is None:
+                galleries.append([])
+                line += (" (Neighbours unavailable for this folder: its embeddings.safetensors stores no images; "
+                         f"`python -m ae_vae store-points <{model} folder> --data-dir DIR` adds them.)")
+            else:
+                galleries.append([(self.files.png(img), names[int(label)])
+                                  for img, label in zip(near.images, near.labels)])
+            lines.append(line)
+        return galleries[0], galleries[1], "\n\n".join(lines)
+
+    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+        """After every new drawing: its neighbours; problems on the summary line instead of a pop-up."""
+        if model_input is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            return self.neighbours_of(model_input, dataset, k)
+        except InputError as exc:
+            return gr.skip(), gr.skip(), f"⚠️ {exc}"
+
+    # ------------------------------------------------------------------ the walk
+
+    @user_errors
+    def traverse(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", pc1: float = 0.0,
+                 pc2: float = 0.0, pc3: float = 0.0) -> tuple[str, str]:
+        """The API's /traverse: the drawing's AE code and VAE posterior mean moved pc_i standard deviations (-3 to 3)
+        along each model's own i-th principal direction, decoded (AE image, VAE image)."""
+        return self.walked(drawing_sent(sketch, image), dataset, pc1, pc2, pc3)
+
+    def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0
+               ) -> tuple[str, str]:
+        ae, vae = self.explorer.walk(drawing_made(drawing), dataset, [pc1, pc2, pc3])
+        return self.files.png(ae), self.files.png(vae)
+
+    @user_errors
+    def walk_input(self, model_input: np.ndarray | None, dataset: str, pc1: float, pc2: float, pc3: float):
+        """A slider moved: nothing before there is a drawing."""
+        if model_input is None:
+            return gr.skip(), gr.skip()
+        return self.walked(model_input, dataset, pc1, pc2, pc3)
+
+    def reset_walk(self, model_input: np.ndarray | None, dataset: str):
+        """A new drawing (or Reset): the sliders back to 0 and the plain reconstructions."""
+        if model_input is None:
+            return 0.0, 0.0, 0.0, None, None
+        try:
+            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset))
+        except InputError:
+            return 0.0, 0.0, 0.0, gr.skip(), gr.skip()
+
+    def direction_text(self, dataset: str) -> str:
+        """What each slider's direction does, per model (a Markdown table)."""
+        labels = self.explorer.direction_labels(dataset)
+        rows = [f"| {(labels['ae'][i:] or ['—'])[0]} | {(labels['vae'][i:] or ['—'])[0]} |" for i in range(WALK_SLIDERS)]
+        return "| AE | VAE |\n|---|---|\n" + "\n".join(rows)
+
+    # ------------------------------------------------------------------ codes
+
+    @user_errors
+    def locate(self, sketch: Any = None, image: Any = None, dataset: str = "mnist") -> dict:
+        """The API's /locate: where the drawing lands on the maps, in their data coordinates (where its star is
+        drawn): {"ae": {"pca": [x, y], "umap": [x, y]}, "vae": {...}}."""
+        return self.explorer.locate(drawing_sent(sketch, image), dataset)
+
+    @user_errors
+    def encode(self, sketch: Any = None, image: Any = None, dataset: str = "mnist") -> dict:
+        """The API's /encode: the AE code and the VAE posterior mean and log-variance, lists of floats."""
+        return self.explorer.encode(drawing_sent(sketch, image), dataset)
+
+    @user_errors
+    def locate_input(self, model_input: np.ndarray | None, dataset: str) -> dict:
+        return self.explorer.locate(drawing_made(model_input), dataset)
+
+    @user_errors
+    def encode_input(self, model_input: np.ndarray | None, dataset: str) -> dict:
+        return self.explorer.encode(drawing_made(model_input), dataset)
+
+    @staticmethod
+    def code_of(codes: dict | None, model: str):
+        """The chosen model's code out of `encode`'s JSON (the AE code or the VAE posterior mean)."""
+        if not isinstance(codes, dict) or model not in codes:
+            return gr.skip()
+        return codes[model].get("code", codes[model].get("mean"))
+
+    @user_errors
+    def decode(self, dataset: str, model: str, code: Any) -> str:
+        """A code (the model's latent size of floats) decoded by the AE or the VAE."""
+        return self.files.png(self.explorer.decode(dataset, model, code))

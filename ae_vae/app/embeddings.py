@@ -1,0 +1,55 @@
+"""The Embeddings tab's handlers: the PCA and UMAP maps with the drawing starred, a click decoding under the
+pointer, exact map coordinates decoded, and each model's decoded PCA plane."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from ..errors import InputError
+from ..latent.navigation import MODELS
+from .gradio_io import user_errors
+from .handlers import TabHandlers
+
+
+class EmbeddingsHandlers(TabHandlers):
+    """The maps and what a click or a coordinate on them decodes to."""
+
+    @user_errors
+    def embedding(self, dataset: str = "mnist", image: Any = None):
+        fig, text = self.explorer.embedding(dataset, image)
+        ae_grid, vae_grid = self.explorer.manifold(dataset)
+        return self.files.png(fig), text, self.files.png(ae_grid), self.files.png(vae_grid)
+
+    def mark_value(self, model_input: np.ndarray | None):
+        """The drawing for the star, shown 4x larger. (Also a different file from the model-input image: Gradio
+        rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
+        return None if model_input is None else self.files.png(np.kron(model_input, np.ones((4, 4), np.uint8)))
+
+    @user_errors
+    def decode_point(self, dataset: str, model: str, projection: str, x: float, y: float) -> tuple[str, str]:
+        """The point (x, y) of a map (data coordinates) decoded by that map's model, and how far it is from the data."""
+        point = self.explorer.decode_point(dataset, model, projection, x, y)
+        return self.files.png(point.image), point.summary()
+
+    def click_map(self, dataset: str, mark: Any, clicks: dict | None, evt: gr.SelectData):
+        """A click on the maps: decode there with that map's model; keep the latest AE and VAE decodes side by side
+        and a crosshair for each on the maps (redrawn on a copy of the pre-rendered maps). Problems go to the
+        status line, not a pop-up. Outputs: maps, AE image, AE text, VAE image, VAE text, clicks, status."""
+        clicks = dict(clicks or {})
+        if clicks.get("dataset") != dataset:
+            clicks = {"dataset": dataset}
+        try:
+            model, projection, x, y = self.explorer.map_position(dataset, evt.index)
+            point = self.explorer.decode_point(dataset, model, projection, x, y)
+            clicks[model] = [projection, x, y]
+            crosshairs = {(m, clicks[m][0]): tuple(clicks[m][1:]) for m in MODELS if m in clicks}
+            maps = self.explorer.marked_maps_png(dataset, mark, crosshairs)
+        except InputError as exc:
+            return (gr.skip(),) * 5 + (clicks, f"⚠️ {exc}")
+        decoded = [gr.skip()] * 4
+        decoded[0 if model == "ae" else 2] = self.files.png(point.image)
+        decoded[1 if model == "ae" else 3] = point.summary()
+        return (self.files.write(maps, ".png"), *decoded, clicks, "")

@@ -1,0 +1,55 @@
+"""The Interpolate tab's handlers: decoded paths between two images' codes, a GIF, and how typical each frame is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from ..errors import InputError
+from ..figures import figure_png
+from .figures import gif_bytes, profile_figure
+from .gradio_io import user_errors
+from .handlers import TabHandlers
+
+
+class InterpolateHandlers(TabHandlers):
+    """Two images in, the AE's and the VAE's decoded paths out."""
+
+    @user_errors
+    def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
+        ae_strip, vae_strip, frames = self.explorer.interpolate(image_a, image_b, dataset, steps, path)
+        return self.files.png(ae_strip), self.files.png(vae_strip), self.files.write(gif_bytes(frames), ".gif")
+
+    @user_errors
+    def interpolation_profile(self, image_a: Any, image_b: Any, dataset: str, steps: int, path: str):
+        """A plot of how typical each frame's code is under each model's fitted prior, and the numbers (JSON).
+        Models without a fitted prior (own folders made without one) give no plot and say why, without an error."""
+        pair = self.explorer.models(dataset)
+        if pair.ae_prior is None or pair.vae_prior is None:
+            return None, {"unavailable": "; ".join(pair.prior_notes.values()) or "no fitted prior"}
+        profile = self.explorer.interpolation_profile(image_a, image_b, dataset, steps, path)
+        fig = profile_figure(profile, "percentile among test codes",
+                             "how typical each frame's code is (density under the model's fitted prior)")
+        return self.files.write(figure_png(fig), ".png"), profile
+
+    def default_pair(self, dataset: str) -> tuple[str, str]:
+        a, b = self.explorer.default_pair(dataset)
+        return self.files.png(a), self.files.png(b)
+
+    def switch_dataset(self, dataset: str):
+        """The chosen data set's examples and its default pair."""
+        return (self.examples_for(dataset), *self.default_pair(dataset))
+
+    @user_errors
+    def current_drawing(self, model_input: np.ndarray | None):
+        """The Draw tab's current model input as image A or B ("Use my drawing")."""
+        if model_input is None:
+            raise InputError("Draw or upload something on the Draw tab first.")
+        return self.files.png(model_input)
+
+    def pick_for_interpolation(self, dataset: str, slot: str, evt: gr.SelectData):
+        """Clicking examples fills A, then B, then A again."""
+        image = self.files.png(self.explorer.models(dataset).example_images[evt.index])
+        return (image, gr.skip(), "B") if slot == "A" else (gr.skip(), image, "A")
