@@ -1,7 +1,6 @@
 """What every benchmark (and the browser test, and the screenshot generator) shares: one copy of each.
 
-- Defaults: the data root is env `AE_VAE_DATA_DIR`, else `../shared/data` beside the repo (the rule the tests
-  use too); the weights folder is env `AE_VAE_WEIGHTS_DIR`, else `weights/`.
+- Defaults: the data root is the library's (`$AE_VAE_DATA_DIR`, else `./data`; the tests use it too); the weights folder is env `AE_VAE_WEIGHTS_DIR`, else `weights/`.
 - `percentile`: the one definition every table uses, p50 included (see its docstring).
 - `app_server`: `python app.py` in a subprocess until the block exits, its log shown when it fails.
 - Chromium (`chromium`, `open_app`) and the Draw tab's pad (`select_brush`, `stroke`, `touch_stroke`, `clear_pad`,
@@ -34,8 +33,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ae_vae.data import default_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = Path(os.environ.get("AE_VAE_DATA_DIR") or ROOT.parent / "shared" / "data")
+DEFAULT_DATA_DIR = Path(default_data_dir())
 DEFAULT_WEIGHTS_DIR = Path(os.environ.get("AE_VAE_WEIGHTS_DIR") or ROOT / "weights")
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,6 +1,6 @@
 """In-memory tensor vs a torchvision DataLoader over PIL images: one training epoch of input pipeline.
 
-    python bench/data_loading.py [--data-dir ../shared/data]
+    python bench/data_loading.py [--data-dir data]
 
 Measures only the input pipeline (no model): seconds to yield every mini-batch of the MNIST
 training set once, for the in-memory path that `train.py` uses and for the usual

@@ -1,4 +1,4 @@
-"""The latent maps as a tool (issue 14): does a drawing's map position decode back to the drawn digit, do its
+"""The latent maps as a tool: does a drawing's map position decode back to the drawn digit, do its
 neighbours vote for it, and how fast are a click and a slider move?
 
     python bench/navigation.py                      # accuracy + compute timings (in process)

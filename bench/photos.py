@@ -1,6 +1,6 @@
 """Photos and scans of digits, hand-drawn canvases and enlarged test images through `to_model_input`.
 
-    python bench/photos.py [--count 500] [--baseline HEAD] [--data-dir ../shared/data]
+    python bench/photos.py [--count 500] [--baseline HEAD] [--data-dir data]
 
 1. Photo-like set: MNIST *test* digits rendered as dark ink on light grey, textured paper, unevenly lit
    (illumination gradient, a soft shadow, some with the page's edge and the table beyond it, dust),

@@ -1,4 +1,4 @@
-"""The figures issue 16's goals are stated in, for any model folder or training checkpoint, in a minute.
+"""The figures the quality targets are stated in, for any model folder or training checkpoint, in a minute.
 
     python bench/probe.py weights/fashion_mnist-vae runs/fashion_mnist-vae/checkpoints/epoch_226
 

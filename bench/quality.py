@@ -1,7 +1,7 @@
 """Quality of the shipped models against classic baselines, on the official test splits, by the shipped judges.
 
-    python bench/quality.py --data-dir ../shared/data
-    python bench/quality.py --data-dir ../shared/data --samples 1000 --skip-baselines   # shipped models only, quick
+    python bench/quality.py --data-dir data
+    python bench/quality.py --data-dir data --samples 1000 --skip-baselines   # shipped models only, quick
 
 Every score comes from the shipped judge classifier of the data set (`weights/judge-<dataset>`, `ae_vae.judge`),
 loaded, never retrained, so the numbers compare across runs and with `metrics.json` and `bench/priors.py`.

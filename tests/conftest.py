@@ -21,8 +21,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ae_vae.data import default_data_dir
+
 # The real MNIST / Fashion-MNIST; tests that need them skip with a reason when absent.
-REAL_DATA_DIR = Path(os.environ.get("AE_VAE_DATA_DIR", ROOT.parent / "shared" / "data"))
+REAL_DATA_DIR = Path(default_data_dir())
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

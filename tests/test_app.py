@@ -113,7 +113,7 @@ def test_bad_numbers_through_the_api_give_messages(client):
         client.predict("mnist", 500, 0, 1.0, api_name="/sample")
 
 
-# ---------------------------------------------------------------- latent navigation (issue 14)
+# ---------------------------------------------------------------- latent navigation
 
 def test_reconstruct_takes_an_image_alone_by_name(client, digit_png):
     """`sketch` is optional: Gradio derives an API default of None from the handler's own `sketch=None`."""

@@ -268,7 +268,7 @@ def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp
         assert img_src(page, "ae-recon") and img_src(page, "vae-recon")
 
 
-# ---------------------------------------------------------------- the latent maps (issue 14)
+# ---------------------------------------------------------------- the latent maps
 
 def test_a_click_on_a_map_shows_the_point_decoded(page):
     """Embeddings tab: a click on the VAE's UMAP map shows that point decoded, with its distance to the data; a

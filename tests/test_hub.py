@@ -341,6 +341,28 @@ def test_truncated_weights_name_the_file(hub: FakeHub, published: str, weights_d
     assert source.origin == "bundled" and "mnist-vae/model.safetensors" in source.notice, source.notice
 
 
+@pytest.mark.parametrize("file, damage", [
+    ("mnist-ae/embeddings.safetensors", "truncated"), ("fashion_mnist-vae/embeddings.safetensors", "garbage"),
+    ("mnist-vae/neighbours.safetensors", "garbage")])
+def test_a_broken_maps_file_falls_back_to_the_bundled_weights(hub: FakeHub, weights_dir: Path, tmp_path: Path,
+                                                             file: str, damage: str) -> None:
+    """Without its maps the app cannot start: the pull checks them (and the neighbour points) like the weights,
+    so a broken snapshot is refused at once, the bundled weights serve, and the notice names the file."""
+    repo = f"{USER}/broken-maps-{damage}-{file.split('/')[0]}"
+    push_all(weights_dir, repo, token=hub.token, endpoint=hub.url)
+    if damage == "truncated":
+        good = (weights_dir / file).read_bytes()
+        hub.put_file(repo, file, good[: len(good) // 2])
+    else:
+        hub.put_file(repo, file, b"not safetensors at all")
+    with pytest.raises(WeightsError, match=file.replace(".", r"\.")):
+        pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
+    explorer = load_explorer(repo, weights_dir, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
+    assert "bundled weights" in explorer.source_notice and file in explorer.source_notice, explorer.source_notice
+    image = explorer.models("mnist").example_images[0]
+    assert explorer.reconstruct(image, "mnist").ae.shape == (28, 28)  # the app works on the bundled weights
+
+
 # ------------------------------------------------------------------------------------ tokens & CLI
 
 
