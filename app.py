@@ -29,10 +29,10 @@ from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
+from ae_vae.checks import TEMPERATURE_RANGE
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
 from ae_vae.latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA
-from ae_vae.latent.priors import TEMPERATURE_RANGE
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent

@@ -100,7 +100,7 @@ def test_temperature_scales_each_components_spread(prior, label):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"n": -1}, "non-negative integer"), ({"n": 2.5}, "non-negative integer"), ({"n": True}, "non-negative integer"),
     ({"n": 3, "temperature": -0.1}, "temperature"), ({"n": 3, "temperature": math.nan}, "temperature"),
-    ({"n": 3, "temperature": 2.01}, "temperature must be from 0 to 2"),
+    ({"n": 3, "temperature": 2.01}, "temperature must be a number from 0 to 2"),
     ({"n": 3, "label": CLASSES}, f"0-{CLASSES - 1}"), ({"n": 3, "label": "7"}, "integer class index"),
 ])
 def test_bad_sample_arguments_are_clear(prior, kwargs, message):

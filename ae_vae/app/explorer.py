@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..checks import check_temperature, code_vector, number_in_range, whole_number
 from ..data import INTERPOLATION_PAIRS, normalize_dataset_name
 from ..errors import InputError, WeightsError
 from ..figures import image_grid, to_uint8
@@ -22,7 +23,7 @@ from ..folders import ModelFolder, load_model_folder
 from ..latent.maps import LatentMaps
 from ..latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours
 from ..latent.paths import interpolate, lerp, slerp
-from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, check_temperature, gaussian_prior
+from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, gaussian_prior
 from ..models import VAE, AutoEncoder
 from ..preprocess import to_model_input
 from .figures import PANELS, RenderedFigure, maps_figure
@@ -160,7 +161,7 @@ class Explorer:
     def _interpolation_inputs(self, image_a: Any, image_b: Any, dataset: str, steps: Any, path: Any
                               ) -> tuple[DatasetModels, list[torch.Tensor], int]:
         pair = self.models(dataset)
-        steps = _int_in_range(steps, 2, MAX_STEPS, "steps")
+        steps = whole_number(steps, 2, MAX_STEPS, "steps")
         if path not in ("linear", "spherical"):
             raise InputError(f"path must be 'linear' or 'spherical', got {path!r}")
         inputs = []
@@ -230,10 +231,10 @@ class Explorer:
         codes. `prior` is "standard" (N(0, T²I)) or "mixture" (the mixture fitted to the training codes, each
         component's std scaled by T); `label` 0-9 picks a class's mixture, -1 any class."""
         pair = self.models(dataset)
-        count = _int_in_range(count, 1, MAX_SAMPLES, "number of samples")
-        seed = _int_in_range(seed, 0, 2 ** 31 - 1, "seed")
+        count = whole_number(count, 1, MAX_SAMPLES, "number of samples")
+        seed = whole_number(seed, 0, 2 ** 31 - 1, "seed")
         temperature = check_temperature(temperature)
-        label = _int_in_range(label, -1, 9, "label")
+        label = whole_number(label, -1, 9, "label")
         if prior not in PRIORS:
             raise InputError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         ncol = int(np.ceil(np.sqrt(count)))
@@ -309,7 +310,7 @@ class Explorer:
     def manifold(self, dataset: str, grid_size: int = 12) -> tuple[np.ndarray, np.ndarray]:
         """Decoded grids over each model's PCA plane (±2 standard deviations of the test latents)."""
         pair = self.models(dataset)
-        grid_size = _int_in_range(grid_size, 2, 20, "grid size")
+        grid_size = whole_number(grid_size, 2, 20, "grid size")
         grids = []
         for model, maps in ((pair.ae, pair.ae_maps), (pair.vae, pair.vae_maps)):
             spread = 2.0 * maps.pca.std(axis=0)
@@ -349,7 +350,8 @@ class Explorer:
         navigator = self.navigator(pair.dataset, model)
         net = pair.ae if model == "ae" else pair.vae
         limit = CODE_LIMIT * float(np.abs(navigator.maps.latents).max())
-        z = _code_vector(code, net.latent_dim, limit, f"the {MODEL_TITLES[model]}'s code")
+        z = code_vector(code, net.latent_dim, limit, f"the {MODEL_TITLES[model]}'s code",
+                        f"{CODE_LIMIT:.0f}× the largest entry of the stored codes")
         return to_uint8(net.decode(torch.from_numpy(z)[None])[0, 0])
 
     @torch.no_grad()
@@ -390,7 +392,7 @@ class Explorer:
         """The k stored points (test and training images) nearest to the drawing's code in each model's latent space,
         with a vote line."""
         pair = self.models(dataset)
-        k = _int_in_range(k, 1, MAX_NEIGHBOURS, "k")
+        k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
         x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         found = {}
         for model, net in (("ae", pair.ae), ("vae", pair.vae)):
@@ -404,7 +406,7 @@ class Explorer:
         """The drawing's AE code and VAE posterior mean moved by sigmas[i] standard deviations along each model's own
         i-th principal direction, decoded: (AE, VAE) uint8 28x28."""
         pair = self.models(dataset)
-        steps = [_float_in_range(s, -MAX_SIGMA, MAX_SIGMA, f"direction {i + 1}") for i, s in enumerate(sigmas)]
+        steps = [number_in_range(s, -MAX_SIGMA, MAX_SIGMA, f"direction {i + 1}") for i, s in enumerate(sigmas)]
         x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
         decoded = []
         for model, net in (("ae", pair.ae), ("vae", pair.vae)):
@@ -449,41 +451,3 @@ class PointDecode:
 
 def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in np.asarray(values).ravel()]
-
-
-def _code_vector(code: Any, length: int, limit: float, name: str) -> np.ndarray:
-    """A list of `length` finite numbers within ±limit as float32, or an `InputError` saying what is wrong."""
-    if isinstance(code, (dict, str)) or not hasattr(code, "__len__"):
-        raise InputError(f"{name} must be a list of {length} numbers, got {type(code).__name__}")
-    try:
-        vector = np.asarray(code, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a list of {length} numbers") from None
-    if len(vector) != length:
-        raise InputError(f"{name} must have {length} numbers (the latent size), got {len(vector)}")
-    if not np.isfinite(vector).all():
-        raise InputError(f"{name} has values that are not finite (NaN or infinity)")
-    if np.abs(vector).max() > limit:
-        raise InputError(f"{name} has a value of {np.abs(vector).max():.3g}; each must be within ±{limit:.0f} "
-                         f"({CODE_LIMIT:.0f}× the largest entry of the stored codes)")
-    return vector.astype(np.float32)
-
-
-def _int_in_range(value: Any, low: int, high: int, name: str) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise InputError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return int(number)
-
-
-def _float_in_range(value: Any, low: float, high: float, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(number) or not low <= number <= high:
-        raise InputError(f"{name} must be between {low} and {high}, got {value!r}")
-    return number

@@ -5,15 +5,13 @@ from .maps import LatentMaps, load_maps, save_maps
 from .navigation import Navigator
 from .paths import interpolate, lerp, slerp
 from .priors import (
-    TEMPERATURE_RANGE,
     GaussianMixturePrior,
     StandardNormalPrior,
-    check_temperature,
     fit_gaussian,
     fit_prior,
     gaussian_prior,
 )
 
-__all__ = ["TEMPERATURE_RANGE", "GaussianMixturePrior", "LatentMaps", "Navigator", "StandardNormalPrior",
-           "check_temperature", "fit_gaussian", "fit_prior", "gaussian_prior", "interpolate", "lerp", "load_maps",
+__all__ = ["GaussianMixturePrior", "LatentMaps", "Navigator", "StandardNormalPrior",
+           "fit_gaussian", "fit_prior", "gaussian_prior", "interpolate", "lerp", "load_maps",
            "save_maps", "slerp"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_temperature
 from ..errors import InputError, PriorError, WeightsError
 from ..fileio import atomic_save_safetensors, read_safetensors
+from ..models.blocks import LOG_2PI
 from ..models.inference import embed_in_batches
 
 logger = logging.getLogger(__name__)
@@ -50,26 +51,10 @@ DEFAULT_CLASS_FILTER = "reconstructions"
 DEFAULT_MIN_CONFIDENCE = 0.9
 UNCONDITIONAL_KINDS = ("union", "fitted")
 DEFAULT_UNCONDITIONAL = "union"
-LOG_2PI = math.log(2 * math.pi)
 
 
-# Temperatures every sampler takes (the std of the codes is scaled by it): the app's slider, the API and the
-# samplers share this one range.
-TEMPERATURE_RANGE = (0.0, 2.0)
 # The regularisation added to the diagonal of every fitted covariance (scikit-learn's `reg_covar`).
 REG_COVAR = 1e-5
-
-
-def check_temperature(temperature: object) -> float:
-    """`temperature` as a float within `TEMPERATURE_RANGE`, or an `InputError` saying the range."""
-    low, high = TEMPERATURE_RANGE
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        raise InputError(f"temperature must be a number from {low:g} to {high:g}, got {temperature!r}") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise InputError(f"temperature must be from {low:g} to {high:g}, got {temperature!r}")
-    return value
 
 
 def _check_count(n: object) -> int:
