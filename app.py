@@ -55,6 +55,11 @@ INTERPOLATION_NOTE = ("**What to look for:** each frame's code is scored by the 
                       "percentile among the test set's codes: ~50 for an ordinary test image, near 0 where no test "
                       "image's code lies). A path that leaves the data's regions drops towards 0 mid-way: that is "
                       "where decoded frames stop looking like the data set.")
+# Gradio's bundled SemiBold faces hold only ASCII letters, so a 600-weight caption would mix two typefaces: with
+# only the complete Regular and Bold faces declared, the browser draws every bold word in Bold.
+THEME = gr.themes.Default(
+    font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+    font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"])
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 # Events waiting in the queue, all pages together: ~2 s of work at the rate bench/load_test.py measured;
 # an answer later than that is stale (the pad has moved on), so more are refused.
@@ -390,7 +395,7 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS,
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME,
                        max_file_size="25mb", show_error=True, **kwargs)
 
 

@@ -198,3 +198,25 @@ def test_the_four_tabs_share_one_tab_bar(handlers):
 
     bars = containers(config["layout"], "tabs")
     assert len(bars) == 1 and len([c for c in bars[0]["children"] if types[c["id"]] == "tabitem"]) == 4
+
+
+def test_every_declared_font_face_draws_every_character_the_app_writes():
+    """One typeface per word: each @font-face the theme declares has a glyph for every character in app.py's text
+    (a face without one makes the browser fall back to another family mid-word)."""
+    import ast
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    text = "".join(node.value for node in ast.walk(ast.parse(Path(app_module.__file__).read_text()))
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str))
+    wanted = {c for c in text if c.isprintable() and not c.isspace() and ord(c) < 0x2600}  # no emoji
+    fonts = Path(gr.__file__).parent / "templates" / "frontend"
+    faces = re.findall(r"url\('(static/fonts/[^']+\.woff2)'\)",
+                       "".join(font.stylesheet()["css"] or "" for font in app_module.THEME._font
+                               if isinstance(font, gr.themes.LocalFont)))
+    assert faces, "the theme declares its sans faces"
+    for face in faces:
+        cmap = TTFont(fonts / face).getBestCmap()
+        missing = sorted(c for c in wanted if ord(c) not in cmap)
+        assert not missing, f"{face} lacks {''.join(missing)}"
