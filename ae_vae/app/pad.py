@@ -1,7 +1,7 @@
 """The Draw tab's drawing pad: a canvas that sends the ink while you draw, and the server side of it.
 
 Why our own pad: Gradio's Sketchpad reports a stroke on pointer-up only and then exports PNG layers in
-the browser (~0.55 s) before a request leaves, so reconstructions came ~0.8 s after the pen lifted. This
+the browser before a request leaves, so nothing follows the pen (docs/experiments.md, "Live drawing"). This
 pad is a `gr.HTML` whose `js_on_load` script draws on a `<canvas>` (pointer events: mouse, pen, touch;
 undo and clear, Ctrl+Z / Delete) and, while a stroke is drawn, sets the component's value to a small,
 already-reduced copy of the ink at most every `FRAME_INTERVAL_MS`, and once more on pointer-up. Setting

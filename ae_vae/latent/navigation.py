@@ -8,19 +8,16 @@ From a map position back to a latent (a map shows 2 of D dimensions, so "the" la
   point in each of 8 directions (45° sectors), their latents averaged with weights 1 / distance². On a stored
   point it is that point's latent; inside a cluster the 8 are its close neighbours, one class; in a gap between
   clusters they are the points of the clusters around it, so the code blends their classes — for the AE such
-  blends lie in the holes between its clusters, for the VAE they are codes its decoder was trained near.
-  Measured on the MNIST maps (positions farther than 5 typical spacings from every point): the judge is less
-  than 90 % sure of the AE's decode for 36 % of them, of the VAE's for 13 %. (The plain weighted mean of the 10
-  nearest points, the first version, hid this: in a gap those are all one cluster's edge; 3-4 % for both.) Far
-  from every point the sectors facing away are empty and the latent is a blend of the map's nearest edge; the
+  blends lie in the holes between its clusters, for the VAE they are codes its decoder was trained near (what
+  they decode to is measured in docs/experiments.md, "The holes between the clusters"; a plain weighted mean of
+  the nearest points would hide them: in a gap those all lie on one cluster's edge). Far from every point the sectors facing away are empty and the latent is a blend of the map's nearest edge; the
   text then says how far the position is from the map's points, in units of their typical spacing.
 
 How far a latent is from the data: the Euclidean distance to the nearest stored code, read against the stored
 codes' own nearest-neighbour distances (each to its nearest other stored code): farther than 99 % of those is
-"off the data", than 90 % "at the edge". (Measured on the shipped MNIST models, the midpoint of two test codes of
-different classes is typically farther than 50-70 % of them, a sample of N(0, I) farther than 99 %: in 32
-dimensions the gaps between clusters are not much wider than the spacing inside them; far from the codes is
-where the AE's decodes break down.)
+"off the data", than 90 % "at the edge". Far from the codes is where the AE's decodes break down; between two
+clusters a code need not be far (in 32 dimensions the gaps are not much wider than the spacing inside a cluster),
+so this measures distance, not whether the decode looks like the data.
 
 Neighbours: the k stored codes nearest (Euclidean) to a drawing's code — the AE code or the VAE posterior mean,
 the same kind of code as the stored ones — with a one-line vote ("the VAE's 8 nearest neighbours: 7 sevens,
