@@ -251,6 +251,28 @@ def test_neighbours_search_the_training_points_too(tmp_path):
     assert len(nav.coordinates("umap")) == n
 
 
+def test_a_maps_file_that_still_holds_neighbour_points_loads_and_reads_them_from_their_own_file(tmp_path):
+    """Maps files written when the neighbour points lived inside them: the extra tensors are ignored; the points
+    come from neighbours.safetensors or, without it, the test points are searched alone."""
+    from safetensors.numpy import save_file
+
+    maps = with_training_points(synthetic_maps())
+    save_maps(LatentMaps(**{**maps.__dict__, "neighbour_latents": None, "neighbour_labels": None,
+                            "neighbour_images": None}), tmp_path)
+    with safe_open(str(tmp_path / "embeddings.safetensors"), "np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
+    tensors.update(neighbour_latents=maps.neighbour_latents, neighbour_labels=maps.neighbour_labels,
+                   neighbour_images=maps.neighbour_images)
+    save_file(tensors, str(tmp_path / "embeddings.safetensors"))
+    assert not load_maps(tmp_path).has_neighbours
+    (tmp_path / "copy").mkdir()
+    save_maps(maps, tmp_path / "copy")
+    (tmp_path / "neighbours.safetensors").write_bytes((tmp_path / "copy" / "neighbours.safetensors").read_bytes())
+    loaded = load_maps(tmp_path)
+    assert np.array_equal(loaded.neighbour_images, maps.neighbour_images) and np.array_equal(loaded.latents,
+                                                                                           maps.latents)
+
+
 def test_partial_or_misshapen_training_points_are_refused(tmp_path):
     maps = with_training_points(synthetic_maps())
     path = tmp_path / "embeddings.safetensors"
