@@ -296,7 +296,8 @@ class Explorer:
         """The four class-coloured maps of a data set, rendered once (thread-safe, lazily or by `prepare`)."""
         with self._render_lock:
             if dataset not in self._rendered:
-                self._rendered[dataset] = RenderedFigure.render(maps_figure(self._models[dataset]))
+                self._rendered[dataset] = RenderedFigure.render(maps_figure(
+                    dataset, self._models[dataset].ae_maps, self._models[dataset].vae_maps))
             return self._rendered[dataset]
 
     def prepare(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,9 +13,7 @@ from PIL import Image, ImageDraw
 
 from ..data import DATASET_TITLES
 from ..figures import scatter_figure
-
-if TYPE_CHECKING:
-    from .explorer import DatasetModels
+from ..latent.maps import LatentMaps
 
 # the panels of `maps_figure`, in the order of its axes (and of RenderedFigure's boxes): (model, projection)
 PANELS = (("ae", "pca"), ("vae", "pca"), ("ae", "umap"), ("vae", "umap"))
@@ -161,19 +158,19 @@ def profile_figure(profile: dict[str, list[float]], ylabel: str, title: str) -> 
     return fig
 
 
-def maps_figure(pair: DatasetModels) -> Figure:
+def maps_figure(dataset: str, ae_maps: LatentMaps, vae_maps: LatentMaps) -> Figure:
     """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right; every panel
     with its legend and the class names written on it."""
     fig = Figure(figsize=(11.5, 8.6))
     axes = fig.subplots(2, 2)
-    for col, (kind, maps) in enumerate((("AE", pair.ae_maps), ("VAE", pair.vae_maps))):
+    for col, (kind, maps) in enumerate((("AE", ae_maps), ("VAE", vae_maps))):
         ratio = maps.pca_explained_variance_ratio
-        scatter_figure(maps.pca, maps.labels, pair.dataset,
+        scatter_figure(maps.pca, maps.labels, dataset,
                        f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
                        ax=axes[0, col], names_on_map=True)
-        scatter_figure(maps.umap, maps.labels, pair.dataset, f"{kind} latents, UMAP", ax=axes[1, col],
+        scatter_figure(maps.umap, maps.labels, dataset, f"{kind} latents, UMAP", ax=axes[1, col],
                        names_on_map=True)
-    fig.suptitle(f"{DATASET_TITLES[pair.dataset]} test set ({len(pair.vae_maps.labels)} images); "
+    fig.suptitle(f"{DATASET_TITLES[dataset]} test set ({len(vae_maps.labels)} images); "
                  "a yellow star marks your drawing")
     fig.tight_layout()
     return fig
