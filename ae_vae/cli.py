@@ -7,6 +7,7 @@
     check-prior FOLDER...         check that a folder's prior belongs to its weights
     store-points FOLDER...        store the neighbour search's points in a folder written before they were stored
     train-judge                   train the judge classifier that scores generated images
+    export-onnx FOLDER...         write a folder's encoder.onnx and decoder.onnx, the graphs the page runs
 
 Every problem is one line on stderr and exit status 2; `-v` logs progress.
 """
@@ -41,6 +42,8 @@ from .latent.priors import (
     UNCONDITIONAL_KINDS,
     GaussianMixturePrior,
 )
+from .models.format import load_model
+from .models.graphs import check_graphs, export_graphs
 from .training.artifacts import refit_prior, store_points
 from .training.judge import train_judge_folder
 
@@ -83,6 +86,14 @@ def _check_prior(args: argparse.Namespace) -> None:
     for folder in args.folders:
         GaussianMixturePrior.from_pretrained(folder, weights=folder)
         print(f"{Path(folder) / PRIOR_FILE}: belongs to {Path(folder) / 'model.safetensors'}")
+
+
+def _export_onnx(args: argparse.Namespace) -> None:
+    for folder in args.folders:
+        model = load_model(folder)
+        written = export_graphs(model, folder)
+        check_graphs(folder, model.config)
+        print(f"{folder}: wrote " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in written))
 
 
 def _store_points(args: argparse.Namespace) -> None:
@@ -165,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--epochs", type=int, default=3, help="training epochs")
     judge.add_argument("--max-shift", type=int, default=0, help="random translations of up to this many pixels")
     judge.add_argument("--seed", type=int, default=0, help="random seed")
+    graphs = command("export-onnx", _export_onnx,
+                     "Write each folder's encoder and decoder as ONNX graphs (encoder.onnx, decoder.onnx), which the "
+                     "page runs in the visitor's browser; checked against config.json.")
+    graphs.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-vae")
     for sub in (refit, points, judge):
         sub.add_argument("--data-dir", default=default_data_dir(), help=DATA_DIR_HELP)
         sub.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads: the CPU may be shared")

@@ -20,6 +20,7 @@ from .errors import PriorError
 from .latent.maps import LatentMaps, load_maps
 from .latent.priors import PRIOR_FILE, GaussianMixturePrior
 from .models.format import load_model
+from .models.graphs import check_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class ModelFolder:
     prior: GaussianMixturePrior | None = None
     prior_note: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    has_graphs: bool = False  # encoder.onnx and decoder.onnx, checked against config.json: the page can run it
 
     @property
     def name(self) -> str:
@@ -60,7 +62,7 @@ def load_model_folder(folder: str | os.PathLike, strict_prior: bool = True) -> M
                 raise
             logger.warning("%s", exc)
             note = str(exc)
-    return ModelFolder(folder, model, maps, prior, note, read_metrics(folder))
+    return ModelFolder(folder, model, maps, prior, note, read_metrics(folder), check_graphs(folder, model.config))
 
 
 def read_metrics(folder: Path) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Hub layout used by the app: ONE model repo holds the four shipped models, each in a
 sub-folder named as in `MODEL_NAMES`::
 
-    <repo>/mnist-ae/{model.safetensors, config.json, metrics.json, embeddings.safetensors, README.md, *.png}
+    <repo>/mnist-ae/{model.safetensors, config.json, metrics.json, embeddings.safetensors, neighbours.safetensors,
+                     prior.safetensors, encoder.onnx, decoder.onnx, README.md, *.png}
     <repo>/mnist-vae/...
     <repo>/fashion_mnist-ae/...
     <repo>/fashion_mnist-vae/...
@@ -11,7 +12,7 @@ sub-folder named as in `MODEL_NAMES`::
 A single-model repo (what `train.py --push-to-hub` or `push DIR REPO` writes) has the same files
 at its root and is loaded with `VAE.from_pretrained("user/repo")` / `AutoEncoder.from_pretrained`.
 
-Safety rules: only safetensors / JSON / Markdown / images are uploaded or downloaded, and a repo
+Safety rules: only safetensors / JSON / ONNX (protobuf) / Markdown / images are uploaded or downloaded, and a repo
 that carries any file that could hold a pickle is refused outright (we never load pickles, but a
 repo carrying them is not one we published). Every failure is a `HubError` (or `WeightsError`
 for a broken weights file) with a one-line message; the CLI prints that line and exits 2.
@@ -44,8 +45,8 @@ from .training.cards import render_model_card
 logger = logging.getLogger(__name__)
 
 MODEL_NAMES: tuple[str, ...] = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
-# What a weights folder may publish: weights, config/metrics/embeddings, the card and figures.
-ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.md", "*.png", "*.jpg", "*.gif")
+# What a weights folder may publish: weights, config/metrics/embeddings, the page's ONNX graphs, the card, figures.
+ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.onnx", "*.md", "*.png", "*.jpg", "*.gif")
 # Never uploaded: checkpoints (optimizer state, big, not for users) and hidden/temp files.
 IGNORE_PATTERNS: tuple[str, ...] = ("checkpoints/**", "checkpoints/*", ".*", "*/.*")
 # What the app cannot serve a model without (the prior and the neighbour points are optional).

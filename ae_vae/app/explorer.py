@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +53,8 @@ class DatasetModels:
     prior_notes: dict[str, str] = field(default_factory=dict)  # "ae"/"vae" -> why its prior is missing
     ae_metrics: dict[str, Any] = field(default_factory=dict)  # each folder's metrics.json ({} when absent)
     vae_metrics: dict[str, Any] = field(default_factory=dict)
+    folders: dict[str, Path] = field(default_factory=dict)  # "ae"/"vae" -> its weights folder
+    graphs: dict[str, bool] = field(default_factory=dict)  # "ae"/"vae" -> it has ONNX graphs the page can run
 
     def sampler(self, kind: str, prior: str) -> GaussianMixturePrior | StandardNormalPrior:
         """What `kind`'s samples are drawn from: N(0, I) ("standard") or its fitted mixture ("mixture")."""
@@ -89,7 +92,8 @@ def load_dataset_models(dataset: str, ae: ModelFolder | str | os.PathLike, vae: 
         raise WeightsError(f"{ae.path} must hold an AE and {vae.path} a VAE")
     notes = {kind: folder.prior_note for kind, folder in (("ae", ae), ("vae", vae)) if folder.prior is None}
     return DatasetModels(dataset, ae.model, vae.model, ae.maps, vae.maps, ae.prior, vae.prior, prior_notes=notes,
-                         ae_metrics=ae.metrics, vae_metrics=vae.metrics)
+                         ae_metrics=ae.metrics, vae_metrics=vae.metrics, folders={"ae": ae.path, "vae": vae.path},
+                         graphs={"ae": ae.has_graphs, "vae": vae.has_graphs})
 
 
 @dataclass

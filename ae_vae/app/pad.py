@@ -30,9 +30,9 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -44,6 +44,7 @@ from PIL import Image
 from ..errors import InputError
 from .draw import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
 from .explorer import Explorer
+from .page import STATIC
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's
@@ -209,9 +210,6 @@ class PadEvents:
 
 # ---------------------------------------------------------------- the component
 
-STATIC = Path(__file__).resolve().parent / "static"
-
-
 def _page_file(name: str) -> str:
     """One of the pad's page files (`static/pad.html`, `.css`, `.js`; the script runs once when the component
     mounts, as Function(element, trigger, props, server, upload, watch)), its constants filled in."""
@@ -230,9 +228,10 @@ def _sketch_api_info() -> dict[str, Any]:
     return schema
 
 
-def drawing_pad(**kwargs: Any) -> gr.HTML:
+def drawing_pad(page: dict[str, Any] | None = None, **kwargs: Any) -> gr.HTML:
     """The pad as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id="sketchpad"`, the container
-    tests and benchmarks find the canvas in).
+    tests and benchmarks find the canvas in). `page` (`ae_vae.app.page.page_config`) lets the page reconstruct the
+    drawing itself while the pen moves; without it every frame goes to the server.
 
     Its value in the page is the payload ("" when empty); every event that takes it gets `sketch_value`,
     what the Sketchpad gave, and the API describes and accepts the Sketchpad's value. So the handlers and
@@ -240,8 +239,8 @@ def drawing_pad(**kwargs: Any) -> gr.HTML:
     (Instance attributes rather than a subclass: Gradio writes a `.pyi` copy of a module that subclasses a
     component.)
     """
-    pad = gr.HTML("", html_template=_page_file("pad.html"), css_template=_page_file("pad.css"),
-                  js_on_load=_page_file("pad.js"),
+    script = _page_file("pad.js").replace("__PAGE__", json.dumps(page or {"graphs": {}, "missing": {}}))
+    pad = gr.HTML("", html_template=_page_file("pad.html"), css_template=_page_file("pad.css"), js_on_load=script,
                   apply_default_css=False, **kwargs)
 
     def preprocess(payload: Any) -> dict | None:

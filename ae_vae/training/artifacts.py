@@ -21,6 +21,7 @@ from ..latent.maps import DEFAULT_NEIGHBOUR_POINTS, as_uint8, compute_maps, load
 from ..latent.priors import DEFAULT_CLASS_FILTER, fit_prior, gaussian_moments
 from ..models import Model
 from ..models.format import load_model, save_model_folder
+from ..models.graphs import export_graphs
 from ..models.inference import embed_in_batches
 from ..models.judge import load_judge
 from .cards import render_model_card
@@ -40,7 +41,8 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                  iwae_samples: int = 100, iwae_images: int = 1000, embedding_points: int = 5000,
                  neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS, device: torch.device | str = "cpu", judge_dir: str | os.PathLike | None = None,
                  prior_options: dict[str, Any] | None = None, prior_samples: int = 10_000) -> dict[str, Any]:
-    """Write the Hub-ready folder: weights, config, metrics, embeddings, fitted prior, figures, training log, card.
+    """Write the Hub-ready folder: weights, config, metrics, embeddings, fitted prior, ONNX graphs, figures, training
+    log, card.
 
     With a judge (`judge_dir` holding the shipped classifier) the per-class mixtures are fitted to the training
     codes whose reconstructions the judge recognises, and `metrics.json` gets the sample quality of each prior;
@@ -84,6 +86,8 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
     save_maps(compute_maps(model_cpu, points.images, points.labels, train_set.images, train_set.labels,
                            neighbour_points=neighbour_points, seed=seed), output_dir)
 
+    logger.info("exporting the encoder and decoder as ONNX graphs for the page")
+    export_graphs(model_cpu, output_dir)
     save_figure(model_card_figure(model_cpu, test_set, dataset, seed=seed), output_dir / "samples.png")
     if history:
         kind = "VAE" if model.config.model_type == "vae" else "AE"

@@ -1,0 +1,222 @@
+// The drawing -> 28x28 model input, in the page: the steps of ae_vae.preprocess.to_model_input for the pad's ink
+// (the alpha channel), each data set framed as it was made. The numbers match Python's to float precision
+// (tests/test_browser.py checks hundreds of drawings); a problem is thrown as an Error with the server's words.
+
+export const FRAME = 28;
+const MARGIN = 4;  // ae_vae.app.pad.MARGIN: empty pixels around the ink, as the server puts them back
+const MNIST_CENTRE = 14.0;
+export const FRAMINGS = {
+  mnist: {box: 20, cropThreshold: 0.08, byMass: true, solidFill: 0.6, fullInk: true},
+  fashion_mnist: {box: 28, cropThreshold: 0.05, byMass: false, solidFill: 0.9, fullInk: false},
+};
+
+// Python's round(): halves to the even neighbour.
+export function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+// The pad's ink reduced as its payload is (ae_vae.app.pad.encode_payload): the bounding box of the alpha
+// channel, area-averaged by the smallest integer factor that brings its longest side to maxSide.
+export function reduceInk(alpha, size, maxSide) {
+  let x0 = size, y0 = size, x1 = -1, y1 = -1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (alpha[y * size + x]) {
+        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) return null;
+  const f = Math.ceil(Math.max(x1 - x0 + 1, y1 - y0 + 1) / maxSide);
+  const w = Math.ceil((x1 - x0 + 1) / f), h = Math.ceil((y1 - y0 + 1) / f);
+  const ink = new Uint8Array(w * h);
+  for (let cy = 0; cy < h; cy++) {
+    for (let cx = 0; cx < w; cx++) {
+      let sum = 0;
+      for (let y = y0 + cy * f; y < Math.min(y0 + (cy + 1) * f, size); y++) {
+        for (let x = x0 + cx * f; x < Math.min(x0 + (cx + 1) * f, size); x++) sum += alpha[y * size + x];
+      }
+      ink[cy * w + cx] = Math.floor((2 * sum + f * f) / (2 * f * f));
+    }
+  }
+  return {ink, w, h};
+}
+
+// Binary morphology with the cross (4-neighbour) structure, as scipy.ndimage's default.
+function dilate(mask, w, h) {
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      out[i] = mask[i] || (x > 0 && mask[i - 1]) || (x < w - 1 && mask[i + 1]) ||
+               (y > 0 && mask[i - w]) || (y < h - 1 && mask[i + w]) ? 1 : 0;
+    }
+  }
+  return out;
+}
+function erode(mask, w, h) {  // outside the image counts as set (border_value=1)
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      out[i] = mask[i] && (x === 0 || mask[i - 1]) && (x === w - 1 || mask[i + 1]) &&
+               (y === 0 || mask[i - w]) && (y === h - 1 || mask[i + w]) ? 1 : 0;
+    }
+  }
+  return out;
+}
+function fillHoles(mask, w, h) {  // background not 4-connected to the border becomes set
+  const outside = new Uint8Array(mask.length), stack = [];
+  const seed = (i) => { if (!mask[i] && !outside[i]) { outside[i] = 1; stack.push(i); } };
+  for (let x = 0; x < w; x++) { seed(x); seed((h - 1) * w + x); }
+  for (let y = 0; y < h; y++) { seed(y * w); seed(y * w + w - 1); }
+  while (stack.length) {
+    const i = stack.pop(), x = i % w, y = (i - x) / w;
+    if (x > 0) seed(i - 1); if (x < w - 1) seed(i + 1); if (y > 0) seed(i - w); if (y < h - 1) seed(i + w);
+  }
+  return outside.map((o) => 1 - o);
+}
+
+// ae_vae.preprocess.fill_closed_outlines: close gaps of ~1.5 % of the drawing's size, fill, shrink back.
+function fillClosedOutlines(ink, w, h) {
+  let peak = 0;
+  for (const v of ink) peak = Math.max(peak, v);
+  const mask = ink.map((v) => (v > 0.25 * peak ? 1 : 0));
+  let r0 = h, r1 = -1, c0 = w, c1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (mask[y * w + x]) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
+    }
+  }
+  if (r1 < 0) return ink;
+  const gap = Math.max(1, roundHalfEven(0.015 * Math.max(r1 - r0 + 1, c1 - c0 + 1)));
+  const pw = w + 2 * gap, ph = h + 2 * gap;
+  let grown = new Uint8Array(pw * ph);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) grown[(y + gap) * pw + x + gap] = mask[y * w + x];
+  for (let i = 0; i < gap; i++) grown = dilate(grown, pw, ph);
+  let solid = fillHoles(grown, pw, ph);
+  for (let i = 0; i < gap; i++) solid = erode(solid, pw, ph);
+  const out = Float64Array.from(ink);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (solid[(y + gap) * pw + x + gap] && !mask[y * w + x]) out[y * w + x] = peak;
+    }
+  }
+  return out;
+}
+
+// Pillow's resampling of a float image (Image.resize(..., LANCZOS) in mode "F"): separable, horizontal pass
+// first, each output pixel a normalised Lanczos-3 window stretched by the downscale factor.
+function lanczos(x) {
+  const sinc = (t) => (t === 0 ? 1 : Math.sin(Math.PI * t) / (Math.PI * t));
+  return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+}
+function coefficients(inSize, outSize) {
+  const scale = inSize / outSize, filterScale = Math.max(scale, 1), support = 3 * filterScale;
+  const out = [];
+  for (let i = 0; i < outSize; i++) {
+    const centre = (i + 0.5) * scale, ss = 1 / filterScale;
+    const xmin = Math.max(Math.trunc(centre - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(centre + support + 0.5), inSize) - xmin;
+    const k = new Float64Array(xmax);
+    let total = 0;
+    for (let x = 0; x < xmax; x++) { k[x] = lanczos((x + xmin - centre + 0.5) * ss); total += k[x]; }
+    if (total !== 0) for (let x = 0; x < xmax; x++) k[x] /= total;
+    out.push({xmin, k});
+  }
+  return out;
+}
+function resizeLanczos(src, w, h, newW, newH) {
+  const horiz = coefficients(w, newW), vert = coefficients(h, newH);
+  const first = vert[0].xmin, last = vert[newH - 1].xmin + vert[newH - 1].k.length;
+  let temp = src, tw = w, rows = h, offset = 0;
+  if (newW !== w) {
+    rows = last - first; offset = first; tw = newW;
+    temp = new Float32Array(newW * rows);
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < newW; x++) {
+        const {xmin, k} = horiz[x];
+        let s = 0;
+        for (let i = 0; i < k.length; i++) s += src[(y + first) * w + xmin + i] * k[i];
+        temp[y * newW + x] = s;
+      }
+    }
+  }
+  if (newH === h) return temp;
+  const out = new Float32Array(tw * newH);
+  for (let y = 0; y < newH; y++) {
+    const {xmin, k} = vert[y];
+    for (let x = 0; x < tw; x++) {
+      let s = 0;
+      for (let i = 0; i < k.length; i++) s += temp[(xmin - offset + i) * tw + x] * k[i];
+      out[y * tw + x] = s;
+    }
+  }
+  return out;
+}
+
+function place(patch, h, w, byMass) {
+  const frame = new Float32Array(FRAME * FRAME);
+  let top, left;
+  if (byMass) {
+    let total = 0, sy = 0, sx = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) { const v = patch[y * w + x]; total += v; sy += y * v; sx += x * v; }
+    }
+    const [cy, cx] = total > 0 ? [sy / total, sx / total] : [h / 2, w / 2];
+    top = Math.min(Math.max(roundHalfEven(MNIST_CENTRE - cy), 0), FRAME - h);
+    left = Math.min(Math.max(roundHalfEven(MNIST_CENTRE - cx), 0), FRAME - w);
+  } else {
+    top = Math.floor((FRAME - h + 1) / 2); left = Math.floor((FRAME - w + 1) / 2);
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) frame[(top + y) * FRAME + left + x] = Math.min(Math.max(patch[y * w + x], 0), 1);
+  }
+  return frame;
+}
+
+// The 28x28 model input (Float32Array, white ink on black in [0, 1]) of the pad's reduced ink.
+export function modelInput(reduced, dataset, fillOutlines = false) {
+  const frame = FRAMINGS[dataset];
+  if (!frame) throw new Error(`unknown dataset ${dataset}`);
+  if (!reduced) throw new Error('The pad is empty.');
+  const w = reduced.w + 2 * MARGIN, h = reduced.h + 2 * MARGIN;
+  let ink = new Float64Array(w * h), peak = 0, low = Infinity;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const inside = y >= MARGIN && y < h - MARGIN && x >= MARGIN && x < w - MARGIN;
+      const v = inside ? reduced.ink[(y - MARGIN) * reduced.w + x - MARGIN] / 255 : 0;
+      ink[y * w + x] = v; peak = Math.max(peak, v); low = Math.min(low, v);
+    }
+  }
+  if (peak - low <= 0.1 || peak < 0.1) {
+    throw new Error('No ink found: the image is blank (or a single flat colour). Draw or upload a digit.');
+  }
+  for (let i = 0; i < ink.length; i++) ink[i] /= peak;
+  if (fillOutlines) ink = fillClosedOutlines(ink, w, h);
+  let r0 = h, r1 = -1, c0 = w, c1 = -1, mean = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = ink[y * w + x];
+      mean += v;
+      if (v > frame.cropThreshold) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
+    }
+  }
+  const ch = r1 - r0 + 1, cw = c1 - c0 + 1;
+  if (ch >= 0.98 * h && cw >= 0.98 * w && mean / (w * h) > frame.solidFill) {
+    throw new Error('The whole image is ink: it looks like a solid or inverted picture, not a drawing.');
+  }
+  const crop = new Float32Array(ch * cw);
+  for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) crop[y * cw + x] = ink[(y + r0) * w + x + c0];
+  const scale = frame.box / Math.max(ch, cw);
+  const newH = Math.max(1, roundHalfEven(ch * scale)), newW = Math.max(1, roundHalfEven(cw * scale));
+  const resized = resizeLanczos(crop, cw, ch, newW, newH);
+  let top = 0;
+  for (let i = 0; i < resized.length; i++) { resized[i] = Math.max(resized[i], 0); top = Math.max(top, resized[i]); }
+  if (frame.fullInk) {
+    const m = Math.max(top, 1e-6);
+    for (let i = 0; i < resized.length; i++) resized[i] = Math.fround(resized[i] / m);
+  }
+  return place(resized, newH, newW, frame.byMass);
+}

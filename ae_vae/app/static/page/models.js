@@ -1,0 +1,67 @@
+// The AE and the VAE of a data set, in the page: ONNX sessions of each folder's encoder.onnx and decoder.onnx
+// (ae_vae.models.graphs), and what the Draw tab, the maps and the sliders ask of them.
+
+import {loadRuntime} from './runtime.js';
+
+const sessions = new Map();  // url -> Promise<InferenceSession>
+
+function session(ort, url) {
+  if (!sessions.has(url)) {
+    const created = ort.InferenceSession.create(url, {executionProviders: ['wasm'], graphOptimizationLevel: 'all'});
+    created.catch(() => sessions.delete(url));
+    sessions.set(url, created);
+  }
+  return sessions.get(url);
+}
+
+export class PageModels {
+  // graphs: {dataset: {ae: {encoder, decoder, latent_dim}, vae: {...}}}: the URLs of each folder's graphs.
+  constructor(vendorUrl, graphs) {
+    this.vendorUrl = vendorUrl;
+    this.graphs = graphs;
+    this.busy = Promise.resolve();
+  }
+
+  has(dataset) { return Boolean(this.graphs[dataset]); }
+
+  async load(dataset) {
+    const ort = await loadRuntime(this.vendorUrl);
+    const pair = this.graphs[dataset];
+    if (!pair) throw new Error(`no in-page models for ${dataset}`);
+    const open = async (kind) => ({
+      encoder: await session(ort, pair[kind].encoder), decoder: await session(ort, pair[kind].decoder),
+      latentDim: pair[kind].latent_dim,
+    });
+    return {ort, ae: await open('ae'), vae: await open('vae')};
+  }
+
+  // One call at a time: a session runs one inference at a time, and queued frames would be stale anyway.
+  exclusive(task) {
+    const run = this.busy.then(task, task);
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  // The model input (Float32Array of 784) -> {ae, vae}: each model's reconstruction (the VAE's from its
+  // posterior mean), Float32Arrays of 784 in [0, 1].
+  reconstruct(dataset, input) {
+    return this.exclusive(async () => {
+      const {ort, ae, vae} = await this.load(dataset);
+      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
+      const code = (await ae.encoder.run({image})).code;
+      const mean = (await vae.encoder.run({image})).mean;
+      const aeImage = (await ae.decoder.run({z: code})).image.data;
+      const vaeImage = (await vae.decoder.run({z: mean})).image.data;
+      return {ae: aeImage, vae: vaeImage};
+    });
+  }
+
+  // A code of `model` ("ae" | "vae") -> its decoded image (Float32Array of 784).
+  decode(dataset, model, code) {
+    return this.exclusive(async () => {
+      const loaded = await this.load(dataset);
+      const z = new loaded.ort.Tensor('float32', Float32Array.from(code), [1, loaded[model].latentDim]);
+      return (await loaded[model].decoder.run({z})).image.data;
+    });
+  }
+}
