@@ -27,6 +27,7 @@ from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explore
 from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
+from ae_vae.app.page import page_config, serve_page_files
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.checks import TEMPERATURE_RANGE
@@ -66,10 +67,12 @@ PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUEUE_SIZE = 64
 
 
-def input_column() -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
-    """The Draw tab's left column: the pad, its status line (in view without scrolling), fill, button, upload."""
+def input_column(explorer: Explorer) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
+    """The Draw tab's left column: the pad (reconstructing in the page where it can), its status line (in view
+    without scrolling), fill, button, upload."""
     with gr.Column(scale=3):
-        pad = drawing_pad(label="Draw a digit (or a garment): the reconstructions follow the pen", elem_id="sketchpad")
+        pad = drawing_pad(page_config(explorer), label="Draw a digit (or a garment): the reconstructions follow the pen",
+                          elem_id="sketchpad")
         status = gr.Markdown("", elem_id="draw-status")
         fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
                                         "tick this when you draw a garment's outline)", elem_id="fill-outlines")
@@ -87,7 +90,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio) -> dict[str, Any]:
     current_input = gr.State(None)
     with gr.Tab("Draw"):
         with gr.Row():
-            pad, status, fill, run, upload = input_column()
+            pad, status, fill, run, upload = input_column(handlers.explorer)
             with gr.Column(scale=4):
                 with gr.Row():
                     model_input = output_image("28×28 model input", height=168, elem_id="model-input")
@@ -338,10 +341,12 @@ def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
     """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
+    serve_page_files(explorer)
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
-        dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)")
+        dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)",
+                           elem_id="dataset")
         draw = draw_tab(DrawHandlers(explorer, files), dataset)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)

@@ -1,4 +1,5 @@
 const SIZE = __SIZE__, BRUSH = __BRUSH__, MAX_SIDE = __MAX_SIDE__, INTERVAL_MS = __INTERVAL__;
+const PAGE = __PAGE__;
 const root = element.querySelector('.pad');
 const canvas = root.querySelector('canvas');
 const ctx = canvas.getContext('2d', {willReadFrequently: true});
@@ -20,8 +21,8 @@ function paint(points) {
 }
 
 // The ink's bounding box, reduced by the smallest integer factor that fits MAX_SIDE (area average,
-// rounded half up): the Python twin is ae_vae.drawing_pad.encode_payload.
-function payload(phase) {
+// rounded half up): {ink, w, h}, or null for an empty pad. The Python twin is ae_vae.app.pad.encode_payload.
+function reduce() {
   const data = ctx.getImageData(0, 0, SIZE, SIZE).data;
   let x0 = SIZE, y0 = SIZE, x1 = -1, y1 = -1;
   for (let y = 0; y < SIZE; y++) {
@@ -31,20 +32,68 @@ function payload(phase) {
       }
     }
   }
-  if (x1 < 0) return '';
+  if (x1 < 0) return null;
   const f = Math.ceil(Math.max(x1 - x0 + 1, y1 - y0 + 1) / MAX_SIDE);
   const w = Math.ceil((x1 - x0 + 1) / f), h = Math.ceil((y1 - y0 + 1) / f);
-  let bytes = '';
+  const ink = new Uint8Array(w * h);
   for (let cy = 0; cy < h; cy++) {
     for (let cx = 0; cx < w; cx++) {
       let sum = 0;
       for (let y = y0 + cy * f; y < Math.min(y0 + (cy + 1) * f, SIZE); y++) {
         for (let x = x0 + cx * f; x < Math.min(x0 + (cx + 1) * f, SIZE); x++) sum += data[4 * (y * SIZE + x) + 3];
       }
-      bytes += String.fromCharCode(Math.floor((2 * sum + f * f) / (2 * f * f)));
+      ink[cy * w + cx] = Math.floor((2 * sum + f * f) / (2 * f * f));
     }
   }
-  return phase + ':' + w + 'x' + h + ':' + btoa(bytes);
+  return {ink, w, h};
+}
+function payload(phase, reduced = reduce()) {
+  if (!reduced) return '';
+  let bytes = '';
+  for (const v of reduced.ink) bytes += String.fromCharCode(v);
+  return phase + ':' + reduced.w + 'x' + reduced.h + ':' + btoa(bytes);
+}
+
+// The models in the page (page/draw.js), once loaded: while the pen moves, each frame is reconstructed here
+// and nothing is sent; the server gets the final payload on pointer-up. Until then, or when the page cannot
+// run them, live frames go to the server as before. The line under the pad says which.
+const appRoot = (window.gradio_config && window.gradio_config.root) || document.baseURI;
+const engine = root.querySelector('.pad-engine');
+let inPage = null;
+const currentDataset = () => {
+  const checked = document.querySelector('#dataset input[type="radio"]:checked');
+  return checked ? checked.value : Object.keys(PAGE.graphs)[0] || 'mnist';
+};
+const fillOutlines = () => Boolean(document.querySelector('#fill-outlines input[type="checkbox"]:checked'));
+const drawsHere = () => Boolean(inPage && inPage.runsIn(currentDataset()));
+let serverReason = '';
+function sayEngine() {
+  const dataset = currentDataset();
+  engine.textContent = drawsHere()
+    ? 'The reconstructions are computed in this page as you draw; the server adds the rest when the pen lifts.'
+    : `The reconstructions are computed on the server: ${serverReason || (inPage && inPage.why(dataset)) ||
+       PAGE.missing[dataset] || 'the page is loading its models'}.`;
+  root.dataset.inference = drawsHere() ? 'page' : 'server';
+}
+async function startInPage() {
+  if (new URLSearchParams(window.location.search).get('inference') === 'server') {
+    serverReason = 'asked for by the address (?inference=server)'; return;
+  }
+  if (!PAGE.modules || !Object.keys(PAGE.graphs).length) return;
+  try {
+    const {PageDraw} = await import(new URL(PAGE.modules + '/draw.js', appRoot).href);
+    const draw = new PageDraw(PAGE, appRoot);
+    const first = PAGE.graphs[currentDataset()] ? currentDataset() : Object.keys(PAGE.graphs)[0];
+    await draw.start(first);
+    inPage = draw;
+  } catch (err) {
+    serverReason = `this browser could not run the models (${err && err.message ? err.message : err})`;
+  }
+}
+startInPage().finally(sayEngine);
+document.addEventListener('change', (e) => { if (e.target.closest && e.target.closest('#dataset')) sayEngine(); });
+function pageFrame() {
+  if (drawsHere()) inPage.frame(reduce(), currentDataset(), fillOutlines());
 }
 
 function show(value) {  // setting the value fires the component's change event (app.py: always_last)
@@ -58,6 +107,7 @@ function send(phase) {
   return value;
 }
 function schedule() {
+  if (drawsHere()) { pageFrame(); return; }
   if (timer !== null) return;
   timer = setTimeout(() => { timer = null; if (current) send('live'); },
                      Math.max(0, lastFrame + INTERVAL_MS - performance.now()));
@@ -85,6 +135,7 @@ canvas.addEventListener('pointermove', (e) => {
 const finish = (e) => {
   if (!current || e.pointerId !== pointer) return;
   strokes.push(current); current = null; pointer = null; base = null;
+  pageFrame();
   sent.push(send('final'));
 };
 ['pointerup', 'pointercancel', 'lostpointercapture'].forEach((type) => canvas.addEventListener(type, finish));
@@ -96,6 +147,7 @@ function undo() {
   if (current || !strokes.length) return;
   strokes.pop(); sent.pop(); redraw();
   clearTimeout(timer); timer = null;
+  if (strokes.length) pageFrame();
   show(sent[sent.length - 1]);
 }
 function clear() {
@@ -117,7 +169,8 @@ document.addEventListener('keydown', (e) => {
   }
 });
 
-canvas.aeVaePad = {payload, undo, clear, strokes: () => strokes.length};  // for tests and benchmarks
+// for tests and benchmarks
+canvas.aeVaePad = {payload, reduce, undo, clear, strokes: () => strokes.length, inPage: () => inPage};
 root.querySelector('.pad-tools').hidden = false;
 root.querySelector('.pad-notice').hidden = true;
 root.dataset.ready = 'true';

@@ -9,6 +9,9 @@ function overlayOf(element) {
   const canvas = document.createElement('canvas');
   canvas.width = 28; canvas.height = 28;
   canvas.className = 'in-page-image';
+  Object.assign(canvas.style, {position: 'absolute', top: '0', bottom: '0', left: '50%', transform: 'translateX(-50%)',
+                               height: '100%', aspectRatio: '1 / 1', imageRendering: 'pixelated', background: '#000',
+                               zIndex: '1'});
   canvas.setAttribute('aria-label', 'computed in this page');
   const host = element.querySelector('.image-container, .image-frame, [data-testid="image"]') || element;
   if (getComputedStyle(host).position === 'static') host.style.position = 'relative';

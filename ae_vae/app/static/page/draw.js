@@ -1,7 +1,7 @@
 // The Draw tab in the page: each frame of the pad becomes the model input and both reconstructions here, drawn
 // into the tab's own image components; the server is asked only after the pen lifts (pad.js sends the payload).
 
-import {FRAME, modelInput, reduceInk} from './framing.js';
+import {FRAME, modelInput} from './framing.js';
 import {PageModels} from './models.js';
 import {showImage, yieldToServer} from './canvas.js';
 
@@ -39,21 +39,21 @@ export class PageDraw {
   runsIn(dataset) { return this.models.has(dataset); }
   why(dataset) { return this.missing[dataset] || ''; }
 
-  // A frame of the pad: its alpha channel (Uint8Array of size*size). Only the latest waiting frame is run.
-  frame(alpha, size, maxSide, dataset, fill) {
-    this.pending = {alpha, size, maxSide, dataset, fill};
+  // A frame of the pad: its reduced ink (pad.js `reduce`). Only the latest waiting frame is run.
+  frame(reduced, dataset, fill) {
+    this.pending = {reduced, dataset, fill};
     if (!this.running) this.drain();
   }
 
   async drain() {
     this.running = true;
     while (this.pending) {
-      const {alpha, size, maxSide, dataset, fill} = this.pending;
+      const {reduced, dataset, fill} = this.pending;
       this.pending = null;
       const start = performance.now();
       let input;
       try {
-        input = modelInput(reduceInk(alpha, size, maxSide), dataset, fill);
+        input = modelInput(reduced, dataset, fill);
       } catch (err) {
         continue;  // an empty or unusable drawing: the server's answer after pointer-up says why
       }

@@ -16,33 +16,6 @@ export function roundHalfEven(x) {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-// The pad's ink reduced as its payload is (ae_vae.app.pad.encode_payload): the bounding box of the alpha
-// channel, area-averaged by the smallest integer factor that brings its longest side to maxSide.
-export function reduceInk(alpha, size, maxSide) {
-  let x0 = size, y0 = size, x1 = -1, y1 = -1;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      if (alpha[y * size + x]) {
-        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-      }
-    }
-  }
-  if (x1 < 0) return null;
-  const f = Math.ceil(Math.max(x1 - x0 + 1, y1 - y0 + 1) / maxSide);
-  const w = Math.ceil((x1 - x0 + 1) / f), h = Math.ceil((y1 - y0 + 1) / f);
-  const ink = new Uint8Array(w * h);
-  for (let cy = 0; cy < h; cy++) {
-    for (let cx = 0; cx < w; cx++) {
-      let sum = 0;
-      for (let y = y0 + cy * f; y < Math.min(y0 + (cy + 1) * f, size); y++) {
-        for (let x = x0 + cx * f; x < Math.min(x0 + (cx + 1) * f, size); x++) sum += alpha[y * size + x];
-      }
-      ink[cy * w + cx] = Math.floor((2 * sum + f * f) / (2 * f * f));
-    }
-  }
-  return {ink, w, h};
-}
-
 // Binary morphology with the cross (4-neighbour) structure, as scipy.ndimage's default.
 function dilate(mask, w, h) {
   const out = new Uint8Array(mask.length);
@@ -176,7 +149,8 @@ function place(patch, h, w, byMass) {
   return frame;
 }
 
-// The 28x28 model input (Float32Array, white ink on black in [0, 1]) of the pad's reduced ink.
+// The 28x28 model input (Float32Array, white ink on black in [0, 1]) of the pad's reduced ink: {ink, w, h}, the
+// bytes of its payload (pad.js `reduce`, the twin of ae_vae.app.pad.encode_payload).
 export function modelInput(reduced, dataset, fillOutlines = false) {
   const frame = FRAMINGS[dataset];
   if (!frame) throw new Error(`unknown dataset ${dataset}`);
