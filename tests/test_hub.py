@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from ae_vae.hub import (
 from ae_vae.latent.maps import LatentMaps, fit_pca, save_maps
 from ae_vae.latent.priors import GaussianMixturePrior, weights_fingerprint
 from ae_vae.models.format import save_model_folder
+from ae_vae.models.graphs import export_graphs
 from ae_vae.training.cards import portable_command
 
 USER = FakeHub.USER
@@ -241,6 +243,20 @@ def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str,
         # the fitted prior travelled with the weights and passed its fingerprint check
         mixture = (dataset, 9, 1, 1.0, "mixture", 3)
         assert all(np.array_equal(x, y) for x, y in zip(pulled.sample(*mixture), local.sample(*mixture)))
+
+
+def test_the_onnx_graphs_travel_with_the_weights(hub: FakeHub, weights_dir: Path, tmp_path: Path) -> None:
+    """A folder's encoder.onnx and decoder.onnx go up with push-all and come down with the pull, checked; a folder
+    without them is pulled as before (the app then reconstructs that pair on the server)."""
+    source = tmp_path / "weights"
+    shutil.copytree(weights_dir, source, ignore=shutil.ignore_patterns("checkpoints"))
+    export_graphs(load_model(source / "mnist-vae"), source / "mnist-vae")
+    repo = f"{USER}/with-graphs"
+    push_all(source, repo, token=hub.token, endpoint=hub.url)
+    pulled = pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
+    assert pulled["mnist-vae"].has_graphs and not pulled["mnist-ae"].has_graphs
+    for name in ("encoder.onnx", "decoder.onnx"):
+        assert (pulled["mnist-vae"].path / name).read_bytes() == (source / "mnist-vae" / name).read_bytes()
 
 
 def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:

@@ -105,7 +105,8 @@ def _check(path: Path, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> N
         if not same:
             expected = ", ".join(f"{n} {tuple('N' if d is None else d for d in s)}" for n, s in wanted.items())
             got = ", ".join(f"{n} {s}" for n, s in found.items())
-            raise WeightsError(f"{path}: its {kind} are {got or 'none'}; config.json's model needs {expected}")
+            raise WeightsError(f"{path}: its {kind} are {got or 'none'}; config.json's model needs {expected} "
+                               "(N: any batch size)")
 
 
 def check_graphs(folder: str | os.PathLike, config: ModelConfig) -> bool:

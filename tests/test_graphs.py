@@ -1,0 +1,100 @@
+"""The ONNX graphs the page runs: parity with PyTorch (onnxruntime), the shape check on load, the command, the
+app's view of a folder with or without them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, load_model_folder, save_model_folder
+from ae_vae.cli import main
+from ae_vae.errors import WeightsError
+from ae_vae.models.graphs import DECODER_FILE, ENCODER_FILE, check_graphs, export_graphs
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements-dev.txt) checks the graphs")
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
+TOLERANCE = 1e-4
+
+
+def tiny(kind: str, latent_dim: int = 3):
+    torch.manual_seed(0)
+    shape = {"latent_dim": latent_dim, "channels": (4, 8), "hidden_blocks": 1}
+    return (AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))).eval()
+
+
+def run(path: Path, name: str, value: np.ndarray) -> list[np.ndarray]:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {name: value})
+
+
+def assert_graphs_match(model, folder: Path, images: torch.Tensor) -> None:
+    encoded = run(folder / ENCODER_FILE, "image", images.numpy())
+    with torch.no_grad():
+        codes = model.encoder(images).float()
+        expected = codes.chunk(2, dim=1) if model.config.model_type == "vae" else (codes,)
+        decoded = model.decode(expected[0])
+    assert len(encoded) == len(expected)
+    for got, want in zip(encoded, expected, strict=True):
+        assert got.shape == tuple(want.shape) and np.abs(got - want.numpy()).max() <= TOLERANCE
+    (image,) = run(folder / DECODER_FILE, "z", expected[0].numpy())
+    assert image.shape == (len(images), 1, 28, 28) and np.abs(image - decoded.numpy()).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_exported_graphs_compute_what_the_model_does(tmp_path, kind, batch):
+    model = tiny(kind)
+    save_model_folder(model, tmp_path)
+    assert {p.name for p in export_graphs(model, tmp_path)} == {ENCODER_FILE, DECODER_FILE}
+    assert check_graphs(tmp_path, model.config)
+    assert_graphs_match(model, tmp_path, torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_graph_matches_its_model_on_test_images(name):
+    folder = load_model_folder(WEIGHTS / name)
+    assert folder.has_graphs, f"{name} ships encoder.onnx and decoder.onnx"
+    images = torch.tensor(folder.maps.images[:64], dtype=torch.float32).unsqueeze(1) / 255
+    assert_graphs_match(folder.model, WEIGHTS / name, images)
+
+
+def test_a_folder_without_graphs_loads_and_says_it_has_none(tmp_path):
+    save_model_folder(tiny("ae"), tmp_path)
+    assert check_graphs(tmp_path, tiny("ae").config) is False
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("one_missing", "decoder.onnx: missing beside encoder.onnx"),
+    ("garbage", "encoder.onnx: not a readable ONNX file"),
+    ("other_size", "encoder.onnx: its outputs are code"),
+    ("other_kind", "encoder.onnx: its outputs are mean"),
+])
+def test_graphs_that_do_not_fit_the_config_are_refused(tmp_path, damage, message):
+    model = tiny("vae" if damage == "other_kind" else "ae")
+    export_graphs(model, tmp_path)
+    config = model.config
+    if damage == "one_missing":
+        (tmp_path / DECODER_FILE).unlink()
+    elif damage == "garbage":
+        (tmp_path / ENCODER_FILE).write_bytes(b"\x08\x07 not a model")
+    elif damage == "other_size":
+        config = tiny("ae", latent_dim=5).config
+    else:
+        config = tiny("ae").config  # a VAE's graphs (mean, logvar) beside an AE's config
+        export_graphs(tiny("ae"), tmp_path / "ae")
+        shutil.copy(tmp_path / "ae" / DECODER_FILE, tmp_path / DECODER_FILE)
+    with pytest.raises(WeightsError, match=message.replace(".", r"\.")):
+        check_graphs(tmp_path, config)
+
+
+def test_the_export_command_writes_checked_graphs(tmp_path, capsys):
+    model = tiny("vae")
+    save_model_folder(model, tmp_path / "vae")
+    assert main(["export-onnx", str(tmp_path / "vae")]) == 0
+    assert "encoder.onnx" in capsys.readouterr().out and check_graphs(tmp_path / "vae", model.config)
+    assert main(["export-onnx", str(tmp_path / "nowhere")]) == 2
+    assert "config.json" in capsys.readouterr().err
