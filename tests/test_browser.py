@@ -69,19 +69,45 @@ TRACE_JS = """(ids) => {
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app(tmp_path_factory):
     """`python app.py` on a free port, serving once its HTTP port answers; terminated on teardown."""
     with app_server(WEIGHTS_DIR, log_path=tmp_path_factory.mktemp("browser-app") / "app.log",
-                    timeout=SERVER_TIMEOUT_S) as app:
-        yield app.url
+                    timeout=SERVER_TIMEOUT_S) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app_url(app):
+    return app.url
 
 
 @pytest.fixture
 def page(app_url):
+    """The app with its models running in the page (the default where WebAssembly works)."""
     with chromium() as page:
         page.set_default_timeout(30_000)
         open_app(page, app_url)
+        wait_for_engine(page, "page")
         yield page
+
+
+@pytest.fixture
+def server_page(app_url):
+    """The app with every reconstruction computed on the server (the documented switch)."""
+    with chromium() as page:
+        page.set_default_timeout(30_000)
+        open_app(page, app_url + "?inference=server")
+        wait_for_engine(page, "server")
+        yield page
+
+
+def wait_for_engine(page, where: str) -> str:
+    """Wait until the pad has decided where reconstructions are computed ("page" or "server"); its line."""
+    page.wait_for_function("() => document.querySelector('#sketchpad .pad').dataset.inference", timeout=30_000)
+    found = page.evaluate("() => document.querySelector('#sketchpad .pad').dataset.inference")
+    line = page.locator("#sketchpad .pad-engine").inner_text()
+    assert found == where, f"reconstructions computed on the {found}, not the {where}: {line!r}"
+    return line
 
 
 def srcs(page) -> dict[str, str | None]:
@@ -145,8 +171,11 @@ def test_draw_then_example_updates_reconstructions(page, tmp_path):
     assert "⚠" not in status and "test example #3" in status, status
 
 
-def test_reconstructions_follow_the_pen_before_pointer_up(page):
-    """A slow 2-second stroke: the AE and VAE images change while the button is still down, and once more after."""
+def test_on_the_server_path_reconstructions_follow_the_pen_before_pointer_up(server_page):
+    """A slow 2-second stroke with every frame computed on the server: the AE and VAE images change while the
+    button is still down, and once more after."""
+    page = server_page
+    assert "?inference=server" in page.locator("#sketchpad .pad-engine").inner_text()
     page.evaluate(TRACE_JS, list(OUTPUT_IDS))
     # the last segment is drawn right before the button goes up, so the final frame has ink no live frame had
     stroke(page, "Z", duration_s=2.0, before_up=lambda: page.mouse.move(*_last_point(page), steps=1))
@@ -235,6 +264,134 @@ def test_the_pads_payload_is_the_python_encoders(page):
     data_url = canvas.evaluate("c => c.toDataURL('image/png')")
     alpha = np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))[..., 3]
     assert canvas.evaluate("c => c.aeVaePad.payload('final')") == encode_payload(alpha, "final")
+
+
+# ---------------------------------------------------------------- the models in the page
+
+# Random drawings painted straight onto the pad's canvas with its brush (strokes of 2-7 segments, some closed, at
+# random sizes and places), each framed by the page's framing.js for MNIST or Fashion-MNIST, half of the garments
+# with their outlines filled.
+FRAMING_JS = """async ([count, seed, modules]) => {
+  const framing = await import(new URL(modules + '/framing.js', window.gradio_config.root).href);
+  const canvas = document.querySelector('#sketchpad canvas'), ctx = canvas.getContext('2d');
+  let s = seed;
+  const rand = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const size = 0.2 + rand() * 0.7, cx = 140 + (rand() - 0.5) * 100, cy = 140 + (rand() - 0.5) * 100;
+    const at = () => [cx + (rand() - 0.5) * 280 * size, cy + (rand() - 0.5) * 280 * size];
+    for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
+      ctx.beginPath(); ctx.moveTo(...at());
+      for (let j = 1 + Math.floor(rand() * 6); j > 0; j--) ctx.lineTo(...at());
+      if (rand() < 0.3) ctx.closePath();
+      ctx.stroke();
+    }
+    const reduced = canvas.aeVaePad.reduce();
+    const dataset = i % 2 ? 'fashion_mnist' : 'mnist', fill = i % 4 === 3;
+    const input = Array.from(framing.modelInput(reduced, dataset, fill));
+    out.push({payload: canvas.aeVaePad.payload('final', reduced), dataset, fill, input});
+  }
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  return out;
+}"""
+
+
+def test_the_pages_framing_is_pythons_on_hundreds_of_drawings(page):
+    """framing.js gives the model input `to_model_input` gives the server for the same payload, on 240 drawings of
+    both data sets (60 with filled outlines): the same numbers, not only within the payload's tolerance."""
+    from ae_vae.app.pad import PAYLOAD_TOLERANCE, decode_payload, framing_difference
+    from ae_vae.app.page import STATIC, file_url
+    from ae_vae.preprocess import to_model_input
+
+    drawings = page.evaluate(FRAMING_JS, [240, 11, file_url(STATIC / "page")])
+    worst = 0.0
+    for drawing in drawings:
+        python = to_model_input(decode_payload(drawing["payload"]).image(), drawing["dataset"],
+                                fill_outlines=drawing["fill"])
+        js = np.asarray(drawing["input"], np.float32).reshape(28, 28)
+        assert js.max() > 0.5, "each drawing has ink"
+        assert framing_difference(js, python) <= PAYLOAD_TOLERANCE
+        worst = max(worst, float(np.abs(js - python).max()))
+    assert worst <= 1e-5, f"largest |JS - Python| of a pixel: {worst}"
+    assert {d["dataset"] for d in drawings} == {"mnist", "fashion_mnist"} and sum(d["fill"] for d in drawings) == 60
+
+
+# Counts, from the page's clock: the in-page frames and the requests the page makes while the button is down.
+PEN_TRACE_JS = """() => {
+  window.__pen = {frames: [], requests: 0, down: false};
+  const pad = () => document.querySelector('#sketchpad canvas').aeVaePad.inPage();
+  for (const type of ['pointerdown', 'pointerup']) {
+    window.addEventListener(type, () => { window.__pen.down = type === 'pointerdown';
+                                          window.__pen.frames.push([type, pad() ? pad().frames : null]); }, true);
+  }
+  new PerformanceObserver((list) => { if (window.__pen.down) window.__pen.requests += list.getEntries().length; })
+    .observe({type: 'resource', buffered: false});
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) { if (window.__pen.down) window.__pen.requests += 1;
+                                                  return send.apply(this, args); };
+}"""
+
+
+def in_page_images(page) -> dict[str, list[int] | None]:
+    """The pixels (grey levels) each output's in-page canvas shows, None where it is hidden or absent."""
+    return page.evaluate("""(ids) => Object.fromEntries(ids.map((id) => {
+        const c = document.querySelector('#' + id + ' canvas.in-page-image');
+        if (!c || c.hidden) return [id, null];
+        const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+        return [id, Array.from({length: 784}, (_, i) => d[4 * i])]; }))""", list(OUTPUT_IDS))
+
+
+def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page):
+    """A 1-s stroke: the page shows new reconstructions many times while the button is down and sends nothing;
+    after pointer-up the server's final answer (neighbours, samples) arrives and its images equal the page's."""
+    line = page.locator("#sketchpad .pad-engine").inner_text()
+    assert "computed in this page" in line, line
+    page.evaluate(PEN_TRACE_JS)
+    stroke(page, "7", duration_s=1.0)
+    shown = in_page_images(page)
+    pen = page.evaluate("() => window.__pen")
+    (_, at_down), (_, at_up) = pen["frames"][:2]
+    assert at_up - at_down >= 15, f"only {at_up - at_down} in-page frames during a 1-s stroke: {pen}"
+    assert pen["requests"] == 0, f"the page sent {pen['requests']} requests while the pen was down"
+    assert all(v is not None for v in shown.values()), shown
+    wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
+    for id_ in OUTPUT_IDS:
+        server = np.asarray(Image.open(io.BytesIO(base64.b64decode(img_src(page, id_).split(",", 1)[1]))).convert("L"))
+        assert np.abs(server.astype(int) - np.asarray(shown[id_]).reshape(28, 28)).mean() / 255 <= 0.01, id_
+
+
+def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, page):
+    """The server process stopped (SIGSTOP) after the page loaded: a stroke still updates both reconstructions in
+    the page during the stroke and gives the final ones after pointer-up."""
+    import os
+    import signal
+
+    page.evaluate(PEN_TRACE_JS)
+    os.kill(app.process.pid, signal.SIGSTOP)
+    try:
+        stroke(page, "Z", duration_s=1.0)
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaePad.inPage().idle()",
+                               timeout=5_000)
+        pen = page.evaluate("() => window.__pen")
+        shown = in_page_images(page)
+    finally:
+        os.kill(app.process.pid, signal.SIGCONT)
+    (_, at_down), (_, at_up) = pen["frames"][:2]
+    assert at_up - at_down >= 15, pen
+    assert shown["ae-recon"] is not None and max(shown["ae-recon"]) > 128, "the final AE reconstruction is shown"
+    assert max(shown["model-input"]) > 128 and shown["vae-recon"] is not None
+
+
+def test_without_webassembly_the_server_reconstructs_and_the_page_says_so(app_url):
+    with chromium() as page:
+        page.add_init_script("delete window.WebAssembly;")
+        open_app(page, app_url)
+        line = wait_for_engine(page, "server")
+        assert "computed on the server" in line and "could not run the models" in line, line
+        stroke(page, "7")
+        wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
+        assert all(v is None for v in in_page_images(page).values())
 
 
 @pytest.mark.parametrize("upload, message", [("blank", "No ink"), ("broken", "not an image that can be read")])
