@@ -321,13 +321,13 @@ def along(points: Sequence[tuple[float, float]], fraction: float) -> tuple[float
 
 
 def stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0, steps: int = 4,
-           duration_s: float | None = None, before_up=None) -> None:
+           duration_s: float | None = None, before_up=None, move_interval_s: float = 0.015) -> None:
     """One continuous mouse stroke (down ... up) of `shape` over the middle of the pad.
 
     Without `duration_s`: as fast as the browser takes the moves (`steps` moves per segment). With it: the
     pen moves along the shape for `duration_s` seconds of wall time, as a person draws (a move every
-    ~15 ms, paced by the clock, so a slow browser gets fewer moves, not a slower stroke). `before_up` (if
-    given) is called just before the button is released."""
+    `move_interval_s`, paced by the clock, so a slow browser gets fewer moves, not a slower stroke). `before_up`
+    (if given) is called just before the button is released."""
     xy = pad_points(page, shape, scale)
     page.mouse.move(*xy[0])
     page.mouse.down()
@@ -338,7 +338,7 @@ def stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float 
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < duration_s:
             page.mouse.move(*along(xy, elapsed / duration_s))
-            time.sleep(0.015)
+            time.sleep(move_interval_s)
         page.mouse.move(*xy[-1])
     if before_up is not None:
         before_up()

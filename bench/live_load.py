@@ -32,6 +32,7 @@ PROGRESS_STEPS = 30  # precomputed frames per stroke
 class ClientResult:
     answers: int = 0  # frames answered (live and final)
     clears: int = 0
+    strokes: int = 0
     errors: list[str] = field(default_factory=list)
     final_s: list[float] = field(default_factory=list)  # pointer-up -> the final frame's answer
     frame_s: list[float] = field(default_factory=list)  # request -> answer, every frame
@@ -98,8 +99,10 @@ class LiveClient:
                     self.http.get(item["url"]).raise_for_status()
 
 
-def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, result: ClientResult, index: int) -> None:
-    """Strokes, one after another, until `stop_at` (a final frame in flight is still awaited)."""
+def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, result: ClientResult, index: int,
+               live_frames: bool = True) -> None:
+    """Strokes, one after another, until `stop_at` (a final frame in flight is still awaited). Without
+    `live_frames` a stroke sends only its final frame at pointer-up, as a page that reconstructs in itself does."""
     n = index
     while time.perf_counter() < stop_at:
         frames = frames_by_stroke[n % len(frames_by_stroke)]
@@ -112,6 +115,9 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
             wait = last_sent + FRAME_INTERVAL_MS / 1000 - now
             if wait > 0:
                 time.sleep(wait)
+                now = time.perf_counter()
+            if not live_frames and now < up:
+                time.sleep(up - now)
                 now = time.perf_counter()
             final = now >= up
             progress = min(PROGRESS_STEPS - 1, int((now - down) / STROKE_S * PROGRESS_STEPS))
@@ -128,6 +134,7 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
                 result.errors.append(f"{exc.__class__.__name__}: {exc}")
             if final:
                 break
+        result.strokes += 1
         time.sleep(PAUSE_S)
         try:
             client.send("")
@@ -137,8 +144,9 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
         time.sleep(PAUSE_S)
 
 
-def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True) -> dict:
-    """`clients` simulated pages drawing for `seconds`; the summary the load test prints."""
+def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True, live_frames: bool = True) -> dict:
+    """`clients` simulated pages drawing for `seconds`; the summary the load test prints. Without `live_frames`
+    the pages send only each stroke's final frame (and the clear), as pages running the models themselves do."""
     import httpx
 
     strokes = [stroke_frames(shape, scale) for shape in SHAPES for scale in (0.7, 1.0)]
@@ -150,7 +158,8 @@ def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = T
 
     def worker(i: int) -> None:
         with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=4)) as http:
-            draw_until(LiveClient(http, url, fn_index, pad_id, inputs, fetch_images), strokes, stop_at, results[i], i)
+            draw_until(LiveClient(http, url, fn_index, pad_id, inputs, fetch_images), strokes, stop_at, results[i], i,
+                       live_frames)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -160,7 +169,7 @@ def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = T
     elapsed = time.perf_counter() - start
     finals = [s for r in results for s in r.final_s]
     frames = [s for r in results for s in r.frame_s]
-    return {"seconds": elapsed, "answers": sum(r.answers for r in results),
+    return {"seconds": elapsed, "answers": sum(r.answers for r in results), "strokes": sum(r.strokes for r in results),
             "frames_per_s": sum(r.answers + r.clears for r in results) / elapsed,
             "min_answers_per_client_s": min(r.answers for r in results) / elapsed,
             "final_p50": percentile(finals, 50), "final_p95": percentile(finals, 95), "finals": len(finals),

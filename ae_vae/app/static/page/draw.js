@@ -19,6 +19,8 @@ export class PageDraw {
     this.missing = config.missing || {};
     this.frames = 0;        // in-page frames shown (for tests and benchmarks)
     this.lastMs = null;     // the last frame's time, framing to drawn
+    this.shownAt = [];      // performance.now() of the latest frames shown
+    this.readyAt = null;    // when the models had given their first answer
     this.running = false;
     this.pending = null;
     for (const id of OUTPUTS) {  // the server's images replace the page's once they arrive
@@ -34,6 +36,7 @@ export class PageDraw {
     await this.models.load(dataset);
     const warm = new Float32Array(FRAME * FRAME);
     await this.models.reconstruct(dataset, warm);  // the first run compiles: not while someone draws
+    this.readyAt = performance.now();
   }
 
   runsIn(dataset) { return this.models.has(dataset); }
@@ -61,6 +64,8 @@ export class PageDraw {
       showImage('model-input', input); showImage('ae-recon', ae); showImage('vae-recon', vae);
       this.frames += 1;
       this.lastMs = performance.now() - start;
+      this.shownAt.push(performance.now());
+      if (this.shownAt.length > 500) this.shownAt.shift();
     }
     this.running = false;
   }

@@ -28,11 +28,11 @@ export class PageModels {
     const ort = await loadRuntime(this.vendorUrl);
     const pair = this.graphs[dataset];
     if (!pair) throw new Error(`no in-page models for ${dataset}`);
-    const open = async (kind) => ({
-      encoder: await session(ort, pair[kind].encoder), decoder: await session(ort, pair[kind].decoder),
-      latentDim: pair[kind].latent_dim,
-    });
-    return {ort, ae: await open('ae'), vae: await open('vae')};
+    const [aeEncoder, aeDecoder, vaeEncoder, vaeDecoder] = await Promise.all([
+      session(ort, pair.ae.encoder), session(ort, pair.ae.decoder),
+      session(ort, pair.vae.encoder), session(ort, pair.vae.decoder)]);
+    return {ort, ae: {encoder: aeEncoder, decoder: aeDecoder, latentDim: pair.ae.latent_dim},
+            vae: {encoder: vaeEncoder, decoder: vaeDecoder, latentDim: pair.vae.latent_dim}};
   }
 
   // One call at a time: a session runs one inference at a time, and queued frames would be stale anyway.
