@@ -27,7 +27,7 @@ from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explore
 from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.app.page import page_config, serve_page_files
+from ae_vae.app.page import page_config, preload_head, serve_page_files
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.checks import TEMPERATURE_RANGE
@@ -400,7 +400,7 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME,
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME, head=preload_head(),
                        max_file_size="25mb", show_error=True, **kwargs)
 
 

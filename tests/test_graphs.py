@@ -98,3 +98,16 @@ def test_the_export_command_writes_checked_graphs(tmp_path, capsys):
     assert "encoder.onnx" in capsys.readouterr().out and check_graphs(tmp_path / "vae", model.config)
     assert main(["export-onnx", str(tmp_path / "nowhere")]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_the_pages_preloads_name_the_files_its_modules_load():
+    """The <head> preloads (ae_vae.app.page.preload_head) and runtime.js agree on the runtime's file names, and
+    every preloaded file is shipped."""
+    import re
+
+    from ae_vae.app.page import FILE_ROUTE, RUNTIME_MODULE, RUNTIME_WASM, STATIC, preload_head
+
+    runtime = (STATIC / "page" / "runtime.js").read_text()
+    assert RUNTIME_MODULE in runtime and RUNTIME_WASM in runtime
+    hrefs = re.findall(r'href="([^"]+)"', preload_head())
+    assert len(hrefs) == 7 and all(Path(h.removeprefix(FILE_ROUTE)).is_file() for h in hrefs), hrefs

@@ -19,6 +19,7 @@ from .explorer import Explorer
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "onnxruntime-web"
+RUNTIME_MODULE, RUNTIME_WASM = "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm.gz"  # as runtime.js loads
 FILE_ROUTE = "gradio_api/file="  # Gradio's route for static files, relative to the app's root URL
 
 
@@ -53,3 +54,12 @@ def serve_page_files(explorer: Explorer) -> None:
         files += [pair.folders[kind] / name for kind in ("ae", "vae") if pair.graphs.get(kind)
                   for name in (ENCODER_FILE, DECODER_FILE)]
     gr.set_static_paths(files)
+
+
+def preload_head() -> str:
+    """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
+    scripts start, instead of after the pad has mounted."""
+    modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js")]
+    links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
+    links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
+    return "\n".join(links)
