@@ -27,7 +27,7 @@ from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explore
 from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.app.page import page_config, preload_head, serve_page_files
+from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.checks import TEMPERATURE_RANGE
@@ -67,11 +67,11 @@ PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUEUE_SIZE = 64
 
 
-def input_column(explorer: Explorer) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
+def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
     """The Draw tab's left column: the pad (reconstructing in the page where it can), its status line (in view
     without scrolling), fill, button, upload."""
     with gr.Column(scale=3):
-        pad = drawing_pad(page_config(explorer), label="Draw a digit (or a garment): the reconstructions follow the pen",
+        pad = drawing_pad(page, label="Draw a digit (or a garment): the reconstructions follow the pen",
                           elem_id="sketchpad")
         status = gr.Markdown("", elem_id="draw-status")
         fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
@@ -81,16 +81,17 @@ def input_column(explorer: Explorer) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox,
     return pad, status, fill, run, upload
 
 
-def draw_tab(handlers: DrawHandlers, dataset: gr.Radio) -> dict[str, Any]:
-    """Pad, upload and examples → model input, both reconstructions, posterior samples. Returns the
-    components other tabs read (the current model input) and the dataset switch re-runs."""
+def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) -> dict[str, Any]:
+    """Pad, upload and examples → model input, both reconstructions, posterior samples (in the page while the pen
+    moves, where `page` says it can). Returns the components other tabs read (the current model input) and the
+    dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
     pad_events = PadEvents(handlers.explorer)
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
         with gr.Row():
-            pad, status, fill, run, upload = input_column(handlers.explorer)
+            pad, status, fill, run, upload = input_column(page)
             with gr.Column(scale=4):
                 with gr.Row():
                     model_input = output_image("28×28 model input", height=168, elem_id="model-input")
@@ -341,13 +342,17 @@ def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
     """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
-    serve_page_files(explorer)
+    page_folder = Path(tempfile.mkdtemp(prefix="ae-vae-page-"))
+    serve_page_files(explorer, page_folder)
+    # Render the latent maps (~1 s per data set) and the page's map data off the start-up path, before anyone
+    # opens the tab.
+    threading.Thread(target=write_map_data, args=(explorer, page_folder), name="render-maps", daemon=True).start()
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
         dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)",
                            elem_id="dataset")
-        draw = draw_tab(DrawHandlers(explorer, files), dataset)
+        draw = draw_tab(DrawHandlers(explorer, files), dataset, page_config(explorer, page_folder))
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
         embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"])
@@ -394,8 +399,6 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
     own = find_own_models(weights_dir, ae=args.ae, vae=args.vae)
     explorer = load_explorer(args.hub_repo, BUNDLED_WEIGHTS, timeout=args.hub_timeout, own_models=own)
     logger.info("weights: %s", explorer.source_notice)
-    # Render the latent maps (~1 s per data set) off the start-up path, before anyone opens the tab.
-    threading.Thread(target=explorer.prepare, name="render-maps", daemon=True).start()
     return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency), max_size=QUEUE_SIZE)
 
 

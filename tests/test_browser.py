@@ -28,6 +28,7 @@ from bench.common import (
     clear_pad,
     click_image_pixel,
     image_geometry,
+    image_pixel_on_page,
     img_src,
     move_slider,
     not_ready,
@@ -381,6 +382,40 @@ def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, pa
     assert at_up - at_down >= 15, pen
     assert shown["ae-recon"] is not None and max(shown["ae-recon"]) > 128, "the final AE reconstruction is shown"
     assert max(shown["model-input"]) > 128 and shown["vae-recon"] is not None
+
+
+def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):
+    """Moving the pointer over the maps decodes, in the page, what the server decodes at that point (PCA exact,
+    the UMAP inverse from the stored points and codes), into the panel model's image, with a crosshair; the
+    page's latents and images equal the server's."""
+    open_tab(page, "Embeddings")
+    page.wait_for_selector("#maps-plot img")
+    plot = page.locator("#maps-plot img")
+    plot.scroll_into_view_if_needed()
+    explorer = load_explorer(None, WEIGHTS_DIR)
+    rendered = explorer.rendered_maps("mnist")
+    for panel, (model, projection) in enumerate(PANELS):
+        left, top, right, bottom = rendered.boxes[panel]
+        for fx, fy in ((0.3, 0.4), (0.62, 0.71)):
+            px, py = left + fx * (right - left), top + fy * (bottom - top)
+            page.mouse.move(*image_pixel_on_page(page, "maps-plot", px, py))
+            page.wait_for_function("""(id) => { const c = document.querySelector('#' + id + ' canvas.in-page-image');
+                return c && !c.hidden; }""", arg=f"click-{model}", timeout=5_000)
+            found = page.evaluate("""async ([px, py]) => {
+                const maps = document.querySelector('#sketchpad canvas').aeVaeMaps;
+                const f = await maps.decodeAt('mnist', px, py);
+                return {model: f.panel.model, projection: f.panel.projection, x: f.x, y: f.y,
+                        latent: Array.from(f.latent), image: Array.from(f.image)}; }""", [px, py])
+            assert (found["model"], found["projection"]) == (model, projection)
+            x, y = rendered.to_data(panel, px, py)
+            assert abs(found["x"] - x) < 1e-6 and abs(found["y"] - y) < 1e-6
+            latent, _ = explorer.navigator("mnist", model).latent_at(projection, x, y)
+            assert np.abs(np.asarray(found["latent"]) - latent).max() < 1e-4, (model, projection)
+            server = explorer.decode("mnist", model, latent.tolist()).astype(float) / 255
+            assert np.abs(np.asarray(found["image"]).reshape(28, 28) - server).mean() <= 0.01
+    assert page.locator("#maps-plot canvas.map-crosshair").is_visible()
+    hovers = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaeMaps.decoded")
+    assert hovers >= len(PANELS) * 2
 
 
 def test_without_webassembly_the_server_reconstructs_and_the_page_says_so(app_url):

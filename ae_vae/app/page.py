@@ -9,13 +9,22 @@ writes them) is drawn on the server, as is every data set when the page cannot r
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
+from ..fileio import atomic_write_text
+from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..models.graphs import DECODER_FILE, ENCODER_FILE
 from .explorer import Explorer
+from .figures import PANELS
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "onnxruntime-web"
@@ -29,8 +38,13 @@ def file_url(path: Path) -> str:
     return FILE_ROUTE + str(path.resolve())
 
 
-def page_config(explorer: Explorer) -> dict[str, Any]:
-    """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none)."""
+def map_data_file(folder: Path, dataset: str) -> Path:
+    return folder / f"maps-{dataset}.json"
+
+
+def page_config(explorer: Explorer, maps_folder: Path | None = None) -> dict[str, Any]:
+    """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none),
+    and where each data set's map data will be (`write_map_data`; absent until written)."""
     graphs, missing = {}, {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
@@ -43,12 +57,44 @@ def page_config(explorer: Explorer) -> dict[str, Any]:
                                   "decoder": file_url(pair.folders[kind] / DECODER_FILE),
                                   "latent_dim": int(model.latent_dim)}
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
-    return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing}
+    maps = {} if maps_folder is None else {d: file_url(map_data_file(maps_folder, d)) for d in graphs}
+    return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing,
+            "maps": maps}
 
 
-def serve_page_files(explorer: Explorer) -> None:
-    """Let the server hand out the page's modules, the runtime and every model's graphs (and nothing else)."""
-    files = [STATIC]
+def _floats(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+
+
+def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
+    """What the page needs to decode under the pointer on the maps image, as `Explorer.map_position` and
+    `Navigator.latent_at` do on the server: each panel's pixel box and data -> pixel affine, and per model its
+    stored map points, codes and PCA basis (float32, little-endian, base64)."""
+    rendered = explorer.rendered_maps(dataset)
+    pair = explorer.models(dataset)
+    panels = [{"model": model, "projection": projection, "box": list(rendered.boxes[i]),
+               "affine": rendered.affines[i].ravel().tolist()} for i, (model, projection) in enumerate(PANELS)]
+    models = {}
+    for kind, maps in (("ae", pair.ae_maps), ("vae", pair.vae_maps)):
+        n, d = maps.latents.shape
+        models[kind] = {"n": int(n), "d": int(d), "latents": _floats(maps.latents), "umap": _floats(maps.umap),
+                        "pca_mean": _floats(maps.pca_mean), "pca_components": _floats(maps.pca_components)}
+    return {"dataset": dataset, "size": list(rendered.pixels.shape[1::-1]), "panels": panels, "models": models,
+            "sectors": UMAP_INVERSE_SECTORS}
+
+
+def write_map_data(explorer: Explorer, folder: Path) -> None:
+    """Render every data set's maps (`Explorer.prepare`) and write the page's map data beside them, atomically."""
+    explorer.prepare()
+    for dataset in explorer.datasets:
+        if explorer.models(dataset).graphs.get("ae") and explorer.models(dataset).graphs.get("vae"):
+            atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
+
+
+def serve_page_files(explorer: Explorer, maps_folder: Path | None = None) -> None:
+    """Let the server hand out the page's modules, the runtime, every model's graphs and the map data (nothing
+    else of the weights folders)."""
+    files = [STATIC, *([maps_folder] if maps_folder is not None else [])]
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
         files += [pair.folders[kind] / name for kind in ("ae", "vae") if pair.graphs.get(kind)
@@ -59,7 +105,8 @@ def serve_page_files(explorer: Explorer) -> None:
 def preload_head() -> str:
     """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
     scripts start, instead of after the pad has mounted."""
-    modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js")]
+    modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js",
+                                                          "maps.js")]
     links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
     links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
     return "\n".join(links)

@@ -86,6 +86,8 @@ async function startInPage() {
     const first = PAGE.graphs[currentDataset()] ? currentDataset() : Object.keys(PAGE.graphs)[0];
     await draw.start(first);
     inPage = draw;
+    const {PageMaps} = await import(new URL(PAGE.modules + '/maps.js', appRoot).href);
+    canvas.aeVaeMaps = new PageMaps(PAGE, appRoot, draw.models, currentDataset);
   } catch (err) {
     serverReason = `this browser could not run the models (${err && err.message ? err.message : err})`;
   }
