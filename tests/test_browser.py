@@ -418,6 +418,37 @@ def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):
     assert hovers >= len(PANELS) * 2
 
 
+def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
+    """With the server stopped, moving a walk slider still decodes the moved codes in the page, and they are what
+    the server computes for the same drawing and slider value."""
+    import os
+    import signal
+
+    page.locator("#examples button.thumbnail-item").nth(7).click()
+    page.wait_for_function("() => document.querySelectorAll('#vae-neighbours img').length === 8",
+                           timeout=RECON_TIMEOUT_MS)
+    wait_new_image(page, "walk-vae", None)
+    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeMaps.loaded.has('mnist')",
+                           timeout=30_000)  # the map data (walk directions) the server writes as it starts
+    example = load_explorer(None, WEIGHTS_DIR)
+    image = example.models("mnist").example_images[7]
+    os.kill(app.process.pid, signal.SIGSTOP)
+    try:
+        move_slider(page, "walk-1", 2.5)
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeWalk.moves >= 1",
+                               timeout=5_000)
+        shown = page.evaluate("""() => ['walk-ae', 'walk-vae'].map((id) => {
+            const c = document.querySelector('#' + id + ' canvas.in-page-image');
+            if (!c || c.hidden) return null;
+            const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+            return Array.from({length: 784}, (_, i) => d[4 * i]); })""")
+    finally:
+        os.kill(app.process.pid, signal.SIGCONT)
+    for pixels, server in zip(shown, example.walk(image, "mnist", [2.5, 0.0, 0.0]), strict=True):
+        assert pixels is not None, "the page drew the moved code"
+        assert np.abs(np.asarray(pixels).reshape(28, 28) - server.astype(int)).mean() / 255 <= 0.01
+
+
 def test_without_webassembly_the_server_reconstructs_and_the_page_says_so(app_url):
     with chromium() as page:
         page.add_init_script("delete window.WebAssembly;")

@@ -68,8 +68,9 @@ def _floats(array: np.ndarray) -> str:
 
 def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
     """What the page needs to decode under the pointer on the maps image, as `Explorer.map_position` and
-    `Navigator.latent_at` do on the server: each panel's pixel box and data -> pixel affine, and per model its
-    stored map points, codes and PCA basis (float32, little-endian, base64)."""
+    `Navigator.latent_at` do on the server, and to walk a code as `Navigator.walk`: each panel's pixel box and
+    data -> pixel affine, and per model its stored map points, codes, PCA basis and walk directions (float32,
+    little-endian, base64)."""
     rendered = explorer.rendered_maps(dataset)
     pair = explorer.models(dataset)
     panels = [{"model": model, "projection": projection, "box": list(rendered.boxes[i]),
@@ -77,18 +78,22 @@ def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
     models = {}
     for kind, maps in (("ae", pair.ae_maps), ("vae", pair.vae_maps)):
         n, d = maps.latents.shape
+        directions = [{"vector": _floats(direction.vector), "std": float(direction.std)}
+                      for direction in explorer.navigator(dataset, kind).directions]
         models[kind] = {"n": int(n), "d": int(d), "latents": _floats(maps.latents), "umap": _floats(maps.umap),
-                        "pca_mean": _floats(maps.pca_mean), "pca_components": _floats(maps.pca_components)}
+                        "pca_mean": _floats(maps.pca_mean), "pca_components": _floats(maps.pca_components),
+                        "directions": directions}
     return {"dataset": dataset, "size": list(rendered.pixels.shape[1::-1]), "panels": panels, "models": models,
             "sectors": UMAP_INVERSE_SECTORS}
 
 
 def write_map_data(explorer: Explorer, folder: Path) -> None:
-    """Render every data set's maps (`Explorer.prepare`) and write the page's map data beside them, atomically."""
-    explorer.prepare()
+    """Render every data set's maps and index its codes (what `Explorer.prepare` does), writing each data set's map
+    data for the page as soon as it is ready (atomically), the first data set first."""
     for dataset in explorer.datasets:
         if explorer.models(dataset).graphs.get("ae") and explorer.models(dataset).graphs.get("vae"):
             atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
+    explorer.prepare()
 
 
 def serve_page_files(explorer: Explorer, maps_folder: Path | None = None) -> None:
@@ -106,7 +111,7 @@ def preload_head() -> str:
     """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
     scripts start, instead of after the pad has mounted."""
     modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js",
-                                                          "maps.js")]
+                                                          "maps.js", "walk.js")]
     links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
     links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
     return "\n".join(links)

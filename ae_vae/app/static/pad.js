@@ -88,12 +88,23 @@ async function startInPage() {
     inPage = draw;
     const {PageMaps} = await import(new URL(PAGE.modules + '/maps.js', appRoot).href);
     canvas.aeVaeMaps = new PageMaps(PAGE, appRoot, draw.models, currentDataset);
+    canvas.aeVaeMaps.prefetch(currentDataset());
+    const {PageWalk} = await import(new URL(PAGE.modules + '/walk.js', appRoot).href);
+    canvas.aeVaeWalk = new PageWalk(draw.models, canvas.aeVaeMaps, currentDataset);
   } catch (err) {
     serverReason = `this browser could not run the models (${err && err.message ? err.message : err})`;
   }
 }
 startInPage().finally(sayEngine);
-document.addEventListener('change', (e) => { if (e.target.closest && e.target.closest('#dataset')) sayEngine(); });
+document.addEventListener('change', (e) => {
+  if (!e.target.closest || !e.target.closest('#dataset')) return;
+  sayEngine();
+  const dataset = currentDataset();  // the other data set's models and maps, before they are needed
+  if (inPage && inPage.runsIn(dataset)) {
+    inPage.models.load(dataset).catch(() => {});
+    if (canvas.aeVaeMaps) canvas.aeVaeMaps.prefetch(dataset);
+  }
+});
 function pageFrame() {
   if (drawsHere()) inPage.frame(reduce(), currentDataset(), fillOutlines());
 }

@@ -18,6 +18,17 @@ class ModelMap {
     this.n = data.n; this.d = data.d; this.sectors = sectors;
     this.latents = floats(data.latents); this.umap = floats(data.umap);
     this.mean = floats(data.pca_mean); this.components = floats(data.pca_components);
+    this.directions = data.directions.map((d) => ({vector: floats(d.vector), std: d.std}));
+  }
+
+  // latent + Σ sigma_i · std_i · direction_i (ae_vae.latent.navigation.Navigator.walk).
+  walk(latent, sigmas) {
+    const z = Float64Array.from(latent);
+    this.directions.forEach((direction, i) => {
+      const step = (sigmas[i] || 0) * direction.std;
+      for (let k = 0; k < z.length; k++) z[k] += step * direction.vector[k];
+    });
+    return Float32Array.from(z);
   }
 
   latentAt(projection, x, y) {
@@ -54,6 +65,7 @@ export class PageMaps {
     this.models = models;
     this.currentDataset = currentDataset;
     this.data = new Map();  // dataset -> Promise of {panels, size, maps}
+    this.loaded = new Set();  // data sets whose map data has arrived
     this.pending = null; this.running = false;
     this.hovers = [];  // [pointer event time, image shown time] of the latest hovers (for benchmarks)
     this.decoded = 0;
@@ -82,13 +94,22 @@ export class PageMaps {
       const loading = url ? fetch(url).then((r) => {
         if (!r.ok) throw new Error(`map data: HTTP ${r.status}`);
         return r.json();
-      }).then((d) => ({panels: d.panels, size: d.size,
-                       maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}}))
+      }).then((d) => {
+        this.loaded.add(dataset);
+        return {panels: d.panels, size: d.size,
+                maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
+      })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
       loading.catch(() => setTimeout(() => this.data.delete(dataset), 2000));  // written at start-up: try again
       this.data.set(dataset, loading);
+      return loading;
     }
     return this.data.get(dataset);
+  }
+
+  // Fetch a data set's map data ahead of the first hover (the server writes it while it starts: retried).
+  prefetch(dataset, tries = 15) {
+    this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });
   }
 
   // The pointer's position in the maps image's own pixels, or null off the image.

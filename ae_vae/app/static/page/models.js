@@ -56,6 +56,15 @@ export class PageModels {
     });
   }
 
+  // The model input -> {ae, vae}: the AE's code and the VAE's posterior mean (Float32Arrays).
+  encode(dataset, input) {
+    return this.exclusive(async () => {
+      const {ort, ae, vae} = await this.load(dataset);
+      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
+      return {ae: (await ae.encoder.run({image})).code.data, vae: (await vae.encoder.run({image})).mean.data};
+    });
+  }
+
   // A code of `model` ("ae" | "vae") -> its decoded image (Float32Array of 784).
   decode(dataset, model, code) {
     return this.exclusive(async () => {
