@@ -139,7 +139,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
             image_b = upload_image("Image B", value=default_b, height=160)
             with gr.Column():
                 steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
-                path = gr.Radio(["linear", "spherical"], value="linear", label="Path")
+                path = gr.Radio(["linear", "spherical"], value="linear", label="Path", elem_id="interp-path")
                 use_a = gr.Button("Use my drawing as A")
                 use_b = gr.Button("Use my drawing as B")
                 run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
@@ -150,6 +150,13 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
+        with gr.Row():
+            with gr.Column(scale=2):
+                scrub = gr.Slider(0, 1, value=0.5, step=0.01, label="Scrub the path: t from A (0) to B (1)",
+                                  elem_id="interp-t")
+                scrub_codes = gr.HTML("", elem_id="interp-codes", padding=False)  # the codes the page decodes
+            ae_frame = output_image("AE at t", height=120, elem_id="scrub-ae")
+            vae_frame = output_image("VAE at t", height=120, elem_id="scrub-vae")
         profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png",
                                 interactive=False, elem_id="interp-profile")
         profile_numbers = gr.JSON(visible=False)  # /interpolation_profile's numbers
@@ -158,14 +165,21 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
 
     inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
     profile = (handlers.interpolation_profile, inputs, [profile_plot, profile_numbers])
+    at_inputs = [image_a, image_b, dataset, path, scrub]
+    codes = (handlers.scrub_codes, [image_a, image_b, dataset], scrub_codes)
+    frame = (handlers.interpolate_at, at_inputs, [ae_frame, vae_frame])
     run.click(handlers.interpolate, inputs, outputs, api_name="interpolate").then(
         *profile, api_name="interpolation_profile")
+    # The page decodes the frame under the scrubber itself (page/scrub.js) where it can; this is the server's
+    # answer (the same frame) and the API. (Registered before the private steps below, which would otherwise
+    # take the function's name as theirs.)
+    scrub.input(*frame, api_name="interpolate_at", trigger_mode="always_last", show_progress="hidden")
+    run.click(*codes, show_progress="hidden", **PRIVATE).then(*frame, show_progress="hidden", **PRIVATE)
     examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
     return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,
-            "refresh": (handlers.interpolate, inputs, outputs),
-            "profile": profile}
+            "refresh": (handlers.interpolate, inputs, outputs), "profile": profile, "codes": codes, "frame": frame}
 
 
 def sample_tab(handlers: SampleHandlers, dataset: gr.Radio) -> dict[str, Any]:
@@ -360,9 +374,12 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         # one chain, so the tabs refresh in order after the switch: the examples first, then the outputs
         switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
             interp["switch_dataset"], dataset, [interp["examples"], *interp["pair"]], **PRIVATE)
-        for fn, inputs, outputs in (draw["refresh"], interp["refresh"], interp["profile"], sample["refresh"]):
+        refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
+        for fn, inputs, outputs in (draw["refresh"], *refreshes):
             switched = switched.then(fn, inputs, outputs, **PRIVATE)
-        demo.load(*interp["refresh"], **PRIVATE).then(*interp["profile"], **PRIVATE).then(*sample["refresh"], **PRIVATE)
+        loaded = demo.load(*refreshes[0], **PRIVATE)
+        for step in refreshes[1:]:
+            loaded = loaded.then(*step, **PRIVATE)
     return demo
 
 

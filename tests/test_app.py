@@ -50,6 +50,19 @@ def read(path: str) -> np.ndarray:
     return np.asarray(Image.open(path))
 
 
+def test_interpolate_at_gives_the_frame_under_the_scrubber(client, digit_png):
+    """/interpolate_at: t = 0 and t = 1 are the ends of /interpolate's strips, any t between is one frame; a t outside
+    0-1 is a message."""
+    a, b = handle_file(digit_png), handle_file(digit_png)
+    ae_strip, vae_strip, _ = client.predict(a, b, "mnist", 3, "linear", api_name="/interpolate")
+    for t, column in ((0.0, 0), (1.0, 2)):
+        ae, vae = client.predict(a, b, "mnist", "linear", t, api_name="/interpolate_at")
+        for frame, strip in ((ae, ae_strip), (vae, vae_strip)):
+            assert np.array_equal(read(frame), read(strip)[2:30, 30 * column + 2:30 * column + 30]), (t, frame)
+    with pytest.raises(AppError, match="greater than maximum value 1"):  # the slider checks it
+        client.predict(a, b, "mnist", "spherical", 1.5, api_name="/interpolate_at")
+
+
 def test_reconstruct_upload(client, digit_png):
     model_input, ae, vae, samples, errors = client.predict(None, handle_file(digit_png), "mnist",
                                                            api_name="/reconstruct")

@@ -449,6 +449,34 @@ def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
         assert np.abs(np.asarray(pixels).reshape(28, 28) - server.astype(int)).mean() / 255 <= 0.01
 
 
+def test_the_interpolation_scrubber_decodes_in_the_page(app, page):
+    """After Interpolate, dragging t decodes both models' frame in the page (with the server stopped), the frame
+    the server's /interpolate_at gives for the same t."""
+    import os
+    import signal
+
+    open_tab(page, "Interpolate")
+    page.locator("#interpolate-button").click()
+    page.wait_for_selector("#interp-codes .interp-codes", state="attached", timeout=RECON_TIMEOUT_MS)
+    explorer = load_explorer(None, WEIGHTS_DIR)
+    a, b = explorer.default_pair("mnist")
+    os.kill(app.process.pid, signal.SIGSTOP)
+    try:
+        move_slider(page, "interp-t", 0.3)
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeScrub.moves >= 1",
+                               timeout=5_000)
+        shown = page.evaluate("""() => ['scrub-ae', 'scrub-vae'].map((id) => {
+            const c = document.querySelector('#' + id + ' canvas.in-page-image');
+            if (!c || c.hidden) return null;
+            const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+            return Array.from({length: 784}, (_, i) => d[4 * i]); })""")
+    finally:
+        os.kill(app.process.pid, signal.SIGCONT)
+    for pixels, server in zip(shown, explorer.interpolate_at(a, b, "mnist", "linear", 0.3), strict=True):
+        assert pixels is not None
+        assert np.abs(np.asarray(pixels).reshape(28, 28) - server.astype(int)).mean() / 255 <= 0.01
+
+
 def test_without_webassembly_the_server_reconstructs_and_the_page_says_so(app_url):
     with chromium() as page:
         page.add_init_script("delete window.WebAssembly;")

@@ -138,3 +138,19 @@ def test_manifold_grids(explorer):
     assert ae_grid.shape == vae_grid.shape == (5 * 29 + 1, 5 * 29 + 1)
     with pytest.raises(InputError):
         explorer.manifold("fashion_mnist", grid_size=100)
+
+
+def test_interpolate_at_its_ends_are_the_strips_ends_and_t_is_checked():
+    from ae_vae.app.sources import load_explorer
+    from ae_vae.errors import InputError
+
+    explorer = load_explorer(None, Path(__file__).resolve().parents[1] / "weights")
+    a, b = explorer.default_pair("mnist")
+    ae_strip, vae_strip, _ = explorer.interpolate(a, b, "mnist", 2, "spherical")
+    for t, start in ((0.0, 2), (1.0, 32)):
+        ae, vae = explorer.interpolate_at(a, b, "mnist", "spherical", t)
+        assert np.array_equal(ae, ae_strip[2:30, start:start + 28]) and np.array_equal(vae, vae_strip[2:30, start:start + 28])
+    codes = explorer.interpolation_codes(a, b, "mnist")
+    assert [len(codes[k]) for k in ("ae", "vae")] == [2, 2] and len(codes["vae"][0]) == 32
+    with pytest.raises(InputError, match="t must be a number from 0 to 1"):
+        explorer.interpolate_at(a, b, "mnist", "linear", float("nan"))

@@ -110,4 +110,4 @@ def test_the_pages_preloads_name_the_files_its_modules_load():
     runtime = (STATIC / "page" / "runtime.js").read_text()
     assert RUNTIME_MODULE in runtime and RUNTIME_WASM in runtime
     hrefs = re.findall(r'href="([^"]+)"', preload_head())
-    assert len(hrefs) == 9 and all(Path(h.removeprefix(FILE_ROUTE)).is_file() for h in hrefs), hrefs
+    assert len(hrefs) == 10 and all(Path(h.removeprefix(FILE_ROUTE)).is_file() for h in hrefs), hrefs

@@ -188,6 +188,26 @@ class Explorer:
         return image_grid(ae_path, ncol=steps), image_grid(vae_path, ncol=steps), frames
 
     @torch.no_grad()
+    def interpolation_codes(self, image_a: Any, image_b: Any, dataset: str) -> dict[str, list[list[float]]]:
+        """The codes the paths run between: {"ae": [code of A, code of B], "vae": [mean of A, mean of B]}."""
+        pair, inputs, _ = self._interpolation_inputs(image_a, image_b, dataset, 2, "linear")
+        both = torch.stack(inputs)
+        return {kind: [_floats(z) for z in net.embed(both)] for kind, net in (("ae", pair.ae), ("vae", pair.vae))}
+
+    @torch.no_grad()
+    def interpolate_at(self, image_a: Any, image_b: Any, dataset: str, path: str = "linear", t: float = 0.5
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The AE's and the VAE's frame at fraction `t` (0: A, 1: B) of the path between the two codes (uint8)."""
+        pair, inputs, _ = self._interpolation_inputs(image_a, image_b, dataset, 2, path)
+        t = number_in_range(t, 0.0, 1.0, "t")
+        path_fn = slerp if path == "spherical" else lerp
+        frames = []
+        for net in (pair.ae, pair.vae):
+            z = net.embed(torch.stack(inputs))
+            frames.append(to_uint8(net.decode(path_fn(z[0], z[1], torch.tensor([t])))[0, 0]))
+        return frames[0], frames[1]
+
+    @torch.no_grad()
     def interpolation_profile(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
                               path: Literal["linear", "spherical"] = "linear") -> dict[str, list[float]]:
         """How typical each frame's code is under each model's fitted prior: the percentile of its density among

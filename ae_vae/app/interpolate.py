@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 from typing import Any
 
 import gradio as gr
@@ -33,6 +35,23 @@ class InterpolateHandlers(TabHandlers):
         fig = profile_figure(profile, "percentile among test codes",
                              "how typical each frame's code is (density under the model's fitted prior)")
         return self.files.write(figure_png(fig), ".png"), profile
+
+    @user_errors
+    def interpolate_at(self, image_a: Any, image_b: Any, dataset: str, path: str = "linear", t: float = 0.5
+                       ) -> tuple[str, str]:
+        """The API's /interpolate_at: the AE's and the VAE's decoded frame at fraction t (0: A, 1: B) of the path."""
+        ae, vae = self.explorer.interpolate_at(image_a, image_b, dataset, path, t)
+        return self.files.png(ae), self.files.png(vae)
+
+    def scrub_codes(self, image_a: Any, image_b: Any, dataset: str) -> str:
+        """The two codes of each model, for the page to decode the scrubber's frames itself (an empty element when
+        the images cannot be encoded: the scrubber then asks the server)."""
+        try:
+            codes = self.explorer.interpolation_codes(image_a, image_b, dataset)
+        except InputError:
+            return ""
+        payload = html.escape(json.dumps({"dataset": self.explorer.models(dataset).dataset, **codes}), quote=True)
+        return f'<div class="interp-codes" data-codes="{payload}"></div>'
 
     def default_pair(self, dataset: str) -> tuple[str, str]:
         a, b = self.explorer.default_pair(dataset)

@@ -111,7 +111,7 @@ def preload_head() -> str:
     """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
     scripts start, instead of after the pad has mounted."""
     modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js",
-                                                          "maps.js", "walk.js")]
+                                                          "maps.js", "walk.js", "scrub.js")]
     links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
     links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
     return "\n".join(links)

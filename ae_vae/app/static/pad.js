@@ -91,6 +91,8 @@ async function startInPage() {
     canvas.aeVaeMaps.prefetch(currentDataset());
     const {PageWalk} = await import(new URL(PAGE.modules + '/walk.js', appRoot).href);
     canvas.aeVaeWalk = new PageWalk(draw.models, canvas.aeVaeMaps, currentDataset);
+    const {PageScrub} = await import(new URL(PAGE.modules + '/scrub.js', appRoot).href);
+    canvas.aeVaeScrub = new PageScrub(draw.models);
   } catch (err) {
     serverReason = `this browser could not run the models (${err && err.message ? err.message : err})`;
   }
