@@ -56,11 +56,14 @@ def _umask() -> int:
     return mask
 
 
+TEMP_SUFFIX = ".tmp"  # the name every atomic write's temporary file ends with
+
+
 def _temp_file(path: Path) -> tuple[int, str]:
     """A temp file beside `path` with the mode a plain `open(path, "w")` would give (mkstemp's is 0600,
     and it would survive the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     os.chmod(tmp, 0o666 & ~_umask())
     return fd, tmp
 

@@ -233,3 +233,32 @@ def test_every_declared_font_face_draws_every_character_the_app_writes():
         cmap = TTFont(fonts / face).getBestCmap()
         missing = sorted(c for c in wanted if ord(c) not in cmap)
         assert not missing, f"{face} lacks {''.join(missing)}"
+
+
+def test_pruning_the_outputs_never_trips_over_files_other_requests_are_writing(tmp_path):
+    """Eight threads write images while every write also prunes (max age 0): no request fails, whatever the
+    others are writing, renaming or removing at the time; with the usual age, every path returned exists."""
+    import threading
+
+    files = OutputFiles(tmp_path / "fast", max_age_s=0.0)
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(150):
+            files._last_prune = float("-inf")  # prune on every write
+            try:
+                files.png(rng.integers(0, 256, (28, 28), dtype=np.uint8))
+            except BaseException as exc:  # noqa: BLE001 - any failure is the bug
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    kept = OutputFiles(tmp_path / "kept")
+    paths = [kept.png(np.full((28, 28), i, np.uint8)) for i in range(20)]
+    kept._last_prune = float("-inf")
+    assert all(Path(p).is_file() for p in paths + [kept.png(np.zeros((28, 28), np.uint8))])

@@ -111,3 +111,17 @@ def test_the_pages_preloads_name_the_files_its_modules_load():
     assert RUNTIME_MODULE in runtime and RUNTIME_WASM in runtime
     hrefs = re.findall(r'href="([^"]+)"', preload_head())
     assert len(hrefs) == 10 and all(Path(h.removeprefix(FILE_ROUTE)).is_file() for h in hrefs), hrefs
+
+
+def test_the_vendored_runtime_is_npms_package_byte_for_byte():
+    """docs/vendor_onnxruntime_web.py --check: the shipped files' SHA-256 (the WebAssembly unpacked) against
+    SHA256SUMS, and the licence beside them."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "vendor_onnxruntime_web.py"
+    spec = importlib.util.spec_from_file_location("vendor_onnxruntime_web", path)
+    vendor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vendor)
+    assert vendor.check() == []
+    assert "MIT License" in (vendor.VENDOR / "LICENSE").read_text()
+

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from ..fileio import atomic_write_bytes
+from ..fileio import TEMP_SUFFIX, atomic_write_bytes
 from ..preprocess import UnreadableUpload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,19 +57,36 @@ class OutputFiles:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_age_s = max_age_s
         self._last_prune = time.time()
+        self._pruning = threading.Lock()  # one request prunes at a time
 
     def write(self, data: bytes, suffix: str) -> str:
-        """The path of a file holding `data` (written now unless an identical one exists)."""
+        """The path of a file holding `data` (written now unless an identical one exists; an existing one is
+        marked as used now, so the pruning keeps it)."""
         path = self.folder / f"{hashlib.sha1(data).hexdigest()[:20]}{suffix}"
-        if not path.exists():
+        try:
+            os.utime(path)
+        except FileNotFoundError:
             atomic_write_bytes(path, data)
         now = time.time()
-        if now - self._last_prune > 60:
-            self._last_prune = now
-            for old in self.folder.iterdir():
-                if old != path and now - old.stat().st_mtime > self.max_age_s:
-                    old.unlink(missing_ok=True)
+        if now - self._last_prune > 60 and self._pruning.acquire(blocking=False):
+            try:
+                self._last_prune = now
+                self._prune(now, keep=path)
+            finally:
+                self._pruning.release()
         return str(path)
+
+    def _prune(self, now: float, keep: Path) -> None:
+        """Remove files unused for `max_age_s`. Other requests write and remove files meanwhile: their temporary
+        files are never touched, and a file that is gone by the time it is looked at is simply skipped."""
+        for old in self.folder.iterdir():
+            if old == keep or old.name.endswith(TEMP_SUFFIX):
+                continue
+            try:
+                if now - old.stat().st_mtime > self.max_age_s:
+                    old.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
 
     def png(self, image: np.ndarray) -> str:
         buffer = io.BytesIO()
