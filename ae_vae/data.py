@@ -26,6 +26,8 @@ CLASS_NAMES = {
 # The classic "2 -> 5" interpolation; for Fashion-MNIST a T-shirt -> sneaker.
 INTERPOLATION_PAIRS = {"mnist": (2, 5), "fashion_mnist": (0, 7)}
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+# What each data set's images are of, in the app's sentences ("draw a digit", "less typical than any test digit").
+SUBJECTS = {"mnist": "digit", "fashion_mnist": "garment"}
 # Where every command looks for the data sets unless told (`--data-dir`): the environment, else ./data.
 DATA_DIR_VARIABLE = "AE_VAE_DATA_DIR"
 

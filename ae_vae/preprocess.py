@@ -118,11 +118,15 @@ def load_image(source: Any) -> Image.Image:
                     opened.draft(opened.mode, (int(opened.width / shrink) + 1, int(opened.height / shrink) + 1))
                 opened.load()
                 return upright_without_metadata(opened)
+        except InputError:
+            raise  # (an InputError is a ValueError: said as it is, not as a decoding failure)
+        except Image.DecompressionBombError:
+            raise InputError(f"{path.name} is too large: the limit is {MAX_PIXELS // 1_000_000} megapixels.") from None
         except UnidentifiedImageError:
             raise InputError(f"{path.name} is not an image file that can be read (use PNG, JPEG, WebP, BMP "
                              "or GIF).") from None
-        except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
-            raise InputError(f"{path.name} could not be decoded as an image ({exc.__class__.__name__}).") from None
+        except (OSError, SyntaxError, ValueError):
+            raise InputError(f"{path.name} could not be decoded as an image: the file is damaged or cut short.") from None
     raise InputError(f"Unsupported input of type {type(source).__name__}; send an image.")
 
 

@@ -15,7 +15,7 @@ import torch
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
-from ae_vae.app.draw import EMPTY_PAD_MESSAGE
+from ae_vae.app.draw import empty_pad_message
 from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,
@@ -235,6 +235,7 @@ def test_a_drawing_that_cannot_be_reconstructed_empties_the_outputs_and_says_why
 
 
 def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
-    assert events.live(None, "mnist", "pad") == (None, None, None, None, "", None, None, EMPTY_PAD_MESSAGE)
+    assert events.live(None, "mnist", "pad") == (None, None, None, None, "", None, None, empty_pad_message("mnist"))
+    assert "draw a garment" in events.live(None, "fashion_mnist", "pad")[-1]
     kept = events.live(None, "mnist", "upload")
-    assert kept[:7] == (gr.skip(),) * 7 and kept[7] == EMPTY_PAD_MESSAGE
+    assert kept[:7] == (gr.skip(),) * 7 and kept[7] == empty_pad_message("mnist")

@@ -154,3 +154,12 @@ def test_interpolate_at_its_ends_are_the_strips_ends_and_t_is_checked():
     assert [len(codes[k]) for k in ("ae", "vae")] == [2, 2] and len(codes["vae"][0]) == 32
     with pytest.raises(InputError, match="t must be a number from 0 to 1"):
         explorer.interpolate_at(a, b, "mnist", "linear", float("nan"))
+
+
+@pytest.mark.parametrize("percentile, subject, words", [
+    (0.0, "digit", "less typical than any test digit"), (100.0, "garment", "more typical than any test garment"),
+    (12.5, "digit", "less typical than 88 % of test digits"), (63.0, "garment", "more typical than 63 % of test garments")])
+def test_typicality_in_words(percentile, subject, words):
+    from ae_vae.app.draw import typical_words
+
+    assert typical_words(percentile, subject) == words

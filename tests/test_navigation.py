@@ -468,7 +468,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
 def test_handlers_before_any_drawing(explorer, tmp_path):
     nav = DrawHandlers(explorer, OutputFiles(tmp_path))
     assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
-    assert all(not isinstance(out, str) for out in nav.neighbours_of_input(None, "mnist"))
+    assert nav.neighbours_of_input(None, "mnist") == ([], [], "")  # nothing left from an earlier input
     with pytest.raises(gr.Error, match="Draw tab first"):
         nav.encode_input(None, "mnist")
     with pytest.raises(gr.Error, match="Pass an image"):

@@ -296,3 +296,20 @@ def test_outlines_are_filled_on_request():
     assert open_contour[14, 14] < 0.1, "an open contour stays open"
     refilled = to_model_input(tshirt(outline=False), dataset="fashion_mnist", fill_outlines=True)
     assert np.abs(refilled - silhouette).mean() < 0.005, "a silhouette has nothing to fill"
+
+
+def test_an_image_over_the_pixel_limit_says_so_with_the_limit(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("L", (12000, 12000), 255).save(path)
+    with pytest.raises(InputError, match=r"12000×12000 px; the limit is 50 megapixels"):
+        to_model_input(str(path))
+
+
+def test_a_damaged_file_is_said_in_words_not_class_names(tmp_path):
+    good = tmp_path / "good.png"
+    Image.new("L", (40, 40), 255).save(good)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:60])
+    with pytest.raises(InputError) as info:
+        to_model_input(str(cut))
+    assert "Error" not in str(info.value) and "cut.png" in str(info.value)

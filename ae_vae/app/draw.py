@@ -13,15 +13,31 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..data import CLASS_NAMES, DATASET_TITLES
+from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
 from .gradio_io import user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
 
-EMPTY_PAD_MESSAGE = "The pad is empty: draw a digit (mouse or finger)."  # the pad's value when cleared
 DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
 DEFAULT_NEIGHBOURS = 8
 WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
+
+
+def empty_pad_message(dataset: str) -> str:
+    """What the status line says when the pad is cleared (each data set names its own things)."""
+    return f"The pad is empty: draw a {SUBJECTS.get(dataset, 'digit')} (mouse or finger)."
+
+
+def typical_words(percentile: float, subject: str) -> str:
+    """A percentile of the drawing's density among the test codes, in words ("less typical than 37 % of test
+    digits"; at the ends, "than any test digit")."""
+    if percentile <= 0:
+        return f"less typical than any test {subject}"
+    if percentile >= 100:
+        return f"more typical than any test {subject}"
+    if percentile < 50:
+        return f"less typical than {100 - percentile:.0f} % of test {subject}s"
+    return f"more typical than {percentile:.0f} % of test {subject}s"
 
 
 class DrawHandlers(TabHandlers):
@@ -91,12 +107,8 @@ class DrawHandlers(TabHandlers):
             result = self.explorer.typicality(model_input, dataset)
         except InputError as exc:
             return f"Typicality unavailable: {exc}"
-        noun = "test digits" if result["dataset"] == "mnist" else "test images"
-        parts = []
-        for kind in ("ae", "vae"):
-            p = result[kind]["percentile"]
-            parts.append(f"{kind.upper()}: " + (f"less typical than {100 - p:.0f} % of {noun}" if p < 50 else
-                                               f"more typical than {p:.0f} % of {noun}"))
+        subject = SUBJECTS[result["dataset"]]
+        parts = [f"{kind.upper()}: {typical_words(result[kind]['percentile'], subject)}" for kind in ("ae", "vae")]
         return "**How typical is your drawing's code** (density under each model's fitted prior): " + \
             "; ".join(parts) + "."
 
@@ -127,9 +139,10 @@ class DrawHandlers(TabHandlers):
         return galleries[0], galleries[1], "\n\n".join(lines)
 
     def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
-        """After every new drawing: its neighbours; problems on the summary line instead of a pop-up."""
+        """After every new drawing: its neighbours; problems on the summary line instead of a pop-up. No drawing
+        (cleared, or an upload that failed) empties them: nothing on screen belongs to an earlier input."""
         if model_input is None:
-            return gr.skip(), gr.skip(), gr.skip()
+            return [], [], ""
         try:
             return self.neighbours_of(model_input, dataset, k)
         except InputError as exc:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..errors import InputError
 from ..fileio import TEMP_SUFFIX, atomic_write_bytes
-from ..preprocess import UnreadableUpload
+from ..preprocess import MAX_PIXELS, UnreadableUpload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,10 +107,14 @@ def readable_upload(component: gr.Image) -> gr.Image:
     def preprocess(payload):
         try:
             return original(payload)
-        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+        except Image.DecompressionBombError:
+            name = getattr(payload, "orig_name", None) or "The image"
+            return UnreadableUpload(f"{name} is too large to open: the limit is {MAX_PIXELS // 1_000_000} "
+                                    "megapixels.")
+        except Exception:  # noqa: BLE001 - Pillow raises many types for bad files
             name = getattr(payload, "orig_name", None) or "The file"
-            return UnreadableUpload(f"{name} is not an image that can be read ({exc.__class__.__name__}); use a "
-                                    "PNG, JPEG, WebP, BMP or GIF image.")
+            return UnreadableUpload(f"{name} is not an image that can be read; use a PNG, JPEG, WebP, BMP or GIF "
+                                    "image.")
 
     component.preprocess = preprocess
     return component

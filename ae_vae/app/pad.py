@@ -42,7 +42,7 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
 from ..errors import InputError
-from .draw import DRAW_OUTPUTS, EMPTY_PAD_MESSAGE
+from .draw import DRAW_OUTPUTS, empty_pad_message
 from .explorer import Explorer
 from .page import STATIC
 
@@ -196,8 +196,8 @@ class PadEvents:
         skip = gr.skip()
         if sketch is None:  # cleared, or every stroke undone
             if source == "upload":  # the outputs show an upload: leave them
-                return (*[skip] * (DRAW_OUTPUTS + 1), EMPTY_PAD_MESSAGE)
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, EMPTY_PAD_MESSAGE)
+                return (*[skip] * (DRAW_OUTPUTS + 1), empty_pad_message(dataset))
+            return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, empty_pad_message(dataset))
         try:
             result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=bool(fill_outlines))
         except InputError as exc:

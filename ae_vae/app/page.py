@@ -18,6 +18,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from ..data import SUBJECTS
 from ..fileio import atomic_write_text
 from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..models.graphs import DECODER_FILE, ENCODER_FILE
@@ -59,7 +60,7 @@ def page_config(explorer: Explorer, maps_folder: Path | None = None) -> dict[str
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
     maps = {} if maps_folder is None else {d: file_url(map_data_file(maps_folder, d)) for d in graphs}
     return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing,
-            "maps": maps}
+            "maps": maps, "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
 
 
 def _floats(array: np.ndarray) -> str:

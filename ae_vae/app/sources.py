@@ -138,8 +138,9 @@ def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[s
             raise WeightsError(f"{folder}: not a folder")
         config = read_config(folder)
         if kind is not None and config.model_type != kind:
-            raise WeightsError(f"{folder}: --{kind} needs a {kind.upper()} folder, but its config.json describes "
-                               f"a{'n' if config.model_type == 'ae' else ''} {config.model_type.upper()}")
+            article = {"ae": "an", "vae": "a"}
+            raise WeightsError(f"{folder}: --{kind} needs {article[kind]} {kind.upper()} folder, but its config.json "
+                               f"describes {article[config.model_type]} {config.model_type.upper()}")
         name = f"{config.dataset}-{config.model_type}"
         if name in found and found[name].path != folder:
             raise WeightsError(f"two folders for {name}: {found[name].path} and {folder}")

@@ -97,10 +97,14 @@ async function startInPage() {
     serverReason = `this browser could not run the models (${err && err.message ? err.message : err})`;
   }
 }
+// The hint on an empty pad names what the chosen data set shows ("draw a digit", "draw a garment").
+const hint = root.querySelector('.pad-hint');
+const sayHint = () => { hint.textContent = `draw a ${(PAGE.subjects || {})[currentDataset()] || 'digit'}`; };
+sayHint();
 startInPage().finally(sayEngine);
 document.addEventListener('change', (e) => {
   if (!e.target.closest || !e.target.closest('#dataset')) return;
-  sayEngine();
+  sayEngine(); sayHint();
   const dataset = currentDataset();  // the other data set's models and maps, before they are needed
   if (inPage && inPage.runsIn(dataset)) {
     inPage.models.load(dataset).catch(() => {});
