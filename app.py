@@ -380,6 +380,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         loaded = demo.load(*refreshes[0], **PRIVATE)
         for step in refreshes[1:]:
             loaded = loaded.then(*step, **PRIVATE)
+        # in the page only: marks the on-load outputs as all shown (tests and benchmarks draw after it)
+        loaded.then(None, js="() => { document.documentElement.dataset.firstOutputs = 'shown'; }", **PRIVATE)
     return demo
 
 

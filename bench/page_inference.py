@@ -105,6 +105,7 @@ def browser_part(args) -> dict:
         open_app(page, app.url)
         page.wait_for_function(f"() => {PAD}.inPage() && {PAD}.inPage().readyAt !== null", timeout=30_000)
         ready_ms = page.evaluate(f"() => {PAD}.inPage().readyAt")
+        page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=30_000)
         fetched = download(page)
         page.evaluate(TRACE_JS)
         results = {"running": [], "stopped": []}

@@ -89,6 +89,8 @@ def page(app_url):
         page.set_default_timeout(30_000)
         open_app(page, app_url)
         wait_for_engine(page, "page")
+        # the page's on-load events (the Interpolate and Sample tabs' first outputs) are done
+        page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=30_000)
         yield page
 
 
@@ -320,17 +322,22 @@ def test_the_pages_framing_is_pythons_on_hundreds_of_drawings(page):
 
 # Counts, from the page's clock: the in-page frames and the requests the page makes while the button is down.
 PEN_TRACE_JS = """() => {
-  window.__pen = {frames: [], requests: 0, down: false, urls: []};
+  window.__pen = {frames: [], requests: 0, down: false, downAt: null, upAt: null, urls: []};
   const pad = () => document.querySelector('#sketchpad canvas').aeVaePad.inPage();
   for (const type of ['pointerdown', 'pointerup']) {
-    window.addEventListener(type, () => { window.__pen.down = type === 'pointerdown';
-                                          window.__pen.frames.push([type, pad() ? pad().frames : null]); }, true);
+    window.addEventListener(type, () => {
+      window.__pen.down = type === 'pointerdown';
+      window.__pen[type === 'pointerdown' ? 'downAt' : 'upAt'] = performance.now();
+      window.__pen.frames.push([type, pad() ? pad().frames : null]); }, true);
   }
   // Requests that reach the app's events (queue, calls); static files the page fetches in the background (its
   // modules, the map data it prefetches while the server writes it) are not questions to the server.
+  // (An entry arrives when its response ends: only requests that started while the button was down count, not
+  // the page's earlier ones finishing meanwhile.)
   new PerformanceObserver((list) => {
-    if (!window.__pen.down) return;
+    const {downAt, upAt} = window.__pen;
     for (const e of list.getEntries()) {
+      if (downAt === null || e.startTime < downAt || (upAt !== null && e.startTime > upAt)) continue;
       window.__pen.urls.push(e.name);
       if (!e.name.includes('/gradio_api/file=')) window.__pen.requests += 1;
     }
