@@ -504,10 +504,14 @@ def test_without_webassembly_the_server_reconstructs_and_the_page_says_so(app_ur
 
 @pytest.mark.parametrize("upload, message", [("blank", "No ink"), ("broken", "not an image that can be read")])
 def test_a_failed_upload_empties_the_outputs_and_says_why(page, tmp_path, upload, message):
-    """A blank page (read, no ink) and a broken PNG (not even readable: Gradio's own opening fails) alike."""
+    """A blank page (read, no ink) and a broken PNG (not even readable: Gradio's own opening fails) alike: the
+    message says what is wrong in words, and nothing on screen is left from the drawing before (the images, the
+    page's own reconstructions, the neighbour galleries)."""
     empty = srcs(page)
     stroke(page, "7")
     wait_for_drawing(page, empty)
+    galleries = "() => ['ae-neighbours', 'vae-neighbours'].map((id) => document.querySelectorAll('#' + id + ' img').length)"
+    page.wait_for_function(f"() => ({galleries})().every((n) => n === 8)", timeout=RECON_TIMEOUT_MS)
     path = tmp_path / f"{upload}.png"
     if upload == "blank":
         Image.new("RGB", (300, 300), "white").save(path)
@@ -517,7 +521,10 @@ def test_a_failed_upload_empties_the_outputs_and_says_why(page, tmp_path, upload
     status = wait_status(page, contains=message, timeout_s=RECON_TIMEOUT_MS / 1000)
     assert status.startswith("⚠"), status  # no "Error" badge before it
     assert page.locator(".toast-body").count() == 0
+    assert "Error" not in status, status  # no Python class names
     wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+    page.wait_for_function(f"() => ({galleries})().every((n) => n === 0)", timeout=RECON_TIMEOUT_MS)
+    assert all(v is None for v in in_page_images(page).values())
 
 
 def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp_path):
