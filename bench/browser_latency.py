@@ -1,4 +1,7 @@
-"""Drawing -> reconstruction on screen in a real browser (headless Chromium driven by Playwright).
+"""Drawing -> reconstruction on screen in a real browser, on the server path (headless Chromium, Playwright).
+
+The page is opened with `?inference=server`, so every frame is computed by the server, as in a browser that cannot
+run the models itself; `bench/page_inference.py` measures the page computing them.
 
 Starts `app.py` on a free port and draws N strokes on the pad, each a mouse stroke of `--duration` seconds
 (moves paced by the clock, as a person draws), clearing the pad before each. The page records, with its own
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     shapes = list(SHAPES)
     results = []
     with app_server(args.weights_dir, port=args.port or None, args=args.args.split()) as app, chromium() as page:
-        open_app(page, app.url)
+        open_app(page, app.url + "?inference=server")
         warm = timed_stroke(page, "7", args.duration)  # first frames: lazy imports, torch warm-up
         print(f"warm-up stroke: {warm['updates']} updates, final after {warm['final_ms']} ms")
         for i in range(args.strokes):
