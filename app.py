@@ -24,7 +24,7 @@ import torch
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
-from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, upload_image
+from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, quiet_input_errors, upload_image
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
@@ -101,7 +101,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                 errors = gr.Markdown(label="reconstruction errors")
                 neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
-                typical_numbers = gr.JSON(visible=False)  # /typicality's output
+                typical_numbers = gr.JSON(visible=False, label="typicality per model")  # /typicality's output
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
         examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
@@ -159,7 +159,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
             vae_frame = output_image("VAE at t", height=120, elem_id="scrub-vae")
         profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png",
                                 interactive=False, elem_id="interp-profile")
-        profile_numbers = gr.JSON(visible=False)  # /interpolation_profile's numbers
+        profile_numbers = gr.JSON(visible=False, label="typicality along the path")  # its numbers
         gr.Markdown(INTERPOLATION_NOTE)
         gif = gr.File(label="Animated GIF (AE above VAE)")
 
@@ -260,7 +260,7 @@ def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, up
                                                elem_classes=["pixelated", "neighbours"]))
         ae_gallery, vae_gallery = galleries
         with gr.Row():
-            summary = gr.Markdown(elem_id="neighbours-summary")
+            summary = gr.Markdown(elem_id="neighbours-summary", label="the neighbours' vote")
             k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
                           min_width=200)
 
@@ -349,7 +349,7 @@ def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
             run = gr.Button("Decode this point")
         with gr.Row():
             image = output_image("Decoded point", height=168, elem_id="point-image")
-            text = gr.Markdown(elem_id="point-text")
+            text = gr.Markdown(elem_id="point-text", label="how far from the data")
     run.click(handlers.decode_point, [dataset, model, projection, x, y], [image, text], api_name="decode_point")
 
 
@@ -382,6 +382,7 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
             loaded = loaded.then(*step, **PRIVATE)
         # in the page only: marks the on-load outputs as all shown (tests and benchmarks draw after it)
         loaded.then(None, js="() => { document.documentElement.dataset.firstOutputs = 'shown'; }", **PRIVATE)
+    quiet_input_errors(demo)
     return demo
 
 

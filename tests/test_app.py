@@ -262,3 +262,26 @@ def test_pruning_the_outputs_never_trips_over_files_other_requests_are_writing(t
     paths = [kept.png(np.full((28, 28), i, np.uint8)) for i in range(20)]
     kept._last_prune = float("-inf")
     assert all(Path(p).is_file() for p in paths + [kept.png(np.zeros((28, 28), np.uint8))])
+
+
+def test_every_endpoints_outputs_are_named(client):
+    """view_api() names each output after its component (no `value_40`), so a client reading the docs knows what
+    each returned item is."""
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    unnamed = {name: [r.get("label") for r in info["returns"]] for name, info in endpoints.items()
+               if any(not r.get("label") or str(r.get("label")).startswith("value_") for r in info["returns"])}
+    assert not unnamed, unnamed
+
+
+@pytest.mark.parametrize("call", [
+    {"dataset": "cifar", "count": 3, "seed": 0, "temperature": 1.0, "api_name": "/sample"},  # the radio refuses it
+    {"dataset": "mnist", "model": "vae", "code": [1.0], "api_name": "/decode"},  # the handler refuses it
+])
+def test_a_refused_input_is_one_log_line_not_a_traceback(client, capfd, caplog, call):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="app"), pytest.raises(AppError):
+        client.predict(**call)
+    assert "Traceback" not in capfd.readouterr().err
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refused) == 1 and "\n" not in refused[0], refused

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import threading
 import time
@@ -23,11 +24,13 @@ from ..errors import InputError
 from ..fileio import TEMP_SUFFIX, atomic_write_bytes
 from ..preprocess import MAX_PIXELS, UnreadableUpload
 
+logger = logging.getLogger("app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(handler: F) -> F:
-    """Show an `InputError` as a message in the UI (and as `AppError` to API clients), without a traceback.
+    """Show an `InputError` as a message in the UI (and as `AppError` to API clients), and as one line in the
+    server's log, without a traceback.
 
     `functools.wraps` keeps the handler's signature and annotations: Gradio names API parameters after
     them and finds `gr.SelectData` arguments through them.
@@ -38,9 +41,31 @@ def user_errors(handler: F) -> F:
         try:
             return handler(*args, **kwargs)
         except InputError as exc:
+            logger.info("refused %s: %s", handler.__name__, exc)
             raise gr.Error(str(exc), print_exception=False) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def quiet_input_errors(blocks: gr.Blocks) -> None:
+    """A value an input component itself refuses (a data set not among the radio's choices, a slider value out
+    of its range) is a user error too: one line in the log instead of Gradio's traceback, the same message."""
+    for block in blocks.blocks.values():
+        original = getattr(block, "preprocess", None)
+        if not callable(original):
+            continue
+
+        def preprocess(payload: Any, _original: Callable = original, _block: Any = block) -> Any:
+            try:
+                return _original(payload)
+            except gr.Error as exc:
+                if not exc.print_exception:
+                    raise
+                logger.info("refused a value for %s: %s", getattr(_block, "label", None) or _block, exc.message)
+                raise gr.Error(exc.message, duration=exc.duration, visible=exc.visible, title=exc.title,
+                               print_exception=False) from None
+
+        block.preprocess = preprocess
 
 
 class OutputFiles:
