@@ -105,7 +105,9 @@ def test_sample_lesson_reads_the_measured_figures(explorers):
                                                       vae_metrics={})})
     text = explorer.sample_lesson("mnist")
     assert "| AE | 48.0 | 40.0 | **6.5** | 97.5 % |" in text and "| VAE |" not in text
-    assert "decoder plus a density" in Explorer({"mnist": pair}).sample_lesson("mnist")
+    assert "No sample quality is recorded for the VAE" in text
+    bare = Explorer({"mnist": dataclasses.replace(pair, ae_metrics={}, vae_metrics={})}).sample_lesson("mnist")
+    assert "decoder plus a density" in bare and "for the AE and VAE" in bare and "samples are digits" not in bare
 
 
 def test_interpolation_profile_scores_every_frame(explorers):

@@ -227,11 +227,11 @@ class Explorer:
     def sample_lesson(self, dataset: str) -> str:
         """The Sample tab's lesson, with the Fréchet distances the shipped models' metrics.json measured."""
         pair = self.models(dataset)
-        text = (f"**A generator is a decoder plus a density over its codes.** The VAE's KL term makes N(0, I) that "
-                f"density, so its N(0, I) samples are {'digits' if pair.dataset == 'mnist' else 'garments'}; "
-                "nothing pulls the AE's codes there, so its N(0, I) samples land where its decoder has never been. "
-                "A mixture of Gaussians fitted to the training codes after training makes both models generators "
-                "— and a class's own mixture generates that class.")
+        text = ("**A generator is a decoder plus a density over its codes.** The VAE's KL term pulls its codes "
+                "towards N(0, I), so N(0, I) is where its decoder was trained to work; nothing pulls the AE's codes "
+                "there, so N(0, I) may be where its decoder has never been. A mixture of Gaussians fitted to the "
+                "training codes after training gives either model a density of its own — and a class's own mixture "
+                "aims at that class. How well each works for these weights is measured, not assumed:")
         quality = {kind: metrics.get("sample_quality", {}) for kind, metrics in (("AE", pair.ae_metrics),
                                                                                   ("VAE", pair.vae_metrics))}
         rows = []
@@ -242,10 +242,15 @@ class Explorer:
                 rows.append(f"| {kind} | {fd['standard']:.1f} | {fd['gaussian']:.1f} | **{fd['mixture']:.1f}** | "
                             + (f"{100 * accuracy:.1f} % |" if isinstance(accuracy, (int, float)) else "– |"))
         if rows:
-            text += ("\n\nMeasured on these weights (Fréchet distance of 10 000 samples to the test set in the "
-                     "shipped judge classifier's features, lower is better; class-conditional samples the judge "
-                     "recognises as the class asked for):\n\n| model | N(0, I) | one fitted Gaussian | mixture | "
-                     "right class |\n|---|---|---|---|---|\n" + "\n".join(rows))
+            text += ("\n\nHow far 10 000 samples are from the real test images, as a fixed judge classifier sees "
+                     "them (the Fréchet distance of its features: 0 would be indistinguishable; lower is better), and "
+                     "how often a class's samples are that class:\n\n| model | N(0, I) | one fitted Gaussian | "
+                     "mixture | right class |\n|---|---|---|---|---|\n" + "\n".join(rows))
+        if len(rows) < 2:
+            missing = " and ".join(k for k, m in quality.items() if not m) or "one model"
+            text += (f"\n\nNo sample quality is recorded for the {missing} of these weights (`train.py` measures "
+                     "it when it has the judge; `python -m ae_vae refit-prior FOLDER` does it for a finished run): "
+                     "judge the grids by eye.")
         return text
 
     @torch.no_grad()
