@@ -163,3 +163,20 @@ def test_typicality_in_words(percentile, subject, words):
     from ae_vae.app.draw import typical_words
 
     assert typical_words(percentile, subject) == words
+
+
+@pytest.mark.parametrize("map_distance", [None, 0.5, 6.0])
+@pytest.mark.parametrize("percentile", [10.0, 95.0, 99.5])
+def test_a_decoded_point_is_one_sentence_that_does_not_contradict_itself(map_distance, percentile):
+    from ae_vae.app.explorer import POINT_MEANING, PointDecode
+    from ae_vae.latent.navigation import Closeness
+
+    closeness = Closeness(distance=3.0, percentile=percentile, typical=2.5)
+    text = PointDecode("ae", "umap", 1.0, 2.0, np.zeros((28, 28), np.uint8), np.zeros(2), closeness,
+                       map_distance).summary()
+    assert text.count(". ") == 0 and text.endswith(".")  # one sentence
+    verdict = closeness.verdict
+    assert f"lies {verdict}" in text and POINT_MEANING[verdict] in text
+    assert ("empty part of the map" in text) == (map_distance is not None and map_distance >= 3)
+    assert not ("among the data" in text and "off the data" in text)
+

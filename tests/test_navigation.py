@@ -455,7 +455,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
     px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
     maps, ae_image, _, vae_image, vae_text, clicks, status = nav.click_map(
         "mnist", None, None, SimpleNamespace(index=[px, py]))
-    assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): nearest test code at")
+    assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): ") and "nearest test code at" in vae_text
     assert np.asarray(Image.open(vae_image)).shape == (28, 28) and not isinstance(ae_image, str)
     assert np.asarray(Image.open(maps).convert("RGB")).shape == rendered.pixels.shape
     px, py = rendered.to_pixel(PANELS.index(("ae", "pca")), 0.0, 0.0)

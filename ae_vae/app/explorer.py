@@ -457,6 +457,14 @@ class Explorer:
         return to_model_input(image, dataset=dataset, fill_outlines=fill_outlines)
 
 
+# What a point's distance to the data means for its decoded image (`Closeness.verdict` -> words).
+POINT_MEANING = {
+    "among the data": "the decoder was trained on codes like it, so expect an image like the data set's",
+    "at the edge of the data": "few real images have codes this far out, so the image may look less real",
+    "off the data": "no real image has a code here, so expect an image unlike the data set's",
+}
+
+
 @dataclass
 class PointDecode:
     """What `Explorer.decode_point` found at a map position."""
@@ -471,12 +479,17 @@ class PointDecode:
     map_distance: float | None  # UMAP: from the nearest map point, in the map's typical spacings; None for PCA
 
     def summary(self) -> str:
-        far = ""
+        """One plain sentence: where the point is, how far its code is from real images' codes, what that means
+        for the image; on an empty part of the UMAP map, that the code there is a blend."""
+        where = f"{MODEL_TITLES[self.model]} at {self.projection.upper()} ({self.x:.2f}, {self.y:.2f})"
+        c = self.closeness
+        distance = (f"nearest test code at {c.distance:.2f}, where test codes are typically {c.typical:.2f} from "
+                    "their nearest neighbour")
         if self.map_distance is not None and self.map_distance >= 3:
-            far = (f"; the position is in an empty part of the map ({self.map_distance:.0f}× its points' typical "
-                   "spacing from the nearest one): the code is a blend of the nearest points' codes")
-        return (f"{MODEL_TITLES[self.model]} at {self.projection.upper()} ({self.x:.2f}, {self.y:.2f}): "
-                f"{self.closeness.describe()}{far}.")
+            return (f"{where}: an empty part of the map ({self.map_distance:.0f}× the usual spacing from the nearest "
+                    f"point), so the code decoded here is a blend of the surrounding points' codes; that blend lies "
+                    f"{c.verdict} in the model's own space ({distance}): {POINT_MEANING[c.verdict]}.")
+        return f"{where}: its code lies {c.verdict} ({distance}): {POINT_MEANING[c.verdict]}."
 
 
 def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
