@@ -134,8 +134,9 @@ def test_directions_are_labelled_by_what_they_measurably_do():
     images = np.zeros_like(maps.images)
     images[:, 4:24, 4:24] = (ink[:, None, None] * rng.uniform(0.95, 1, (len(ink), 20, 20))).astype(np.uint8)
     labelled = Navigator(LatentMaps(**{**maps.__dict__, "images": images}), "mnist").directions[0].label
-    assert labelled.startswith("direction 1 (") and "+ means more ink" in labelled
-    assert "(−) to" in labelled and "class η²" in labelled  # the clusters are the classes
+    assert labelled.startswith("direction 1 (") and "+ means more ink (a strong trend)" in labelled
+    assert "(−) to" in labelled and "% of the spread" in labelled  # the clusters are the classes
+    assert "η²" not in labelled and "r =" not in labelled  # plain words
     no_images = synthetic_maps(4, images=False)
     assert "+ means" not in Navigator(no_images, "mnist").directions[0].label
     shuffled = LatentMaps(**{**no_images.__dict__, "labels": rng.permutation(no_images.labels)})

@@ -51,6 +51,7 @@ EDGE_PERCENTILE, OFF_DATA_PERCENTILE = 90.0, 99.0
 DIRECTIONS = 3
 MAX_SIGMA = 3.0
 MAX_NEIGHBOURS = 32
+STRONG_CORRELATION = 0.7  # |r| from which a property's trend along a direction is called strong
 CLASS_SHARE = 0.25  # η² above which a direction is labelled by the classes at its ends
 PROPERTY_CORRELATION = 0.4  # |r| above which a direction is labelled by an image property
 # (negative end, positive end) of each measured image property
@@ -265,7 +266,7 @@ def principal_directions(maps: LatentMaps, dataset: str, count: int) -> list[Dir
 
 
 def _class_ends(position: np.ndarray, labels: np.ndarray, dataset: str) -> str | None:
-    """'ones (−) to zeros (+)' when the class explains ≥ CLASS_SHARE of the variance along the direction."""
+    """'ones (−) to zeros (+)' when the class explains ≥ CLASS_SHARE of the variance along the direction (η²)."""
     classes = np.unique(labels)
     means = np.array([position[labels == c].mean() for c in classes])
     counts = np.array([(labels == c).sum() for c in classes])
@@ -275,11 +276,12 @@ def _class_ends(position: np.ndarray, labels: np.ndarray, dataset: str) -> str |
         return None
     names = COUNTED_NAMES[dataset]
     low, high = classes[means.argmin()], classes[means.argmax()]
-    return f"{names[low][1]} (−) to {names[high][1]} (+), class η² = {share:.2f}"
+    return f"{names[low][1]} (−) to {names[high][1]} (+), the class explaining {100 * share:.0f} % of the spread"
 
 
 def _property_trend(position: np.ndarray, properties: dict[str, np.ndarray]) -> str | None:
-    """'+ means more ink (r = 0.62)' for the image property best correlated with the position, if |r| ≥ 0.4."""
+    """'+ means more ink (a clear trend)' for the image property best correlated with the position, if |r| ≥ 0.4
+    (a strong trend from |r| ≥ 0.7)."""
     best, best_r = None, 0.0
     for name, values in properties.items():
         if values.std() < 1e-9 or position.std() < 1e-12:
@@ -289,4 +291,5 @@ def _property_trend(position: np.ndarray, properties: dict[str, np.ndarray]) -> 
             best, best_r = name, r
     if best is None or abs(best_r) < PROPERTY_CORRELATION:
         return None
-    return f"+ means {PROPERTY_WORDS[best][1 if best_r > 0 else 0]} (r = {abs(best_r):.2f})"
+    strength = "strong" if abs(best_r) >= STRONG_CORRELATION else "clear"
+    return f"+ means {PROPERTY_WORDS[best][1 if best_r > 0 else 0]} (a {strength} trend)"
