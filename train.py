@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ae_vae.data import load_dataset, normalize_dataset_name
+from ae_vae.data import default_data_dir, load_dataset, normalize_dataset_name
 from ae_vae.errors import DataNotFoundError, HubError, WeightsError
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
@@ -51,6 +51,10 @@ from ae_vae.training.loop import (
 logger = logging.getLogger("train")
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT_DIR = "runs/<dataset>-<model>"  # shown by --help, filled in by parse_args
+# --quick: one epoch over a third of the training split and a lighter evaluation and artifacts, so a first run
+# finishes in minutes on a CPU (measured by bench/quick_training.py).
+QUICK = {"epochs": 1, "train_images": 20_000, "iwae_samples": 20, "iwae_images": 200, "embedding_points": 1000,
+         "neighbour_points": 2000, "prior_samples": 1000}
 
 
 def _lower(value: str) -> str:
@@ -102,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
                         help="VAE: epochs over which the KL weight beta rises linearly from 0 to 1")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default="./data",
+    parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default=default_data_dir(),
                         help="torchvision data root (holds MNIST/raw, FashionMNIST/raw); downloaded there if absent")
     parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=DEFAULT_OUTPUT_DIR,
                         help="where weights, metrics, embeddings and the model card go")
@@ -145,7 +149,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --push-to-hub: create the repo as private (if it does not exist yet)")
     parser.add_argument("--hub-revision", "--revision", dest="hub_revision", default="main",
                         help="with --push-to-hub: branch to push to, created if missing")
+    parser.add_argument("--train-images", type=int, default=0,
+                        help="train on the first N training images only (0: all of them)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a first run in a few minutes: " + ", ".join(f"--{k.replace('_', '-')} {v}"
+                                                                         for k, v in QUICK.items())
+                             + " (each unless given), to try the pipeline end to end, not to ship")
     args = parser.parse_args(argv)
+    if args.quick:
+        raw = sys.argv[1:] if argv is None else argv
+        given = {action.dest for action in parser._actions for option in action.option_strings
+                 if any(item == option or item.startswith(option + "=") for item in raw)}
+        for name, value in QUICK.items():
+            if name not in given:
+                setattr(args, name, value)
+    if args.train_images < 0:
+        parser.error("--train-images must not be negative")
     if args.output_dir == DEFAULT_OUTPUT_DIR:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
     args.judge_dir = args.judge_dir.replace("<dataset>", args.dataset)
@@ -206,6 +225,8 @@ def main(args: argparse.Namespace) -> int:
     except DataNotFoundError as exc:
         logger.error("%s", exc)
         return 2
+    if args.train_images:
+        train_set = train_set.subset(min(args.train_images, len(train_set)))
     validation_set = None
     if args.validation_images:
         if args.validation_images >= len(train_set):

@@ -160,3 +160,29 @@ def test_holding_out_the_whole_training_set_is_one_clear_line(tiny_data_dir, tmp
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
     assert len(lines) == 1 and "--validation-images 256" in lines[0] and "only 256 images" in lines[0]
+
+
+def test_quick_lightens_the_run_but_not_what_is_given():
+    from train import QUICK, parse_args
+
+    quick = parse_args(["--quick", "--prior-samples", "300"])
+    assert all(getattr(quick, k) == v for k, v in QUICK.items() if k != "prior_samples")
+    assert quick.prior_samples == 300 and quick.epochs == 1 and quick.train_images == 20_000
+    assert parse_args([]).train_images == 0 and parse_args([]).epochs == 30
+
+
+def test_a_quick_run_writes_a_folder_the_app_serves(tmp_path):
+    """`--quick` end to end on the tiny data set (with the tiny network): the folder loads as the app loads it."""
+    from conftest import write_tiny_dataset
+
+    from ae_vae.app.sources import find_own_models
+
+    data = write_tiny_dataset(tmp_path / "data")
+    out = tmp_path / "quick"
+    result = run_train("--quick", "--model", "vae", "--dataset", "mnist", "--data-dir", str(data), "--output-dir",
+                       str(out), *tiny_flags(epochs="1"), "--train-images", "200")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "overridden" not in result.stderr  # UMAP's n_jobs warning is silenced: the seed is the point
+    folder = find_own_models(vae=[out])["mnist-vae"]
+    assert folder.has_graphs and len(folder.maps.labels) == 100 and folder.prior is not None
+

@@ -20,6 +20,7 @@ A *new* code is placed on
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,10 @@ def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
     import umap  # heavy import (numba); only needed when artifacts are built
 
     reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed)
-    return reducer.fit_transform(latents).astype(np.float32)
+    with warnings.catch_warnings():
+        # The seed is what makes a run's maps reproducible; UMAP warns that it also makes the fit single-threaded.
+        warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
+        return reducer.fit_transform(latents).astype(np.float32)
 
 
 def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
