@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2  # huggingface_hub's HTTP client: its transport errors mean "the Hub did not answer"
+import numpy as np
 import torch
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import (
@@ -112,13 +113,15 @@ def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Te
 
 
 def read_safetensors(path: str | os.PathLike, framework: str = "pt", error: type[Exception] = WeightsError,
-                     names: Iterable[str] | None = None, optional: Iterable[str] = ()
+                     names: Iterable[str] | None = None, optional: Iterable[str] = (), mapped: Iterable[str] = ()
                      ) -> tuple[dict[str, Any], dict[str, str]]:
     """(tensors, metadata) of a safetensors file; `names` reads only those tensors (all when None), and `optional`
     those of them that are there.
 
     A missing file, a truncated or garbled one, or a missing tensor raises `error` with one line naming the file.
-    `framework` is "pt" (torch tensors) or "np" (numpy arrays).
+    `framework` is "pt" (torch tensors) or "np" (numpy arrays); with "np", the tensors named in `mapped` are
+    read-only memory maps of the file instead of copies (for large arrays of which a request reads a few rows: the
+    pages are read when touched and shared with the page cache).
     """
     path = Path(path)
     if not path.is_file():
@@ -132,12 +135,37 @@ def read_safetensors(path: str | os.PathLike, framework: str = "pt", error: type
             missing = [name for name in wanted if name not in available]
             if missing:
                 raise error(f"{path}: missing tensor {missing[0]!r}")
-            tensors = {name: handle.get_tensor(name) for name in wanted}
+            mapped = set(mapped) if framework == "np" else set()
+            tensors = {name: handle.get_tensor(name) for name in wanted if name not in mapped}
+        tensors.update(_memory_maps(path, [name for name in wanted if name in mapped]))
     except error:
         raise
     except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
         raise error(f"{path}: not a readable safetensors file ({first_line(exc)})") from exc
     return tensors, metadata
+
+
+_NUMPY_DTYPES = {"U8": "u1", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8", "F16": "<f2", "F32": "<f4",
+                 "F64": "<f8", "BOOL": "?"}
+
+
+def _memory_maps(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Read-only memory maps of `names` in a safetensors file (its layout: an 8-byte little-endian header length,
+    the JSON header with each tensor's dtype, shape and byte offsets, then the data)."""
+    if not names:
+        return {}
+    with open(path, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+        start = handle.tell()
+    maps = {}
+    for name in names:
+        entry = header[name]
+        begin, end = entry["data_offsets"]
+        dtype = np.dtype(_NUMPY_DTYPES[entry["dtype"]])
+        if (end - begin) != dtype.itemsize * int(np.prod(entry["shape"], dtype=np.int64)):
+            raise ValueError(f"tensor {name!r}: its byte range does not fit its shape")
+        maps[name] = np.memmap(path, dtype=dtype, mode="r", offset=start + begin, shape=tuple(entry["shape"]))
+    return maps
 
 
 # ---------------------------------------------------------------------------------------------- pickles

@@ -274,6 +274,22 @@ def test_a_maps_file_that_still_holds_neighbour_points_loads_and_reads_them_from
                                                                                            maps.latents)
 
 
+def test_the_stored_images_are_memory_maps_of_the_files(tmp_path):
+    """The images a search shows k of are read from the file when shown, not copied at load: equal values, backed
+    by the file; a file whose header promises more bytes than it holds is refused with its name."""
+    maps = with_training_points(synthetic_maps())
+    save_maps(maps, tmp_path)
+    loaded = load_maps(tmp_path)
+    for name in ("images", "neighbour_images"):
+        assert isinstance(getattr(loaded, name), np.memmap) and np.array_equal(getattr(loaded, name),
+                                                                                 getattr(maps, name))
+    assert not isinstance(loaded.neighbour_latents, np.memmap)  # searched every time: in memory
+    data = (tmp_path / "neighbours.safetensors").read_bytes()
+    (tmp_path / "neighbours.safetensors").write_bytes(data[:-100])
+    with pytest.raises(EmbeddingsError, match="neighbours.safetensors: not a readable safetensors file"):
+        load_maps(tmp_path)
+
+
 def test_partial_or_misshapen_training_points_are_refused(tmp_path):
     maps = with_training_points(synthetic_maps())
     path = tmp_path / "embeddings.safetensors"

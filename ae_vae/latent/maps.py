@@ -184,7 +184,7 @@ def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> Laten
     path = folder / MAPS_FILE
     tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError,
                                   names=[n for n in MAP_TENSORS if n not in OPTIONAL_TENSORS],
-                                  optional=[n for n in MAP_TENSORS if n in OPTIONAL_TENSORS])
+                                  optional=[n for n in MAP_TENSORS if n in OPTIONAL_TENSORS], mapped=("images",))
     maps = LatentMaps(**tensors)
     n, d = maps.latents.shape if maps.latents.ndim == 2 else (0, -1)
     if d < 1 or (latent_dim is not None and d != latent_dim):
@@ -207,7 +207,8 @@ def _folder_of(place: str | os.PathLike) -> Path:
 
 
 def _attach_neighbours(maps: LatentMaps, path: Path) -> None:
-    tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError, names=NEIGHBOUR_TENSORS)
+    tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError, names=NEIGHBOUR_TENSORS,
+                                  mapped=("neighbour_images",))  # a search shows k of them: read when shown
     latents, labels, images = (tensors[name] for name in NEIGHBOUR_TENSORS)
     m = len(labels)
     if latents.shape != (m, maps.latents.shape[1]) or labels.shape != (m,) or images.shape != (m, 28, 28) \
