@@ -107,7 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="VAE: epochs over which the KL weight beta rises linearly from 0 to 1")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default=default_data_dir(),
-                        help="torchvision data root (holds MNIST/raw, FashionMNIST/raw); downloaded there if absent")
+                        help="torchvision data root (holds MNIST/raw, FashionMNIST/raw; downloaded there if absent): "
+                             "$AE_VAE_DATA_DIR, else ./data")
     parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=DEFAULT_OUTPUT_DIR,
                         help="where weights, metrics, embeddings and the model card go")
     parser.add_argument("--device", type=_lower, choices=["auto", "cpu", "cuda", "mps"], default="auto",
