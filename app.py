@@ -161,6 +161,8 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
                                 interactive=False, elem_id="interp-profile")
         profile_numbers = gr.JSON(visible=False, label="typicality along the path")  # its numbers
         gr.Markdown(INTERPOLATION_NOTE)
+        lesson = gr.Markdown(handlers.explorer.interpolation_lesson(handlers.explorer.datasets[0]),
+                             elem_id="interp-lesson")
         gif = gr.File(label="Animated GIF (AE above VAE)")
 
     inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
@@ -176,6 +178,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
     scrub.input(*frame, api_name="interpolate_at", trigger_mode="always_last", show_progress="hidden")
     run.click(*codes, show_progress="hidden", **PRIVATE).then(*frame, show_progress="hidden", **PRIVATE)
     examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
+    dataset.change(handlers.explorer.interpolation_lesson, dataset, lesson, **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
     return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,

@@ -180,3 +180,19 @@ def test_a_decoded_point_is_one_sentence_that_does_not_contradict_itself(map_dis
     assert ("empty part of the map" in text) == (map_distance is not None and map_distance >= 3)
     assert not ("among the data" in text and "off the data" in text)
 
+
+
+def test_the_default_interpolation_shows_the_lesson_and_its_sentence_says_what_it_shows():
+    """The default MNIST pair has typical ends and a path on which the AE's codes leave the data far more than the
+    VAE's; the sentence under the plot quotes the profile's own numbers."""
+    import re
+
+    from ae_vae.app.sources import load_explorer
+
+    explorer = load_explorer(None, Path(__file__).resolve().parents[1] / "weights")
+    profile = explorer.interpolation_profile(*explorer.default_pair("mnist"), "mnist", 10, "linear")
+    ae, vae = profile["ae"], profile["vae"]
+    assert min(ae[0], ae[-1], vae[0], vae[-1]) >= 30
+    assert min(vae[1:-1]) - min(ae[1:-1]) >= 20
+    numbers = [int(n) for n in re.findall(r"(\d+)(?:st|nd|rd|th)\b", explorer.interpolation_lesson("mnist"))]
+    assert numbers == [round(min(ae[0], ae[-1], vae[0], vae[-1])), round(min(ae[1:-1])), round(min(vae[1:-1]))]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..checks import check_temperature, code_vector, number_in_range, whole_number
-from ..data import INTERPOLATION_PAIRS, normalize_dataset_name
+from ..data import CLASS_NAMES, normalize_dataset_name
 from ..errors import InputError, WeightsError
 from ..figures import image_grid, to_uint8
 from ..folders import ModelFolder, load_model_folder
@@ -36,6 +36,9 @@ DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on o
 MAX_STEPS = 24
 POSTERIOR_SAMPLES = 4
 PRIORS = ("standard", "mixture")
+# The Interpolate tab's default pair: (class, which of its bundled examples) for A and B, chosen by measuring every
+# pair of the shipped examples (docs/experiments.md, "The default interpolation pair").
+DEFAULT_INTERPOLATION = {"mnist": ((7, 1), (0, 2)), "fashion_mnist": ((0, 0), (7, 0))}
 CODE_LIMIT = 10.0  # a decoded code's entries may be at most this many times the stored codes' largest entry
 
 
@@ -78,9 +81,10 @@ class DatasetModels:
     def example_labels(self) -> np.ndarray:
         return self.vae_maps.example_labels
 
-    def example(self, label: int) -> np.ndarray:
-        """The first bundled test image of class `label`, (28, 28) float32 in [0, 1]."""
-        index = int(np.flatnonzero(self.example_labels == label)[0])
+    def example(self, label: int, occurrence: int = 0) -> np.ndarray:
+        """The bundled test image of class `label` (its `occurrence`-th, else the first), (28, 28) float32 in [0, 1]."""
+        indices = np.flatnonzero(self.example_labels == label)
+        index = int(indices[occurrence] if occurrence < len(indices) else indices[0])
         return self.example_images[index].astype(np.float32) / 255.0
 
 
@@ -157,10 +161,25 @@ class Explorer:
     # ------------------------------------------------------------------ interpolate
 
     def default_pair(self, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-        """A "2" and a "5" from the test set (a T-shirt and a sneaker for Fashion-MNIST), uint8 28x28."""
+        """The Interpolate tab's first pair, uint8 28x28: bundled test images chosen by measurement
+        (`DEFAULT_INTERPOLATION`: typical ends, a path that shows the AE's gap and the VAE's filled space)."""
         pair = self.models(dataset)
-        a, b = INTERPOLATION_PAIRS[pair.dataset]
-        return to_uint8(pair.example(a)), to_uint8(pair.example(b))
+        (a, i), (b, j) = DEFAULT_INTERPOLATION[pair.dataset]
+        return to_uint8(pair.example(a, i)), to_uint8(pair.example(b, j))
+
+    def interpolation_lesson(self, dataset: str, steps: int = 10) -> str:
+        """What the default pair's typicality profile shows, in numbers read from it (so the words match it)."""
+        pair = self.models(dataset)
+        if pair.ae_prior is None or pair.vae_prior is None:
+            return ""
+        profile = self.interpolation_profile(*self.default_pair(dataset), dataset, steps, "linear")
+        (a, _), (b, _) = DEFAULT_INTERPOLATION[pair.dataset]
+        names = CLASS_NAMES[pair.dataset]
+        ae, vae = profile["ae"], profile["vae"]
+        ends = min(ae[0], ae[-1], vae[0], vae[-1])
+        return (f"With the default pair (a {names[a]} and a {names[b]}, whose codes sit at the {_ordinal(ends)} "
+                f"percentile or above), the AE's path drops to the {_ordinal(min(ae[1:-1]))} percentile mid-way and "
+                f"the VAE's to the {_ordinal(min(vae[1:-1]))}.")
 
     def _interpolation_inputs(self, image_a: Any, image_b: Any, dataset: str, steps: Any, path: Any
                               ) -> tuple[DatasetModels, list[torch.Tensor], int]:
@@ -490,6 +509,12 @@ class PointDecode:
                     f"point), so the code decoded here is a blend of the surrounding points' codes; that blend lies "
                     f"{c.verdict} in the model's own space ({distance}): {POINT_MEANING[c.verdict]}.")
         return f"{where}: its code lies {c.verdict} ({distance}): {POINT_MEANING[c.verdict]}."
+
+
+def _ordinal(value: float) -> str:
+    n = round(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
