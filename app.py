@@ -150,13 +150,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
-        with gr.Row():
-            with gr.Column(scale=2):
-                scrub = gr.Slider(0, 1, value=0.5, step=0.01, label="Scrub the path: t from A (0) to B (1)",
-                                  elem_id="interp-t")
-                scrub_codes = gr.HTML("", elem_id="interp-codes", padding=False)  # the codes the page decodes
-            ae_frame = output_image("AE at t", height=120, elem_id="scrub-ae")
-            vae_frame = output_image("VAE at t", height=120, elem_id="scrub-vae")
+        codes, frame = scrub_panel(handlers, run, image_a, image_b, dataset, path)
         profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png",
                                 interactive=False, elem_id="interp-profile")
         profile_numbers = gr.JSON(visible=False, label="typicality along the path")  # its numbers
@@ -167,22 +161,34 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
 
     inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
     profile = (handlers.interpolation_profile, inputs, [profile_plot, profile_numbers])
-    at_inputs = [image_a, image_b, dataset, path, scrub]
-    codes = (handlers.scrub_codes, [image_a, image_b, dataset], scrub_codes)
-    frame = (handlers.interpolate_at, at_inputs, [ae_frame, vae_frame])
     run.click(handlers.interpolate, inputs, outputs, api_name="interpolate").then(
         *profile, api_name="interpolation_profile")
-    # The page decodes the frame under the scrubber itself (page/scrub.js) where it can; this is the server's
-    # answer (the same frame) and the API. (Registered before the private steps below, which would otherwise
-    # take the function's name as theirs.)
-    scrub.input(*frame, api_name="interpolate_at", trigger_mode="always_last", show_progress="hidden")
-    run.click(*codes, show_progress="hidden", **PRIVATE).then(*frame, show_progress="hidden", **PRIVATE)
     examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
     dataset.change(handlers.explorer.interpolation_lesson, dataset, lesson, **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
     return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,
             "refresh": (handlers.interpolate, inputs, outputs), "profile": profile, "codes": codes, "frame": frame}
+
+
+def scrub_panel(handlers: InterpolateHandlers, run: gr.Button, image_a: gr.Image, image_b: gr.Image,
+                dataset: gr.Radio, path: gr.Radio) -> tuple[tuple, tuple]:
+    """A scrubber t from 0 to 1 and both models' frame at t: decoded in the page while it is dragged (page/scrub.js,
+    from the codes the server hands over after Interpolate), else by the server (/interpolate_at). Returns the
+    (fn, inputs, outputs) of handing over the codes and of the server's frame, for the tab's refreshes."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            scrub = gr.Slider(0, 1, value=0.5, step=0.01, label="Scrub the path: t from A (0) to B (1)",
+                              elem_id="interp-t")
+            scrub_codes = gr.HTML("", elem_id="interp-codes", padding=False)  # the codes the page decodes
+        ae_frame = output_image("AE at t", height=120, elem_id="scrub-ae")
+        vae_frame = output_image("VAE at t", height=120, elem_id="scrub-vae")
+    codes = (handlers.scrub_codes, [image_a, image_b, dataset], scrub_codes)
+    frame = (handlers.interpolate_at, [image_a, image_b, dataset, path, scrub], [ae_frame, vae_frame])
+    # (the public event first: a private step of the same function registered before it would take its name)
+    scrub.input(*frame, api_name="interpolate_at", trigger_mode="always_last", show_progress="hidden")
+    run.click(*codes, show_progress="hidden", **PRIVATE).then(*frame, show_progress="hidden", **PRIVATE)
+    return codes, frame
 
 
 def sample_tab(handlers: SampleHandlers, dataset: gr.Radio) -> dict[str, Any]:
