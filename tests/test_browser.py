@@ -348,13 +348,13 @@ PEN_TRACE_JS = """() => {
 }"""
 
 
-def in_page_images(page) -> dict[str, list[int] | None]:
-    """The pixels (grey levels) each output's in-page canvas shows, None where it is hidden or absent."""
+def in_page_images(page, ids=OUTPUT_IDS) -> dict[str, list[int] | None]:
+    """The pixels (grey levels) each component's in-page canvas shows, None where it is hidden or absent."""
     return page.evaluate("""(ids) => Object.fromEntries(ids.map((id) => {
         const c = document.querySelector('#' + id + ' canvas.in-page-image');
         if (!c || c.hidden) return [id, null];
         const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
-        return [id, Array.from({length: 784}, (_, i) => d[4 * i])]; }))""", list(OUTPUT_IDS))
+        return [id, Array.from({length: 784}, (_, i) => d[4 * i])]; }))""", list(ids))
 
 
 def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page):
@@ -451,11 +451,7 @@ def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
         move_slider(page, "walk-1", 2.5)
         page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeWalk.moves >= 1",
                                timeout=5_000)
-        shown = page.evaluate("""() => ['walk-ae', 'walk-vae'].map((id) => {
-            const c = document.querySelector('#' + id + ' canvas.in-page-image');
-            if (!c || c.hidden) return null;
-            const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
-            return Array.from({length: 784}, (_, i) => d[4 * i]); })""")
+        shown = list(in_page_images(page, ('walk-ae', 'walk-vae')).values())
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
     for pixels, server in zip(shown, example.walk(image, "mnist", [2.5, 0.0, 0.0]), strict=True):
@@ -479,11 +475,7 @@ def test_the_interpolation_scrubber_decodes_in_the_page(app, page):
         move_slider(page, "interp-t", 0.3)
         page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeScrub.moves >= 1",
                                timeout=5_000)
-        shown = page.evaluate("""() => ['scrub-ae', 'scrub-vae'].map((id) => {
-            const c = document.querySelector('#' + id + ' canvas.in-page-image');
-            if (!c || c.hidden) return null;
-            const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
-            return Array.from({length: 784}, (_, i) => d[4 * i]); })""")
+        shown = list(in_page_images(page, ('scrub-ae', 'scrub-vae')).values())
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
     for pixels, server in zip(shown, explorer.interpolate_at(a, b, "mnist", "linear", 0.3), strict=True):

@@ -1,7 +1,8 @@
 // Draws a 28x28 image computed in the page into one of the app's image components (#model-input, #ae-recon,
 // ...): a <canvas> laid over the component's own image, shown until the server sends that component a new one.
 
-const overlays = new WeakMap();  // component element -> {canvas, watched}
+const overlays = new WeakMap();  // component element -> {canvas, src}
+const watched = new WeakSet();  // components whose server images are watched
 
 function overlayOf(element) {
   let overlay = overlays.get(element);
@@ -18,6 +19,11 @@ function overlayOf(element) {
   host.appendChild(canvas);
   overlay = {canvas, src: null};
   overlays.set(element, overlay);
+  if (!watched.has(element)) {  // the server's next image for this component replaces the page's
+    watched.add(element);
+    new MutationObserver(() => yieldToServer(element)).observe(element, {subtree: true, childList: true,
+                                                                         attributes: true, attributeFilter: ['src']});
+  }
   return overlay;
 }
 
@@ -39,14 +45,11 @@ export function showImage(elemId, pixels) {
   element.dataset.inPage = 'true';
 }
 
-// Hide the page's image wherever the server has since sent the component another one.
-export function yieldToServer(elemIds) {
-  for (const id of elemIds) {
-    const element = document.getElementById(id);
-    const overlay = element && overlays.get(element);
-    if (!overlay || overlay.canvas.hidden) continue;
-    const img = element.querySelector('img');
-    const src = img ? img.getAttribute('src') : null;
-    if (src !== overlay.src) { overlay.canvas.hidden = true; delete element.dataset.inPage; }
-  }
+// Hide the page's image once the server has sent the component another one.
+function yieldToServer(element) {
+  const overlay = overlays.get(element);
+  if (!overlay || overlay.canvas.hidden) return;
+  const img = element.querySelector('img');
+  const src = img ? img.getAttribute('src') : null;
+  if (src !== overlay.src) { overlay.canvas.hidden = true; delete element.dataset.inPage; }
 }

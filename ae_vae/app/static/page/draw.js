@@ -3,9 +3,7 @@
 
 import {FRAME, modelInput} from './framing.js';
 import {PageModels} from './models.js';
-import {showImage, yieldToServer} from './canvas.js';
-
-const OUTPUTS = ['model-input', 'ae-recon', 'vae-recon'];
+import {showImage} from './canvas.js';
 
 export class PageDraw {
   constructor(config, root) {
@@ -23,11 +21,6 @@ export class PageDraw {
     this.readyAt = null;    // when the models had given their first answer
     this.running = false;
     this.pending = null;
-    for (const id of OUTPUTS) {  // the server's images replace the page's once they arrive
-      const element = document.getElementById(id);
-      if (element) new MutationObserver(() => yieldToServer([id])).observe(element, {subtree: true, childList: true,
-                                                                                 attributes: true, attributeFilter: ['src']});
-    }
   }
 
   // Loads the runtime and the first data set's models; rejects with the reason when the page cannot run them.

@@ -2,7 +2,7 @@
 // (as Explorer.map_position + Navigator.latent_at + decode do on the server), with a crosshair drawn in the page.
 // A click still goes to the server, which pins the point with its text.
 
-import {showImage, yieldToServer} from './canvas.js';
+import {showImage} from './canvas.js';
 
 const OUTPUT = {ae: 'click-ae', vae: 'click-vae'};
 
@@ -69,23 +69,12 @@ export class PageMaps {
     this.pending = null; this.running = false;
     this.hovers = [];  // [pointer event time, image shown time] of the latest hovers (for benchmarks)
     this.decoded = 0;
-    this.watched = new WeakSet();
     // The Embeddings tab may mount after this runs (and remount): listen on the document.
     document.addEventListener('pointermove', (e) => {
       const plot = e.target && e.target.closest ? e.target.closest('#maps-plot') : null;
       if (plot) this.move(e, plot);
       else this.hideCrosshair(document.getElementById('maps-plot'));
     }, {passive: true});
-  }
-
-  watchOutputs() {  // the server's click answer replaces the page's hover image
-    for (const id of Object.values(OUTPUT)) {
-      const element = document.getElementById(id);
-      if (!element || this.watched.has(element)) continue;
-      this.watched.add(element);
-      new MutationObserver(() => yieldToServer([id])).observe(element, {subtree: true, childList: true,
-                                                                      attributes: true, attributeFilter: ['src']});
-    }
   }
 
   load(dataset) {
@@ -143,7 +132,6 @@ export class PageMaps {
       try { found = await this.decodeAt(dataset, at.px, at.py, img); } catch (err) { continue; }
       if (!found) { this.hideCrosshair(plot); continue; }
       const {panel, image} = found;
-      this.watchOutputs();
       showImage(OUTPUT[panel.model], image);
       this.drawCrosshair(plot, img, at, panel);
       this.decoded += 1;

@@ -2,7 +2,7 @@
 // between the two images' codes (the server wrote them into #interp-codes after Interpolate), as
 // ae_vae.latent.paths.lerp / slerp do.
 
-import {showImage, yieldToServer} from './canvas.js';
+import {showImage} from './canvas.js';
 
 const OUTPUT = {ae: 'scrub-ae', vae: 'scrub-vae'};
 
@@ -23,7 +23,6 @@ export class PageScrub {
   constructor(models) {
     this.models = models;
     this.pending = false; this.running = false; this.moves = 0;
-    this.watched = new WeakSet();
     document.addEventListener('input', (e) => {
       if (e.target && e.target.closest && e.target.closest('#interp-t')) { this.pending = true; this.drain(); }
     });
@@ -52,7 +51,6 @@ export class PageScrub {
         for (const kind of ['ae', 'vae']) {
           const [a, b] = codes[kind];
           const image = await this.models.decode(codes.dataset, kind, along(a, b, t));
-          this.watch(OUTPUT[kind]);
           showImage(OUTPUT[kind], image);
         }
         this.moves += 1;
@@ -61,13 +59,5 @@ export class PageScrub {
       }
     }
     this.running = false;
-  }
-
-  watch(id) {
-    const element = document.getElementById(id);
-    if (!element || this.watched.has(element)) return;
-    this.watched.add(element);
-    new MutationObserver(() => yieldToServer([id])).observe(element, {subtree: true, childList: true,
-                                                                    attributes: true, attributeFilter: ['src']});
   }
 }

@@ -3,7 +3,7 @@
 // comes, shows the same images).
 
 import {FRAME} from './framing.js';
-import {showImage, yieldToServer} from './canvas.js';
+import {showImage} from './canvas.js';
 
 const SLIDERS = ['walk-1', 'walk-2', 'walk-3'];
 const OUTPUT = {ae: 'walk-ae', vae: 'walk-vae'};
@@ -32,7 +32,6 @@ export class PageWalk {
     this.models = models; this.maps = maps; this.currentDataset = currentDataset;
     this.pending = false; this.running = false; this.moves = 0;
     this.error = null;  // the last move the page could not decode (the server's answer to it still comes)
-    this.watched = new WeakSet();
     document.addEventListener('input', (e) => {
       if (e.target && e.target.closest && SLIDERS.some((id) => e.target.closest('#' + id))) this.move();
     });
@@ -61,7 +60,6 @@ export class PageWalk {
         const sigmas = this.sigmas();
         for (const kind of ['ae', 'vae']) {
           const image = await this.models.decode(dataset, kind, maps[kind].walk(codes[kind], sigmas));
-          this.watch(OUTPUT[kind]);
           showImage(OUTPUT[kind], image);
         }
         this.moves += 1;
@@ -71,13 +69,5 @@ export class PageWalk {
       }
     }
     this.running = false;
-  }
-
-  watch(id) {
-    const element = document.getElementById(id);
-    if (!element || this.watched.has(element)) return;
-    this.watched.add(element);
-    new MutationObserver(() => yieldToServer([id])).observe(element, {subtree: true, childList: true,
-                                                                    attributes: true, attributeFilter: ['src']});
   }
 }
