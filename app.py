@@ -24,7 +24,14 @@ import torch
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
-from ae_vae.app.gradio_io import OutputFiles, captioned_gallery, output_image, quiet_input_errors, upload_image
+from ae_vae.app.gradio_io import (
+    OutputFiles,
+    captioned_gallery,
+    class_menu,
+    output_image,
+    quiet_input_errors,
+    upload_image,
+)
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
@@ -132,11 +139,10 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
     """Two images → decoded paths between their codes, AE above VAE, and a GIF."""
-    default_a, default_b = handlers.default_pair(handlers.explorer.datasets[0])
     with gr.Tab("Interpolate"):
-        with gr.Row():
-            image_a = upload_image("Image A", value=default_a, height=160)
-            image_b = upload_image("Image B", value=default_b, height=160)
+        with gr.Row():  # no component default: the API needs both images; the page fills the default pair on load
+            image_a = upload_image("Image A", height=160)
+            image_b = upload_image("Image B", height=160)
             with gr.Column():
                 steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
                 path = gr.Radio(["linear", "spherical"], value="linear", label="Path", elem_id="interp-path")
@@ -168,6 +174,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
     return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,
+            "default_pair": (handlers.default_pair, dataset, [image_a, image_b]),
             "refresh": (handlers.interpolate, inputs, outputs), "profile": profile, "codes": codes, "frame": frame}
 
 
@@ -203,8 +210,8 @@ def sample_tab(handlers: SampleHandlers, dataset: gr.Radio) -> dict[str, Any]:
         with gr.Row():
             prior = gr.Radio([("N(0, I)", "standard"), ("mixture fitted to the training codes", "mixture")],
                              value="standard", label="Prior (for the AE and the VAE alike)", elem_id="sample-prior")
-            label = gr.Dropdown(handlers.class_choices(first)["choices"], value=-1, label="Class (needs the mixture)",
-                                elem_id="sample-class")
+            label = class_menu(handlers.class_choices(first)["choices"], value=-1, label="Class (needs the mixture)",
+                               elem_id="sample-class")
             run = gr.Button("Sample", variant="primary", elem_id="sample-button")
         with gr.Row():
             ae_grid = output_image("AE decoded from the chosen prior", height=320, elem_id="sample-ae")
@@ -386,8 +393,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
         for fn, inputs, outputs in (draw["refresh"], *refreshes):
             switched = switched.then(fn, inputs, outputs, **PRIVATE)
-        loaded = demo.load(*refreshes[0], **PRIVATE)
-        for step in refreshes[1:]:
+        loaded = demo.load(*interp["default_pair"], **PRIVATE)
+        for step in refreshes:
             loaded = loaded.then(*step, **PRIVATE)
         # in the page only: marks the on-load outputs as all shown (tests and benchmarks draw after it)
         loaded.then(None, js="() => { document.documentElement.dataset.firstOutputs = 'shown'; }", **PRIVATE)

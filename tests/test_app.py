@@ -273,6 +273,21 @@ def test_every_endpoints_outputs_are_named(client):
     assert not unnamed, unnamed
 
 
+def test_the_api_describes_what_it_takes(client):
+    """The interpolation endpoints need both images (no hidden default pair), and /sample's class is an int."""
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for name in ("/interpolate", "/interpolation_profile", "/interpolate_at"):
+        images = [p for p in endpoints[name]["parameters"] if p["parameter_name"] in ("image_a", "image_b")]
+        assert len(images) == 2 and not any(p["parameter_has_default"] for p in images), name
+    label = next(p for p in endpoints["/sample"]["parameters"] if p["parameter_name"] == "label")
+    assert label["python_type"]["type"] == "int" and label["parameter_default"] == -1
+    with pytest.raises(TypeError, match="image_a"):
+        client.predict(dataset="mnist", api_name="/interpolate")
+    grids = client.predict(dataset="mnist", count=4, seed=0, temperature=1.0, prior="mixture", label=7,
+                           api_name="/sample")
+    assert all(Path(g).is_file() for g in grids)
+
+
 @pytest.mark.parametrize("call", [
     {"dataset": "cifar", "count": 3, "seed": 0, "temperature": 1.0, "api_name": "/sample"},  # the radio refuses it
     {"dataset": "mnist", "model": "vae", "code": [1.0], "api_name": "/decode"},  # the handler refuses it

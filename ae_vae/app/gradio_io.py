@@ -173,3 +173,19 @@ def captioned_gallery(label: str, **kwargs: Any) -> gr.Gallery:
     with gr.Column(min_width=120, elem_classes="captioned"):
         gr.Markdown(label, elem_classes="image-caption")
         return gr.Gallery(label=label, show_label=False, format="png", **kwargs)
+
+
+
+def class_menu(choices: list[tuple[str, int]], **kwargs: Any) -> gr.Dropdown:
+    """A class menu whose API type is the class index (-1: any class): Gradio's Dropdown describes every choice
+    value as a string, so `view_api()` would list `Literal['-1', '0', ...]` though the value sent and received is
+    an int. (An instance-level override, as in `readable_upload`.)"""
+    menu = gr.Dropdown(choices, **kwargs)
+
+    def api_info() -> dict[str, Any]:
+        values = [value for _, value in menu.choices]
+        return {"type": "integer", "minimum": min(values), "maximum": max(values),
+                "additional_description": "-1 for any class, else a class index"}
+
+    menu.api_info = api_info
+    return menu
