@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 import torch
 
-from ae_vae.app.draw import DEFAULT_NEIGHBOURS, DrawHandlers
+from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
 from ae_vae.app.gradio_io import (
@@ -51,10 +51,26 @@ CSS = """
 #source-notice { font-size: 0.9em; opacity: 0.85; }
 .image-caption p { margin: 0 0 2px 0; font-size: 0.85em; font-weight: 600; }
 .captioned { gap: 0 !important; }
-/* the neighbours: k thumbnails in one row (Gradio's gallery gives each at least 100 px, 6 in the Draw column) */
-.neighbours .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
-                              grid-template-rows: none !important; grid-auto-rows: auto !important; }
-.neighbours .grid-wrap { overflow-y: auto !important; }
+/* small galleries (examples, neighbours): each class name under its thumbnail, whole, not a badge over it; the
+   gallery as tall as its rows, so no row is cut */
+.captioned-gallery .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex;
+                                     flex-direction: column; }
+.captioned-gallery .thumbnail-item img { aspect-ratio: 1 / 1; height: auto !important; }
+.captioned-gallery .caption-label { position: static !important; max-width: none !important; opacity: 1 !important;
+                                    white-space: normal !important; overflow-wrap: anywhere; border: none !important;
+                                    background: none !important; padding: 1px 0 !important; text-align: center !important;
+                                    font-size: 0.75em; line-height: 1.15; }
+.captioned-gallery .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important;
+                               overflow: visible !important; }
+.captioned-gallery .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+                                     grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.captioned-gallery { height: auto !important; }
+/* before any drawing the neighbour panel is its one line of help, not two empty boxes */
+.neighbours-panel:not(:has(.thumbnail-item)) .captioned { display: none !important; }
+@media (max-width: 640px) {  /* a phone: thumbnails a finger can hit */
+  #examples .grid-container, #interp-examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
+  .neighbours .grid-container { grid-template-columns: repeat(min(var(--grid-cols), 4), minmax(0, 1fr)) !important; }
+}
 """
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
          "Fashion-MNIST. Draw, interpolate, sample and look at the latent maps to *see* why a VAE's latent space "
@@ -112,7 +128,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
         examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
-                                     height=150, allow_preview=False, elem_id="examples")
+                                     allow_preview=False, elem_id="examples")
         walk_panel(handlers, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
@@ -151,13 +167,13 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
                 run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
         examples = captioned_gallery("Test-set examples (a click fills A, the next one B)",
                                      value=handlers.examples_for(handlers.explorer.datasets[0]), columns=10,
-                                     height=120, allow_preview=False)
+                                     allow_preview=False, elem_id="interp-examples")
         fill_slot = gr.State("A")
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
         codes, frame = scrub_panel(handlers, run, image_a, image_b, dataset, path)
-        profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png",
+        profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png", buttons=[],
                                 interactive=False, elem_id="interp-profile")
         profile_numbers = gr.JSON(visible=False, label="typicality along the path")  # its numbers
         gr.Markdown(INTERPOLATION_NOTE)
@@ -267,16 +283,17 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
 def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                      current_input: gr.State) -> None:
     """The drawing's k nearest stored images (test and training) in each latent space, after every drawing."""
-    with gr.Group():
+    with gr.Group(elem_classes="neighbours-panel"):
         galleries = []
         for kind in ("AE", "VAE"):
             galleries.append(captioned_gallery(f"Nearest real images in the {kind}'s latent space, nearest first",
-                                               columns=8, height=104, object_fit="contain", allow_preview=False,
+                                               columns=8, object_fit="contain", allow_preview=False,
                                                elem_id=f"{kind.lower()}-neighbours",
                                                elem_classes=["pixelated", "neighbours"]))
         ae_gallery, vae_gallery = galleries
         with gr.Row():
-            summary = gr.Markdown(elem_id="neighbours-summary", label="the neighbours' vote")
+            summary = gr.Markdown(NEIGHBOURS_HINT, elem_id="neighbours-summary", label="the neighbours' vote",
+                                  min_width=240)
             k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
                           min_width=200)
 

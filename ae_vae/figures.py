@@ -18,10 +18,11 @@ from .data import CLASS_NAMES
 from .fileio import atomic_write_bytes
 
 # Colour-blind-safe classes: seaborn's "colorblind" palette (after Okabe & Ito) with its yellow, which the
-# drawing's yellow star needs for itself, replaced by near-black. Ten hues cannot all stay apart for every
-# kind of colour blindness, so the maps also write each class's name at the class's median position.
+# drawing's yellow star needs for itself, replaced by near-black, and its sky blue (beside the first class's
+# blue) by a purple. Ten hues cannot all stay apart for every kind of colour blindness, so the maps also
+# write each class's name at the class's median position.
 LABEL_COLOURS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
-                 "#ca9161", "#fbafe4", "#949494", "#1a1a1a", "#56b4e9"]
+                 "#ca9161", "#fbafe4", "#949494", "#1a1a1a", "#8a5cc7"]
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -89,11 +90,8 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: 
         keep = labels == label
         ax.scatter(coords[keep, 0], coords[keep, 1], s=4, c=LABEL_COLOURS[label], label=names[label],
                    alpha=0.6, linewidths=0, rasterized=True)
-        if names_on_map and keep.any():
-            x, y = np.median(coords[keep], axis=0)
-            ax.text(x, y, names[label], fontsize=7, ha="center", va="center", color="black",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": LABEL_COLOURS[label],
-                          "alpha": 0.8, "linewidth": 1.2})
+    if names_on_map:
+        _class_names_on_map(ax, coords, labels, names)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -105,3 +103,51 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, dataset: str, title: 
     if fig is not None:
         fig.tight_layout()
     return fig
+
+
+def _class_names_on_map(ax, coords: np.ndarray, labels: np.ndarray, names: Sequence[str], fontsize: float = 7.0
+                        ) -> None:
+    """Each class's name at the median of its points; names that would overlap (classes whose medians lie close,
+    as on a PCA plane) are pushed apart, each with a thin line back to its median."""
+    present = [label for label in range(len(names)) if (labels == label).any()]
+    if not present:
+        return
+    ax.autoscale_view()  # the limits the points gave, before data coordinates are turned into axes fractions
+    to_axes = ax.transData + ax.transAxes.inverted()
+    medians = to_axes.transform(np.array([np.median(coords[labels == label], axis=0) for label in present]))
+    points_per_axes = np.array([ax.bbox.width, ax.bbox.height]) * 72.0 / ax.figure.dpi
+    sizes = np.array([(0.6 * fontsize * len(names[label]) + 4.0, 1.5 * fontsize + 3.0) for label in present])
+    sizes = sizes / points_per_axes  # (width, height) of each name's box, in axes fractions
+    placed = _spread_boxes(medians, sizes)
+    for label, median, (x, y) in zip(present, medians, placed, strict=True):
+        if np.hypot(*(np.array([x, y]) - median)) > 0.02:
+            ax.plot([median[0], x], [median[1], y], transform=ax.transAxes, color=LABEL_COLOURS[label],
+                    linewidth=0.8, alpha=0.9)
+        ax.text(x, y, names[label], transform=ax.transAxes, fontsize=fontsize, ha="center", va="center",
+                color="black", bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                                     "edgecolor": LABEL_COLOURS[label], "alpha": 0.85, "linewidth": 1.2})
+
+
+def _spread_boxes(centres: np.ndarray, sizes: np.ndarray, iterations: int = 300) -> np.ndarray:
+    """Centres (in [0, 1]²) moved, as little as it takes, so that boxes of `sizes` around them do not overlap and
+    stay inside the unit square: each overlapping pair is pushed apart along the axis it overlaps least."""
+    placed = centres.astype(float).copy()
+    half = sizes / 2.0
+    for _ in range(iterations):
+        moved = False
+        for i in range(len(placed)):
+            for j in range(i + 1, len(placed)):
+                gap = placed[j] - placed[i]
+                overlap = half[i] + half[j] - np.abs(gap)
+                if (overlap <= 0).any():
+                    continue
+                axis = int(np.argmin(overlap / (half[i] + half[j])))
+                direction = np.sign(gap[axis]) or (1.0 if i % 2 else -1.0)
+                push = (overlap[axis] / 2.0 + 1e-3) * direction
+                placed[i, axis] -= push
+                placed[j, axis] += push
+                moved = True
+        placed = np.clip(placed, half, 1.0 - half)
+        if not moved:
+            break
+    return placed

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from ae_vae.app.draw import DrawHandlers
+from ae_vae.app.draw import NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
 from ae_vae.app.figures import PANELS
@@ -485,7 +485,7 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
 def test_handlers_before_any_drawing(explorer, tmp_path):
     nav = DrawHandlers(explorer, OutputFiles(tmp_path))
     assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
-    assert nav.neighbours_of_input(None, "mnist") == ([], [], "")  # nothing left from an earlier input
+    assert nav.neighbours_of_input(None, "mnist") == ([], [], NEIGHBOURS_HINT)  # nothing from an earlier input
     with pytest.raises(gr.Error, match="Draw tab first"):
         nav.encode_input(None, "mnist")
     with pytest.raises(gr.Error, match="Pass an image"):

@@ -20,6 +20,8 @@ from .handlers import TabHandlers, drawing_made, drawing_sent
 
 DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
 DEFAULT_NEIGHBOURS = 8
+# the neighbour panel's line while there is no drawing (before the first, after Clear or a failed upload)
+NEIGHBOURS_HINT = "Draw, upload or click an example: its nearest real images in each model's latent space show here."
 WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
 
 
@@ -142,7 +144,7 @@ class DrawHandlers(TabHandlers):
         """After every new drawing: its neighbours; problems on the summary line instead of a pop-up. No drawing
         (cleared, or an upload that failed) empties them: nothing on screen belongs to an earlier input."""
         if model_input is None:
-            return [], [], ""
+            return [], [], NEIGHBOURS_HINT
         try:
             return self.neighbours_of(model_input, dataset, k)
         except InputError as exc:

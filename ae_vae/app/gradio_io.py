@@ -169,10 +169,18 @@ def output_image(label: str, **kwargs: Any) -> gr.Image:
 
 
 def captioned_gallery(label: str, **kwargs: Any) -> gr.Gallery:
-    """A gallery of small images with its label as a caption above it, not as a badge over the first images."""
+    """A gallery of small images with its label as a caption above it, not as a badge over the first images; each
+    image's caption under it (app.py's `.captioned-gallery` style), and no corner button over the last image."""
+    kwargs.setdefault("buttons", [])
+    kwargs.setdefault("height", "auto")
+    kwargs["elem_classes"] = ["captioned-gallery", *_as_list(kwargs.get("elem_classes"))]
     with gr.Column(min_width=120, elem_classes="captioned"):
         gr.Markdown(label, elem_classes="image-caption")
         return gr.Gallery(label=label, show_label=False, format="png", **kwargs)
+
+
+def _as_list(classes: str | list[str] | None) -> list[str]:
+    return [] if classes is None else [classes] if isinstance(classes, str) else list(classes)
 
 
 
