@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ae_vae.app.draw import NEIGHBOURS_HINT
 from ae_vae.app.figures import PANELS
 from ae_vae.app.pad import encode_payload
 from ae_vae.app.sources import load_explorer
@@ -571,3 +572,52 @@ def test_an_example_gets_its_neighbours_and_a_slider_walks_its_code(page):
     before = wait_new_image(page, "walk-vae", None)
     move_slider(page, "walk-1", 2.5)
     wait_new_image(page, "walk-vae", before)
+
+
+# Every thumbnail of the small galleries `ids`: cut (outside its gallery's box), under a button, or with a caption
+# that is cut or covers its image; the problems as text (none: an empty list).
+GALLERY_PROBLEMS_JS = """(ids) => { const problems = [], inside = (a, b) => a.left >= b.left - 1 &&
+    a.right <= b.right + 1 && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  for (const id of ids) {
+    const gallery = document.getElementById(id), box = gallery.getBoundingClientRect();
+    const items = [...gallery.querySelectorAll('button.thumbnail-item')];
+    if (!items.length) problems.push(id + ': no thumbnails');
+    const others = [...gallery.querySelectorAll('button:not(.thumbnail-item)')].filter(b => b.offsetParent);
+    if (others.length) problems.push(id + ': ' + others.length + ' buttons over the thumbnails');
+    items.forEach((item, i) => {
+      const r = item.getBoundingClientRect(), img = item.querySelector('img').getBoundingClientRect();
+      if (!inside(r, box)) problems.push(id + ' #' + i + ' cut by the gallery');
+      const caption = item.querySelector('.caption-label');
+      if (!caption) return;
+      const c = caption.getBoundingClientRect();
+      if (caption.scrollWidth > caption.clientWidth + 1) problems.push(id + ' #' + i + ' caption cut: ' + caption.innerText);
+      if (c.top < img.bottom - 1) problems.push(id + ' #' + i + ' caption over its image');
+    });
+  }
+  return problems; }"""
+
+
+@pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_the_small_galleries_show_every_thumbnail_and_caption_whole(app_url, viewport):
+    """At a desktop's and a phone's size: the neighbour panel is one line of help before a drawing; after an
+    example, the examples and both neighbour galleries show every thumbnail whole, none under a button, each class
+    name (Fashion-MNIST's long ones) whole under its image."""
+    with chromium(viewport=viewport) as page:
+        page.set_default_timeout(30_000)
+        open_app(page, app_url)
+        page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=30_000)
+        assert not page.locator("#ae-neighbours").is_visible() and not page.locator("#vae-neighbours").is_visible()
+        assert page.locator("#neighbours-summary").inner_text().strip() == NEIGHBOURS_HINT
+        page.locator("#dataset").get_by_label("Fashion-MNIST").check()
+        page.wait_for_function("() => [...document.querySelectorAll('#examples .caption-label')]"
+                               ".some(c => c.innerText === 'Ankle boot')", timeout=RECON_TIMEOUT_MS)
+        page.locator("#examples button.thumbnail-item").nth(0).click()
+        try:
+            page.wait_for_function("() => ['ae', 'vae'].every(k => document.querySelectorAll("
+                                   "'#' + k + '-neighbours .caption-label').length === 8)", timeout=RECON_TIMEOUT_MS)
+        except sync_api.TimeoutError:
+            pytest.fail("no neighbours after a click on an example: " + page.evaluate(
+                "() => ['ae', 'vae'].map(k => document.querySelectorAll('#' + k + '-neighbours .caption-label')"
+                ".length).join(', ') + '; ' + document.getElementById('neighbours-summary').innerText") +
+                f"; status {wait_status(page, timeout_s=0.5)!r}")
+        assert page.evaluate(GALLERY_PROBLEMS_JS, ["examples", "ae-neighbours", "vae-neighbours"]) == []

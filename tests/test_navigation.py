@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import io
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,9 +17,10 @@ from safetensors import safe_open
 from ae_vae.app.draw import NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
-from ae_vae.app.figures import PANELS
+from ae_vae.app.figures import PANELS, maps_figure
 from ae_vae.app.gradio_io import OutputFiles
 from ae_vae.errors import EmbeddingsError, InputError
+from ae_vae.figures import LABEL_COLOURS, _spread_boxes
 from ae_vae.latent.maps import LatentMaps, fit_pca, load_maps, save_maps
 from ae_vae.latent.navigation import MAX_SIGMA, Navigator, image_properties
 from ae_vae.models.autoencoder import AutoEncoder
@@ -325,6 +327,42 @@ def test_every_shipped_folder_stores_its_images(explorer):
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_the_class_names_on_each_map_do_not_overlap(explorer, dataset):
+    """Where classes' medians lie close (the PCA planes), their names are pushed apart rather than stacked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    pair = explorer.models(dataset)
+    fig = maps_figure(dataset, pair.ae_maps, pair.vae_maps)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        boxes = [text.get_window_extent(renderer) for text in ax.texts]
+        assert len(boxes) == 10
+        overlapping = [(ax.texts[i].get_text(), ax.texts[j].get_text()) for i in range(10) for j in range(i + 1, 10)
+                       if boxes[i].overlaps(boxes[j])]
+        assert not overlapping, (ax.get_title(), overlapping)
+
+
+def test_spread_boxes_moves_only_what_overlaps():
+    centres = np.array([[0.5, 0.5], [0.51, 0.5], [0.9, 0.1]])
+    sizes = np.array([[0.2, 0.05], [0.2, 0.05], [0.1, 0.05]])
+    placed = _spread_boxes(centres, sizes)
+    gap = np.abs(placed[0] - placed[1])
+    assert (gap >= (sizes[0] + sizes[1]) / 2 - 1e-9).any()  # apart along one axis
+    assert np.allclose(placed[2], centres[2]) and ((placed >= sizes / 2) & (placed <= 1 - sizes / 2)).all()
+
+
+def test_the_first_and_last_class_colours_are_different_hues():
+    """Class 0 and class 9 (T-shirt/top and Ankle boot) sit side by side in every legend: not two blues."""
+    def hue(colour: str) -> float:
+        r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return colorsys.rgb_to_hls(r, g, b)[0] * 360.0
+
+    gap = abs(hue(LABEL_COLOURS[0]) - hue(LABEL_COLOURS[9]))
+    assert min(gap, 360.0 - gap) >= 30.0
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_pixel_and_data_coordinates_round_trip_on_every_panel(explorer, dataset):
     rendered = explorer.rendered_maps(dataset)
     assert len(rendered.boxes) == len(PANELS)
@@ -486,6 +524,8 @@ def test_handlers_before_any_drawing(explorer, tmp_path):
     nav = DrawHandlers(explorer, OutputFiles(tmp_path))
     assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
     assert nav.neighbours_of_input(None, "mnist") == ([], [], NEIGHBOURS_HINT)  # nothing from an earlier input
+    # a data-set switch that reaches its redo step before a just-clicked example's image leaves that example alone
+    assert all(out == gr.skip() for out in nav.refresh_draw(None, None, "fashion_mnist", "upload"))
     with pytest.raises(gr.Error, match="Draw tab first"):
         nav.encode_input(None, "mnist")
     with pytest.raises(gr.Error, match="Pass an image"):

@@ -82,8 +82,10 @@ class DrawHandlers(TabHandlers):
         return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
 
     def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False):
-        """Dataset switch or fill toggle: redo the current drawing with the chosen models and framing."""
-        if source is None:
+        """Dataset switch or fill toggle: redo the current drawing with the chosen models and framing. An upload
+        source without its image is a newer input (an example clicked while the switch runs) whose image has not
+        reached this step yet: that input's own event shows it, so nothing is redone or emptied here."""
+        if source is None or (source == "upload" and image is None):
             return tuple([gr.skip()] * (DRAW_OUTPUTS + 2))
         return self._soft_reconstruct(sketch, image, dataset, source,
                                       f"Reconstructed with the {DATASET_TITLES[dataset]} models.", fill_outlines)
