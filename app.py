@@ -292,8 +292,7 @@ def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, up
                                                elem_classes=["pixelated", "neighbours"]))
         ae_gallery, vae_gallery = galleries
         with gr.Row():
-            summary = gr.Markdown(NEIGHBOURS_HINT, elem_id="neighbours-summary", label="the neighbours' vote",
-                                  min_width=240)
+            summary = gr.Markdown(NEIGHBOURS_HINT, elem_id="neighbours-summary", label="the neighbours' vote")
             k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
                           min_width=200)
 
