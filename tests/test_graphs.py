@@ -13,7 +13,7 @@ import torch
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, load_model_folder, save_model_folder
 from ae_vae.cli import main
 from ae_vae.errors import WeightsError
-from ae_vae.models.graphs import DECODER_FILE, ENCODER_FILE, check_graphs, export_graphs
+from ae_vae.models.graphs import DECODER_FILE, ENCODER_FILE, check_graphs, export_graphs, graph_signature
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements-dev.txt) checks the graphs")
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -62,6 +62,21 @@ def test_each_shipped_graph_matches_its_model_on_test_images(name):
     assert_graphs_match(folder.model, WEIGHTS / name, images)
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("graph", [ENCODER_FILE, DECODER_FILE])
+def test_the_start_up_reader_sees_the_inputs_and_outputs_onnx_sees(name, graph):
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(WEIGHTS / name / graph), load_external_data=False).graph
+    initialised = {init.name for init in model.initializer}
+
+    def shapes(values):
+        return {v.name: tuple(d.dim_value if d.HasField("dim_value") else d.dim_param
+                              for d in v.type.tensor_type.shape.dim) for v in values if v.name not in initialised}
+
+    assert graph_signature(WEIGHTS / name / graph) == (shapes(model.input), shapes(model.output))
+    assert any(isinstance(d, str) for shape in shapes(model.input).values() for d in shape)  # the dynamic batch
+
+
 def test_a_folder_without_graphs_loads_and_says_it_has_none(tmp_path):
     save_model_folder(tiny("ae"), tmp_path)
     assert check_graphs(tmp_path, tiny("ae").config) is False
@@ -70,6 +85,7 @@ def test_a_folder_without_graphs_loads_and_says_it_has_none(tmp_path):
 @pytest.mark.parametrize("damage, message", [
     ("one_missing", "decoder.onnx: missing beside encoder.onnx"),
     ("garbage", "encoder.onnx: not a readable ONNX file"),
+    ("truncated", "encoder.onnx: not a readable ONNX file"),
     ("other_size", "encoder.onnx: its outputs are code"),
     ("other_kind", "encoder.onnx: its outputs are mean"),
 ])
@@ -81,6 +97,9 @@ def test_graphs_that_do_not_fit_the_config_are_refused(tmp_path, damage, message
         (tmp_path / DECODER_FILE).unlink()
     elif damage == "garbage":
         (tmp_path / ENCODER_FILE).write_bytes(b"\x08\x07 not a model")
+    elif damage == "truncated":
+        data = (tmp_path / ENCODER_FILE).read_bytes()
+        (tmp_path / ENCODER_FILE).write_bytes(data[:len(data) // 2])
     elif damage == "other_size":
         config = tiny("ae", latent_dim=5).config
     else:

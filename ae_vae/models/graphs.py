@@ -14,9 +14,9 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
-import onnx
 import torch
 from torch import nn
 
@@ -84,19 +84,82 @@ def export_graphs(model: nn.Module, folder: str | os.PathLike) -> list[Path]:
     return written
 
 
-def _shape(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
-    dims = value.type.tensor_type.shape.dim
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims)
+class _NotOnnx(ValueError):
+    pass
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise _NotOnnx("truncated number")
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if byte < 0x80:
+            return value, i
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """(field number, value) of each field of one protobuf message: an int for a varint, the bytes of a
+    length-delimited field (fixed-width fields are passed over)."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        wire = key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 2:
+            size, i = _varint(data, i)
+            if i + size > len(data):
+                raise _NotOnnx("truncated field")
+            value, i = data[i:i + size], i + size
+        elif wire in (1, 5):
+            value, i = b"", i + (8 if wire == 1 else 4)
+        else:
+            raise _NotOnnx(f"wire type {wire}")
+        yield key >> 3, value
+
+
+def _submessages(data: bytes, field: int) -> list[bytes]:
+    return [value for number, value in _fields(data) if number == field and isinstance(value, bytes)]
+
+
+def _value_info(data: bytes) -> tuple[str, tuple[int | str, ...]]:
+    """(name, shape) of an ONNX ValueInfoProto: name = 1, type = 2 -> tensor_type = 1 -> shape = 2 -> dim = 1,
+    each dim a dim_value (1) or a dim_param (2)."""
+    name = b"".join(_submessages(data, 1)).decode("utf-8", "replace")
+    dims = [dim for typ in _submessages(data, 2) for tensor in _submessages(typ, 1)
+            for shape in _submessages(tensor, 2) for dim in _submessages(shape, 1)]
+    shape = []
+    for dim in dims:
+        fields = dict(_fields(dim))
+        shape.append(fields[1] if isinstance(fields.get(1), int) else
+                     (fields[2].decode("utf-8", "replace") if fields.get(2) else "?"))
+    return name, tuple(shape)
+
+
+def graph_signature(path: Path) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """The (inputs, outputs) of an ONNX file, each name -> shape (an int per fixed dimension, the name of a dynamic
+    one), read from the protobuf wire format directly: ModelProto.graph = 7; GraphProto.initializer = 5 (whose
+    TensorProto.name = 8 are weights, not inputs), input = 11, output = 12. The app checks every shipped graph at
+    start-up, and this reads only what the check needs without importing `onnx`."""
+    graphs = _submessages(path.read_bytes(), 7)
+    if not graphs:
+        raise _NotOnnx("no graph")
+    graph = graphs[-1]
+    initialised = {b"".join(_submessages(tensor, 8)).decode("utf-8", "replace")
+                   for tensor in _submessages(graph, 5)}
+    inputs = dict(_value_info(value) for value in _submessages(graph, 11))
+    outputs = dict(_value_info(value) for value in _submessages(graph, 12))
+    return {n: s for n, s in inputs.items() if n not in initialised}, outputs
 
 
 def _check(path: Path, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
     try:
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError and others
-        raise WeightsError(f"{path}: not a readable ONNX file ({exc.__class__.__name__})") from None
-    initialised = {init.name for init in graph.initializer}
-    found_in = {v.name: _shape(v) for v in graph.input if v.name not in initialised}
-    found_out = {v.name: _shape(v) for v in graph.output}
+        found_in, found_out = graph_signature(path)
+    except (_NotOnnx, OSError) as exc:
+        raise WeightsError(f"{path}: not a readable ONNX file ({exc})") from None
     for kind, found, wanted in (("inputs", found_in, inputs), ("outputs", found_out, outputs)):
         same = set(found) == set(wanted) and all(
             len(found[n]) == len(shape) and all(isinstance(f, str) if w is None else f == w
