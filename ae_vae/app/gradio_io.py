@@ -91,7 +91,7 @@ class OutputFiles:
         try:
             os.utime(path)
         except FileNotFoundError:
-            atomic_write_bytes(path, data)
+            atomic_write_bytes(path, data, durable=False)  # outputs are made again on request
         now = time.time()
         if now - self._last_prune > 60 and self._pruning.acquire(blocking=False):
             try:

@@ -1,8 +1,9 @@
 """What the page needs to run the models itself: the vendored onnxruntime-web, each model's ONNX graphs, and the
 URLs it fetches them from.
 
-The server serves only these files (`gr.set_static_paths`: the app's `static/` folder and each folder's two
-graphs, never the rest of a weights folder). A data set whose folders lack graphs (`python -m ae_vae export-onnx`
+The server serves only these files (`gr.set_static_paths`: the app's `static/` folder and one page folder holding a
+copy of each model's two graphs and the map data, never the rest of a weights folder; two served paths, because
+Gradio checks every file a request returns against each of them). A data set whose folders lack graphs (`python -m ae_vae export-onnx`
 writes them) is drawn on the server, as is every data set when the page cannot run WebAssembly or the URL says
 `?inference=server`; the page says which in one line under the pad.
 """
@@ -10,8 +11,10 @@ writes them) is drawn on the server, as is every data set when the page cannot r
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,12 @@ def map_data_file(folder: Path, dataset: str) -> Path:
     return folder / f"maps-{dataset}.json"
 
 
-def page_config(explorer: Explorer, maps_folder: Path | None = None) -> dict[str, Any]:
+def served_graph(page_folder: Path, dataset: str, kind: str, graph: str) -> Path:
+    """Where the page folder holds the copy of one model's graph that the page fetches."""
+    return page_folder / f"{dataset}-{kind}-{graph}"
+
+
+def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
     """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none),
     and where each data set's map data will be (`write_map_data`; absent until written)."""
     graphs, missing = {}, {}
@@ -54,11 +62,11 @@ def page_config(explorer: Explorer, maps_folder: Path | None = None) -> dict[str
             missing[dataset] = (f"{' and '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no ONNX graphs "
                                 f"(python -m ae_vae export-onnx FOLDER writes them)")
             continue
-        graphs[dataset] = {kind: {"encoder": file_url(pair.folders[kind] / ENCODER_FILE),
-                                  "decoder": file_url(pair.folders[kind] / DECODER_FILE),
+        graphs[dataset] = {kind: {"encoder": file_url(served_graph(page_folder, dataset, kind, ENCODER_FILE)),
+                                  "decoder": file_url(served_graph(page_folder, dataset, kind, DECODER_FILE)),
                                   "latent_dim": int(model.latent_dim)}
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
-    maps = {} if maps_folder is None else {d: file_url(map_data_file(maps_folder, d)) for d in graphs}
+    maps = {d: file_url(map_data_file(page_folder, d)) for d in graphs}
     return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing,
             "maps": maps, "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
 
@@ -95,17 +103,29 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
         if explorer.models(dataset).graphs.get("ae") and explorer.models(dataset).graphs.get("vae"):
             atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
+    return_freed_memory()
 
 
-def serve_page_files(explorer: Explorer, maps_folder: Path | None = None) -> None:
-    """Let the server hand out the page's modules, the runtime, every model's graphs and the map data (nothing
-    else of the weights folders)."""
-    files = [STATIC, *([maps_folder] if maps_folder is not None else [])]
+def return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system. Rendering the maps allocates and frees tens of MB of
+    temporaries in a thread of its own; glibc keeps such pages for reuse, so without this the server would hold
+    them for as long as it runs. Elsewhere than glibc there is nothing to do."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
+    """Let the server hand out the page's modules, the runtime, and from `page_folder` every model's graphs (copied
+    there) and the map data: nothing else of the weights folders."""
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
-        files += [pair.folders[kind] / name for kind in ("ae", "vae") if pair.graphs.get(kind)
-                  for name in (ENCODER_FILE, DECODER_FILE)]
-    gr.set_static_paths(files)
+        for kind in ("ae", "vae"):
+            if pair.graphs.get(kind):
+                for name in (ENCODER_FILE, DECODER_FILE):
+                    shutil.copyfile(pair.folders[kind] / name, served_graph(page_folder, dataset, kind, name))
+    gr.set_static_paths([STATIC, page_folder])
 
 
 def preload_head() -> str:
