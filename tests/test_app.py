@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -300,3 +301,16 @@ def test_a_refused_input_is_one_log_line_not_a_traceback(client, capfd, caplog, 
     assert "Traceback" not in capfd.readouterr().err
     refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
     assert len(refused) == 1 and "\n" not in refused[0], refused
+
+
+def test_the_queue_does_not_rebuild_its_monitoring_summary_after_every_event(handlers, monkeypatch):
+    """Gradio's queue rebuilds a pandas summary of its recent events after each one unless told otherwise; the app
+    tells it to every QUEUE_SUMMARY_EVERY events (a setting of the operator's own still wins)."""
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    demo = app_module.build_demo(handlers.explorer)
+    assert demo._queue.ANAYLTICS_CACHE_FREQUENCY == app_module.QUEUE_SUMMARY_EVERY >= 1000
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")
+    assert app_module.build_demo(handlers.explorer)._queue.ANAYLTICS_CACHE_FREQUENCY == 7
+    for thread in threading.enumerate():  # each demo renders its maps in a thread: not left running at exit
+        if thread.name == "render-maps":
+            thread.join()

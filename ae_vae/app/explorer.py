@@ -148,10 +148,10 @@ class Explorer:
         x = torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
         ae_out = pair.ae.decode(pair.ae.encode(x))
         posterior = pair.vae.encode(x)
-        vae_out = pair.vae.decode(posterior.mode())
         generator = torch.Generator().manual_seed(int(seed))
-        z = torch.cat([posterior.sample(generator) for _ in range(POSTERIOR_SAMPLES)])
-        samples = pair.vae.decode(z)
+        z = torch.cat([posterior.mode(), *[posterior.sample(generator) for _ in range(POSTERIOR_SAMPLES)]])
+        decoded = pair.vae.decode(z)  # the mean and the samples in one call: one pass of the network, not two
+        vae_out, samples = decoded[:1], decoded[1:]
         return Reconstruction(
             model_input=to_uint8(x[0, 0]), ae=to_uint8(ae_out[0, 0]), vae=to_uint8(vae_out[0, 0]),
             vae_samples=image_grid(samples, ncol=POSTERIOR_SAMPLES),
