@@ -123,14 +123,14 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                     vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id="vae-recon")
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
                 errors = gr.Markdown(label="reconstruction errors")
-                neighbours_panel(handlers, dataset, pad, upload, current_input)
+                neighbours, k = neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
                 typical_numbers = gr.JSON(visible=False, label="typicality per model")  # /typicality's output
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
         examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
                                      allow_preview=False, elem_id="examples")
-        walk_panel(handlers, dataset, pad, upload, current_input)
+        walk = walk_panel(handlers, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
@@ -141,8 +141,10 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
-    current_input.change(handlers.typicality_line, [current_input, dataset], typical, show_progress="hidden",
-                         **PRIVATE)
+    # each new drawing (or none), the rest of the tab in one answer with its images inside: typicality, neighbours,
+    # the walk back at 0 (DrawHandlers.after_drawing)
+    current_input.change(handlers.after_drawing, [current_input, dataset, k], [typical, *neighbours, *walk],
+                         show_progress="hidden", postprocess=False, **PRIVATE)
     pad.change(pad_events.live, [pad, dataset, source, fill], [*outputs, source, status], show_progress="hidden",
                trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
                postprocess=False, **PRIVATE)  # images inline: drawing_pad.inline_png
@@ -282,8 +284,9 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
 
 
 def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
-                     current_input: gr.State) -> None:
-    """The drawing's k nearest stored images (test and training) in each latent space, after every drawing."""
+                     current_input: gr.State) -> tuple[list[gr.Component], gr.Slider]:
+    """The drawing's k nearest stored images (test and training) in each latent space, after every drawing (the
+    event is draw_tab's); returns the outputs (both galleries, the vote) and k."""
     with gr.Group(elem_classes="neighbours-panel"):
         galleries = []
         for kind in ("AE", "VAE"):
@@ -298,15 +301,16 @@ def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, up
                           min_width=200)
 
     outputs = [ae_gallery, vae_gallery, summary]
-    gr.on([k.release, current_input.change], handlers.neighbours_of_input, [current_input, dataset, k], outputs,
-          show_progress="hidden", **PRIVATE)
+    k.release(handlers.neighbours_of_input, [current_input, dataset, k], outputs, show_progress="hidden", **PRIVATE)
     # API only: a hidden trigger gives /neighbors the typed drawing inputs of /reconstruct (plus k)
     gr.Button(visible=False).click(handlers.neighbors, [pad, upload, dataset, k], outputs, api_name="neighbors")
+    return outputs, k
 
 
 def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
-               current_input: gr.State) -> None:
-    """Sliders moving the drawing's codes along each model's own first principal directions, decoded live."""
+               current_input: gr.State) -> list[gr.Component]:
+    """Sliders moving the drawing's codes along each model's own first principal directions, decoded live; returns
+    what a new drawing resets (the sliders and both images; the event is draw_tab's)."""
     with gr.Accordion("Walk your drawing's code: each model along its own principal directions (in σ of its "
                       "test codes)", open=True):
         with gr.Row():
@@ -320,12 +324,12 @@ def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: 
 
     gr.on([s.input for s in sliders], handlers.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
           trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    for trigger in (reset.click, current_input.change):
-        trigger(handlers.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
+    reset.click(handlers.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
                 **PRIVATE)
     gr.on(None, handlers.direction_text, dataset, labels, show_progress="hidden", **PRIVATE)  # on load and switch
     gr.Button(visible=False).click(handlers.traverse, [pad, upload, dataset, *sliders], [ae_walk, vae_walk],
                                    api_name="traverse")  # API only, as /neighbors
+    return [*sliders, ae_walk, vae_walk]
 
 
 def code_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,

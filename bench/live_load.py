@@ -8,6 +8,10 @@ sends the drawing so far at most every 100 ms with at most one frame in flight (
 `trigger_mode="always_last"`), then the final frame at pointer-up, pauses, clears the pad (one empty frame)
 and draws the next shape. Frames are the payloads `ae_vae.drawing_pad.encode_payload` makes of
 `bench.common.render_strokes` drawings, precomputed.
+
+With `follow_ups`, a client also sends what the browser sends after a frame that changes the drawing the other
+parts of the page use (the final frame, the clear): the events listening to that drawing's change (typicality,
+neighbours, the walk, the map's star), all joined at once and answered on one stream, their images fetched.
 """
 
 from __future__ import annotations
@@ -52,55 +56,102 @@ def stroke_frames(shape: str, scale: float) -> list[tuple[str, str]]:
     return frames
 
 
-def pad_event(http, url: str) -> tuple[int, int, list[int]]:
-    """fn_index of the pad's change event, the pad's component id, and the event's input ids (from /config)."""
+@dataclass(frozen=True)
+class PageEvents:
+    """What a simulated page sends: the pad's change event (its fn_index, the pad's id, its inputs as (id, type)),
+    and the events the page fires when a frame changes one of the pad event's State outputs (fn_index, trigger id,
+    inputs), with each component's value on a fresh page."""
+
+    pad_fn: int
+    pad_id: int
+    pad_inputs: list
+    follow_ups: list
+    values: dict
+
+
+def page_events(http, url: str) -> PageEvents:
+    """The pad's change event and its follow-ups, from /config."""
     config = http.get(url + "config").json()
     pad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
     dep = next(d for d in config["dependencies"] if [pad, "change"] in [list(t) for t in d["targets"]])
     kinds = {c["id"]: c["type"] for c in config["components"]}
-    return dep["id"], pad, [(i, kinds.get(i)) for i in dep["inputs"]]
+    states = [i for i in dep["outputs"] if kinds.get(i) == "state"]
+    follow_ups = [(d["id"], state, d["inputs"]) for d in config["dependencies"] for state in states
+                  if [state, "change"] in [list(t) for t in d["targets"]]]
+    values = {c["id"]: ("mnist" if c["type"] == "radio" else None if c["type"] == "state"
+                        else c.get("props", {}).get("value")) for c in config["components"]}
+    return PageEvents(dep["id"], pad, [(i, kinds.get(i)) for i in dep["inputs"]], follow_ups, values)
 
 
 class LiveClient:
-    """One page's session: `send(payload)` posts a frame and waits for its answer (and its images)."""
+    """One page's session: `send(payload)` posts a frame and waits for its answer (and its images);
+    `follow_up()` sends the events the page fires after a frame that changed the drawing."""
 
-    def __init__(self, http, url: str, fn_index: int, pad_id: int, inputs: list, fetch_images: bool):
-        self.http, self.url, self.fn_index, self.pad_id, self.inputs = http, url, fn_index, pad_id, inputs
+    def __init__(self, http, url: str, events: PageEvents, fetch_images: bool):
+        self.http, self.url, self.events = http, url, events
         self.session = uuid.uuid4().hex[:11]
         self.fetch_images = fetch_images
 
     def send(self, payload: str) -> None:
-        data = [payload if i == self.pad_id else "mnist" if kind == "radio" else None for i, kind in self.inputs]
-        joined = self.http.post(self.url + "gradio_api/queue/join", json={
-            "data": data, "event_data": None, "fn_index": self.fn_index, "trigger_id": self.pad_id,
-            "session_hash": self.session})
-        if joined.status_code != 200:
-            raise RuntimeError(f"queue/join answered {joined.status_code}: {joined.text[:200]}")
-        event_id = joined.json()["event_id"]
+        e = self.events
+        data = [payload if i == e.pad_id else "mnist" if kind == "radio" else None for i, kind in e.pad_inputs]
+        outputs = self._run([(e.pad_fn, e.pad_id, data)])[0]
+        status = outputs[-1] if isinstance(outputs[-1], str) else ""
+        if "⚠" in status:
+            raise RuntimeError(f"status: {status}")
+
+    def follow_up(self) -> None:
+        e = self.events
+        self._run([(fn, trigger, [e.values.get(i) for i in inputs]) for fn, trigger, inputs in e.follow_ups])
+
+    def _run(self, calls: list[tuple[int, int, list]]) -> list[list]:
+        """Join every call to the queue, then read their answers from one stream, as the browser does; each
+        call's output data, in order. Images sent as files (not inline as data URLs) are fetched."""
+        ids = []
+        for fn_index, trigger, data in calls:
+            joined = self.http.post(self.url + "gradio_api/queue/join", json={
+                "data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger,
+                "session_hash": self.session})
+            if joined.status_code != 200:
+                raise RuntimeError(f"queue/join answered {joined.status_code}: {joined.text[:200]}")
+            ids.append(joined.json()["event_id"])
+        answers: dict[str, list] = {}
         with self.http.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session}) as sse:
             for line in sse.iter_lines():
                 if not line.startswith("data:"):
                     continue
                 message = json.loads(line[5:])
-                if message.get("event_id") not in (None, event_id) or message.get("msg") != "process_completed":
+                if message.get("event_id") not in ids or message.get("msg") != "process_completed":
                     continue
                 if not message.get("success"):
-                    raise RuntimeError(f"frame failed: {str(message.get('output'))[:200]}")
-                outputs = message["output"]["data"]
-                break
+                    raise RuntimeError(f"event failed: {str(message.get('output'))[:200]}")
+                answers[message["event_id"]] = message["output"]["data"]
+                if len(answers) == len(ids):
+                    break
             else:
-                raise RuntimeError("the answer stream closed without the frame's answer")
-        status = outputs[-1] if isinstance(outputs[-1], str) else ""
-        if "⚠" in status:
-            raise RuntimeError(f"status: {status}")
-        if self.fetch_images:  # images sent as files (not inline as data URLs) are fetched, as the browser does
-            for item in outputs:
-                if isinstance(item, dict) and str(item.get("url", "")).startswith("http"):
-                    self.http.get(item["url"]).raise_for_status()
+                raise RuntimeError("the answer stream closed before every answer")
+        outputs = [answers[i] for i in ids]
+        if self.fetch_images:
+            for item in _files(outputs):
+                self.http.get(item["url"]).raise_for_status()
+        return outputs
+
+
+def _files(value):
+    """Every file value (a dict with an http url) inside an answer, galleries included."""
+    if isinstance(value, dict):
+        if str(value.get("url", "")).startswith("http"):
+            yield value
+        else:
+            for v in value.values():
+                yield from _files(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _files(v)
 
 
 def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, result: ClientResult, index: int,
-               live_frames: bool = True) -> None:
+               live_frames: bool = True, follow_ups: bool = False) -> None:
     """Strokes, one after another, until `stop_at` (a final frame in flight is still awaited). Without
     `live_frames` a stroke sends only its final frame at pointer-up, as a page that reconstructs in itself does."""
     n = index
@@ -130,6 +181,8 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
                 result.frame_s.append(answered - now)
                 if final:
                     result.final_s.append(answered - up)
+                    if follow_ups:
+                        client.follow_up()
             except Exception as exc:  # noqa: BLE001 - every failure counts
                 result.errors.append(f"{exc.__class__.__name__}: {exc}")
             if final:
@@ -139,27 +192,31 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
         try:
             client.send("")
             result.clears += 1
+            if follow_ups:
+                client.follow_up()
         except Exception as exc:  # noqa: BLE001
             result.errors.append(f"clear: {exc.__class__.__name__}: {exc}")
         time.sleep(PAUSE_S)
 
 
-def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True, live_frames: bool = True) -> dict:
+def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True, live_frames: bool = True,
+                  follow_ups: bool = False) -> dict:
     """`clients` simulated pages drawing for `seconds`; the summary the load test prints. Without `live_frames`
-    the pages send only each stroke's final frame (and the clear), as pages running the models themselves do."""
+    the pages send only each stroke's final frame (and the clear), as pages running the models themselves do;
+    with `follow_ups`, also the events a page fires after each of those (see the module's docstring)."""
     import httpx
 
     strokes = [stroke_frames(shape, scale) for shape in SHAPES for scale in (0.7, 1.0)]
     with httpx.Client(timeout=60) as probe:
-        fn_index, pad_id, inputs = pad_event(probe, url)
+        events = page_events(probe, url)
     results = [ClientResult() for _ in range(clients)]
     start = time.perf_counter()
     stop_at = start + seconds
 
     def worker(i: int) -> None:
         with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=4)) as http:
-            draw_until(LiveClient(http, url, fn_index, pad_id, inputs, fetch_images), strokes, stop_at, results[i], i,
-                       live_frames)
+            draw_until(LiveClient(http, url, events, fetch_images), strokes, stop_at, results[i], i, live_frames,
+                       follow_ups)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:

@@ -16,6 +16,7 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
 from ae_vae.app.draw import empty_pad_message
+from ae_vae.app.gradio_io import inline_png
 from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,
@@ -29,7 +30,6 @@ from ae_vae.app.pad import (
     drawing_pad,
     encode_payload,
     framing_difference,
-    inline_png,
     sketch_value,
 )
 from ae_vae.errors import InputError

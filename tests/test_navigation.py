@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import colorsys
 import io
 from pathlib import Path
@@ -532,6 +533,31 @@ def test_handlers_before_any_drawing(explorer, tmp_path):
         nav.neighbors(None, None, "mnist")
     table = nav.direction_text("mnist")
     assert table.count("\n| ") == 3 and "direction 1 (" in table
+
+
+def test_after_a_drawing_one_answer_holds_what_three_handlers_give_with_the_images_inside(explorer, tmp_path):
+    """The page's one event after each new drawing: the typicality line, both galleries and the vote, the walk at 0,
+    as the separate handlers (and the API) give them, but each image as a data URL in the answer, not a file."""
+    nav = DrawHandlers(explorer, OutputFiles(tmp_path / "outputs"))
+    drawing = explorer.models("mnist").vae_maps.images[17]
+    typical, ae, vae, summary, *sliders, ae_walk, vae_walk = nav.after_drawing(drawing, "mnist", 4)
+    assert not any((tmp_path / "outputs").iterdir())  # no file written: nothing for the page to fetch
+    assert typical == nav.typicality_line(drawing, "mnist")
+    files_ae, files_vae, files_summary = nav.neighbours_of_input(drawing, "mnist", 4)
+    assert summary == files_summary and sliders == [0.0, 0.0, 0.0]
+
+    def pixels(value):  # an inline image's pixels, or a file's
+        if isinstance(value, dict):
+            assert value["path"] is None and value["url"].startswith("data:image/png;base64,")
+            return np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
+        return np.asarray(Image.open(value))
+
+    for inline, files in ((ae, files_ae), (vae, files_vae)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in files] and len(inline) == 4
+        assert all(np.array_equal(pixels(i["image"]), pixels(f)) for i, (f, _) in zip(inline, files))
+    walk_files = nav.reset_walk(drawing, "mnist")[3:]
+    assert all(np.array_equal(pixels(a), pixels(b)) for a, b in zip((ae_walk, vae_walk), walk_files))
+    assert nav.after_drawing(None, "mnist") == ("", [], [], NEIGHBOURS_HINT, 0.0, 0.0, 0.0, None, None)
 
 
 def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path):

@@ -126,7 +126,9 @@ class DrawHandlers(TabHandlers):
         and a one-line vote per model."""
         return self.neighbours_of(drawing_sent(sketch, image), dataset, k)
 
-    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> tuple[list, list, str]:
+    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS, inline: bool = False
+                      ) -> tuple[list, list, str]:
+        """Both galleries and the vote; `inline` gives the galleries as their data, images inside (`image_value`)."""
         found = self.explorer.neighbours(drawing_made(drawing), dataset, k)
         names = CLASS_NAMES[self.explorer.models(dataset).dataset]
         galleries, lines = [], []
@@ -137,18 +139,20 @@ class DrawHandlers(TabHandlers):
                 line += (" (Neighbours unavailable for this folder: its embeddings.safetensors stores no images; "
                          f"`python -m ae_vae store-points <{model} folder> --data-dir DIR` adds them.)")
             else:
-                galleries.append([(self.files.png(img), names[int(label)])
+                galleries.append([{"image": self.image_value(img, inline=True), "caption": names[int(label)]} if inline
+                                  else (self.image_value(img), names[int(label)])
                                   for img, label in zip(near.images, near.labels)])
             lines.append(line)
         return galleries[0], galleries[1], "\n\n".join(lines)
 
-    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS,
+                            inline: bool = False):
         """After every new drawing: its neighbours; problems on the summary line instead of a pop-up. No drawing
         (cleared, or an upload that failed) empties them: nothing on screen belongs to an earlier input."""
         if model_input is None:
             return [], [], NEIGHBOURS_HINT
         try:
-            return self.neighbours_of(model_input, dataset, k)
+            return self.neighbours_of(model_input, dataset, k, inline)
         except InputError as exc:
             return gr.skip(), gr.skip(), f"⚠️ {exc}"
 
@@ -161,10 +165,10 @@ class DrawHandlers(TabHandlers):
         along each model's own i-th principal direction, decoded (AE image, VAE image)."""
         return self.walked(drawing_sent(sketch, image), dataset, pc1, pc2, pc3)
 
-    def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0
-               ) -> tuple[str, str]:
+    def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0,
+               inline: bool = False) -> tuple[str | dict, str | dict]:
         ae, vae = self.explorer.walk(drawing_made(drawing), dataset, [pc1, pc2, pc3])
-        return self.files.png(ae), self.files.png(vae)
+        return self.image_value(ae, inline), self.image_value(vae, inline)
 
     @user_errors
     def walk_input(self, model_input: np.ndarray | None, dataset: str, pc1: float, pc2: float, pc3: float):
@@ -173,14 +177,25 @@ class DrawHandlers(TabHandlers):
             return gr.skip(), gr.skip()
         return self.walked(model_input, dataset, pc1, pc2, pc3)
 
-    def reset_walk(self, model_input: np.ndarray | None, dataset: str):
+    def reset_walk(self, model_input: np.ndarray | None, dataset: str, inline: bool = False):
         """A new drawing (or Reset): the sliders back to 0 and the plain reconstructions."""
         if model_input is None:
             return 0.0, 0.0, 0.0, None, None
         try:
-            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset))
+            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset, inline=inline))
         except InputError:
             return 0.0, 0.0, 0.0, gr.skip(), gr.skip()
+
+    # ------------------------------------------------------------------ a new drawing
+
+    def after_drawing(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+        """A new drawing (or none: cleared, a failed upload): the rest of the tab in one answer, the typicality
+        line, both neighbour galleries and their vote, and the walk back at 0, images inside it. One event per
+        drawing instead of three, and none of its 2k + 2 images fetched as files: the page's events after each
+        drawing were most of the server's work per stroke (`bench/page_inference.py`). Registered with
+        `postprocess=False`."""
+        return (self.typicality_line(model_input, dataset), *self.neighbours_of_input(model_input, dataset, k, True),
+                *self.reset_walk(model_input, dataset, inline=True))
 
     def direction_text(self, dataset: str) -> str:
         """What each slider's direction does, per model (a Markdown table)."""

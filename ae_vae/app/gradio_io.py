@@ -5,6 +5,7 @@ Nothing here knows the models; `ae_vae.handlers` and `app.py` build on it.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
@@ -114,9 +115,28 @@ class OutputFiles:
                 continue
 
     def png(self, image: np.ndarray) -> str:
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(image)).save(buffer, format="png")
-        return self.write(buffer.getvalue(), ".png")
+        return self.write(png_bytes(image), ".png")
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def inline_png(image: np.ndarray) -> dict:
+    """An image value the page shows without fetching a file: Gradio's image data with the PNG as a base64
+    data URL in `url` (how Gradio itself sends SVGs). For an event registered with `postprocess=False`, whose
+    outputs are only shown (an input component would look for the file).
+
+    A 28x28 PNG is ~0.3 KB: inline, it arrives with the answer. As a file, it is written, copied into Gradio's
+    cache and fetched by the browser: one more request per image, and 0.1-0.25 s more from the answer to the
+    image on screen under load.
+    """
+    data = png_bytes(image)
+    return {"path": None, "url": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+            "orig_name": "image.png", "mime_type": "image/png", "size": len(data), "is_stream": False,
+            "meta": {"_type": "gradio.FileData"}}
 
 
 def readable_upload(component: gr.Image) -> gr.Image:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..data import CLASS_NAMES
 from ..errors import InputError
 from .explorer import Explorer
-from .gradio_io import OutputFiles
+from .gradio_io import OutputFiles, inline_png
 
 
 def drawing_sent(sketch: Any, image: Any) -> Any:
@@ -38,6 +40,11 @@ class TabHandlers:
     def __init__(self, explorer: Explorer, files: OutputFiles):
         self.explorer = explorer
         self.files = files
+
+    def image_value(self, image: np.ndarray, inline: bool = False) -> str | dict:
+        """An output image: a file Gradio serves (what API clients get), or, for the page's own events run with
+        `postprocess=False`, the image inside the answer (`inline_png`: nothing more to fetch)."""
+        return inline_png(image) if inline else self.files.png(image)
 
     def examples_for(self, dataset: str) -> list[tuple[str, str]]:
         """The bundled test-set examples of a data set with their class names (gallery items)."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -39,11 +38,11 @@ import gradio as gr
 import numpy as np
 from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
-from PIL import Image
 
 from ..errors import InputError
 from .draw import DRAW_OUTPUTS, empty_pad_message
 from .explorer import Explorer
+from .gradio_io import inline_png
 from .page import STATIC
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
@@ -162,22 +161,6 @@ def sketch_value(value: Any) -> dict | None:
     if frame is None:
         return None
     return {"background": None, "layers": [], "composite": frame.image(), "phase": frame.phase}
-
-
-def inline_png(image: np.ndarray) -> dict:
-    """An image value the page shows without fetching a file: Gradio's image data with the PNG as a base64
-    data URL in `url` (how Gradio itself sends SVGs). For an event registered with `postprocess=False`.
-
-    A frame's three 28x28 PNGs are ~1 KB: inline, they arrive with the answer. As files, each was written,
-    copied into Gradio's cache and fetched by the browser: 3 more requests per frame, and 0.1-0.25 s more
-    from the answer to the image on screen under load.
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image)).save(buffer, format="png")
-    data = buffer.getvalue()
-    return {"path": None, "url": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
-            "orig_name": "drawing.png", "mime_type": "image/png", "size": len(data), "is_stream": False,
-            "meta": {"_type": "gradio.FileData"}}
 
 
 class PadEvents:
