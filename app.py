@@ -147,7 +147,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                          show_progress="hidden", postprocess=False, **PRIVATE)
     pad.change(pad_events.live, [pad, dataset, source, fill], [*outputs, source, status], show_progress="hidden",
                trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
-               postprocess=False, **PRIVATE)  # images inline: drawing_pad.inline_png
+               postprocess=False, **PRIVATE)  # images inline: gradio_io.inline_png
     upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status], **PRIVATE)
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
     fill.change(*refresh, **PRIVATE)
