@@ -67,7 +67,10 @@ CSS = """
 .captioned-gallery { height: auto !important; }
 /* before any drawing the neighbour panel is its one line of help, not two empty boxes */
 .neighbours-panel:not(:has(.thumbnail-item)) .captioned { display: none !important; }
-@media (max-width: 640px) {  /* a phone: thumbnails a finger can hit */
+/* tables (error table, the Sample lesson's figures) break between words, never inside a number */
+.prose td, .prose th { overflow-wrap: normal !important; word-break: normal !important; }
+@media (max-width: 640px) {  /* a phone: thumbnails a finger can hit; tables in a smaller type, scrolled if wider */
+  .prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; font-size: 0.8em; }
   #examples .grid-container, #interp-examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
   .neighbours .grid-container { grid-template-columns: repeat(min(var(--grid-cols), 4), minmax(0, 1fr)) !important; }
 }

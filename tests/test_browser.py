@@ -621,3 +621,36 @@ def test_the_small_galleries_show_every_thumbnail_and_caption_whole(app_url, vie
                 ".length).join(', ') + '; ' + document.getElementById('neighbours-summary').innerText") +
                 f"; status {wait_status(page, timeout_s=0.5)!r}")
         assert page.evaluate(GALLERY_PROBLEMS_JS, ["examples", "ae-neighbours", "vae-neighbours"]) == []
+
+
+BROKEN_WORDS_JS = """(selector) => {
+  const broken = [];
+  for (const cell of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index); range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def test_on_a_phone_no_word_or_number_in_a_table_is_split_across_lines(app_url):
+    """The Sample tab's figures at 390x844: each word and number of the table whole on one line (a table wider than
+    the column scrolls sideways instead)."""
+    with chromium(viewport=(390, 844)) as page:
+        page.set_default_timeout(30_000)
+        open_app(page, app_url)
+        page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=30_000)
+        open_tab(page, "Sample")
+        page.wait_for_function("() => [...document.querySelectorAll('table')].some(t => t.innerText.includes('mixture')"
+                               " && t.getClientRects().length)", timeout=RECON_TIMEOUT_MS)
+        cells = page.evaluate("() => [...document.querySelectorAll('td, th')].filter(c => c.getClientRects().length)"
+                              ".length")
+        assert cells > 0
+        assert page.evaluate(BROKEN_WORDS_JS, "td, th") == []
