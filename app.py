@@ -113,7 +113,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     moves, where `page` says it can). Returns the components other tabs read (the current model input) and the
     dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
-    pad_events = PadEvents(handlers.explorer)
+    pad_events = PadEvents(handlers)
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
@@ -137,26 +137,33 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
         code_panel(handlers, dataset, pad, upload, current_input)
 
     outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
+    described = [typical, *neighbours, *walk]  # DrawHandlers.described
+    # a new drawing other than the pad's (or none): the rest of the tab once its reconstructions are in, one answer
+    describe = (handlers.after_drawing, [current_input, dataset, k], described)
+    quiet = {"show_progress": "hidden", "postprocess": False, **PRIVATE}
     run.click(handlers.reconstruct_button, [pad, upload, dataset, source, fill], [*outputs, source, status],
-              **PRIVATE)
+              **PRIVATE).then(*describe, **quiet)
     # API only: /reconstruct raises its problems as errors; the button above says them on the status line.
     api_reconstruct.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
-    # each new drawing (or none), the rest of the tab in one answer with its images inside: typicality, neighbours,
-    # the walk back at 0 (DrawHandlers.after_drawing)
-    current_input.change(handlers.after_drawing, [current_input, dataset, k], [typical, *neighbours, *walk],
-                         show_progress="hidden", postprocess=False, **PRIVATE)
-    pad.change(pad_events.live, [pad, dataset, source, fill], [*outputs, source, status], show_progress="hidden",
-               trigger_mode="always_last", concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
-               postprocess=False, **PRIVATE)  # images inline: gradio_io.inline_png
-    upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status], **PRIVATE)
+    # the pad: queued frames while the server draws, one plain request per stroke while the page does (pad.py);
+    # each final frame answers the whole tab, images inline (gradio_io.inline_png)
+    pad_outputs = [*outputs, source, status, *described]
+    pad_inputs = [pad, dataset, source, fill, k]
+    pad.input(pad_events.frame, pad_inputs, pad_outputs, show_progress="hidden", trigger_mode="always_last",
+              concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing", postprocess=False, **PRIVATE)
+    pad.submit(pad_events.frame, pad_inputs, pad_outputs, show_progress="hidden", trigger_mode="always_last",
+               queue=False, postprocess=False, **PRIVATE)
+    upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status],
+                  **PRIVATE).then(*describe, **quiet)
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
-    fill.change(*refresh, **PRIVATE)
-    examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE)
+    fill.change(*refresh, **PRIVATE).then(*describe, **quiet)
+    examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE).then(
+        *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
-            "refresh": refresh}
+            "refresh": refresh, "describe": describe}
 
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
@@ -282,8 +289,11 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
             vae_manifold = output_image("VAE decoded over its PCA plane")
 
     outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
-    gr.on([run.click, tab.select], handlers.embedding, [dataset, mark], outputs, api_name="embedding")
-    current_input.change(handlers.mark_value, current_input, mark, show_progress="hidden", **PRIVATE)
+    starred = gr.State(None)  # the drawing last put on the star
+    run.click(handlers.embedding, [dataset, mark], outputs, api_name="embedding")
+    # the tab opened: the star follows the Draw tab's drawing (checked here, not sent after every stroke)
+    tab.select(handlers.star_on_visit, [current_input, starred], [mark, starred], show_progress="hidden",
+               **PRIVATE).then(handlers.embedding, [dataset, mark], outputs, **PRIVATE)
 
 
 def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
@@ -419,7 +429,9 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
             interp["switch_dataset"], dataset, [interp["examples"], *interp["pair"]], **PRIVATE)
         refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
-        for fn, inputs, outputs in (draw["refresh"], *refreshes):
+        switched = switched.then(*draw["refresh"], **PRIVATE).then(*draw["describe"], show_progress="hidden",
+                                                                    postprocess=False, **PRIVATE)
+        for fn, inputs, outputs in refreshes:
             switched = switched.then(fn, inputs, outputs, **PRIVATE)
         loaded = demo.load(*interp["default_pair"], **PRIVATE)
         for step in refreshes:

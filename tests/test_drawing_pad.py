@@ -15,8 +15,8 @@ import torch
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
-from ae_vae.app.draw import empty_pad_message
-from ae_vae.app.gradio_io import inline_png
+from ae_vae.app.draw import DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
+from ae_vae.app.gradio_io import OutputFiles, inline_png
 from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,
@@ -25,6 +25,7 @@ from ae_vae.app.pad import (
     MAX_SIDE,
     PAD_SIZE,
     PAYLOAD_TOLERANCE,
+    PHASES,
     PadEvents,
     decode_payload,
     drawing_pad,
@@ -194,33 +195,57 @@ def test_a_shipped_judge_classifies_both_the_same():
     assert same.float().mean() >= 0.95, same
 
 
-# ---------------------------------------------------------------- the live event
+# ---------------------------------------------------------------- the pad's frames
 
 @pytest.fixture(scope="module")
-def events() -> PadEvents:
+def events(tmp_path_factory) -> PadEvents:
     missing = missing_weights(DEFAULT_WEIGHTS_DIR)
     if missing:
         pytest.skip(f"no bundled weights for {missing}")
     from ae_vae.app.sources import load_explorer
 
-    return PadEvents(load_explorer(None, DEFAULT_WEIGHTS_DIR))
+    files = OutputFiles(tmp_path_factory.mktemp("outputs"))
+    return PadEvents(DrawHandlers(load_explorer(None, DEFAULT_WEIGHTS_DIR), files))
 
 
 def seven(phase: str) -> dict:
     return sketch_value(encode_payload(render_strokes([shape_on_canvas("7")]), phase))
 
 
+def shown(value: dict) -> np.ndarray:
+    """An inline image's pixels."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
+
+
 def test_live_frames_update_the_reconstructions_and_the_final_frame_everything(events):
     skip = gr.skip()
-    live = events.live(seven("live"), "mnist", None)
-    assert len(live) == 8 and live[3:6] == (skip, skip, skip) and live[6:] == ("pad", LIVE_STATUS)
-    final = events.live(seven("final"), "mnist", "pad")
+    live = events.frame(seven("live"), "mnist", None)
+    assert len(live) == DRAW_OUTPUTS + 2 + DESCRIBED_OUTPUTS and live[3:6] == (skip, skip, skip) and live[6:8] == ("pad", LIVE_STATUS)
+    assert live[8:] == (skip,) * DESCRIBED_OUTPUTS  # nothing else while the pen moves
+    final = events.frame(seven("final"), "mnist", "pad", False, 4)
     assert final[:3] == live[:3]  # same ink, same images
-    assert "AE" in final[4] and final[5].shape == (28, 28) and final[6:] == ("pad", DONE_STATUS)
-    shown = [np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
-             for value in final[:4]]
-    assert [image.shape for image in shown[:3]] == [(28, 28)] * 3 and shown[3].shape[0] == 32
-    assert np.array_equal(shown[0], final[5])  # the model input shown is the one other tabs get
+    assert "AE" in final[4] and final[5].shape == (28, 28) and final[6:8] == ("pad", DONE_STATUS)
+    images = [shown(value) for value in final[:4]]
+    assert [image.shape for image in images[:3]] == [(28, 28)] * 3 and images[3].shape[0] == 32
+    assert np.array_equal(images[0], final[5])  # the model input shown is the one other tabs get
+
+
+def test_a_final_frame_answers_what_the_handlers_give_for_its_drawing(events, tmp_path):
+    """Typicality, both galleries and their vote, the walk back at 0: as the Draw tab's handlers (and the API) give
+    them for the same model input, in the same answer, images inside it and no file written."""
+    final = events.frame(seven("final"), "mnist", "pad", False, 4)
+    drawing, (typical, ae, vae, vote, *sliders, ae_walk, vae_walk) = final[5], final[8:]
+    handlers = DrawHandlers(events.explorer, OutputFiles(tmp_path / "outputs"))
+    assert typical == handlers.typicality_line(drawing, "mnist") and "AE: " in typical
+    files_ae, files_vae, files_vote = handlers.neighbours_of_input(drawing, "mnist", 4)
+    assert vote == files_vote and sliders == [0.0, 0.0, 0.0]
+    for inline, files in ((ae, files_ae), (vae, files_vae)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in files] and len(inline) == 4
+        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, files))
+    walked = [np.asarray(Image.open(f)).astype(int) for f in handlers.reset_walk(drawing, "mnist")[3:]]
+    assert all(np.abs(shown(a).astype(int) - b).max() <= 1 for a, b in zip((ae_walk, vae_walk), walked))
+    assert np.array_equal(shown(ae_walk), shown(final[1]))  # at 0 the walk shows the reconstructions
+    assert not any(events.handlers.files.folder.iterdir())  # the pad's answers write no file: nothing to fetch
 
 
 def test_inline_images_are_not_files_gradio_would_move():
@@ -228,14 +253,18 @@ def test_inline_images_are_not_files_gradio_would_move():
     assert value["url"].startswith("data:image/png;base64,") and not is_file_obj_with_meta(value)
 
 
-def test_a_drawing_that_cannot_be_reconstructed_empties_the_outputs_and_says_why(events):
-    flat = {"background": None, "layers": [], "composite": np.zeros((12, 12, 4), np.uint8), "phase": "live"}
-    outputs = events.live(flat, "mnist", "pad")
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_drawing_that_cannot_be_reconstructed_empties_the_outputs_and_says_why(events, phase):
+    flat = {"background": None, "layers": [], "composite": np.zeros((12, 12, 4), np.uint8), "phase": phase}
+    outputs = events.frame(flat, "mnist", "pad")
     assert outputs[:6] == (None, None, None, None, "", None) and "No ink" in outputs[7]
+    assert outputs[8:] == NOTHING_DESCRIBED  # nothing on screen belongs to an earlier drawing
 
 
 def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
-    assert events.live(None, "mnist", "pad") == (None, None, None, None, "", None, None, empty_pad_message("mnist"))
-    assert "draw a garment" in events.live(None, "fashion_mnist", "pad")[-1]
-    kept = events.live(None, "mnist", "upload")
+    emptied = events.frame(None, "mnist", "pad")
+    assert emptied == (None, None, None, None, "", None, None, empty_pad_message("mnist"), *NOTHING_DESCRIBED)
+    assert "draw a garment" in events.frame(None, "fashion_mnist", "pad")[7]
+    kept = events.frame(None, "mnist", "upload")
     assert kept[:7] == (gr.skip(),) * 7 and kept[7] == empty_pad_message("mnist")
+    assert kept[8:] == (gr.skip(),) * DESCRIBED_OUTPUTS

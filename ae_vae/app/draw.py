@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
+from .explorer import DrawingAnalysis
 from .gradio_io import user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
 
@@ -23,6 +24,9 @@ DEFAULT_NEIGHBOURS = 8
 # the neighbour panel's line while there is no drawing (before the first, after Clear or a failed upload)
 NEIGHBOURS_HINT = "Draw, upload or click an example: its nearest real images in each model's latent space show here."
 WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
+# `DrawHandlers.described`'s outputs: typicality line, AE and VAE neighbours, their vote, the walk's sliders and images
+DESCRIBED_OUTPUTS = 4 + WALK_SLIDERS + 2
+NOTHING_DESCRIBED = ("", [], [], NEIGHBOURS_HINT, *[0.0] * WALK_SLIDERS, None, None)  # no drawing: nothing left over
 
 
 def empty_pad_message(dataset: str) -> str:
@@ -108,9 +112,15 @@ class DrawHandlers(TabHandlers):
         if model_input is None:
             return ""
         try:
-            result = self.explorer.typicality(model_input, dataset)
+            return self._typicality_text(self.explorer.typicality(model_input, dataset))
         except InputError as exc:
-            return f"Typicality unavailable: {exc}"
+            return self._typicality_text(str(exc))
+
+    @staticmethod
+    def _typicality_text(result: dict[str, Any] | str) -> str:
+        """`Explorer.typicality`'s answer (or why there is none) as the line under the reconstructions."""
+        if isinstance(result, str):
+            return f"Typicality unavailable: {result}"
         subject = SUBJECTS[result["dataset"]]
         parts = [f"{kind.upper()}: {typical_words(result[kind]['percentile'], subject)}" for kind in ("ae", "vae")]
         return "**How typical is your drawing's code** (density under each model's fitted prior): " + \
@@ -126,10 +136,14 @@ class DrawHandlers(TabHandlers):
         and a one-line vote per model."""
         return self.neighbours_of(drawing_sent(sketch, image), dataset, k)
 
-    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS, inline: bool = False
-                      ) -> tuple[list, list, str]:
-        """Both galleries and the vote; `inline` gives the galleries as their data, images inside (`image_value`)."""
-        found = self.explorer.neighbours(drawing_made(drawing), dataset, k)
+    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> tuple[list, list, str]:
+        """Both galleries (image files) and the vote."""
+        return self._neighbour_outputs(self.explorer.neighbours(drawing_made(drawing), dataset, k), dataset, False)
+
+    def _neighbour_outputs(self, found: dict, dataset: str, inline: bool) -> tuple[list, list, str]:
+        """`Explorer.neighbours`'s answer as the two galleries (captioned with the class names) and the vote; `inline`
+        gives each gallery as its data with the images inside (`image_value`), for events run with
+        `postprocess=False`."""
         names = CLASS_NAMES[self.explorer.models(dataset).dataset]
         galleries, lines = [], []
         for model, (near, vote) in found.items():
@@ -145,14 +159,13 @@ class DrawHandlers(TabHandlers):
             lines.append(line)
         return galleries[0], galleries[1], "\n\n".join(lines)
 
-    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS,
-                            inline: bool = False):
-        """After every new drawing: its neighbours; problems on the summary line instead of a pop-up. No drawing
+    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+        """k moved: the current drawing's neighbours; problems on the summary line instead of a pop-up. No drawing
         (cleared, or an upload that failed) empties them: nothing on screen belongs to an earlier input."""
         if model_input is None:
             return [], [], NEIGHBOURS_HINT
         try:
-            return self.neighbours_of(model_input, dataset, k, inline)
+            return self.neighbours_of(model_input, dataset, k)
         except InputError as exc:
             return gr.skip(), gr.skip(), f"⚠️ {exc}"
 
@@ -165,10 +178,10 @@ class DrawHandlers(TabHandlers):
         along each model's own i-th principal direction, decoded (AE image, VAE image)."""
         return self.walked(drawing_sent(sketch, image), dataset, pc1, pc2, pc3)
 
-    def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0,
-               inline: bool = False) -> tuple[str | dict, str | dict]:
+    def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0
+               ) -> tuple[str, str]:
         ae, vae = self.explorer.walk(drawing_made(drawing), dataset, [pc1, pc2, pc3])
-        return self.image_value(ae, inline), self.image_value(vae, inline)
+        return self.files.png(ae), self.files.png(vae)
 
     @user_errors
     def walk_input(self, model_input: np.ndarray | None, dataset: str, pc1: float, pc2: float, pc3: float):
@@ -177,25 +190,36 @@ class DrawHandlers(TabHandlers):
             return gr.skip(), gr.skip()
         return self.walked(model_input, dataset, pc1, pc2, pc3)
 
-    def reset_walk(self, model_input: np.ndarray | None, dataset: str, inline: bool = False):
-        """A new drawing (or Reset): the sliders back to 0 and the plain reconstructions."""
+    def reset_walk(self, model_input: np.ndarray | None, dataset: str):
+        """The walk's Reset button: the sliders back to 0 and the plain reconstructions."""
         if model_input is None:
             return 0.0, 0.0, 0.0, None, None
         try:
-            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset, inline=inline))
+            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset))
         except InputError:
             return 0.0, 0.0, 0.0, gr.skip(), gr.skip()
 
     # ------------------------------------------------------------------ a new drawing
 
     def after_drawing(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
-        """A new drawing (or none: cleared, a failed upload): the rest of the tab in one answer, the typicality
-        line, both neighbour galleries and their vote, and the walk back at 0, images inside it. One event per
-        drawing instead of three, and none of its 2k + 2 images fetched as files: the page's events after each
-        drawing were most of the server's work per stroke (`bench/page_inference.py`). Registered with
-        `postprocess=False`."""
-        return (self.typicality_line(model_input, dataset), *self.neighbours_of_input(model_input, dataset, k, True),
-                *self.reset_walk(model_input, dataset, inline=True))
+        """A new drawing from an upload, an example, the Reconstruct button or a switch of data set or framing (or
+        none: a failed upload): the rest of the tab in one answer, images inside it (registered with
+        `postprocess=False`): `described`'s outputs. (The pad's frames carry them in their own answer.)"""
+        if model_input is None:
+            return NOTHING_DESCRIBED
+        try:
+            return self.described(self.explorer.analyse(model_input, dataset, k), dataset, inline=True)
+        except InputError as exc:
+            return ("", gr.skip(), gr.skip(), f"⚠️ {exc}", 0.0, 0.0, 0.0, gr.skip(), gr.skip())
+
+    def described(self, analysis: DrawingAnalysis, dataset: str, inline: bool = False) -> tuple:
+        """What the tab shows of a drawing besides its reconstructions (`DESCRIBED_OUTPUTS` of them): the typicality
+        line, both neighbour galleries and their vote, the walk's sliders back at 0 and its images (at 0, the
+        reconstructions themselves)."""
+        rec = analysis.reconstruction
+        return (self._typicality_text(analysis.typicality),
+                *self._neighbour_outputs(analysis.neighbours, dataset, inline),
+                0.0, 0.0, 0.0, self.image_value(rec.ae, inline), self.image_value(rec.vae, inline))
 
     def direction_text(self, dataset: str) -> str:
         """What each slider's direction does, per model (a Markdown table)."""

@@ -28,6 +28,15 @@ class EmbeddingsHandlers(TabHandlers):
         rewrites equal images in place, and a browser still fetching one would get a torn PNG.)"""
         return None if model_input is None else self.files.png(np.kron(model_input, np.ones((4, 4), np.uint8)))
 
+    def star_on_visit(self, model_input: np.ndarray | None, starred: np.ndarray | None):
+        """The tab opened: if the Draw tab's drawing changed since it was last put on the star, it becomes the star
+        (replacing an image uploaded here; no drawing, no star); otherwise the star stays as it is. Outputs: the
+        star's image and the drawing it shows."""
+        if (model_input is None and starred is None) or (
+                model_input is not None and starred is not None and np.array_equal(model_input, starred)):
+            return gr.skip(), gr.skip()
+        return self.mark_value(model_input), model_input
+
     @user_errors
     def decode_point(self, dataset: str, model: str, projection: str, x: float, y: float) -> tuple[str, str]:
         """The point (x, y) of a map (data coordinates) decoded by that map's model, and how far it is from the data."""

@@ -117,6 +117,15 @@ class Reconstruction:
                 f"| VAE posterior samples | {samples} |")
 
 
+@dataclass
+class DrawingAnalysis:
+    """What `Explorer.analyse` finds of one drawing."""
+
+    reconstruction: Reconstruction
+    typicality: dict[str, Any] | str  # as `Explorer.typicality` gives it, or why it is unavailable
+    neighbours: dict[str, tuple[Neighbours, str]]  # as `Explorer.neighbours` gives them
+
+
 class Explorer:
     """Loaded models for every data set plus a note on where the weights came from."""
 
@@ -145,18 +154,43 @@ class Explorer:
         """Preprocess a drawing / upload as `dataset`'s images were framed (closed outlines filled if asked: Fashion
         items are filled silhouettes), then reconstruct it with the AE and the VAE."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
-        ae_out = pair.ae.decode(pair.ae.encode(x))
+        return self._reconstruct(pair, self._input_tensor(image, pair, fill_outlines), seed)[0]
+
+    @torch.no_grad()
+    def analyse(self, image: Any, dataset: str, k: Any = 8, fill_outlines: bool = False, seed: int = 0
+                ) -> DrawingAnalysis:
+        """Everything the Draw tab shows of one drawing: its reconstructions (as `reconstruct`), how typical its codes
+        are (as `typicality`; a model without a fitted prior gets a note instead) and its k nearest stored images (as
+        `neighbours`), from one framing and one encoding per model instead of one per question."""
+        pair = self.models(dataset)
+        k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
+        reconstruction, codes = self._reconstruct(pair, self._input_tensor(image, pair, fill_outlines), seed)
+        try:
+            typicality = self._typicality(pair, codes)
+        except InputError as exc:
+            typicality = str(exc)
+        return DrawingAnalysis(reconstruction, typicality, self._neighbours(pair, codes, k))
+
+    def _input_tensor(self, image: Any, pair: DatasetModels, fill_outlines: bool = False) -> torch.Tensor:
+        return torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
+
+    @staticmethod
+    def _reconstruct(pair: DatasetModels, x: torch.Tensor, seed: int) -> tuple[Reconstruction, dict[str, torch.Tensor]]:
+        """The reconstructions of the framed input `x` (1, 1, 28, 28) and each model's code of it (the AE's code, the
+        VAE's posterior mean: what the maps, the prior and the neighbour search use, as `embed` gives them)."""
+        ae_code = pair.ae.encode(x)
+        ae_out = pair.ae.decode(ae_code)
         posterior = pair.vae.encode(x)
         generator = torch.Generator().manual_seed(int(seed))
         z = torch.cat([posterior.mode(), *[posterior.sample(generator) for _ in range(POSTERIOR_SAMPLES)]])
         decoded = pair.vae.decode(z)  # the mean and the samples in one call: one pass of the network, not two
         vae_out, samples = decoded[:1], decoded[1:]
-        return Reconstruction(
+        reconstruction = Reconstruction(
             model_input=to_uint8(x[0, 0]), ae=to_uint8(ae_out[0, 0]), vae=to_uint8(vae_out[0, 0]),
             vae_samples=image_grid(samples, ncol=POSTERIOR_SAMPLES),
             ae_mse=float(((ae_out - x) ** 2).mean()), vae_mse=float(((vae_out - x) ** 2).mean()),
             vae_sample_mse=[float(((s - x[0]) ** 2).mean()) for s in samples])
+        return reconstruction, {"ae": ae_code, "vae": posterior.mean}
 
     # ------------------------------------------------------------------ interpolate
 
@@ -299,10 +333,14 @@ class Explorer:
         """How typical a drawing's code is under each model's fitted prior: the log-density of the code (AE code,
         VAE posterior mean) and the percent of the test set's codes that are at most as likely."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
+        x = self._input_tensor(image, pair)
+        return self._typicality(pair, {"ae": pair.ae.embed(x), "vae": pair.vae.embed(x)})
+
+    @staticmethod
+    def _typicality(pair: DatasetModels, codes: dict[str, torch.Tensor]) -> dict[str, Any]:
         result: dict[str, Any] = {"dataset": pair.dataset}
-        for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
-            prior, z = pair.prior(kind), model.embed(x)
+        for kind in MODELS:
+            prior, z = pair.prior(kind), codes[kind]
             result[kind] = {"log_density": round(float(prior.log_prob(z)[0]), 3),
                             "percentile": round(float(prior.percentile(z)[0]), 2)}
         return result
@@ -442,11 +480,15 @@ class Explorer:
         with a vote line."""
         pair = self.models(dataset)
         k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
-        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
+        x = self._input_tensor(image, pair)
+        return self._neighbours(pair, {"ae": pair.ae.embed(x), "vae": pair.vae.embed(x)}, k)
+
+    def _neighbours(self, pair: DatasetModels, codes: dict[str, torch.Tensor], k: int
+                    ) -> dict[str, tuple[Neighbours, str]]:
         found = {}
-        for model, net in (("ae", pair.ae), ("vae", pair.vae)):
+        for model in MODELS:
             navigator = self.navigator(pair.dataset, model)
-            near = navigator.neighbours(net.embed(x)[0].numpy(), k)
+            near = navigator.neighbours(codes[model][0].numpy(), k)
             found[model] = (near, navigator.vote_line(near, model))
         return found
 

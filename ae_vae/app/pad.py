@@ -3,10 +3,14 @@
 Why our own pad: Gradio's Sketchpad reports a stroke on pointer-up only and then exports PNG layers in
 the browser before a request leaves, so nothing follows the pen (docs/experiments.md, "Live drawing"). This
 pad is a `gr.HTML` whose `js_on_load` script draws on a `<canvas>` (pointer events: mouse, pen, touch;
-undo and clear, Ctrl+Z / Delete) and, while a stroke is drawn, sets the component's value to a small,
-already-reduced copy of the ink at most every `FRAME_INTERVAL_MS`, and once more on pointer-up. Setting
-the value fires the component's `change` event; `app.py` listens with `trigger_mode="always_last"`, so a
-page has at most one frame in flight and a slow link never queues stale ones.
+undo and clear, Ctrl+Z / Delete) and sets the component's value to a small, already-reduced copy of the ink,
+then fires one of two events with it (`app.py` wires both to `PadEvents.frame`):
+- `input`, queued, when the server draws: at most every `FRAME_INTERVAL_MS` while a stroke is drawn and once
+  more on pointer-up (`trigger_mode="always_last"`: a page has at most one frame in flight and a slow link never
+  queues stale ones);
+- `submit`, not queued, when the page runs the models itself (`static/page/`): only the final frame, after
+  pointer-up, undo or clear, for what needs the server's data. One plain request per stroke: a queued event (a
+  join, then an event stream) costs the server more CPU than the work this frame asks of it.
 
 The payload, "<phase>:<w>x<h>:<base64>": the ink (canvas alpha, 0..255) inside its bounding box on the
 `PAD_SIZE` canvas, reduced by the smallest integer factor that brings its longest side to at most
@@ -40,8 +44,7 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
-from .draw import DRAW_OUTPUTS, empty_pad_message
-from .explorer import Explorer
+from .draw import DEFAULT_NEIGHBOURS, DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
 from .gradio_io import inline_png
 from .page import STATIC
 
@@ -164,31 +167,39 @@ def sketch_value(value: Any) -> dict | None:
 
 
 class PadEvents:
-    """The pad's live frames over the app's `Explorer`. Outputs as `AppHandlers.reconstruct`'s (model input, AE,
-    VAE, samples, errors, current model input), then the source ("pad" / "upload") and the status line; images
-    inline (`inline_png`: the event runs with `postprocess=False`)."""
+    """The pad's frames over the Draw tab's handlers. Outputs: as `DrawHandlers.reconstruct`'s (model input, AE, VAE,
+    samples, errors, current model input), the source ("pad" / "upload"), the status line, then what
+    `DrawHandlers.described` gives (typicality, neighbours, their vote, the walk at 0); images inline (`inline_png`:
+    the events run with `postprocess=False`)."""
 
-    def __init__(self, explorer: Explorer):
-        self.explorer = explorer
+    def __init__(self, handlers: DrawHandlers):
+        self.handlers = handlers
+        self.explorer = handlers.explorer
 
-    def live(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False):
-        """A frame from the pad. Live frames update the model input and both reconstructions only; the
-        samples, the error table and the drawing other tabs use follow on the final frame (less work per
-        frame, and no cascade of events on the other tabs while the pen moves). A drawing that cannot be
+    def frame(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False,
+              k: int = DEFAULT_NEIGHBOURS):
+        """A frame from the pad. Live frames update the model input and both reconstructions only; the final frame
+        (and an undo) answers everything the tab shows of the drawing at once, from one encoding per model, so a
+        stroke ends in one request (a page running the models sends only that one). A drawing that cannot be
         reconstructed empties the outputs and says why on the status line, as uploads do."""
         skip = gr.skip()
         if sketch is None:  # cleared, or every stroke undone
             if source == "upload":  # the outputs show an upload: leave them
-                return (*[skip] * (DRAW_OUTPUTS + 1), empty_pad_message(dataset))
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, empty_pad_message(dataset))
+                return (*[skip] * (DRAW_OUTPUTS + 1), empty_pad_message(dataset), *[skip] * DESCRIBED_OUTPUTS)
+            return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, empty_pad_message(dataset), *NOTHING_DESCRIBED)
+        fill_outlines = bool(fill_outlines)
         try:
-            result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=bool(fill_outlines))
+            if sketch.get("phase") == "live":
+                result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=fill_outlines)
+                return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae), skip, skip,
+                        skip, "pad", LIVE_STATUS, *[skip] * DESCRIBED_OUTPUTS)
+            analysis = self.explorer.analyse(sketch["composite"], dataset, k, fill_outlines=fill_outlines)
         except InputError as exc:
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}")
-        images = (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae))
-        if sketch.get("phase") == "live":
-            return (*images, skip, skip, skip, "pad", LIVE_STATUS)
-        return (*images, inline_png(result.vae_samples), result.summary(), result.model_input, "pad", DONE_STATUS)
+            return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED)
+        result = analysis.reconstruction
+        return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae),
+                inline_png(result.vae_samples), result.summary(), result.model_input, "pad", DONE_STATUS,
+                *self.handlers.described(analysis, dataset, inline=True))
 
 
 # ---------------------------------------------------------------- the component

@@ -115,9 +115,13 @@ function pageFrame() {
   if (drawsHere()) inPage.frame(reduce(), currentDataset(), fillOutlines());
 }
 
-function show(value) {  // setting the value fires the component's change event (app.py: always_last)
-  if (value !== props.value) props.value = value;
+// A new value is sent with one of the pad's events (app.py, pad.py): `submit` (one plain request) when the page has
+// drawn the reconstructions itself and the server adds the rest, `input` (queued, always_last) when it draws them.
+function show(value) {
   root.classList.toggle('empty', strokes.length === 0 && current === null);
+  if (value === props.value) return;
+  props.value = value;
+  trigger(drawsHere() ? 'submit' : 'input');
 }
 function send(phase) {
   clearTimeout(timer); timer = null; lastFrame = performance.now();
