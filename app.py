@@ -274,7 +274,7 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
         gr.Markdown(MAPS_HELP, elem_id="maps-help")
         with gr.Row():
             mark = upload_image("The star: your drawing from the Draw tab (or upload another image)", height=140,
-                                sources=["upload", "clipboard"])
+                                sources=["upload", "clipboard"], elem_id="maps-star")
             run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
         caption = "PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
         gr.Markdown(caption, elem_classes="image-caption")

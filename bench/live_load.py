@@ -1,17 +1,20 @@
 """Simulated pages drawing live on the Draw tab's pad: the load `bench/load_test.py --mode live` applies.
 
 Each client is what one open page sends while someone draws: its own Gradio session, posting the pad's frames
-to the pad's (private) change event exactly as the page's script does — `/gradio_api/queue/join` with the
-event's fn_index, then the answer from the session's `/gradio_api/queue/data` stream — and fetching the
-output images the answer names, as the browser does. A stroke lasts `STROKE_S`; while it is drawn the client
-sends the drawing so far at most every 100 ms with at most one frame in flight (the pad's throttle and
-`trigger_mode="always_last"`), then the final frame at pointer-up, pauses, clears the pad (one empty frame)
-and draws the next shape. Frames are the payloads `ae_vae.drawing_pad.encode_payload` makes of
-`bench.common.render_strokes` drawings, precomputed.
+exactly as the page's script does, and fetching the output images an answer names, as the browser does. A stroke
+lasts `STROKE_S`; then the client pauses, clears the pad (one empty frame) and draws the next shape.
+- A page the server draws for sends to the pad's queued `input` event (`/gradio_api/queue/join` with the event's
+  fn_index, then the answer from the session's `/gradio_api/queue/data` stream): the drawing so far at most every
+  100 ms while a stroke is drawn, with at most one frame in flight (the pad's throttle and
+  `trigger_mode="always_last"`), then the final frame at pointer-up.
+- A page running the models (`live_frames=False`) sends only the final frame and the clear, each as one plain
+  request to the pad's unqueued `submit` event (`/gradio_api/run/predict`).
+Frames are the payloads `ae_vae.app.pad.encode_payload` makes of `bench.common.render_strokes` drawings,
+precomputed.
 
-With `follow_ups`, a client also sends what the browser sends after a frame that changes the drawing the other
-parts of the page use (the final frame, the clear): the events listening to that drawing's change (typicality,
-neighbours, the walk, the map's star), all joined at once and answered on one stream, their images fetched.
+With `follow_ups`, a client also sends what the browser sends after a frame that changes a State the pad's events
+output (the drawing the other tabs use): the events listening to that State's change, if any, all joined at once
+and answered on one stream, their images fetched.
 """
 
 from __future__ import annotations
@@ -58,46 +61,66 @@ def stroke_frames(shape: str, scale: float) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class PageEvents:
-    """What a simulated page sends: the pad's change event (its fn_index, the pad's id, its inputs as (id, type)),
-    and the events the page fires when a frame changes one of the pad event's State outputs (fn_index, trigger id,
-    inputs), with each component's value on a fresh page."""
+    """What a simulated page sends: the pad's two events (fn_index of the queued one a server-drawn page sends every
+    frame to, of the plain one a page running the models sends its final frames to), the pad's id, their inputs as
+    (id, type), and the events the page fires when a frame changes one of their State outputs (fn_index, trigger
+    id, inputs), with each component's value on a fresh page."""
 
-    pad_fn: int
+    queued_fn: int
+    direct_fn: int
     pad_id: int
     pad_inputs: list
+    status_index: int  # of the Draw tab's status line among the pad events' outputs
     follow_ups: list
     values: dict
 
 
 def page_events(http, url: str) -> PageEvents:
-    """The pad's change event and its follow-ups, from /config."""
+    """The pad's events and their follow-ups, from /config."""
     config = http.get(url + "config").json()
     pad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
-    dep = next(d for d in config["dependencies"] if [pad, "change"] in [list(t) for t in d["targets"]])
+    on_pad = {event: next(d for d in config["dependencies"] if [pad, event] in [list(t) for t in d["targets"]])
+              for event in ("input", "submit")}
+    queued, direct = on_pad["input"], on_pad["submit"]
+    if not queued.get("queue", True) or direct.get("queue", True):
+        raise RuntimeError("the pad's input event should be queued and its submit event not")
     kinds = {c["id"]: c["type"] for c in config["components"]}
-    states = [i for i in dep["outputs"] if kinds.get(i) == "state"]
+    states = [i for i in queued["outputs"] if kinds.get(i) == "state"]
     follow_ups = [(d["id"], state, d["inputs"]) for d in config["dependencies"] for state in states
                   if [state, "change"] in [list(t) for t in d["targets"]]]
     values = {c["id"]: ("mnist" if c["type"] == "radio" else None if c["type"] == "state"
                         else c.get("props", {}).get("value")) for c in config["components"]}
-    return PageEvents(dep["id"], pad, [(i, kinds.get(i)) for i in dep["inputs"]], follow_ups, values)
+    status = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "draw-status")
+    return PageEvents(queued["id"], direct["id"], pad, [(i, kinds.get(i)) for i in queued["inputs"]],
+                      queued["outputs"].index(status), follow_ups, values)
 
 
 class LiveClient:
-    """One page's session: `send(payload)` posts a frame and waits for its answer (and its images);
-    `follow_up()` sends the events the page fires after a frame that changed the drawing."""
+    """One page's session: `send(payload)` posts a frame and waits for its answer (and its images), to the queued
+    event or (`direct`) as the plain request of a page running the models; `follow_up()` sends the events the page
+    fires after a frame that changed the drawing."""
 
     def __init__(self, http, url: str, events: PageEvents, fetch_images: bool):
         self.http, self.url, self.events = http, url, events
         self.session = uuid.uuid4().hex[:11]
         self.fetch_images = fetch_images
 
-    def send(self, payload: str) -> None:
+    def send(self, payload: str, direct: bool = False) -> None:
         e = self.events
-        data = [payload if i == e.pad_id else "mnist" if kind == "radio" else None for i, kind in e.pad_inputs]
-        outputs = self._run([(e.pad_fn, e.pad_id, data)])[0]
-        status = outputs[-1] if isinstance(outputs[-1], str) else ""
-        if "⚠" in status:
+        data = [payload if i == e.pad_id else e.values.get(i) if kind != "radio" else "mnist"
+                for i, kind in e.pad_inputs]
+        if direct:
+            answer = self.http.post(self.url + "gradio_api/run/predict", json={
+                "data": data, "event_data": None, "fn_index": e.direct_fn, "trigger_id": e.pad_id,
+                "session_hash": self.session})
+            if answer.status_code != 200:
+                raise RuntimeError(f"run/predict answered {answer.status_code}: {answer.text[:200]}")
+            outputs = answer.json()["data"]
+            self._fetch(outputs)
+        else:
+            outputs = self._run([(e.queued_fn, e.pad_id, data)])[0]
+        status = outputs[e.status_index]
+        if isinstance(status, str) and "⚠" in status:
             raise RuntimeError(f"status: {status}")
 
     def follow_up(self) -> None:
@@ -131,10 +154,13 @@ class LiveClient:
             else:
                 raise RuntimeError("the answer stream closed before every answer")
         outputs = [answers[i] for i in ids]
+        self._fetch(outputs)
+        return outputs
+
+    def _fetch(self, outputs: list) -> None:
         if self.fetch_images:
             for item in _files(outputs):
                 self.http.get(item["url"]).raise_for_status()
-        return outputs
 
 
 def _files(value):
@@ -175,7 +201,7 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
             payload = frames[progress][1] if final else frames[progress][0]
             last_sent = now
             try:
-                client.send(payload)
+                client.send(payload, direct=not live_frames)
                 answered = time.perf_counter()
                 result.answers += 1
                 result.frame_s.append(answered - now)
@@ -190,7 +216,7 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
         result.strokes += 1
         time.sleep(PAUSE_S)
         try:
-            client.send("")
+            client.send("", direct=not live_frames)
             result.clears += 1
             if follow_ups:
                 client.follow_up()

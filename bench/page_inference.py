@@ -12,9 +12,10 @@ as a person draws):
 - the same strokes with the server process stopped (SIGSTOP) after the page loaded, resumed after;
 - pointer moves over the maps (`--hovers`, one every 25 ms): each move's event -> its decoded image shown.
 Server part: the server's CPU seconds (utime + stime of the app's process, /proc) per stroke, with 1 and
-`--clients` simulated pages drawing (`bench/live_load.py`): sending every live frame (the server path) and only
-each stroke's final frame (what a page that runs the models sends); each with the pad's events alone and with the
-events the page fires after a final frame or a clear (typicality, neighbours, walk, the map's star).
+`--clients` simulated pages drawing (`bench/live_load.py`): sending every live frame to the pad's queued event (the
+server path) and only each stroke's final frame and clear as plain requests (what a page that runs the models
+sends); each with the pad's events alone and with the events the page fires after a frame that changes the drawing
+other tabs use (none, while every final frame answers the whole Draw tab).
 
 Targets (the in-page inference's): >= 15 updates in a 1-s stroke with the server stopped, pointer-up -> final
 <= 50 ms p50, 0 requests while the pen is down, server CPU per stroke <= 10 % of the server path's, first in-page
@@ -143,8 +144,8 @@ def server_part(args) -> list[tuple[int, bool, str, float, int, int]]:
     """Per configuration: (pages, with follow-ups, what they send, the server's CPU seconds net of its idle rate,
     strokes, errors). Each run starts after a warm-up (the first frames' lazy imports, the maps rendered at
     start-up) and subtracts what the idle process spends in the same time. Without follow-ups the pages send only
-    the pad's frames; with them, also the events the page fires after each final frame and clear (typicality,
-    neighbours, walk, the map's star): what a real page sends."""
+    the pad's frames; with them, also the events the page fires after each final frame and clear that change the
+    drawing other tabs use (`bench.live_load.page_events` finds them): what a real page sends."""
     rows = []
     for clients in (1, args.clients):
         for follow_ups in (False, True):

@@ -323,7 +323,7 @@ def test_the_pages_framing_is_pythons_on_hundreds_of_drawings(page):
 
 # Counts, from the page's clock: the in-page frames and the requests the page makes while the button is down.
 PEN_TRACE_JS = """() => {
-  window.__pen = {frames: [], requests: 0, down: false, downAt: null, upAt: null, urls: []};
+  window.__pen = {frames: [], requests: 0, down: false, downAt: null, upAt: null, urls: [], after: []};
   const pad = () => document.querySelector('#sketchpad canvas').aeVaePad.inPage();
   for (const type of ['pointerdown', 'pointerup']) {
     window.addEventListener(type, () => {
@@ -338,6 +338,7 @@ PEN_TRACE_JS = """() => {
   new PerformanceObserver((list) => {
     const {downAt, upAt} = window.__pen;
     for (const e of list.getEntries()) {
+      if (upAt !== null && e.startTime > upAt && !e.name.includes('/gradio_api/file=')) window.__pen.after.push(e.name);
       if (downAt === null || e.startTime < downAt || (upAt !== null && e.startTime > upAt)) continue;
       window.__pen.urls.push(e.name);
       if (!e.name.includes('/gradio_api/file=')) window.__pen.requests += 1;
@@ -360,7 +361,8 @@ def in_page_images(page, ids=OUTPUT_IDS) -> dict[str, list[int] | None]:
 
 def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page):
     """A 1-s stroke: the page shows new reconstructions many times while the button is down and sends nothing;
-    after pointer-up the server's final answer (neighbours, samples) arrives and its images equal the page's."""
+    after pointer-up one plain request (not the queue's join and stream) brings the server's final answer, the
+    rest of the tab included (samples, typicality, neighbours), and its images equal the page's."""
     line = page.locator("#sketchpad .pad-engine").inner_text()
     assert "computed in this page" in line, line
     page.evaluate(PEN_TRACE_JS)
@@ -375,6 +377,11 @@ def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page
     for id_ in OUTPUT_IDS:
         server = np.asarray(Image.open(io.BytesIO(base64.b64decode(img_src(page, id_).split(",", 1)[1]))).convert("L"))
         assert np.abs(server.astype(int) - np.asarray(shown[id_]).reshape(28, 28)).mean() / 255 <= 0.01, id_
+    page.wait_for_function("() => document.querySelectorAll('#vae-neighbours .thumbnail-item img').length >= 1 "
+                           "&& document.querySelector('#typicality').innerText.includes('typical')", timeout=20_000)
+    page.wait_for_timeout(1000)  # anything else the answer would set off has had time to start
+    after = page.evaluate("() => window.__pen.after")
+    assert len(after) == 1 and after[0].endswith("/gradio_api/run/predict"), after
 
 
 def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, page):
@@ -397,6 +404,27 @@ def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, pa
     assert at_up - at_down >= 15, pen
     assert shown["ae-recon"] is not None and max(shown["ae-recon"]) > 128, "the final AE reconstruction is shown"
     assert max(shown["model-input"]) > 128 and shown["vae-recon"] is not None
+
+
+def test_the_maps_star_takes_the_drawing_when_the_tab_opens(page):
+    """The Embeddings tab's star is the Draw tab's drawing (4x larger) once the tab is opened after a stroke, and no
+    star once it is opened after the pad was cleared."""
+    before = srcs(page)
+    stroke(page, "7")
+    wait_for_drawing(page, before)
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(img_src(page, "model-input").split(",", 1)[1])))
+                       .convert("L"))
+    open_tab(page, "Embeddings")
+    page.wait_for_function("() => { const img = document.querySelector('#maps-star img'); "
+                           "return img && img.complete && img.naturalWidth > 0; }", timeout=20_000)
+    star = page.evaluate("""async () => { const r = await fetch(document.querySelector('#maps-star img').src);
+        return Array.from(new Uint8Array(await r.arrayBuffer())); }""")
+    starred = np.asarray(Image.open(io.BytesIO(bytes(star))).convert("L"))
+    assert np.array_equal(starred, np.kron(drawn, np.ones((4, 4), np.uint8)))
+    open_tab(page, "Draw")
+    clear_pad(page)
+    open_tab(page, "Embeddings")
+    page.wait_for_function("() => !document.querySelector('#maps-star img')", timeout=20_000)
 
 
 def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):

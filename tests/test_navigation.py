@@ -563,6 +563,21 @@ def test_after_an_upload_one_answer_holds_what_the_handlers_give_with_the_images
     assert vote.startswith("⚠️") and "k" in vote
 
 
+def test_the_star_follows_the_drawing_only_when_it_changed(explorer, tmp_path):
+    """Opening the Embeddings tab puts the Draw tab's drawing on the star if it changed since it was last put there;
+    otherwise the star (perhaps an image uploaded there) stays."""
+    handlers = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
+    drawing = explorer.models("mnist").vae_maps.images[3]
+    assert handlers.star_on_visit(None, None) == (gr.skip(), gr.skip())
+    star, starred = handlers.star_on_visit(drawing, None)
+    assert np.array_equal(np.asarray(Image.open(star)), np.kron(drawing, np.ones((4, 4), np.uint8)))
+    assert starred is drawing
+    assert handlers.star_on_visit(drawing.copy(), starred) == (gr.skip(), gr.skip())
+    assert handlers.star_on_visit(None, starred) == (None, None)  # cleared: no star
+    other = explorer.models("mnist").vae_maps.images[4]
+    assert handlers.star_on_visit(other, starred)[1] is other
+
+
 def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path):
     pair = explorer.models("mnist")
     old = Explorer({"mnist": type(pair)("mnist", pair.ae, pair.vae, LatentMaps(**{**pair.ae_maps.__dict__,
