@@ -129,7 +129,10 @@ class LiveClient:
 
     def _run(self, calls: list[tuple[int, int, list]]) -> list[list]:
         """Join every call to the queue, then read their answers from one stream, as the browser does; each
-        call's output data, in order. Images sent as files (not inline as data URLs) are fetched."""
+        call's output data, in order. Images sent as files (not inline as data URLs) are fetched. (No calls, no
+        stream: the server has none for a session with no event.)"""
+        if not calls:
+            return []
         ids = []
         for fn_index, trigger, data in calls:
             joined = self.http.post(self.url + "gradio_api/queue/join", json={

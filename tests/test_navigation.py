@@ -237,6 +237,26 @@ def with_training_points(maps: LatentMaps, count: int = 50, seed: int = 3) -> La
                          "neighbour_images": rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)})
 
 
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_the_neighbour_search_finds_what_comparing_every_stored_code_finds(explorer, model):
+    """The shortlisted search (|c|² - 2 c·q, then exact distances) gives the exact k nearest of all stored codes, in
+    order, with their exact distances: near stored codes, between them and far off the data."""
+    nav = explorer.navigator("mnist", model)
+    maps = nav.maps
+    codes = np.concatenate([maps.latents, maps.neighbour_latents]) if maps.has_neighbours else maps.latents
+    rng = np.random.default_rng(0)
+    spread = codes.std(0)
+    queries = [codes[i] + rng.normal(0, 0.3, codes.shape[1]) * spread for i in rng.integers(0, len(codes), 20)]
+    queries += [codes[5], codes.mean(0), codes.mean(0) + 20 * spread]
+    for query in queries:
+        query = np.asarray(query, np.float32)
+        squared = np.einsum("ij,ij->i", codes - query, codes - query)
+        expected = np.lexsort((np.arange(len(codes)), squared))[:16]
+        near = nav.neighbours(query, 16)
+        assert near.indices.tolist() == expected.tolist()
+        assert np.array_equal(near.distances, np.sqrt(squared[expected]))
+
+
 def test_neighbours_search_the_training_points_too(tmp_path):
     maps = with_training_points(synthetic_maps())
     save_maps(maps, tmp_path / "embeddings.safetensors")

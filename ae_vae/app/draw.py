@@ -15,8 +15,8 @@ import numpy as np
 
 from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
-from .explorer import DrawingAnalysis
-from .gradio_io import user_errors
+from .explorer import DrawingAnalysis, Explorer
+from .gradio_io import OutputFiles, inline_png, user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
 
 DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
@@ -26,6 +26,7 @@ NEIGHBOURS_HINT = "Draw, upload or click an example: its nearest real images in 
 WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
 # `DrawHandlers.described`'s outputs: typicality line, AE and VAE neighbours, their vote, the walk's sliders and images
 DESCRIBED_OUTPUTS = 4 + WALK_SLIDERS + 2
+THUMBNAILS = 4096  # inline neighbour thumbnails kept by `DrawHandlers` (under 1 KB each)
 NOTHING_DESCRIBED = ("", [], [], NEIGHBOURS_HINT, *[0.0] * WALK_SLIDERS, None, None)  # no drawing: nothing left over
 
 
@@ -48,6 +49,21 @@ def typical_words(percentile: float, subject: str) -> str:
 
 class DrawHandlers(TabHandlers):
     """Everything the Draw tab shows of the current drawing."""
+
+    def __init__(self, explorer: Explorer, files: OutputFiles):
+        super().__init__(explorer, files)
+        self._thumbnails: dict[tuple[str, str, int], dict] = {}  # (data set, model, stored index) -> inline PNG
+
+    def _thumbnail(self, dataset: str, model: str, index: int, image: np.ndarray) -> dict:
+        """A stored image as an inline gallery image, encoded once: searches return the same stored images again
+        and again, and encoding them was a tenth of a drawing's answer. (At most `THUMBNAILS` kept.)"""
+        key = (dataset, model, int(index))
+        found = self._thumbnails.get(key)
+        if found is None:
+            if len(self._thumbnails) >= THUMBNAILS:
+                self._thumbnails.clear()
+            found = self._thumbnails[key] = inline_png(image)
+        return dict(found)  # a copy: the answer is the caller's to change
 
     # ------------------------------------------------------------------ reconstructions
 
@@ -153,9 +169,10 @@ class DrawHandlers(TabHandlers):
                 line += (" (Neighbours unavailable for this folder: its embeddings.safetensors stores no images; "
                          f"`python -m ae_vae store-points <{model} folder> --data-dir DIR` adds them.)")
             else:
-                galleries.append([{"image": self.image_value(img, inline=True), "caption": names[int(label)]} if inline
-                                  else (self.image_value(img), names[int(label)])
-                                  for img, label in zip(near.images, near.labels)])
+                key = self.explorer.models(dataset).dataset
+                galleries.append([{"image": self._thumbnail(key, model, index, img), "caption": names[int(label)]}
+                                  if inline else (self.image_value(img), names[int(label)])
+                                  for index, img, label in zip(near.indices, near.images, near.labels)])
             lines.append(line)
         return galleries[0], galleries[1], "\n\n".join(lines)
 

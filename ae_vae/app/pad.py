@@ -44,7 +44,14 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
-from .draw import DEFAULT_NEIGHBOURS, DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
+from .draw import (
+    DEFAULT_NEIGHBOURS,
+    DESCRIBED_OUTPUTS,
+    DRAW_OUTPUTS,
+    NOTHING_DESCRIBED,
+    DrawHandlers,
+    empty_pad_message,
+)
 from .gradio_io import inline_png
 from .page import STATIC
 

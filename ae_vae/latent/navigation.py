@@ -44,6 +44,9 @@ from ..errors import InputError
 from .maps import LatentMaps, fit_pca
 
 MODELS = ("ae", "vae")
+# candidates beyond k whose exact distances `Navigator.neighbours` computes: far more than the float32 rounding of
+# |c|² - 2 c·q could move across the k-th distance
+SHORTLIST_MARGIN = 64
 PROJECTIONS = ("pca", "umap")
 MODEL_TITLES = {"ae": "AE", "vae": "VAE"}
 UMAP_INVERSE_SECTORS = 8
@@ -122,6 +125,10 @@ class Navigator:
         self.own_distances = np.sort(nearest_other_distances(maps.latents))
         self.map_spacing = float(np.median(nearest_other_distances(maps.umap)))
         self.directions = principal_directions(maps, dataset, min(directions, maps.latents.shape[1]))
+        self._search_sets = [(maps.latents, maps.labels, maps.images)]  # what `neighbours` searches: test points,
+        if maps.has_neighbours:                                          # then the training points
+            self._search_sets.append((maps.neighbour_latents, maps.neighbour_labels, maps.neighbour_images))
+        self._squared_norms = np.concatenate([np.einsum("ij,ij->i", codes, codes) for codes, _, _ in self._search_sets])
 
     @property
     def has_images(self) -> bool:
@@ -186,23 +193,28 @@ class Navigator:
         return Closeness(distance, float(percentile), float(np.median(self.own_distances)))
 
     def neighbours(self, latent: np.ndarray, k: int = 8) -> Neighbours:
-        """The k nearest of the test points and the training points (a test point ties ahead of an identical
-        training image), searched in place: the two sets are never copied into one."""
+        """The k nearest of the test points and the training points (nearest first; a tie goes to the lower index, so
+        a test point ties ahead of an identical training image), searched in place: the two sets are never copied
+        into one. A shortlist comes from |c|² - 2 c·q (one matrix-vector product per set, the codes' squared norms
+        kept; einsum rather than BLAS, whose threads spin on a busy CPU) instead of the (N, D) differences to every
+        code; the shortlist's exact distances then order it."""
         query = np.asarray(latent, np.float32)
-        sets = [(self.maps.latents, self.maps.labels, self.maps.images)]
-        if self.maps.has_neighbours:
-            sets.append((self.maps.neighbour_latents, self.maps.neighbour_labels, self.maps.neighbour_images))
-        squared = np.concatenate([np.einsum("ij,ij->i", codes - query, codes - query) for codes, _, _ in sets])
-        k = min(k, len(squared))
-        nearest = np.argpartition(squared, k - 1)[:k]  # a full sort of every distance would cost most of the time
-        order = nearest[np.lexsort((nearest, squared[nearest]))]  # nearest first; a tie goes to the lower index
+        sets = self._search_sets
+        approx = self._squared_norms - 2 * np.concatenate([np.einsum("ij,j->i", codes, query) for codes, _, _ in sets])
+        k = min(k, len(approx))
+        size = min(len(approx), k + SHORTLIST_MARGIN)
+        shortlist = np.sort(np.argpartition(approx, size - 1)[:size] if size < len(approx) else np.arange(size))
         n = len(self.maps.latents)
-        picks = [(0, i) if i < n else (1, i - n) for i in order.tolist()]
+        picked = [(0, i) if i < n else (1, i - n) for i in shortlist.tolist()]
+        rows = np.stack([sets[which][0][i] for which, i in picked]) - query
+        squared = np.einsum("ij,ij->i", rows, rows)
+        chosen = np.lexsort((shortlist, squared))[:k]  # nearest first; a tie goes to the lower index
+        order, picks = shortlist[chosen], [picked[i] for i in chosen.tolist()]
         labels = np.array([sets[which][1][i] for which, i in picks], dtype=np.int64)
         images = None
         if self.maps.images is not None:
             images = np.stack([sets[which][2][i] for which, i in picks])
-        return Neighbours(order, np.sqrt(squared[order]), labels, images)
+        return Neighbours(order, np.sqrt(squared[chosen]), labels, images)
 
     def vote_line(self, neighbours: Neighbours, kind: str) -> str:
         """'the VAE's 8 nearest neighbours: 7 sevens, 1 one' (most frequent first)."""
