@@ -367,7 +367,11 @@ def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page
     assert "computed in this page" in line, line
     page.evaluate(PEN_TRACE_JS)
     stroke(page, "7", duration_s=1.0)
-    shown = in_page_images(page)
+    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaePad.inPage().idle()")
+    # the page's final frame as it drew it (the server's answer may already have replaced it on screen)
+    shown = page.evaluate("""() => Object.fromEntries(Object.entries(
+        document.querySelector('#sketchpad canvas').aeVaePad.inPage().last).map(([id, pixels]) =>
+        [id, Array.from(pixels, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255))]))""")
     pen = page.evaluate("() => window.__pen")
     (_, at_down), (_, at_up) = pen["frames"][:2]
     assert at_up - at_down >= 15, f"only {at_up - at_down} in-page frames during a 1-s stroke: {pen}"

@@ -19,6 +19,7 @@ export class PageDraw {
     this.lastMs = null;     // the last frame's time, framing to drawn
     this.shownAt = [];      // performance.now() of the latest frames shown
     this.readyAt = null;    // when the models had given their first answer
+    this.last = null;       // the latest frame shown: {elemId: 784 floats in [0, 1]}
     this.running = false;
     this.pending = null;
   }
@@ -55,6 +56,7 @@ export class PageDraw {
       }
       const {ae, vae} = await this.models.reconstruct(dataset, input);
       showImage('model-input', input); showImage('ae-recon', ae); showImage('vae-recon', vae);
+      this.last = {'model-input': input, 'ae-recon': ae, 'vae-recon': vae};
       this.frames += 1;
       this.lastMs = performance.now() - start;
       this.shownAt.push(performance.now());
