@@ -113,7 +113,6 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     moves, where `page` says it can). Returns the components other tabs read (the current model input) and the
     dataset switch re-runs."""
     first = handlers.explorer.datasets[0]
-    pad_events = PadEvents(handlers)
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
@@ -148,14 +147,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
-    # the pad: queued frames while the server draws, one plain request per stroke while the page does (pad.py);
-    # each final frame answers the whole tab, images inline (gradio_io.inline_png)
-    pad_outputs = [*outputs, source, status, *described]
-    pad_inputs = [pad, dataset, source, fill, k]
-    pad.input(pad_events.frame, pad_inputs, pad_outputs, show_progress="hidden", trigger_mode="always_last",
-              concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing", postprocess=False, **PRIVATE)
-    pad.submit(pad_events.frame, pad_inputs, pad_outputs, show_progress="hidden", trigger_mode="always_last",
-               queue=False, postprocess=False, **PRIVATE)
+    wire_pad(pad, PadEvents(handlers), [pad, dataset, source, fill, k], [*outputs, source, status, *described])
     upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status],
                   **PRIVATE).then(*describe, **quiet)
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
@@ -164,6 +156,15 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
         *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
             "refresh": refresh, "describe": describe}
+
+
+def wire_pad(pad: gr.HTML, events: PadEvents, inputs: list, outputs: list) -> None:
+    """The pad's two events (pad.py): queued frames while the server draws, one plain request per stroke while the
+    page does; each final frame answers the whole Draw tab, images inline (gradio_io.inline_png)."""
+    pad.input(events.frame, inputs, outputs, show_progress="hidden", trigger_mode="always_last",
+              concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing", postprocess=False, **PRIVATE)
+    pad.submit(events.frame, inputs, outputs, show_progress="hidden", trigger_mode="always_last", queue=False,
+               postprocess=False, **PRIVATE)
 
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
