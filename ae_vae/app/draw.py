@@ -160,7 +160,8 @@ class DrawHandlers(TabHandlers):
         """`Explorer.neighbours`'s answer as the two galleries (captioned with the class names) and the vote; `inline`
         gives each gallery as its data with the images inside (`image_value`), for events run with
         `postprocess=False`."""
-        names = CLASS_NAMES[self.explorer.models(dataset).dataset]
+        key = self.explorer.models(dataset).dataset
+        names = CLASS_NAMES[key]
         galleries, lines = [], []
         for model, (near, vote) in found.items():
             line = vote[0].upper() + vote[1:] + "."
@@ -169,7 +170,6 @@ class DrawHandlers(TabHandlers):
                 line += (" (Neighbours unavailable for this folder: its embeddings.safetensors stores no images; "
                          f"`python -m ae_vae store-points <{model} folder> --data-dir DIR` adds them.)")
             else:
-                key = self.explorer.models(dataset).dataset
                 galleries.append([{"image": self._thumbnail(key, model, index, img), "caption": names[int(label)]}
                                   if inline else (self.image_value(img), names[int(label)])
                                   for index, img, label in zip(near.indices, near.images, near.labels)])
