@@ -234,9 +234,15 @@ class DrawHandlers(TabHandlers):
         line, both neighbour galleries and their vote, the walk's sliders back at 0 and its images (at 0, the
         reconstructions themselves)."""
         rec = analysis.reconstruction
-        return (self._typicality_text(analysis.typicality),
-                *self._neighbour_outputs(analysis.neighbours, dataset, inline),
-                0.0, 0.0, 0.0, self.image_value(rec.ae, inline), self.image_value(rec.vae, inline))
+        return self.description(analysis.typicality, analysis.neighbours, dataset, inline,
+                                (self.image_value(rec.ae, inline), self.image_value(rec.vae, inline)))
+
+    def description(self, typicality: dict[str, Any] | str, neighbours: dict, dataset: str, inline: bool,
+                    walk_images: tuple) -> tuple:
+        """`described`'s outputs from their parts (`Explorer.describe_codes` gives the first two): the walk's images
+        are given, since a page that runs the models draws them itself."""
+        return (self._typicality_text(typicality), *self._neighbour_outputs(neighbours, dataset, inline),
+                *[0.0] * WALK_SLIDERS, *walk_images)
 
     def direction_text(self, dataset: str) -> str:
         """What each slider's direction does, per model (a Markdown table)."""

@@ -111,10 +111,22 @@ class Reconstruction:
     vae_sample_mse: list[float]
 
     def summary(self) -> str:
-        samples = ", ".join(f"{e:.4f}" for e in self.vae_sample_mse)
-        return ("| | reconstruction MSE per pixel |\n|---|---|\n"
-                f"| AE | {self.ae_mse:.4f} |\n| VAE (posterior mean) | {self.vae_mse:.4f} |\n"
-                f"| VAE posterior samples | {samples} |")
+        return error_table(self.ae_mse, self.vae_mse, self.vae_sample_mse)
+
+
+def error_table(ae_mse: float, vae_mse: float, vae_sample_mse: list[float]) -> str:
+    """The Draw tab's table of reconstruction errors (MSE per pixel), wherever they were computed."""
+    samples = ", ".join(f"{e:.4f}" for e in vae_sample_mse)
+    return ("| | reconstruction MSE per pixel |\n|---|---|\n"
+            f"| AE | {ae_mse:.4f} |\n| VAE (posterior mean) | {vae_mse:.4f} |\n"
+            f"| VAE posterior samples | {samples} |")
+
+
+def posterior_noise(latent_dim: int, seed: int = 0) -> torch.Tensor:
+    """The standard normal draws behind the Draw tab's `POSTERIOR_SAMPLES` posterior samples, (n, latent_dim): sample i
+    is mean + std * noise[i]. Drawn from `seed` alone, so the page, given them, shows the server's samples."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.cat([torch.randn((1, latent_dim), generator=generator) for _ in range(POSTERIOR_SAMPLES)])
 
 
 @dataclass
@@ -165,11 +177,26 @@ class Explorer:
         pair = self.models(dataset)
         k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
         reconstruction, codes = self._reconstruct(pair, self._input_tensor(image, pair, fill_outlines), seed)
+        return DrawingAnalysis(reconstruction, *self._described(pair, codes, k))
+
+    @torch.no_grad()
+    def describe_codes(self, dataset: str, codes: dict[str, Any], k: Any = 8
+                       ) -> tuple[dict[str, Any] | str, dict[str, tuple[Neighbours, str]]]:
+        """What needs the server's data about a drawing whose codes were computed elsewhere (the page runs the
+        encoders): how typical they are and the k nearest stored images, as `analyse` gives them. `codes`: the AE's
+        code and the VAE's posterior mean ("ae", "vae"), each the model's latent size of floats."""
+        pair = self.models(dataset)
+        k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
+        checked = {kind: torch.from_numpy(self._checked_code(pair, kind, codes.get(kind)))[None] for kind in MODELS}
+        return self._described(pair, checked, k)
+
+    def _described(self, pair: DatasetModels, codes: dict[str, torch.Tensor], k: int
+                   ) -> tuple[dict[str, Any] | str, dict[str, tuple[Neighbours, str]]]:
         try:
             typicality = self._typicality(pair, codes)
         except InputError as exc:
             typicality = str(exc)
-        return DrawingAnalysis(reconstruction, typicality, self._neighbours(pair, codes, k))
+        return typicality, self._neighbours(pair, codes, k)
 
     def _input_tensor(self, image: Any, pair: DatasetModels, fill_outlines: bool = False) -> torch.Tensor:
         return torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
@@ -181,8 +208,8 @@ class Explorer:
         ae_code = pair.ae.encode(x)
         ae_out = pair.ae.decode(ae_code)
         posterior = pair.vae.encode(x)
-        generator = torch.Generator().manual_seed(int(seed))
-        z = torch.cat([posterior.mode(), *[posterior.sample(generator) for _ in range(POSTERIOR_SAMPLES)]])
+        samples = posterior.mean + posterior.std * posterior_noise(posterior.mean.shape[1], seed)
+        z = torch.cat([posterior.mode(), samples])
         decoded = pair.vae.decode(z)  # the mean and the samples in one call: one pass of the network, not two
         vae_out, samples = decoded[:1], decoded[1:]
         reconstruction = Reconstruction(
@@ -341,8 +368,9 @@ class Explorer:
         result: dict[str, Any] = {"dataset": pair.dataset}
         for kind in MODELS:
             prior, z = pair.prior(kind), codes[kind]
-            result[kind] = {"log_density": round(float(prior.log_prob(z)[0]), 3),
-                            "percentile": round(float(prior.percentile(z)[0]), 2)}
+            log_density = prior.log_prob(z)
+            result[kind] = {"log_density": round(float(log_density[0]), 3),
+                            "percentile": round(float(prior.percentile(z, log_density)[0]), 2)}
         return result
 
     # ------------------------------------------------------------------ embeddings
@@ -434,12 +462,15 @@ class Explorer:
     def decode(self, dataset: str, model: str, code: Any) -> np.ndarray:
         """A code (D floats) decoded by `model`: (28, 28) uint8."""
         pair = self.models(dataset)
-        navigator = self.navigator(pair.dataset, model)
-        net = pair.ae if model == "ae" else pair.vae
-        limit = CODE_LIMIT * float(np.abs(navigator.maps.latents).max())
-        z = code_vector(code, net.latent_dim, limit, f"the {MODEL_TITLES[model]}'s code",
-                        f"{CODE_LIMIT:.0f}× the largest entry of the stored codes")
-        return to_uint8(net.decode(torch.from_numpy(z)[None])[0, 0])
+        z = self._checked_code(pair, model, code)
+        return to_uint8((pair.ae if model == "ae" else pair.vae).decode(torch.from_numpy(z)[None])[0, 0])
+
+    def _checked_code(self, pair: DatasetModels, model: str, code: Any) -> np.ndarray:
+        """A code of `model` ("ae" or "vae") from outside: the latent size of finite numbers, none beyond `CODE_LIMIT`
+        times the stored codes' largest entry (float32); an `InputError` otherwise."""
+        limit = CODE_LIMIT * self.navigator(pair.dataset, model).largest_entry
+        return code_vector(code, (pair.ae if model == "ae" else pair.vae).latent_dim, limit,
+                           f"the {MODEL_TITLES[model]}'s code", f"{CODE_LIMIT:.0f}× the largest entry of the stored codes")
 
     @torch.no_grad()
     def locate(self, image: Any, dataset: str) -> dict[str, dict[str, list[float]]]:

@@ -12,11 +12,17 @@ then fires one of two events with it (`app.py` wires both to `PadEvents.frame`):
   pointer-up, undo or clear, for what needs the server's data. One plain request per stroke: a queued event (a
   join, then an event stream) costs the server more CPU than the work this frame asks of it.
 
-The payload, "<phase>:<w>x<h>:<base64>": the ink (canvas alpha, 0..255) inside its bounding box on the
+The payload, "<phase>:<w>x<h>:<base64>[|page:...]": the ink (canvas alpha, 0..255) inside its bounding box on the
 `PAD_SIZE` canvas, reduced by the smallest integer factor that brings its longest side to at most
 `MAX_SIDE` px (area average, rounded half up), row-major uint8. `phase` is "live" during a stroke and
 "final" after it (pointer-up, undo); an empty pad is "". `encode_payload` is the Python twin of the
 script's encoder (tests check the two agree on a real canvas).
+
+A page that runs the models appends to a final frame what it computed of it (`PageResults`, "|page:<data set>:
+<fill 0|1>:<model input>:<AE code>:<VAE mean>:<errors>", base64 of uint8 / little-endian float32; its Python twin
+`encode_page_results`): the server then adds only what needs its data, typicality and neighbours, from the page's
+codes, and keeps the page's model input as the drawing the other tabs use, instead of framing, encoding and decoding
+the drawing again. The ink still comes first: a switch of data set or framing frames it anew on the server.
 
 Why a crop rather than the whole canvas shrunk: every data set's framing crops the ink and scales it to a
 fixed box, so where the ink was on the canvas and how large carry no information; a crop keeps small
@@ -52,6 +58,7 @@ from .draw import (
     DrawHandlers,
     empty_pad_message,
 )
+from .explorer import POSTERIOR_SAMPLES, error_table
 from .gradio_io import inline_png
 from .page import STATIC
 
@@ -65,7 +72,18 @@ FRAME_INTERVAL_MS = 100  # at most one live frame per this interval (plus the fi
 LIVE_CONCURRENCY = "default"
 MARGIN = 4  # empty pixels put back around the decoded crop: the framing needs a background to find the ink on
 PHASES = ("live", "final")
-MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + 4 * -(-MAX_SIDE * MAX_SIDE // 3)
+MAX_CODE = 1024  # floats per code the page may send (the shipped models' codes have 16 to 64)
+PAGE_ERRORS = 2 + POSTERIOR_SAMPLES  # MSE per pixel: AE, VAE (posterior mean), each posterior sample
+FRAME_PIXELS = 28 * 28
+
+
+def _b64_chars(n_bytes: int) -> int:
+    return 4 * -(-n_bytes // 3)
+
+
+MAX_PAGE_CHARS = (len("|page::0::::") + 32 + _b64_chars(FRAME_PIXELS) + 2 * _b64_chars(4 * MAX_CODE)
+                  + _b64_chars(4 * PAGE_ERRORS))
+MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + _b64_chars(MAX_SIDE * MAX_SIDE) + MAX_PAGE_CHARS
 # Per drawing, the `framing_difference` between the 28x28 inputs made from the payload and from a full-size PNG
 # of the same ink may not exceed what the drawing's own jitter does: drawing the same ink half a canvas pixel
 # elsewhere changes the input by up to 0.054 (MNIST framing) / 0.071 (Fashion-MNIST), mean 0.010 / 0.016.
@@ -74,7 +92,56 @@ MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + 4 * -(-MAX_SIDE * MAX
 PAYLOAD_TOLERANCE = 0.08
 LIVE_STATUS = "Drawing… (the reconstructions follow the pen)"
 DONE_STATUS = "Reconstructed your drawing."
-_PAYLOAD = re.compile(r"(live|final):(\d{1,4})x(\d{1,4}):([A-Za-z0-9+/]*={0,2})")
+_B64 = r"([A-Za-z0-9+/]*={0,2})"
+_PAYLOAD = re.compile(rf"(live|final):(\d{{1,4}})x(\d{{1,4}}):{_B64}(?:\|page:([a-z_]{{1,32}}):([01]):{_B64}:{_B64}:{_B64}:{_B64})?")
+
+
+@dataclass(frozen=True)
+class PageResults:
+    """What a page running the models computed of a final frame: for the data set and framing it was computed with,
+    its model input, the AE's code and the VAE's posterior mean of it, and the reconstruction errors it shows (MSE per
+    pixel: AE, VAE posterior mean, each posterior sample, `PAGE_ERRORS` in all)."""
+
+    dataset: str
+    fill_outlines: bool
+    model_input: np.ndarray  # (28, 28) uint8
+    codes: dict[str, np.ndarray]  # "ae", "vae": float32
+    errors: tuple[float, ...]
+
+
+def encode_page_results(results: PageResults) -> str:
+    """The "|page:..." part the pad's script appends to a final frame (page/draw.js `pagePart`)."""
+    def b64(array: np.ndarray, dtype: str) -> str:
+        return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
+
+    return (f"|page:{results.dataset}:{int(results.fill_outlines)}:{b64(results.model_input, 'u1')}:"
+            f"{b64(results.codes['ae'], '<f4')}:{b64(results.codes['vae'], '<f4')}:{b64(results.errors, '<f4')}")
+
+
+def _base64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"The drawing pad's {what} is not valid base64; reload the page.") from None
+
+
+def _page_results(dataset: str, fill: str, pixels: str, ae: str, vae: str, errors: str) -> PageResults:
+    model_input = _base64(pixels, "model input")
+    if len(model_input) != FRAME_PIXELS:
+        raise InputError(f"The drawing pad sent a model input of {len(model_input)} pixels ({FRAME_PIXELS} expected).")
+    codes = {}
+    for kind, text in (("ae", ae), ("vae", vae)):
+        raw = _base64(text, f"{kind.upper()} code")
+        if not 4 <= len(raw) <= 4 * MAX_CODE or len(raw) % 4:
+            raise InputError(f"The drawing pad sent a {kind.upper()} code of {len(raw)} bytes; a code is 1 to "
+                             f"{MAX_CODE} float32s.")
+        codes[kind] = np.frombuffer(raw, "<f4").astype(np.float32)
+    raw = _base64(errors, "error table")
+    values = np.frombuffer(raw, "<f4") if len(raw) == 4 * PAGE_ERRORS else np.array([])
+    if len(values) != PAGE_ERRORS or not (np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all()):
+        raise InputError(f"The drawing pad's error table must be {PAGE_ERRORS} numbers from 0 to 1; reload the page.")
+    return PageResults(dataset, fill == "1", np.frombuffer(model_input, np.uint8).reshape(28, 28).copy(), codes,
+                       tuple(float(v) for v in values))
 
 
 @dataclass(frozen=True)
@@ -83,6 +150,7 @@ class PadFrame:
 
     phase: str
     ink: np.ndarray
+    page: PageResults | None = None  # what the page computed of this (final) frame, if it runs the models
 
     def image(self) -> np.ndarray:
         """The ink as the RGBA image the Sketchpad sent: black, alpha = ink, with an empty margin."""
@@ -132,13 +200,15 @@ def decode_payload(value: Any) -> PadFrame | None:
     phase, w, h = match.group(1), int(match.group(2)), int(match.group(3))
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
         raise InputError(f"The drawing pad sent a {w}×{h} drawing; it sends 1 to {MAX_SIDE} px per side.")
-    try:
-        pixels = base64.b64decode(match.group(4), validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError("The drawing pad's pixels are not valid base64; reload the page.") from None
+    pixels = _base64(match.group(4), "pixels")
     if len(pixels) != w * h:
         raise InputError(f"The drawing pad sent {len(pixels)} pixels for a {w}×{h} drawing ({w * h} expected).")
-    return PadFrame(phase, np.frombuffer(pixels, np.uint8).reshape(h, w).copy())
+    page = None
+    if match.group(5) is not None:
+        if phase != "final":
+            raise InputError("The drawing pad sent the page's results with a live frame; they come with the final one.")
+        page = _page_results(*match.group(5, 6, 7, 8, 9, 10))
+    return PadFrame(phase, np.frombuffer(pixels, np.uint8).reshape(h, w).copy(), page)
 
 
 def _uploaded_path(value: Any, name: str) -> str | None:
@@ -170,7 +240,7 @@ def sketch_value(value: Any) -> dict | None:
     frame = decode_payload(value)
     if frame is None:
         return None
-    return {"background": None, "layers": [], "composite": frame.image(), "phase": frame.phase}
+    return {"background": None, "layers": [], "composite": frame.image(), "phase": frame.phase, "page": frame.page}
 
 
 class PadEvents:
@@ -200,6 +270,10 @@ class PadEvents:
                 result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=fill_outlines)
                 return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae), skip, skip,
                         skip, "pad", LIVE_STATUS, *[skip] * DESCRIBED_OUTPUTS)
+            page = sketch.get("page")
+            if page is not None and (page.dataset, page.fill_outlines) == (self.explorer.models(dataset).dataset,
+                                                                          fill_outlines):
+                return self._page_frame(page, dataset, k)
             analysis = self.explorer.analyse(sketch["composite"], dataset, k, fill_outlines=fill_outlines)
         except InputError as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED)
@@ -207,6 +281,17 @@ class PadEvents:
         return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae),
                 inline_png(result.vae_samples), result.summary(), result.model_input, "pad", DONE_STATUS,
                 *self.handlers.described(analysis, dataset, inline=True))
+
+
+    def _page_frame(self, page: PageResults, dataset: str, k: int):
+        """A final frame whose model input, reconstructions, samples and errors the page computed and shows: the error
+        table from its numbers, its model input as the drawing, and what needs the server's data from its codes. The
+        images stay the page's (skipped), the walk's included (at 0 they are the reconstructions, which it drew)."""
+        typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
+        skip = gr.skip()
+        return (skip, skip, skip, skip, error_table(page.errors[0], page.errors[1], list(page.errors[2:])),
+                page.model_input, "pad", DONE_STATUS,
+                *self.handlers.description(typicality, neighbours, dataset, inline=True, walk_images=(skip, skip)))
 
 
 # ---------------------------------------------------------------- the component

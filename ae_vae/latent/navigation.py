@@ -129,6 +129,7 @@ class Navigator:
         if maps.has_neighbours:                                          # then the training points
             self._search_sets.append((maps.neighbour_latents, maps.neighbour_labels, maps.neighbour_images))
         self._squared_norms = np.concatenate([np.einsum("ij,ij->i", codes, codes) for codes, _, _ in self._search_sets])
+        self.largest_entry = float(np.abs(maps.latents).max())  # of the stored codes: what bounds a code from outside
 
     @property
     def has_images(self) -> bool:

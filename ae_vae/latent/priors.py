@@ -105,6 +105,10 @@ class Mixture:
         object.__setattr__(self, "chol", chol)
         object.__setattr__(self, "precision_chol", torch.linalg.solve_triangular(chol, eye, upper=False).mT)
         object.__setattr__(self, "log_det_precision", -torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
+        # mu P per component and log weight + log det P - D/2 log 2pi: the parts of `log_prob` that z does not change
+        object.__setattr__(self, "offsets", torch.einsum("kd,kde->ke", self.means, self.precision_chol))
+        object.__setattr__(self, "log_scale", self.weights.clamp_min(1e-300).log() + self.log_det_precision
+                           - 0.5 * self.dim * LOG_2PI)
 
     @property
     def dim(self) -> int:
@@ -134,12 +138,9 @@ class Mixture:
     def log_prob(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         """log p(z) for z (N, D) float64 -> (N,)."""
         out = []
-        offsets = torch.einsum("kd,kde->ke", self.means, self.precision_chol)
-        log_weights = self.weights.clamp_min(1e-300).log()
         for start in range(0, len(z), chunk):
-            y = torch.einsum("nd,kde->nke", z[start:start + chunk], self.precision_chol) - offsets
-            log_component = -0.5 * (self.dim * LOG_2PI + (y * y).sum(-1)) + self.log_det_precision
-            out.append(torch.logsumexp(log_component + log_weights, dim=1))
+            y = torch.einsum("nd,kde->nke", z[start:start + chunk], self.precision_chol) - self.offsets
+            out.append(torch.logsumexp(self.log_scale - 0.5 * (y * y).sum(-1), dim=1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
     def tensors(self, prefix: str, covariance_type: str) -> dict[str, torch.Tensor]:
@@ -288,14 +289,15 @@ class GaussianMixturePrior:
         z = _as_codes(z, "z", self.latent_dim)
         return self.mixture(label).log_prob(z)
 
-    def percentile(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def percentile(self, z: np.ndarray | torch.Tensor, log_prob: torch.Tensor | None = None) -> torch.Tensor:
         """Percent (0-100) of the test set's codes that are at most as likely as each code in z.
 
         1.0 reads "less typical than 99 % of test images". Needs the test log-densities stored at fit time.
+        `log_prob`, when the caller has it already (`log_prob(z)`), is used instead of computing it again.
         """
         if len(self.test_log_prob) == 0:
             raise ValueError("this prior stores no test-set log-densities; refit it with test codes")
-        below = torch.searchsorted(self.test_log_prob, self.log_prob(z), right=True)
+        below = torch.searchsorted(self.test_log_prob, self.log_prob(z) if log_prob is None else log_prob, right=True)
         return 100.0 * below.double() / len(self.test_log_prob)
 
     # ------------------------------------------------------------ fingerprint
