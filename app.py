@@ -123,7 +123,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                     model_input = output_image("28×28 model input", height=168, elem_id="model-input")
                     ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
                     vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id="vae-recon")
-                vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120)
+                vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120, elem_id="vae-samples")
                 errors = gr.Markdown(label="reconstruction errors")
                 neighbours, k = neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
@@ -147,7 +147,8 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
-    wire_pad(pad, PadEvents(handlers), [pad, dataset, source, fill, k], [*outputs, source, status, *described])
+    wire_pad(pad, PadEvents(handlers), [pad, dataset, source, fill, k], [*outputs, source, status, *described],
+             [errors, current_input, source, status, *described[:-2]])
     upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status],
                   **PRIVATE).then(*describe, **quiet)
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
@@ -158,13 +159,15 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
             "refresh": refresh, "describe": describe}
 
 
-def wire_pad(pad: gr.HTML, events: PadEvents, inputs: list, outputs: list) -> None:
-    """The pad's two events (pad.py): queued frames while the server draws, one plain request per stroke while the
-    page does; each final frame answers the whole Draw tab, images inline (gradio_io.inline_png)."""
+def wire_pad(pad: gr.HTML, events: PadEvents, inputs: list, outputs: list, page_outputs: list) -> None:
+    """The pad's three events (pad.py): queued frames while the server draws, each final one answering the whole Draw
+    tab, images inline (gradio_io.inline_png); while the page draws, one plain request per stroke for what the page
+    does not show itself (`page_outputs`), and one when it is cleared."""
+    plain = {"show_progress": "hidden", "trigger_mode": "always_last", "queue": False, "postprocess": False, **PRIVATE}
     pad.input(events.frame, inputs, outputs, show_progress="hidden", trigger_mode="always_last",
               concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing", postprocess=False, **PRIVATE)
-    pad.submit(events.frame, inputs, outputs, show_progress="hidden", trigger_mode="always_last", queue=False,
-               postprocess=False, **PRIVATE)
+    pad.submit(events.page_frame, inputs, page_outputs, **plain)
+    pad.clear(events.frame, inputs, outputs, **plain)
 
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:

@@ -7,8 +7,11 @@ lasts `STROKE_S`; then the client pauses, clears the pad (one empty frame) and d
   fn_index, then the answer from the session's `/gradio_api/queue/data` stream): the drawing so far at most every
   100 ms while a stroke is drawn, with at most one frame in flight (the pad's throttle and
   `trigger_mode="always_last"`), then the final frame at pointer-up.
-- A page running the models (`live_frames=False`) sends only the final frame and the clear, each as one plain
-  request to the pad's unqueued `submit` event (`/gradio_api/run/predict`).
+- A page running the models (`live_frames=False`) sends only the final frame, with what the page computed of it
+  (`page_results`: its model input, codes and errors, computed here by the Python models as the page's do), to the
+  pad's unqueued `submit` event, and the clear to its unqueued `clear` event: each one plain request
+  (`/gradio_api/run/predict`). Without an `explorer` to compute the page's results, final frames go as the ink alone
+  to the queued event, as a page does whose models failed.
 Frames are the payloads `ae_vae.app.pad.encode_payload` makes of `bench.common.render_strokes` drawings,
 precomputed.
 
@@ -23,11 +26,13 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ae_vae.app.pad import FRAME_INTERVAL_MS, encode_payload
+from ae_vae.app.explorer import Explorer
+from ae_vae.app.pad import FRAME_INTERVAL_MS, PageResults, encode_page_results, encode_payload, sketch_value
 from bench.common import SHAPES, along, percentile, render_strokes, shape_on_canvas
 
 STROKE_S = 1.5  # one stroke, pointer-down to pointer-up
@@ -59,18 +64,33 @@ def stroke_frames(shape: str, scale: float) -> list[tuple[str, str]]:
     return frames
 
 
+def page_results(explorer: Explorer, payload: str, dataset: str = "mnist", fill_outlines: bool = False) -> PageResults:
+    """What a page running the models computes of a final frame (page/draw.js), computed by the Python models: the
+    page's graphs agree with them to 1e-4 and its framing with Python's (tests/test_browser.py)."""
+    image = sketch_value(payload)["composite"]
+    reconstruction = explorer.reconstruct(image, dataset, fill_outlines=fill_outlines)
+    codes = explorer.encode(reconstruction.model_input, dataset)
+    return PageResults(explorer.models(dataset).dataset, fill_outlines, reconstruction.model_input,
+                       {"ae": np.asarray(codes["ae"]["code"], np.float32), "vae": np.asarray(codes["vae"]["mean"], np.float32)},
+                       (reconstruction.ae_mse, reconstruction.vae_mse, *reconstruction.vae_sample_mse))
+
+
+def with_page_results(explorer: Explorer, payload: str) -> str:
+    """A final frame as a page running the models sends it: the ink, then what the page computed of it."""
+    return payload + encode_page_results(page_results(explorer, payload))
+
+
 @dataclass(frozen=True)
 class PageEvents:
-    """What a simulated page sends: the pad's two events (fn_index of the queued one a server-drawn page sends every
-    frame to, of the plain one a page running the models sends its final frames to), the pad's id, their inputs as
-    (id, type), and the events the page fires when a frame changes one of their State outputs (fn_index, trigger
-    id, inputs), with each component's value on a fresh page."""
+    """What a simulated page sends: the pad's events by name (fn_index, and where the Draw tab's status line is among
+    its outputs): "input", queued, which a server-drawn page sends every frame to; "submit" and "clear", plain
+    requests, which a page running the models sends its final frames and its clears to. Then the pad's id, the
+    events' inputs as (id, type), and the events the page fires when a frame changes one of their State outputs
+    (fn_index, trigger id, inputs), with each component's value on a fresh page."""
 
-    queued_fn: int
-    direct_fn: int
+    fns: dict  # event name -> (fn_index, index of the status line among its outputs)
     pad_id: int
     pad_inputs: list
-    status_index: int  # of the Draw tab's status line among the pad events' outputs
     follow_ups: list
     values: dict
 
@@ -80,19 +100,18 @@ def page_events(http, url: str) -> PageEvents:
     config = http.get(url + "config").json()
     pad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
     on_pad = {event: next(d for d in config["dependencies"] if [pad, event] in [list(t) for t in d["targets"]])
-              for event in ("input", "submit")}
-    queued, direct = on_pad["input"], on_pad["submit"]
-    if not queued.get("queue", True) or direct.get("queue", True):
-        raise RuntimeError("the pad's input event should be queued and its submit event not")
+              for event in ("input", "submit", "clear")}
+    if not on_pad["input"].get("queue", True) or on_pad["submit"].get("queue", True) or on_pad["clear"].get("queue", True):
+        raise RuntimeError("the pad's input event should be queued, its submit and clear events not")
     kinds = {c["id"]: c["type"] for c in config["components"]}
-    states = [i for i in queued["outputs"] if kinds.get(i) == "state"]
+    states = [i for i in on_pad["input"]["outputs"] if kinds.get(i) == "state"]
     follow_ups = [(d["id"], state, d["inputs"]) for d in config["dependencies"] for state in states
                   if [state, "change"] in [list(t) for t in d["targets"]]]
     values = {c["id"]: ("mnist" if c["type"] == "radio" else None if c["type"] == "state"
                         else c.get("props", {}).get("value")) for c in config["components"]}
     status = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "draw-status")
-    return PageEvents(queued["id"], direct["id"], pad, [(i, kinds.get(i)) for i in queued["inputs"]],
-                      queued["outputs"].index(status), follow_ups, values)
+    return PageEvents({name: (d["id"], d["outputs"].index(status)) for name, d in on_pad.items()}, pad,
+                      [(i, kinds.get(i)) for i in on_pad["input"]["inputs"]], follow_ups, values)
 
 
 class LiveClient:
@@ -106,20 +125,25 @@ class LiveClient:
         self.fetch_images = fetch_images
 
     def send(self, payload: str, direct: bool = False) -> None:
+        """One frame, as the page sends it: to the queued event, or (`direct`) as a page running the models does, a
+        cleared pad to the plain `clear` event and a final frame with the page's results to the plain `submit` event
+        (without them, to the queued one)."""
         e = self.events
         data = [payload if i == e.pad_id else e.values.get(i) if kind != "radio" else "mnist"
                 for i, kind in e.pad_inputs]
-        if direct:
+        event = "input" if not direct else "clear" if not payload else "submit" if "|page:" in payload else "input"
+        fn_index, status_index = e.fns[event]
+        if event != "input":
             answer = self.http.post(self.url + "gradio_api/run/predict", json={
-                "data": data, "event_data": None, "fn_index": e.direct_fn, "trigger_id": e.pad_id,
+                "data": data, "event_data": None, "fn_index": fn_index, "trigger_id": e.pad_id,
                 "session_hash": self.session})
             if answer.status_code != 200:
                 raise RuntimeError(f"run/predict answered {answer.status_code}: {answer.text[:200]}")
             outputs = answer.json()["data"]
             self._fetch(outputs)
         else:
-            outputs = self._run([(e.queued_fn, e.pad_id, data)])[0]
-        status = outputs[e.status_index]
+            outputs = self._run([(fn_index, e.pad_id, data)])[0]
+        status = outputs[status_index]
         if isinstance(status, str) and "⚠" in status:
             raise RuntimeError(f"status: {status}")
 
@@ -229,27 +253,45 @@ def draw_until(client: LiveClient, frames_by_stroke: list, stop_at: float, resul
 
 
 def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = True, live_frames: bool = True,
-                  follow_ups: bool = False) -> dict:
+                  follow_ups: bool = False, explorer: Explorer | None = None,
+                  started: Callable[[], None] | None = None) -> dict:
     """`clients` simulated pages drawing for `seconds`; the summary the load test prints. Without `live_frames`
-    the pages send only each stroke's final frame (and the clear), as pages running the models themselves do;
-    with `follow_ups`, also the events a page fires after each of those (see the module's docstring)."""
+    the pages send only each stroke's final frame (and the clear), as pages running the models themselves do, with
+    what those pages computed of it when an `explorer` of the served models is given to compute it; with
+    `follow_ups`, also the events a page fires after each of those (see the module's docstring).
+
+    Each page opens its session first, as a page does when it loads (the server sets up a session's state once, on
+    its first event): one empty frame, then every page starts drawing at once. `started` is called just before."""
     import httpx
 
     strokes = [stroke_frames(shape, scale) for shape in SHAPES for scale in (0.7, 1.0)]
+    if not live_frames and explorer is not None:  # only the final frames are sent: they carry the page's results
+        strokes = [[(live, with_page_results(explorer, final)) for live, final in frames] for frames in strokes]
     with httpx.Client(timeout=60) as probe:
         events = page_events(probe, url)
     results = [ClientResult() for _ in range(clients)]
-    start = time.perf_counter()
-    stop_at = start + seconds
+    opened = threading.Barrier(clients + 1)
+    clock: dict[str, float] = {}
 
     def worker(i: int) -> None:
         with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=4)) as http:
-            draw_until(LiveClient(http, url, events, fetch_images), strokes, stop_at, results[i], i, live_frames,
-                       follow_ups)
+            client = LiveClient(http, url, events, fetch_images)
+            try:
+                client.send("", direct=not live_frames)
+            finally:
+                opened.wait()
+            opened.wait()  # the clock has started
+            draw_until(client, strokes, clock["stop_at"], results[i], i, live_frames, follow_ups)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
+    opened.wait()
+    if started is not None:
+        started()
+    start = time.perf_counter()
+    clock["stop_at"] = start + seconds
+    opened.wait()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start

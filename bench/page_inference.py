@@ -146,19 +146,26 @@ def server_part(args) -> list[tuple[int, bool, str, float, int, int]]:
     start-up) and subtracts what the idle process spends in the same time. Without follow-ups the pages send only
     the pad's frames; with them, also the events the page fires after each final frame and clear that change the
     drawing other tabs use (`bench.live_load.page_events` finds them): what a real page sends."""
+    from ae_vae.app.sources import load_explorer
+
+    explorer = load_explorer(None, args.weights_dir)  # computes what the simulated pages' models would
     rows = []
     for clients in (1, args.clients):
         for follow_ups in (False, True):
             for live in (True, False):
                 with app_server(args.weights_dir) as app:
-                    run_live_load(app.url, 1, 4.0, live_frames=live, follow_ups=follow_ups)
+                    run_live_load(app.url, 1, 4.0, live_frames=live, follow_ups=follow_ups, explorer=explorer)
                     time.sleep(2.0)
                     idle_from = cpu_seconds(app.process.pid)
                     time.sleep(3.0)
                     idle_rate = (cpu_seconds(app.process.pid) - idle_from) / 3.0
-                    before = cpu_seconds(app.process.pid)
-                    summary = run_live_load(app.url, clients, args.seconds, live_frames=live, follow_ups=follow_ups)
-                    spent = cpu_seconds(app.process.pid) - before - idle_rate * summary["seconds"]
+                    before: list[float] = []
+
+                    def mark(into: list = before, pid: int = app.process.pid) -> None:
+                        into.append(cpu_seconds(pid))  # the clock starts once every page has its session
+                    summary = run_live_load(app.url, clients, args.seconds, live_frames=live, follow_ups=follow_ups,
+                                            explorer=explorer, started=mark)
+                    spent = cpu_seconds(app.process.pid) - before[0] - idle_rate * summary["seconds"]
                 what = "every live frame + final" if live else "final frame only"
                 rows.append((clients, follow_ups, what, spent, summary["strokes"], summary["errors"]))
                 print(f"  {clients:>2} pages, {what}{' + follow-ups' if follow_ups else ''}: {spent:.1f} CPU s "

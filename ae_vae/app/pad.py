@@ -4,13 +4,15 @@ Why our own pad: Gradio's Sketchpad reports a stroke on pointer-up only and then
 the browser before a request leaves, so nothing follows the pen (docs/experiments.md, "Live drawing"). This
 pad is a `gr.HTML` whose `js_on_load` script draws on a `<canvas>` (pointer events: mouse, pen, touch;
 undo and clear, Ctrl+Z / Delete) and sets the component's value to a small, already-reduced copy of the ink,
-then fires one of two events with it (`app.py` wires both to `PadEvents.frame`):
-- `input`, queued, when the server draws: at most every `FRAME_INTERVAL_MS` while a stroke is drawn and once
-  more on pointer-up (`trigger_mode="always_last"`: a page has at most one frame in flight and a slow link never
-  queues stale ones);
+then fires one of three events with it (`app.py` wires them):
+- `input`, queued, when the server draws (`PadEvents.frame`): at most every `FRAME_INTERVAL_MS` while a stroke is
+  drawn and once more on pointer-up (`trigger_mode="always_last"`: a page has at most one frame in flight and a slow
+  link never queues stale ones);
 - `submit`, not queued, when the page runs the models itself (`static/page/`): only the final frame, after
-  pointer-up, undo or clear, for what needs the server's data. One plain request per stroke: a queued event (a
-  join, then an event stream) costs the server more CPU than the work this frame asks of it.
+  pointer-up or undo, with the page's results (`PadEvents.page_frame`: what needs the server's data, and only the
+  outputs the page does not draw itself). One plain request per stroke: a queued event (a join, then an event
+  stream) costs the server more CPU than the work this frame asks of it, and so does every output it skips;
+- `clear`, not queued, when such a page is cleared (`PadEvents.frame`, which empties every output).
 
 The payload, "<phase>:<w>x<h>:<base64>[|page:...]": the ink (canvas alpha, 0..255) inside its bounding box on the
 `PAD_SIZE` canvas, reduced by the smallest integer factor that brings its longest side to at most
@@ -73,6 +75,9 @@ LIVE_CONCURRENCY = "default"
 MARGIN = 4  # empty pixels put back around the decoded crop: the framing needs a background to find the ink on
 PHASES = ("live", "final")
 MAX_CODE = 1024  # floats per code the page may send (the shipped models' codes have 16 to 64)
+# `PadEvents.page_frame`'s outputs: error table, current model input, source, status, then `DrawHandlers.described`'s
+# but the walk's two images
+PAGE_OUTPUTS = 4 + DESCRIBED_OUTPUTS - 2
 PAGE_ERRORS = 2 + POSTERIOR_SAMPLES  # MSE per pixel: AE, VAE (posterior mean), each posterior sample
 FRAME_PIXELS = 28 * 28
 
@@ -270,10 +275,6 @@ class PadEvents:
                 result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=fill_outlines)
                 return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae), skip, skip,
                         skip, "pad", LIVE_STATUS, *[skip] * DESCRIBED_OUTPUTS)
-            page = sketch.get("page")
-            if page is not None and (page.dataset, page.fill_outlines) == (self.explorer.models(dataset).dataset,
-                                                                          fill_outlines):
-                return self._page_frame(page, dataset, k)
             analysis = self.explorer.analyse(sketch["composite"], dataset, k, fill_outlines=fill_outlines)
         except InputError as exc:
             return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED)
@@ -283,15 +284,27 @@ class PadEvents:
                 *self.handlers.described(analysis, dataset, inline=True))
 
 
-    def _page_frame(self, page: PageResults, dataset: str, k: int):
-        """A final frame whose model input, reconstructions, samples and errors the page computed and shows: the error
-        table from its numbers, its model input as the drawing, and what needs the server's data from its codes. The
-        images stay the page's (skipped), the walk's included (at 0 they are the reconstructions, which it drew)."""
-        typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
-        skip = gr.skip()
-        return (skip, skip, skip, skip, error_table(page.errors[0], page.errors[1], list(page.errors[2:])),
-                page.model_input, "pad", DONE_STATUS,
-                *self.handlers.description(typicality, neighbours, dataset, inline=True, walk_images=(skip, skip)))
+    def page_frame(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False,
+                   k: int = DEFAULT_NEIGHBOURS):
+        """A final frame whose model input, reconstructions, posterior samples and errors the page computed and drew
+        itself. Outputs (`PAGE_OUTPUTS`): the error table from the page's numbers, its model input as the drawing the
+        other tabs use, the source, the status line, then the typicality line, both neighbour galleries, their vote and
+        the walk's sliders at 0, from the page's codes. Nothing else: the page drew the images (the walk's too: at 0
+        they are the reconstructions). Results for another data set or framing than the page now shows (switched while
+        they were on their way) change nothing: the switch's own event frames the ink anew."""
+        page = sketch.get("page") if isinstance(sketch, dict) else None
+        if page is None:
+            return (*[gr.skip()] * 3, "⚠️ The page sent no results of its own with its drawing; draw it again.",
+                    *[gr.skip()] * (PAGE_OUTPUTS - 4))
+        try:
+            if (page.dataset, page.fill_outlines) != (self.explorer.models(dataset).dataset, bool(fill_outlines)):
+                return (gr.skip(),) * PAGE_OUTPUTS
+            typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
+        except InputError as exc:
+            return ("", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED[:PAGE_OUTPUTS - 4])
+        described = self.handlers.description(typicality, neighbours, dataset, inline=True, walk_images=())
+        return (error_table(page.errors[0], page.errors[1], list(page.errors[2:])), page.model_input, "pad",
+                DONE_STATUS, *described)
 
 
 # ---------------------------------------------------------------- the component

@@ -25,7 +25,7 @@ from ..data import SUBJECTS
 from ..fileio import atomic_write_text
 from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..models.graphs import DECODER_FILE, ENCODER_FILE
-from .explorer import Explorer
+from .explorer import Explorer, posterior_noise
 from .figures import PANELS
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ def served_graph(page_folder: Path, dataset: str, kind: str, graph: str) -> Path
 
 
 def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
-    """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none),
-    and where each data set's map data will be (`write_map_data`; absent until written)."""
+    """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none)
+    with the normal draws of the Draw tab's posterior samples (so the page's are the server's), and where each data
+    set's map data will be (`write_map_data`; absent until written)."""
     graphs, missing = {}, {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
@@ -66,6 +67,7 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
                                   "decoder": file_url(served_graph(page_folder, dataset, kind, DECODER_FILE)),
                                   "latent_dim": int(model.latent_dim)}
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
+        graphs[dataset]["vae"]["noise"] = posterior_noise(pair.vae.latent_dim).tolist()  # the server's samples' draws
     maps = {d: file_url(map_data_file(page_folder, d)) for d in graphs}
     return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing,
             "maps": maps, "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}

@@ -115,18 +115,27 @@ function pageFrame() {
   if (drawsHere()) inPage.frame(reduce(), currentDataset(), fillOutlines());
 }
 
-// A new value is sent with one of the pad's events (app.py, pad.py): `submit` (one plain request) when the page has
-// drawn the reconstructions itself and the server adds the rest, `input` (queued, always_last) when it draws them.
-function show(value) {
+// A new drawing is sent with one of the pad's events (app.py, pad.py): `input` (queued, always_last) when the server
+// draws the reconstructions; when the page does, it computes the final frame first and sends `submit` (one plain
+// request) with what the server needs to add the rest (page/draw.js `pagePart`), or `clear` for an emptied pad.
+// Should the page fail to compute it, the ink goes to `input`: the server computes everything.
+let asked = '';  // the last drawing given to the server, as its ink payload
+function show(value, reduced = null) {
   root.classList.toggle('empty', strokes.length === 0 && current === null);
-  if (value === props.value) return;
-  props.value = value;
-  trigger(drawsHere() ? 'submit' : 'input');
+  if (value === asked) return;
+  asked = value;
+  if (!drawsHere() || !value) {
+    props.value = value; trigger(drawsHere() ? 'clear' : 'input'); return;
+  }
+  inPage.final(reduced || reduce(), currentDataset(), fillOutlines()).then((part) => {
+    if (asked !== value) return;  // a newer drawing was sent meanwhile
+    props.value = value + (part || ''); trigger(part ? 'submit' : 'input');
+  });
 }
 function send(phase) {
   clearTimeout(timer); timer = null; lastFrame = performance.now();
-  const value = payload(phase);
-  show(value);
+  const reduced = reduce(), value = payload(phase, reduced);
+  show(value, reduced);
   return value;
 }
 function schedule() {
@@ -158,7 +167,6 @@ canvas.addEventListener('pointermove', (e) => {
 const finish = (e) => {
   if (!current || e.pointerId !== pointer) return;
   strokes.push(current); current = null; pointer = null; base = null;
-  pageFrame();
   sent.push(send('final'));
 };
 ['pointerup', 'pointercancel', 'lostpointercapture'].forEach((type) => canvas.addEventListener(type, finish));
@@ -170,7 +178,6 @@ function undo() {
   if (current || !strokes.length) return;
   strokes.pop(); sent.pop(); redraw();
   clearTimeout(timer); timer = null;
-  if (strokes.length) pageFrame();
   show(sent[sent.length - 1]);
 }
 function clear() {

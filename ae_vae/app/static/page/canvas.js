@@ -27,17 +27,40 @@ function overlayOf(element) {
   return overlay;
 }
 
+const GRID_PAD = 2, GRID_GREY = 64;  // ae_vae.figures.image_grid: grey pixels between and around the tiles
+
 // Show `pixels` (784 floats in [0, 1], white on black) in the component with id `elemId`.
-export function showImage(elemId, pixels) {
+export function showImage(elemId, pixels) { showGrid(elemId, [pixels], 1); }
+
+// Show 28x28 images in a grid of `ncol` columns, laid out as ae_vae.figures.image_grid lays them out (one image: no
+// border), in the component with id `elemId`.
+export function showGrid(elemId, images, ncol) {
   const element = document.getElementById(elemId);
   if (!element) return;
   const overlay = overlayOf(element);
-  const ctx = overlay.canvas.getContext('2d');
-  const data = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = Math.round(Math.min(Math.max(pixels[i], 0), 1) * 255);
-    data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = v; data.data[4 * i + 3] = 255;
+  const pad = images.length > 1 ? GRID_PAD : 0, cols = Math.min(ncol, images.length);
+  const rows = Math.ceil(images.length / cols);
+  const width = cols * (28 + pad) + pad, height = rows * (28 + pad) + pad;
+  if (overlay.canvas.width !== width || overlay.canvas.height !== height) {
+    overlay.canvas.width = width; overlay.canvas.height = height;
+    if (images.length > 1) {  // as wide as the component lets it be, its proportions kept, as the server's image is
+      Object.assign(overlay.canvas.style, {left: '0', transform: 'none', width: '100%', aspectRatio: 'auto',
+                                           objectFit: 'contain', background: 'var(--block-background-fill, #fff)'});
+    }
   }
+  const ctx = overlay.canvas.getContext('2d');
+  const data = ctx.createImageData(width, height);
+  data.data.fill(255);
+  for (let i = 0; i < width * height; i++) data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = GRID_GREY;
+  images.forEach((pixels, n) => {
+    const top = pad + Math.floor(n / cols) * (28 + pad), left = pad + (n % cols) * (28 + pad);
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const v = Math.round(Math.min(Math.max(pixels[y * 28 + x], 0), 1) * 255), at = 4 * ((top + y) * width + left + x);
+        data.data[at] = data.data[at + 1] = data.data[at + 2] = v;
+      }
+    }
+  });
   ctx.putImageData(data, 0, 0);
   const img = element.querySelector('img');
   overlay.src = img ? img.getAttribute('src') : null;  // the server's image under it, when this was drawn

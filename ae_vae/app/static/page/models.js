@@ -56,6 +56,32 @@ export class PageModels {
     });
   }
 
+  // The model input -> what the Draw tab shows of it: {aeCode, vaeMean, ae, vae, samples}, the AE's code, the VAE's
+  // posterior mean, both reconstructions (the VAE's of its mean) and the VAE's posterior samples, mean + std * noise[i]
+  // for each of the `noise` draws (the server's: ae_vae.app.explorer.posterior_noise), decoded with the mean in one run.
+  analyse(dataset, input, noise) {
+    return this.exclusive(async () => {
+      const {ort, ae, vae} = await this.load(dataset);
+      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
+      const aeCode = (await ae.encoder.run({image})).code;
+      const posterior = await vae.encoder.run({image});
+      const mean = posterior.mean.data, logvar = posterior.logvar.data, d = vae.latentDim;
+      const z = new Float32Array((1 + noise.length) * d);
+      z.set(mean);
+      noise.forEach((eps, i) => {
+        for (let j = 0; j < d; j++) {
+          const std = Math.fround(Math.exp(0.5 * Math.min(Math.max(logvar[j], -30), 20)));
+          z[(i + 1) * d + j] = mean[j] + std * eps[j];
+        }
+      });
+      const aeImage = (await ae.decoder.run({z: aeCode})).image.data;
+      const decoded = (await vae.decoder.run({z: new ort.Tensor('float32', z, [1 + noise.length, d])})).image.data;
+      const tile = (i) => decoded.slice(i * 784, (i + 1) * 784);
+      return {aeCode: aeCode.data, vaeMean: Float32Array.from(mean), ae: aeImage, vae: tile(0),
+              samples: noise.map((_, i) => tile(i + 1))};
+    });
+  }
+
   // The model input -> {ae, vae}: the AE's code and the VAE's posterior mean (Float32Arrays).
   encode(dataset, input) {
     return this.exclusive(async () => {
