@@ -124,7 +124,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                     ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
                     vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id="vae-recon")
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120, elem_id="vae-samples")
-                errors = gr.Markdown(label="reconstruction errors")
+                errors = gr.Markdown(label="reconstruction errors", elem_id="draw-errors")
                 neighbours, k = neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
                 typical_numbers = gr.JSON(visible=False, label="typicality per model")  # /typicality's output

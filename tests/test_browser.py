@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from PIL import Image
 
 from ae_vae.app.draw import NEIGHBOURS_HINT
 from ae_vae.app.figures import PANELS
-from ae_vae.app.pad import encode_payload
+from ae_vae.app.pad import encode_payload, sketch_value
 from ae_vae.app.sources import load_explorer
 
 # One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
@@ -83,6 +84,12 @@ def app_url(app):
     return app.url
 
 
+@pytest.fixture(scope="module")
+def explorer():
+    """The served models in this process: what the server computes, to compare the page's answers with."""
+    return load_explorer(None, WEIGHTS_DIR)
+
+
 @pytest.fixture
 def page(app_url):
     """The app with its models running in the page (the default where WebAssembly works)."""
@@ -92,6 +99,7 @@ def page(app_url):
         wait_for_engine(page, "page")
         # the page's on-load events (the Interpolate and Sample tabs' first outputs) are done
         page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=30_000)
+        page.evaluate(IN_PAGE_IMAGES_JS)
         yield page
 
 
@@ -141,11 +149,43 @@ def wait_for_srcs(page, expected: dict[str, str | None]) -> None:
         pytest.fail(f"expected {expected}, got {srcs(page)}; status {wait_status(page, timeout_s=0.5)!r}")
 
 
+IN_PAGE = "document.querySelector('#sketchpad canvas').aeVaePad.inPage()"
+
+
+def page_drawn(page, before: dict | None = None) -> dict[str, list[int]]:
+    """Wait until the page shows a finished drawing other than `before` (`in_page_images`): its final frame drawn and
+    the status line saying so (the server's answer to the page's results); the page's images."""
+    try:
+        page.wait_for_function(f"() => {IN_PAGE}.idle() && document.querySelector('#draw-status').innerText"
+                               f".includes('{DONE}')", timeout=RECON_TIMEOUT_MS, polling=100)
+        page.wait_for_function("""([ids, before]) => ids.every((id) => {
+            const c = document.querySelector('#' + id + ' canvas.in-page-image');
+            return c && !c.hidden; }) && JSON.stringify(window.__inPageImages(ids)) !== JSON.stringify(before)""",
+                               arg=[list(OUTPUT_IDS), before], timeout=RECON_TIMEOUT_MS, polling=100)
+    except sync_api.TimeoutError:
+        pytest.fail(f"no finished drawing in the page within {RECON_TIMEOUT_MS} ms; status "
+                    f"{wait_status(page, timeout_s=0.5)!r}")
+    return in_page_images(page)
+
+
+def wait_for_page_images(page, expected: dict) -> None:
+    """Wait until the page's own images are `expected` (`in_page_images`; None: hidden)."""
+    try:
+        page.wait_for_function("([ids, expected]) => JSON.stringify(window.__inPageImages(ids)) === "
+                               "JSON.stringify(expected)", arg=[list(expected), expected], timeout=RECON_TIMEOUT_MS,
+                               polling=100)
+    except sync_api.TimeoutError:
+        pytest.fail(f"the page's images are not as expected; status {wait_status(page, timeout_s=0.5)!r}")
+
+
 def model_input_stats(page) -> dict[str, float]:
-    """Size and brightness of the displayed 28x28 model input (a digit: white strokes on black)."""
+    """Size and brightness of the displayed 28x28 model input (a digit: white strokes on black): the page's own image
+    when it shows one, else the server's."""
     return page.evaluate("""() => {
-        const img = document.querySelector('#model-input img');
-        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const own = document.querySelector('#model-input canvas.in-page-image');
+        const img = own && !own.hidden ? own : document.querySelector('#model-input img');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth || img.width;
+        c.height = img.naturalHeight || img.height;
         const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
         const d = ctx.getImageData(0, 0, c.width, c.height).data;
         let sum = 0, max = 0;
@@ -160,19 +200,20 @@ def test_draw_then_example_updates_reconstructions(page, tmp_path):
     assert page.locator("#sketchpad .pad-hint").is_visible(), "an empty pad says 'draw a digit'"
 
     stroke(page, "7")
-    drawn = wait_for_drawing(page, before)
+    page_drawn(page)
     page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
     assert not page.locator("#sketchpad .pad-hint").is_visible()
     stats = model_input_stats(page)
     assert (stats["width"], stats["height"]) == (28, 28), stats
     assert stats["max"] > 128 and stats["mean"] < 100, f"the model input does not look like a drawn digit: {stats}"
 
-    page.locator("#examples button.thumbnail-item").nth(3).click()
+    page.locator("#examples button.thumbnail-item").nth(3).click()  # the server's images replace the page's
     page.wait_for_function("""(before) => ['model-input', 'ae-recon', 'vae-recon'].every(id => {
         const img = document.querySelector('#' + id + ' img'); return img && img.src !== before[id]; })""",
-                           arg=drawn, timeout=RECON_TIMEOUT_MS)
+                           arg=before, timeout=RECON_TIMEOUT_MS)
     status = wait_status(page, contains="test example #3")
     assert "⚠" not in status and "test example #3" in status, status
+    wait_for_page_images(page, {id_: None for id_ in (*OUTPUT_IDS, "vae-samples")})
 
 
 def test_on_the_server_path_reconstructions_follow_the_pen_before_pointer_up(server_page):
@@ -201,27 +242,27 @@ def _last_point(page) -> tuple[float, float]:
 
 
 def test_undo_restores_the_previous_reconstruction(page):
-    empty = srcs(page)
     stroke(page, "1")
-    first = wait_for_drawing(page, empty)
+    first = page_drawn(page)
     stroke(page, [(-0.6, 0.0), (0.6, 0.0)])  # a bar across the "1"
-    second = wait_for_drawing(page, first)
+    second = page_drawn(page, first)
     assert all(second[id_] != first[id_] for id_ in OUTPUT_IDS)
 
     page.keyboard.press("Control+z")
-    wait_for_srcs(page, first)  # the same images: undo re-sends the earlier drawing exactly
+    wait_for_page_images(page, first)  # the same images: undo redraws the earlier drawing exactly
     page.locator("#sketchpad .pad-undo").click()  # and undoing the last stroke empties the pad
-    wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
+    wait_for_page_images(page, {id_: None for id_ in OUTPUT_IDS})
     assert "draw a digit" in wait_status(page, contains="draw a digit")
+    assert srcs(page) == {id_: None for id_ in OUTPUT_IDS}
 
 
 def test_reconstruct_on_an_empty_pad_says_so_beside_the_pad(page):
     """The status line is in view at 1280x900 without scrolling, and an empty pad's Reconstruct is said there,
     with the outputs emptied: no error pop-up over stale images."""
-    empty = srcs(page)
     stroke(page, "7")
-    wait_for_drawing(page, empty)
+    page_drawn(page)
     clear_pad(page)
+    wait_for_page_images(page, {id_: None for id_ in OUTPUT_IDS})
     wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
     page.evaluate("() => window.scrollTo(0, 0)")
     box = page.locator("#draw-status").bounding_box()
@@ -235,13 +276,13 @@ def test_reconstruct_on_an_empty_pad_says_so_beside_the_pad(page):
 
 @pytest.mark.parametrize("how", ["button", "Delete key"])
 def test_clear_empties_the_outputs_and_says_draw_a_digit(page, how):
-    empty = srcs(page)
     stroke(page, "L")
-    wait_for_drawing(page, empty)
+    page_drawn(page)
     if how == "button":
         clear_pad(page)
     else:
         page.keyboard.press("Delete")
+    wait_for_page_images(page, {id_: None for id_ in (*OUTPUT_IDS, "vae-samples", "walk-ae", "walk-vae")})
     wait_for_srcs(page, {id_: None for id_ in OUTPUT_IDS})
     status = wait_status(page, contains="draw a digit")
     assert "draw a digit" in status and "⚠" not in status, status
@@ -253,7 +294,7 @@ def test_a_touch_stroke_draws(page):
     """Touch events from the Chrome DevTools Protocol: the page gets touch pointer events, as on a phone."""
     page.evaluate(TRACE_JS, list(OUTPUT_IDS))
     touch_stroke(page, "7")
-    wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
+    page_drawn(page)
     kinds = {e["src"] for e in page.evaluate("() => window.__trace") if e["id"] == "pointerdown"}
     assert kinds == {"touch"}, kinds
     assert model_input_stats(page)["max"] > 128
@@ -350,42 +391,50 @@ PEN_TRACE_JS = """() => {
 }"""
 
 
+# The pixels (grey levels, row-major) each component's in-page canvas shows, null where it is hidden or absent.
+IN_PAGE_IMAGES_JS = """() => { window.__inPageImages = (ids) => Object.fromEntries(ids.map((id) => {
+    const c = document.querySelector('#' + id + ' canvas.in-page-image');
+    if (!c || c.hidden) return [id, null];
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    return [id, Array.from({length: c.width * c.height}, (_, i) => d[4 * i])]; })); }"""
+
+
 def in_page_images(page, ids=OUTPUT_IDS) -> dict[str, list[int] | None]:
     """The pixels (grey levels) each component's in-page canvas shows, None where it is hidden or absent."""
-    return page.evaluate("""(ids) => Object.fromEntries(ids.map((id) => {
-        const c = document.querySelector('#' + id + ' canvas.in-page-image');
-        if (!c || c.hidden) return [id, null];
-        const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
-        return [id, Array.from({length: 784}, (_, i) => d[4 * i])]; }))""", list(ids))
+    page.evaluate(IN_PAGE_IMAGES_JS)
+    return page.evaluate("(ids) => window.__inPageImages(ids)", list(ids))
 
 
-def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page):
+def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page, explorer):
     """A 1-s stroke: the page shows new reconstructions many times while the button is down and sends nothing;
-    after pointer-up one plain request (not the queue's join and stream) brings the server's final answer, the
-    rest of the tab included (samples, typicality, neighbours), and its images equal the page's."""
+    after pointer-up it shows the final model input, reconstructions, posterior samples and the walk at 0, as the
+    server computes them for the same drawing, and one plain request (not the queue's join and stream) with its
+    results brings what needs the server's data: the error table, typicality and neighbours."""
     line = page.locator("#sketchpad .pad-engine").inner_text()
     assert "computed in this page" in line, line
     page.evaluate(PEN_TRACE_JS)
     stroke(page, "7", duration_s=1.0)
-    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaePad.inPage().idle()")
-    # the page's final frame as it drew it (the server's answer may already have replaced it on screen)
-    shown = page.evaluate("""() => Object.fromEntries(Object.entries(
-        document.querySelector('#sketchpad canvas').aeVaePad.inPage().last).map(([id, pixels]) =>
-        [id, Array.from(pixels, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255))]))""")
+    ids = (*OUTPUT_IDS, "vae-samples", "walk-ae", "walk-vae")
+    shown = page_drawn(page) | in_page_images(page, ids[3:])
     pen = page.evaluate("() => window.__pen")
     (_, at_down), (_, at_up) = pen["frames"][:2]
     assert at_up - at_down >= 15, f"only {at_up - at_down} in-page frames during a 1-s stroke: {pen}"
     assert pen["requests"] == 0, f"the page sent {pen['requests']} requests while the pen was down: {pen['urls']}"
-    assert all(v is not None for v in shown.values()), shown
-    wait_for_drawing(page, {id_: None for id_ in OUTPUT_IDS})
-    for id_ in OUTPUT_IDS:
-        server = np.asarray(Image.open(io.BytesIO(base64.b64decode(img_src(page, id_).split(",", 1)[1]))).convert("L"))
-        assert np.abs(server.astype(int) - np.asarray(shown[id_]).reshape(28, 28)).mean() / 255 <= 0.01, id_
+    payload = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaePad.payload('final')")
+    server = explorer.reconstruct(sketch_value(payload)["composite"], "mnist")
+    for id_, expected in zip(ids, (server.model_input, server.ae, server.vae, server.vae_samples, server.ae, server.vae)):
+        pixels = np.asarray(shown[id_], float).reshape(expected.shape)
+        assert np.abs(pixels - expected).mean() / 255 <= 0.01, id_
     page.wait_for_function("() => document.querySelectorAll('#vae-neighbours .thumbnail-item img').length >= 1 "
                            "&& document.querySelector('#typicality').innerText.includes('typical')", timeout=20_000)
+    errors = page.locator("#draw-errors").inner_text()
+    numbers = [float(n) for n in re.findall(r"\d+\.\d{4}", errors)]  # AE, VAE, then each posterior sample
+    expected = [server.ae_mse, server.vae_mse, *server.vae_sample_mse]
+    assert len(numbers) == len(expected) and np.abs(np.subtract(numbers, expected)).max() <= 0.002, errors
     page.wait_for_timeout(1000)  # anything else the answer would set off has had time to start
     after = page.evaluate("() => window.__pen.after")
     assert len(after) == 1 and after[0].endswith("/gradio_api/run/predict"), after
+    assert srcs(page) == {id_: None for id_ in OUTPUT_IDS}  # the server sent no image: the page drew them
 
 
 def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, page):
@@ -413,11 +462,8 @@ def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, pa
 def test_the_maps_star_takes_the_drawing_when_the_tab_opens(page):
     """The Embeddings tab's star is the Draw tab's drawing (4x larger) once the tab is opened after a stroke, and no
     star once it is opened after the pad was cleared."""
-    before = srcs(page)
     stroke(page, "7")
-    wait_for_drawing(page, before)
-    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(img_src(page, "model-input").split(",", 1)[1])))
-                       .convert("L"))
+    drawn = np.asarray(page_drawn(page)["model-input"], np.uint8).reshape(28, 28)
     open_tab(page, "Embeddings")
     page.wait_for_function("() => { const img = document.querySelector('#maps-star img'); "
                            "return img && img.complete && img.naturalWidth > 0; }", timeout=20_000)

@@ -16,19 +16,25 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 
 from ae_vae.app.draw import DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
+from ae_vae.app.explorer import error_table
 from ae_vae.app.gradio_io import OutputFiles, inline_png
 from ae_vae.app.pad import (
     DONE_STATUS,
     LIVE_STATUS,
     MARGIN,
+    MAX_CODE,
     MAX_PAYLOAD_CHARS,
     MAX_SIDE,
     PAD_SIZE,
+    PAGE_ERRORS,
+    PAGE_OUTPUTS,
     PAYLOAD_TOLERANCE,
     PHASES,
     PadEvents,
+    PageResults,
     decode_payload,
     drawing_pad,
+    encode_page_results,
     encode_payload,
     framing_difference,
     sketch_value,
@@ -36,6 +42,7 @@ from ae_vae.app.pad import (
 from ae_vae.errors import InputError
 from ae_vae.preprocess import to_model_input
 from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
+from bench.live_load import page_results
 
 # to_model_input frames each data set its own way once it takes `dataset` (MNIST's framing before).
 DATASETS = ["mnist", "fashion_mnist"] if "dataset" in inspect.signature(to_model_input).parameters else ["mnist"]
@@ -98,6 +105,61 @@ def test_the_biggest_payload_fits_the_cap():
 def test_malformed_or_oversized_payloads_are_refused_with_a_message(value, message):
     with pytest.raises(InputError, match=message):
         decode_payload(value)
+
+
+# ---------------------------------------------------------------- the page's results
+
+def some_results(dim: int = 16, dataset: str = "mnist") -> PageResults:
+    rng = np.random.default_rng(dim)
+    return PageResults(dataset, True, rng.integers(0, 256, (28, 28)).astype(np.uint8),
+                       {"ae": rng.normal(size=dim).astype(np.float32), "vae": rng.normal(size=dim).astype(np.float32)},
+                       tuple(float(np.float32(v)) for v in rng.uniform(0, 0.2, PAGE_ERRORS)))
+
+
+@pytest.mark.parametrize("dim", [1, 16, 64, MAX_CODE])
+def test_the_pages_results_come_back_as_the_page_sent_them(dim):
+    ink = encode_payload(render_strokes([shape_on_canvas("7")]), "final")
+    sent = some_results(dim, "fashion_mnist")
+    frame = decode_payload(ink + encode_page_results(sent))
+    assert np.array_equal(frame.ink, decode_payload(ink).ink) and frame.page.dataset == "fashion_mnist"
+    assert frame.page.fill_outlines and np.array_equal(frame.page.model_input, sent.model_input)
+    assert all(np.array_equal(frame.page.codes[k], sent.codes[k]) for k in ("ae", "vae"))
+    assert frame.page.errors == sent.errors
+    assert np.array_equal(sketch_value(ink + encode_page_results(sent))["page"].model_input, sent.model_input)
+
+
+def test_the_biggest_payload_with_the_pages_results_fits_the_cap():
+    ink = encode_payload(np.full((PAD_SIZE, PAD_SIZE), 255, np.uint8))
+    assert len(ink + encode_page_results(some_results(MAX_CODE, "fashion_mnist"))) <= MAX_PAYLOAD_CHARS
+
+
+def page_part(**changes) -> str:
+    """A valid page part with some of its fields (base64 text) replaced."""
+    fields = dict(zip(["dataset", "fill", "input", "ae", "vae", "errors"],
+                      encode_page_results(some_results()).split(":", 1)[1].split(":")))
+    fields.update(changes)
+    return "|page:" + ":".join(fields.values())
+
+
+@pytest.mark.parametrize("part, message", [
+    (page_part(input=b64(bytes(783))), "model input of 783 pixels"),
+    (page_part(ae=b64(bytes(6))), "AE code of 6 bytes"),
+    (page_part(vae=""), "VAE code of 0 bytes"),
+    (page_part(vae="AAA"), "VAE code is not valid base64"),
+    (page_part(errors=b64(np.full(PAGE_ERRORS, np.nan, "<f4").tobytes())), "numbers from 0 to 1"),
+    (page_part(errors=b64(np.full(PAGE_ERRORS, 2.0, "<f4").tobytes())), "numbers from 0 to 1"),
+    (page_part(errors=b64(np.zeros(PAGE_ERRORS - 1, "<f4").tobytes())), "numbers from 0 to 1"),
+    (page_part(dataset="MNIST"), "not a drawing"),
+    (page_part(fill="2"), "not a drawing"),
+])
+def test_malformed_page_results_are_refused_with_a_message(part, message):
+    with pytest.raises(InputError, match=message):
+        decode_payload("final:2x2:" + b64(bytes(4)) + part)
+
+
+def test_page_results_come_only_with_a_final_frame():
+    with pytest.raises(InputError, match="with the final one"):
+        decode_payload("live:2x2:" + b64(bytes(4)) + page_part())
 
 
 # ---------------------------------------------------------------- what the handlers get
@@ -268,3 +330,50 @@ def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
     kept = events.frame(None, "mnist", "upload")
     assert kept[:7] == (gr.skip(),) * 7 and kept[7] == empty_pad_message("mnist")
     assert kept[8:] == (gr.skip(),) * DESCRIBED_OUTPUTS
+
+
+def seven_from_the_page(events: PadEvents, dataset: str = "mnist", fill: bool = False) -> dict:
+    """The final frame of a 7 as a page running the models sends it (its results computed by the Python models)."""
+    ink = encode_payload(render_strokes([shape_on_canvas("7")]), "final")
+    results = page_results(events.explorer, ink, dataset, fill)
+    return sketch_value(ink + encode_page_results(results))
+
+
+def test_a_pages_final_frame_gets_what_needs_the_servers_data_and_nothing_it_drew(events, tmp_path):
+    """Error table from the page's numbers, its model input kept for the other tabs, and typicality, neighbours and
+    the walk's sliders at 0 as the handlers give them for that model input; no image (the page drew them)."""
+    sketch = seven_from_the_page(events)
+    outputs = events.page_frame(sketch, "mnist", "pad", False, 4)
+    page = sketch["page"]
+    assert len(outputs) == PAGE_OUTPUTS
+    errors, drawing, source, status, typical, ae, vae, vote, *sliders = outputs
+    assert errors == error_table(page.errors[0], page.errors[1], list(page.errors[2:]))
+    assert np.array_equal(drawing, page.model_input) and (source, status) == ("pad", DONE_STATUS)
+    handlers = DrawHandlers(events.explorer, OutputFiles(tmp_path / "outputs"))
+    assert typical == handlers.typicality_line(drawing, "mnist") and sliders == [0.0, 0.0, 0.0]
+    files_ae, files_vae, files_vote = handlers.neighbours_of_input(drawing, "mnist", 4)
+    assert vote == files_vote
+    for inline, files in ((ae, files_ae), (vae, files_vae)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in files]
+        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, files))
+    # the same drawing drawn by the server: the same answer where the two overlap
+    server = events.frame(seven("final"), "mnist", "pad", False, 4)
+    assert server[4] == errors and server[8:15] == outputs[4:]
+    assert framing_difference(server[5] / 255, drawing / 255) <= 1e-6
+
+
+def test_page_results_for_another_data_set_or_framing_change_nothing(events):
+    sketch = seven_from_the_page(events)
+    assert events.page_frame(sketch, "fashion_mnist", "pad", False) == (gr.skip(),) * PAGE_OUTPUTS
+    assert events.page_frame(sketch, "mnist", "pad", True) == (gr.skip(),) * PAGE_OUTPUTS
+
+
+def test_page_results_the_server_cannot_use_are_said_on_the_status_line(events):
+    sketch = seven_from_the_page(events)
+    wrong = dict(sketch, page=PageResults("mnist", False, sketch["page"].model_input,
+                                          {"ae": np.zeros(3, np.float32), "vae": sketch["page"].codes["vae"]},
+                                          sketch["page"].errors))
+    outputs = events.page_frame(wrong, "mnist", "pad")
+    assert "AE's code must have" in outputs[3] and outputs[:3] == ("", None, "pad")
+    assert outputs[4:] == NOTHING_DESCRIBED[:PAGE_OUTPUTS - 4]
+    assert "no results of its own" in events.page_frame(seven("final"), "mnist", "pad")[3]

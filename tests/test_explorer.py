@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ae_vae.app.explorer import Explorer, load_dataset_models
+from ae_vae.app.explorer import POSTERIOR_SAMPLES, Explorer, load_dataset_models, posterior_noise
 from ae_vae.app.figures import MARKER_FILL, gif_bytes
 from ae_vae.errors import InputError
+from ae_vae.figures import image_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -41,6 +42,37 @@ def test_reconstruct_is_deterministic(explorer):
     image = explorer.models("mnist").example_images[0]
     a, b = explorer.reconstruct(image, "mnist", seed=1), explorer.reconstruct(image, "mnist", seed=1)
     assert np.array_equal(a.vae_samples, b.vae_samples) and np.array_equal(a.ae, b.ae)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_the_posterior_samples_are_the_mean_moved_by_the_noise_the_page_is_given(explorer, dataset):
+    """The page draws the posterior samples itself from `posterior_noise` (page_config hands it over): mean + std *
+    noise[i], decoded, is the server's grid."""
+    import torch
+
+    pair = explorer.models(dataset)
+    image = pair.example_images[5]
+    result = explorer.reconstruct(image, dataset)
+    posterior = pair.vae.encode(torch.from_numpy(explorer.model_input(image, dataset))[None, None])
+    noise = posterior_noise(pair.vae.latent_dim)
+    assert noise.shape == (POSTERIOR_SAMPLES, pair.vae.latent_dim) and torch.equal(noise, posterior_noise(noise.shape[1]))
+    with torch.no_grad():
+        decoded = pair.vae.decode(posterior.mean + posterior.std * noise)
+    assert np.array_equal(image_grid(decoded, ncol=POSTERIOR_SAMPLES), result.vae_samples)
+    assert not np.array_equal(image_grid(decoded, ncol=4), image_grid(pair.vae.decode(posterior.mean.expand(4, -1)).detach(), 4))
+
+
+def test_describe_codes_answers_as_analyse_does_for_the_same_codes(explorer):
+    image = explorer.models("mnist").example_images[2]
+    analysis = explorer.analyse(image, "mnist", 5)
+    codes = explorer.encode(image, "mnist")
+    typicality, neighbours = explorer.describe_codes("mnist", {"ae": codes["ae"]["code"], "vae": codes["vae"]["mean"]}, 5)
+    assert typicality == analysis.typicality
+    assert all(np.array_equal(neighbours[m][0].indices, analysis.neighbours[m][0].indices) for m in ("ae", "vae"))
+    with pytest.raises(InputError, match="VAE's code has values that are not finite"):
+        explorer.describe_codes("mnist", {"ae": codes["ae"]["code"], "vae": [float("nan")] * len(codes["vae"]["mean"])})
+    with pytest.raises(InputError, match="AE's code must be a list"):
+        explorer.describe_codes("mnist", {"vae": codes["vae"]["mean"]})
 
 
 def test_dataset_names_are_checked(explorer):

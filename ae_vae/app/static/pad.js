@@ -125,6 +125,7 @@ function show(value, reduced = null) {
   if (value === asked) return;
   asked = value;
   if (!drawsHere() || !value) {
+    if (drawsHere()) inPage.clear();
     props.value = value; trigger(drawsHere() ? 'clear' : 'input'); return;
   }
   inPage.final(reduced || reduce(), currentDataset(), fillOutlines()).then((part) => {

@@ -68,6 +68,16 @@ export function showGrid(elemId, images, ncol) {
   element.dataset.inPage = 'true';
 }
 
+// Hide every image the page drew (a cleared pad: the server's answer empties components that may already be empty,
+// which changes nothing the page could notice).
+export function hideImages() {
+  for (const canvas of document.querySelectorAll('canvas.in-page-image')) {
+    canvas.hidden = true;
+    const owner = canvas.closest('[id]');
+    if (owner) delete owner.dataset.inPage;
+  }
+}
+
 // Hide the page's image once the server has sent the component another one.
 function yieldToServer(element) {
   const overlay = overlays.get(element);

@@ -4,7 +4,7 @@
 
 import {FRAME, modelInput} from './framing.js';
 import {PageModels} from './models.js';
-import {showGrid, showImage} from './canvas.js';
+import {hideImages, showGrid, showImage} from './canvas.js';
 
 const b64 = (array) => {
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
@@ -41,6 +41,7 @@ export class PageDraw {
     this.last = null;       // the latest frame shown: {elemId: 784 floats in [0, 1]}
     this.running = false;
     this.pending = null;
+    this.cleared = 0;       // clears so far: a frame computed across one is not shown
   }
 
   // Loads the runtime and the first data set's models; rejects with the reason when the page cannot run them.
@@ -67,10 +68,10 @@ export class PageDraw {
     return new Promise((done) => this.enqueue({reduced, dataset, fill, done}));
   }
 
-  enqueue(frame) {
+  enqueue(frame) {  // (null: drop the waiting frame)
     if (this.pending && this.pending.done) this.pending.done(null);  // superseded
     this.pending = frame;
-    if (!this.running) this.drain();
+    if (frame && !this.running) this.drain();
   }
 
   async drain() {
@@ -78,22 +79,27 @@ export class PageDraw {
     while (this.pending) {
       const {reduced, dataset, fill, done} = this.pending;
       this.pending = null;
-      const start = performance.now();
+      const start = performance.now(), cleared = this.cleared;
       let input, part = null;
       try {
         input = modelInput(reduced, dataset, fill);
         if (done) {
           const result = await this.models.analyse(dataset, input, this.noise[dataset]);
+          if (cleared !== this.cleared) continue;  // the pad was emptied meanwhile
           this.show(input, result.ae, result.vae);
           showGrid('vae-samples', result.samples, result.samples.length);
           showImage('walk-ae', result.ae); showImage('walk-vae', result.vae);
           part = pagePart(dataset, fill, input, result);
         } else {
           const {ae, vae} = await this.models.reconstruct(dataset, input);
+          if (cleared !== this.cleared) continue;
           this.show(input, ae, vae);
         }
       } catch (err) {
-        continue;  // an empty or unusable drawing, or the models failed: the server's answer to the ink says why
+        // an empty or unusable drawing, or the models failed: the server's answer to the ink says why (and shows what
+        // it can); nothing of an earlier drawing stays
+        if (done) hideImages();
+        continue;
       } finally {
         if (done) done(part);
       }
@@ -108,6 +114,14 @@ export class PageDraw {
     this.frames += 1;
     this.shownAt.push(performance.now());
     if (this.shownAt.length > 500) this.shownAt.shift();
+  }
+
+  // The pad was emptied: no frame waits, and nothing the page drew stays on screen.
+  clear() {
+    this.cleared += 1;
+    this.enqueue(null);
+    this.last = null;
+    hideImages();
   }
 
   idle() { return !this.running && !this.pending; }
