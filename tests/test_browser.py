@@ -578,9 +578,8 @@ def test_a_failed_upload_empties_the_outputs_and_says_why(page, tmp_path, upload
     """A blank page (read, no ink) and a broken PNG (not even readable: Gradio's own opening fails) alike: the
     message says what is wrong in words, and nothing on screen is left from the drawing before (the images, the
     page's own reconstructions, the neighbour galleries)."""
-    empty = srcs(page)
     stroke(page, "7")
-    wait_for_drawing(page, empty)
+    page_drawn(page)
     galleries = "() => ['ae-neighbours', 'vae-neighbours'].map((id) => document.querySelectorAll('#' + id + ' img').length)"
     page.wait_for_function(f"() => ({galleries})().every((n) => n === 8)", timeout=RECON_TIMEOUT_MS)
     path = tmp_path / f"{upload}.png"

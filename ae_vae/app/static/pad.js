@@ -111,6 +111,13 @@ document.addEventListener('change', (e) => {
     if (canvas.aeVaeMaps) canvas.aeVaeMaps.prefetch(dataset);
   }
 });
+// An upload or an example replaces the drawing: what the page drew of it goes at once, also where the server's
+// answer leaves a component as it was (a failed upload empties components the page's images lay over).
+const replaced = (e) => {
+  const at = (selector) => e.target && e.target.closest && e.target.closest(selector);
+  if (inPage && (e.type === 'click' ? at('#examples button.thumbnail-item') : at('#upload'))) inPage.clear();
+};
+['change', 'drop', 'click'].forEach((type) => document.addEventListener(type, replaced, true));
 function pageFrame() {
   if (drawsHere()) inPage.frame(reduce(), currentDataset(), fillOutlines());
 }
@@ -129,7 +136,7 @@ function show(value, reduced = null) {
     props.value = value; trigger(drawsHere() ? 'clear' : 'input'); return;
   }
   inPage.final(reduced || reduce(), currentDataset(), fillOutlines()).then((part) => {
-    if (asked !== value) return;  // a newer drawing was sent meanwhile
+    if (asked !== value || part === false) return;  // a newer drawing was sent meanwhile, or another input came
     props.value = value + (part || ''); trigger(part ? 'submit' : 'input');
   });
 }

@@ -62,14 +62,14 @@ export class PageDraw {
   }
 
   // The final frame: everything the page shows of the drawing, then (resolved) the part pad.js appends to the ink
-  // for the server, or null when the page could not compute it (the server then computes everything) or a newer
-  // frame came first.
+  // for the server; null when the page could not compute it (the server then computes everything); false when a
+  // newer frame or a clear came first (nothing to send).
   final(reduced, dataset, fill) {
     return new Promise((done) => this.enqueue({reduced, dataset, fill, done}));
   }
 
   enqueue(frame) {  // (null: drop the waiting frame)
-    if (this.pending && this.pending.done) this.pending.done(null);  // superseded
+    if (this.pending && this.pending.done) this.pending.done(false);  // superseded
     this.pending = frame;
     if (frame && !this.running) this.drain();
   }
@@ -85,7 +85,7 @@ export class PageDraw {
         input = modelInput(reduced, dataset, fill);
         if (done) {
           const result = await this.models.analyse(dataset, input, this.noise[dataset]);
-          if (cleared !== this.cleared) continue;  // the pad was emptied meanwhile
+          if (cleared !== this.cleared) { part = false; continue; }  // the drawing was cleared or replaced meanwhile
           this.show(input, result.ae, result.vae);
           showGrid('vae-samples', result.samples, result.samples.length);
           showImage('walk-ae', result.ae); showImage('walk-vae', result.vae);
@@ -116,7 +116,7 @@ export class PageDraw {
     if (this.shownAt.length > 500) this.shownAt.shift();
   }
 
-  // The pad was emptied: no frame waits, and nothing the page drew stays on screen.
+  // The pad was emptied, or another input replaced the drawing: no frame waits, and nothing the page drew stays.
   clear() {
     this.cleared += 1;
     this.enqueue(null);
