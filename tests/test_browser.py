@@ -538,16 +538,18 @@ def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
         assert np.abs(np.asarray(pixels).reshape(28, 28) - server.astype(int)).mean() / 255 <= 0.01
 
 
-def test_the_interpolation_scrubber_decodes_in_the_page(app, page):
+def test_the_interpolation_scrubber_decodes_in_the_page(app, page, explorer):
     """After Interpolate, dragging t decodes both models' frame in the page (with the server stopped), the frame
-    the server's /interpolate_at gives for the same t."""
+    the server's /interpolate_at gives for the same t; clearing the drawing pad then takes the page's images off the
+    Draw tab only."""
     import os
     import signal
 
+    stroke(page, "7")
+    page_drawn(page)
     open_tab(page, "Interpolate")
     page.locator("#interpolate-button").click()
     page.wait_for_selector("#interp-codes .interp-codes", state="attached", timeout=RECON_TIMEOUT_MS)
-    explorer = load_explorer(None, WEIGHTS_DIR)
     a, b = explorer.default_pair("mnist")
     os.kill(app.process.pid, signal.SIGSTOP)
     try:
@@ -555,6 +557,10 @@ def test_the_interpolation_scrubber_decodes_in_the_page(app, page):
         page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeScrub.moves >= 1",
                                timeout=5_000)
         shown = list(in_page_images(page, ('scrub-ae', 'scrub-vae')).values())
+        open_tab(page, "Draw")
+        clear_pad(page)  # the page takes its images away at once; the server answers once it runs again
+        wait_for_page_images(page, {id_: None for id_ in OUTPUT_IDS})
+        assert list(in_page_images(page, ('scrub-ae', 'scrub-vae')).values()) == shown
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
     for pixels, server in zip(shown, explorer.interpolate_at(a, b, "mnist", "linear", 0.3), strict=True):

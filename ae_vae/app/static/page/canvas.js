@@ -68,13 +68,14 @@ export function showGrid(elemId, images, ncol) {
   element.dataset.inPage = 'true';
 }
 
-// Hide every image the page drew (a cleared pad: the server's answer empties components that may already be empty,
-// which changes nothing the page could notice).
-export function hideImages() {
-  for (const canvas of document.querySelectorAll('canvas.in-page-image')) {
-    canvas.hidden = true;
-    const owner = canvas.closest('[id]');
-    if (owner) delete owner.dataset.inPage;
+// Hide the images the page drew in the components with these ids (a cleared pad: the server's answer empties
+// components that may already be empty, which changes nothing the page could notice).
+export function hideImages(elemIds) {
+  for (const id of elemIds) {
+    const element = document.getElementById(id), overlay = element && overlays.get(element);
+    if (!overlay) continue;
+    overlay.canvas.hidden = true;
+    delete element.dataset.inPage;
   }
 }
 

@@ -6,6 +6,9 @@ import {FRAME, modelInput} from './framing.js';
 import {PageModels} from './models.js';
 import {hideImages, showGrid, showImage} from './canvas.js';
 
+// The Draw tab's components the page draws a drawing into.
+const SHOWN = ['model-input', 'ae-recon', 'vae-recon', 'vae-samples', 'walk-ae', 'walk-vae'];
+
 const b64 = (array) => {
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
   let text = '';
@@ -98,7 +101,7 @@ export class PageDraw {
       } catch (err) {
         // an empty or unusable drawing, or the models failed: the server's answer to the ink says why (and shows what
         // it can); nothing of an earlier drawing stays
-        if (done) hideImages();
+        if (done) hideImages(SHOWN);
         continue;
       } finally {
         if (done) done(part);
@@ -121,7 +124,7 @@ export class PageDraw {
     this.cleared += 1;
     this.enqueue(null);
     this.last = null;
-    hideImages();
+    hideImages(SHOWN);
   }
 
   idle() { return !this.running && !this.pending; }
