@@ -3,7 +3,7 @@
 Hub layout used by the app: ONE model repo holds the four shipped models, each in a
 sub-folder named as in `MODEL_NAMES`::
 
-    <repo>/mnist-ae/{model.safetensors, config.json, metrics.json, embeddings.safetensors, neighbours.safetensors,
+    <repo>/mnist-ae/{model.safetensors, config.json, metrics.json, embeddings.safetensors, neighbours*.safetensors,
                      prior.safetensors, encoder.onnx, decoder.onnx, README.md, *.png}
     <repo>/mnist-vae/...
     <repo>/fashion_mnist-ae/...

@@ -259,6 +259,32 @@ def test_the_onnx_graphs_travel_with_the_weights(hub: FakeHub, weights_dir: Path
         assert (pulled["mnist-vae"].path / name).read_bytes() == (source / "mnist-vae" / name).read_bytes()
 
 
+def test_neighbour_shards_travel_with_the_weights(hub: FakeHub, weights_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Neighbour points stored as row shards (as the bundled folders' are) go up with push-all and come down with the
+    pull, every shard, and load as the points that went up."""
+    import numpy as np
+
+    from ae_vae.latent import maps as maps_module
+
+    source = tmp_path / "weights"
+    shutil.copytree(weights_dir, source, ignore=shutil.ignore_patterns("checkpoints"))
+    maps = maps_module.load_maps(source / "mnist-ae")
+    maps.neighbour_latents, maps.neighbour_labels = maps.latents[::-1].copy(), maps.labels[::-1].copy()
+    maps.neighbour_images = np.random.default_rng(0).integers(0, 256, (len(maps.labels), 28, 28), dtype=np.uint8)
+    monkeypatch.setattr(maps_module, "NEIGHBOUR_SHARD_BYTES", sum(np.asarray(getattr(maps, name)).nbytes for name in
+                                                               maps_module.NEIGHBOUR_TENSORS) // 2)
+    maps_module.save_neighbours(maps, source / "mnist-ae")
+    shards = sorted(path.name for path in (source / "mnist-ae").glob("neighbours*"))
+    assert len(shards) == 2 and "neighbours.safetensors" not in shards
+    repo = f"{USER}/with-shards"
+    push_all(source, repo, token=hub.token, endpoint=hub.url)
+    pulled = pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)["mnist-ae"].path
+    assert sorted(path.name for path in pulled.glob("neighbours*")) == shards
+    loaded = maps_module.load_maps(pulled)
+    for name in maps_module.NEIGHBOUR_TENSORS:
+        assert np.array_equal(np.asarray(getattr(loaded, name)), np.asarray(getattr(maps, name)))
+
+
 def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:
     commits = [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{published}/commit/main"]
     assert len(commits) == 1

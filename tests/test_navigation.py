@@ -22,7 +22,8 @@ from ae_vae.app.figures import PANELS, maps_figure
 from ae_vae.app.gradio_io import OutputFiles
 from ae_vae.errors import EmbeddingsError, InputError
 from ae_vae.figures import LABEL_COLOURS, _spread_boxes
-from ae_vae.latent.maps import LatentMaps, fit_pca, load_maps, save_maps
+from ae_vae.latent import maps as maps_module
+from ae_vae.latent.maps import ImageRows, LatentMaps, fit_pca, load_maps, neighbour_shard_name, save_maps
 from ae_vae.latent.navigation import MAX_SIGMA, Navigator, image_properties
 from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.config import AutoEncoderConfig
@@ -295,6 +296,58 @@ def test_a_maps_file_that_still_holds_neighbour_points_loads_and_reads_them_from
     loaded = load_maps(tmp_path)
     assert np.array_equal(loaded.neighbour_images, maps.neighbour_images) and np.array_equal(loaded.latents,
                                                                                            maps.latents)
+
+
+def test_neighbour_points_over_the_shard_size_are_stored_in_shards_and_read_as_one(tmp_path, monkeypatch):
+    """Points that would make a file over `NEIGHBOUR_SHARD_BYTES` go to row shards, each under it, with no single file;
+    they load as the same points (the images as memory maps of the shards) and search alike. A smaller set written
+    later replaces every shard."""
+    maps = with_training_points(synthetic_maps(), count=50)
+    save_maps(maps, tmp_path / "single")
+    monkeypatch.setattr(maps_module, "NEIGHBOUR_SHARD_BYTES", 16_000)  # 50 points of ~830 bytes: 3 shards
+    save_maps(maps, tmp_path)
+    shards = sorted(p.name for p in tmp_path.glob("neighbours*"))
+    assert shards == [neighbour_shard_name(i, 3) for i in (1, 2, 3)]
+    assert all((tmp_path / name).stat().st_size <= 16_000 + 1_000 for name in shards)  # (+ each file's header)
+    loaded, single = load_maps(tmp_path), load_maps(tmp_path / "single")
+    assert isinstance(loaded.neighbour_images, ImageRows) and len(loaded.neighbour_images.blocks) == 3
+    assert all(isinstance(block, np.memmap) for block in loaded.neighbour_images.blocks)
+    for name in ("neighbour_latents", "neighbour_labels", "neighbour_images"):
+        assert np.array_equal(getattr(loaded, name), getattr(maps, name))
+    for query in maps.neighbour_latents[::7]:
+        a, b = Navigator(loaded, "mnist").neighbours(query, 6), Navigator(single, "mnist").neighbours(query, 6)
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.images, b.images)
+    save_maps(with_training_points(synthetic_maps(), count=5), tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("neighbours*")) == ["neighbours.safetensors"]
+
+
+def test_a_missing_or_foreign_shard_or_two_forms_at_once_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(maps_module, "NEIGHBOUR_SHARD_BYTES", 16_000)
+    save_maps(with_training_points(synthetic_maps(), count=50), tmp_path)
+    (tmp_path / neighbour_shard_name(2, 3)).unlink()
+    with pytest.raises(EmbeddingsError, match="not one whole set of 3"):
+        load_maps(tmp_path)
+    (tmp_path / "other").mkdir()
+    save_maps(with_training_points(synthetic_maps(), count=48, seed=5), tmp_path / "other")
+    (tmp_path / neighbour_shard_name(2, 3)).write_bytes((tmp_path / "other" / neighbour_shard_name(2, 3)).read_bytes())
+    with pytest.raises(EmbeddingsError, match="shards of different writes"):
+        load_maps(tmp_path)
+    save_maps(with_training_points(synthetic_maps(), count=50), tmp_path)
+    (tmp_path / "neighbours.safetensors").write_bytes(b"")
+    with pytest.raises(EmbeddingsError, match="both neighbours.safetensors and"):
+        load_maps(tmp_path)
+
+
+def test_image_rows_read_like_one_array():
+    rng = np.random.default_rng(0)
+    whole = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    rows = ImageRows([whole[:3], whole[3:4], whole[4:]])
+    assert rows.shape == whole.shape and rows.dtype == np.uint8 and len(rows) == 10 and np.array_equal(rows, whole)
+    for key in (0, 3, 4, 9, -1, np.int64(5), slice(2, 7), slice(None, None, 3), np.array([9, 0, 3]),
+                (slice(0, 4), None), (5, slice(0, 2))):
+        assert np.array_equal(rows[key], whole[key]), key
+    with pytest.raises(IndexError):
+        rows[10]
 
 
 def test_the_stored_images_are_memory_maps_of_the_files(tmp_path):

@@ -5,7 +5,10 @@ labels and images (uint8; optional, so older folders still load), their PCA and 
 (mean + 2 components), a few example images per class, and the mean and covariance of the training codes (the
 one fitted Gaussian, `latent.priors.gaussian_moments`). `neighbours.safetensors` (optional) holds the codes,
 labels and images of the first M training images, which the neighbour search looks at beside the test points:
-the maps show only the test points, and a folder without the file searches those alone.
+the maps show only the test points, and a folder without the file searches those alone. Where those points would
+make a file over `NEIGHBOUR_SHARD_BYTES` (the Hub takes files over 10 MiB only through LFS/Xet; the shipped folders'
+20 000 points are 18-21 MB), they are stored as consecutive row shards instead, `neighbours-00001-of-00003.safetensors`
+and so on, each a complete file of the same three tensors; the images stay memory maps of their shards (`ImageRows`).
 
 A *new* code is placed on
 - the PCA map exactly: (z - mean) @ components.T;
@@ -19,7 +22,10 @@ A *new* code is placed on
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +45,48 @@ EXAMPLES_PER_CLASS = 3
 
 MAPS_FILE = "embeddings.safetensors"
 NEIGHBOURS_FILE = "neighbours.safetensors"
+NEIGHBOUR_SHARD_BYTES = 9 * 2**20  # neighbour points beyond this many bytes are stored as row shards
+_NEIGHBOUR_SHARD = re.compile(r"neighbours-(\d{5})-of-(\d{5})\.safetensors")
+
+
+def neighbour_shard_name(index: int, count: int) -> str:
+    """The file name of shard `index` (1-based) of `count`."""
+    return f"neighbours-{index:05d}-of-{count:05d}.safetensors"
+
+
+class ImageRows:
+    """(M, 28, 28) uint8 images kept as consecutive row blocks (the memory maps of a folder's neighbour shards), read
+    like one array without joining them: a search reads k rows, and joining would copy every image into memory."""
+
+    def __init__(self, blocks: list[np.ndarray]):
+        self.blocks = blocks
+        self.starts = np.cumsum([0, *(len(block) for block in blocks)])
+        self.shape = (int(self.starts[-1]), *blocks[0].shape[1:])
+        self.dtype = blocks[0].dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        if isinstance(key, (int, np.integer)):
+            row = int(key) + (len(self) if key < 0 else 0)
+            if not 0 <= row < len(self):
+                raise IndexError(f"row {int(key)} of {len(self)}")
+            block = int(np.searchsorted(self.starts, row, side="right")) - 1
+            picked = self.blocks[block][row - self.starts[block]]
+        else:
+            rows = np.arange(len(self))[key]
+            picked = np.stack([self[int(r)] for r in rows]) if len(rows) else np.zeros((0, *self.shape[1:]), self.dtype)
+            rest = (slice(None), *rest) if rest else ()
+        return picked[rest] if rest else picked
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        joined = np.concatenate(self.blocks)
+        return joined if dtype is None else joined.astype(dtype)
 
 
 @dataclass
@@ -59,7 +107,7 @@ class LatentMaps:
     # neighbours beside the test points.
     neighbour_latents: np.ndarray | None = None  # (M, D) float32
     neighbour_labels: np.ndarray | None = None  # (M,) int64
-    neighbour_images: np.ndarray | None = None  # (M, 28, 28) uint8
+    neighbour_images: np.ndarray | ImageRows | None = None  # (M, 28, 28) uint8
 
     @property
     def has_neighbours(self) -> bool:
@@ -162,23 +210,40 @@ def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int =
 
 def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
     """Write `folder/embeddings.safetensors` and, when `maps` holds training points, `folder/neighbours.safetensors`
-    (each atomically; a stale neighbours file is removed when `maps` holds none). `folder` may also be the maps
+    or its row shards (see the module's docstring; each file atomically; neighbour files of an earlier write that this
+    one did not write are removed, all of them when `maps` holds no training points). `folder` may also be the maps
     file's path."""
     folder = _folder_of(folder)
     tensors = {k: torch.tensor(v) for k, v in maps.to_tensors(MAP_TENSORS).items()}
     atomic_save_safetensors(folder / MAPS_FILE, tensors, metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
         "points": str(len(maps.labels))})
+    save_neighbours(maps, folder)
+
+
+def save_neighbours(maps: LatentMaps, folder: Path) -> None:
+    """The neighbour-point half of `save_maps`."""
+    written = set()
     if maps.has_neighbours:
-        neighbours = {k: torch.tensor(v) for k, v in maps.to_tensors(NEIGHBOUR_TENSORS).items()}
-        atomic_save_safetensors(folder / NEIGHBOURS_FILE, neighbours,
-                                metadata={"points": str(len(maps.neighbour_labels))})
-    else:
-        (folder / NEIGHBOURS_FILE).unlink(missing_ok=True)
+        neighbours = maps.to_tensors(NEIGHBOUR_TENSORS)
+        points = len(maps.neighbour_labels)
+        count = max(1, math.ceil(sum(v.nbytes for v in neighbours.values()) / NEIGHBOUR_SHARD_BYTES))
+        bounds = np.linspace(0, points, count + 1).astype(int)
+        for index, (start, stop) in enumerate(itertools.pairwise(bounds), 1):
+            name, metadata = NEIGHBOURS_FILE, {"points": str(points)}
+            if count > 1:
+                name, metadata["rows"] = neighbour_shard_name(index, count), f"{start}:{stop}"
+            rows = slice(start, stop) if count > 1 else slice(None)  # (one file: the tensors as they are)
+            atomic_save_safetensors(folder / name, {k: torch.tensor(v[rows]) for k, v in neighbours.items()},
+                                    metadata=metadata)
+            written.add(name)
+    for path in [folder / NEIGHBOURS_FILE, *folder.glob("neighbours-*-of-*.safetensors")]:
+        if path.name not in written:
+            path.unlink(missing_ok=True)
 
 
 def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> LatentMaps:
-    """The maps of a weights folder, with its neighbour points when it has `neighbours.safetensors`; every problem
+    """The maps of a weights folder, with its neighbour points when it has them (`neighbour_files`); every problem
     is an `EmbeddingsError` naming the file. `folder` may also be the maps file's path."""
     folder = _folder_of(folder)
     path = folder / MAPS_FILE
@@ -196,9 +261,28 @@ def load_maps(folder: str | os.PathLike, latent_dim: int | None = None) -> Laten
     if maps.images is not None and (maps.images.shape != (n, 28, 28) or maps.images.dtype != np.uint8):
         raise EmbeddingsError(f"{path}: images must be ({n}, 28, 28) uint8, got {maps.images.shape} "
                               f"{maps.images.dtype}")
-    if (folder / NEIGHBOURS_FILE).is_file():
-        _attach_neighbours(maps, folder / NEIGHBOURS_FILE)
+    files = neighbour_files(folder)
+    if files:
+        _attach_neighbours(maps, files)
     return maps
+
+
+def neighbour_files(folder: Path) -> list[Path]:
+    """The files holding a folder's neighbour points, in row order: `neighbours.safetensors`, or every one of its
+    shards; none when it has neither. A shard missing, or both forms at once, is an `EmbeddingsError`."""
+    shards = sorted(path for path in folder.glob("neighbours-*-of-*.safetensors") if _NEIGHBOUR_SHARD.fullmatch(path.name))
+    single = folder / NEIGHBOURS_FILE
+    if not shards:
+        return [single] if single.is_file() else []
+    if single.is_file():
+        raise EmbeddingsError(f"{folder}: both {NEIGHBOURS_FILE} and {shards[0].name}; a folder stores its "
+                              "neighbour points one way (save_maps removes the other)")
+    count = int(_NEIGHBOUR_SHARD.fullmatch(shards[0].name).group(2))
+    expected = [folder / neighbour_shard_name(i, count) for i in range(1, count + 1)]
+    if shards != expected:
+        raise EmbeddingsError(f"{folder}: its neighbour shards are not one whole set of {count} (found "
+                              f"{', '.join(p.name for p in shards)})")
+    return expected
 
 
 def _folder_of(place: str | os.PathLike) -> Path:
@@ -206,13 +290,25 @@ def _folder_of(place: str | os.PathLike) -> Path:
     return place.parent if place.suffix == ".safetensors" else place
 
 
-def _attach_neighbours(maps: LatentMaps, path: Path) -> None:
-    tensors, _ = read_safetensors(path, framework="np", error=EmbeddingsError, names=NEIGHBOUR_TENSORS,
-                                  mapped=("neighbour_images",))  # a search shows k of them: read when shown
-    latents, labels, images = (tensors[name] for name in NEIGHBOUR_TENSORS)
-    m = len(labels)
-    if latents.shape != (m, maps.latents.shape[1]) or labels.shape != (m,) or images.shape != (m, 28, 28) \
-            or images.dtype != np.uint8:
-        raise EmbeddingsError(f"{path}: inconsistent neighbour_* tensor shapes (codes of {maps.latents.shape[1]} "
-                              "numbers, one label and one 28x28 uint8 image per point)")
-    maps.neighbour_latents, maps.neighbour_labels, maps.neighbour_images = latents, labels, images
+def _attach_neighbours(maps: LatentMaps, paths: list[Path]) -> None:
+    parts = []
+    for path in paths:
+        tensors, metadata = read_safetensors(path, framework="np", error=EmbeddingsError, names=NEIGHBOUR_TENSORS,
+                                             mapped=("neighbour_images",))  # a search shows k of them: read when shown
+        latents, labels, images = (tensors[name] for name in NEIGHBOUR_TENSORS)
+        m = len(labels)
+        if latents.shape != (m, maps.latents.shape[1]) or labels.shape != (m,) or images.shape != (m, 28, 28) \
+                or images.dtype != np.uint8:
+            raise EmbeddingsError(f"{path}: inconsistent neighbour_* tensor shapes (codes of {maps.latents.shape[1]} "
+                                  "numbers, one label and one 28x28 uint8 image per point)")
+        parts.append((latents, labels, images, metadata))
+    total = sum(len(labels) for _, labels, _, _ in parts)
+    if len(parts) > 1 and any(metadata.get("points") != str(total) for *_, metadata in parts):
+        raise EmbeddingsError(f"{paths[0].parent}: the neighbour shards hold {total} points between them, not the "
+                              "number each says the whole has (shards of different writes?)")
+    if len(parts) == 1:
+        maps.neighbour_latents, maps.neighbour_labels, maps.neighbour_images = parts[0][:3]
+        return
+    maps.neighbour_latents = np.concatenate([latents for latents, *_ in parts])  # searched every time: in memory
+    maps.neighbour_labels = np.concatenate([labels for _, labels, *_ in parts])
+    maps.neighbour_images = ImageRows([images for _, _, images, _ in parts])
