@@ -163,11 +163,11 @@ def wire_pad(pad: gr.HTML, events: PadEvents, inputs: list, outputs: list, page_
     """The pad's three events (pad.py): queued frames while the server draws, each final one answering the whole Draw
     tab, images inline (gradio_io.inline_png); while the page draws, one plain request per stroke for what the page
     does not show itself (`page_outputs`), and one when it is cleared."""
-    plain = {"show_progress": "hidden", "trigger_mode": "always_last", "queue": False, "postprocess": False, **PRIVATE}
-    pad.input(events.frame, inputs, outputs, show_progress="hidden", trigger_mode="always_last",
-              concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing", postprocess=False, **PRIVATE)
-    pad.submit(events.page_frame, inputs, page_outputs, **plain)
-    pad.clear(events.frame, inputs, outputs, **plain)
+    common = {"show_progress": "hidden", "trigger_mode": "always_last", "postprocess": False, **PRIVATE}
+    pad.input(events.frame, inputs, outputs, concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
+              **common)
+    pad.submit(events.page_frame, inputs, page_outputs, queue=False, **common)
+    pad.clear(events.frame, inputs, outputs, queue=False, **common)
 
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:

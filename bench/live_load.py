@@ -265,8 +265,8 @@ def run_live_load(url: str, clients: int, seconds: float, fetch_images: bool = T
     import httpx
 
     strokes = [stroke_frames(shape, scale) for shape in SHAPES for scale in (0.7, 1.0)]
-    if not live_frames and explorer is not None:  # only the final frames are sent: they carry the page's results
-        strokes = [[(live, with_page_results(explorer, final)) for live, final in frames] for frames in strokes]
+    if not live_frames and explorer is not None:  # only each stroke's last final frame is sent: it carries the results
+        strokes = [[*frames[:-1], (frames[-1][0], with_page_results(explorer, frames[-1][1]))] for frames in strokes]
     with httpx.Client(timeout=60) as probe:
         events = page_events(probe, url)
     results = [ClientResult() for _ in range(clients)]

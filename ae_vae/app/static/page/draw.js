@@ -17,8 +17,7 @@ const b64 = (array) => {
 };
 const mse = (a, b) => { let s = 0; for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2; return s / a.length; };
 
-// What the page computed of a final frame, as the server reads it (ae_vae.app.pad.encode_payload's twin,
-// `encode_page_results`): "|page:<data set>:<fill 0|1>:<model input, uint8>:<AE code>:<VAE mean>:<errors>", float32.
+// What the page computed of a final frame, as the server reads it (the twin of ae_vae.app.pad.encode_page_results): "|page:<data set>:<fill 0|1>:<model input, uint8>:<AE code>:<VAE mean>:<errors>", float32.
 export function pagePart(dataset, fill, input, result) {
   const pixels = Uint8Array.from(input, (v) => Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5));
   const errors = Float32Array.from([mse(result.ae, input), mse(result.vae, input),

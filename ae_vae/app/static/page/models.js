@@ -43,17 +43,10 @@ export class PageModels {
   }
 
   // The model input (Float32Array of 784) -> {ae, vae}: each model's reconstruction (the VAE's from its
-  // posterior mean), Float32Arrays of 784 in [0, 1].
-  reconstruct(dataset, input) {
-    return this.exclusive(async () => {
-      const {ort, ae, vae} = await this.load(dataset);
-      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
-      const code = (await ae.encoder.run({image})).code;
-      const mean = (await vae.encoder.run({image})).mean;
-      const aeImage = (await ae.decoder.run({z: code})).image.data;
-      const vaeImage = (await vae.decoder.run({z: mean})).image.data;
-      return {ae: aeImage, vae: vaeImage};
-    });
+  // posterior mean), Float32Arrays of 784 in [0, 1]: `analyse` without posterior samples.
+  async reconstruct(dataset, input) {
+    const {ae, vae} = await this.analyse(dataset, input, []);
+    return {ae, vae};
   }
 
   // The model input -> what the Draw tab shows of it: {aeCode, vaeMean, ae, vae, samples}, the AE's code, the VAE's
