@@ -5,7 +5,8 @@
 
 The layout lives here, one builder per tab with its events wired inside it; each tab's handlers are a module of
 `ae_vae.app` of the same name (`draw`, `interpolate`, `sample`, `embeddings`), over the pure
-`ae_vae.app.explorer.Explorer`, and are tested without the UI.
+`ae_vae.app.explorer.Explorer`, and are tested without the UI. The models run as onnxruntime sessions of the same
+ONNX graphs the page runs: the app imports no torch (`requirements.txt`; training has `requirements-train.txt`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
-import torch
+# numpy's BLAS would start a spinning thread per core for the few small matrix products a request makes (the prior's
+# densities, the neighbour search); requests run in parallel instead (`--concurrency`). Set before numpy loads.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import gradio as gr  # noqa: E402 (after the thread settings above)
 
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
@@ -41,6 +46,7 @@ from ae_vae.checks import TEMPERATURE_RANGE
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
 from ae_vae.latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA
+from ae_vae.runtime import set_session_threads
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -464,7 +470,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per request (requests run in parallel; see bench/load_test.py)")
+                        help="onnxruntime intra-op threads of each model (a request runs its models on this many "
+                             "threads; requests run in parallel, see --concurrency and bench/load_test.py)")
     parser.add_argument("--concurrency", type=int, default=2,
                         help="requests computed at once (queue concurrency; see bench/load_test.py)")
     return parser.parse_args(argv)
@@ -472,7 +479,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def create_app(args: argparse.Namespace) -> gr.Blocks:
     """Load the models (raising a `WeightsError` naming an unusable folder) and build the app."""
-    torch.set_num_threads(max(1, args.threads))
+    set_session_threads(args.threads)
     weights_dir = args.weights_dir
     if weights_dir is not None and Path(weights_dir).resolve() == BUNDLED_WEIGHTS.resolve():
         weights_dir = None  # the bundled folder is the default, not "your models"

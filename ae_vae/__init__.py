@@ -9,39 +9,29 @@ blocks, the AE and VAE, the weights format, the judge), `latent` (priors, paths,
     vae = VAE.from_pretrained("weights/mnist-vae")
     prior = GaussianMixturePrior.from_pretrained("weights/mnist-vae", weights=vae)
     seven = vae.decode(prior.sample(1, label=7))  # (1, 1, 28, 28) in [0, 1]
+
+The app serves the models' ONNX graphs through onnxruntime (`ae_vae.runtime`) and imports no torch; torch,
+umap and scikit-learn are for training and building artifacts (`requirements-train.txt`). So every name below is
+imported when first used (`ae_vae.lazy`): `import ae_vae` and the torch-free names work with the app's requirements
+alone, and a name that needs torch says what to install where it is missing.
 """
 
-from .data import CLASS_NAMES, DATASETS, ImageSet, load_dataset, load_split
-from .errors import AeVaeError, DataNotFoundError, HubError, InputError, PriorError, UnsafeRepoError, WeightsError
-from .folders import ModelFolder, load_model_folder
-from .latent import (
-    GaussianMixturePrior,
-    LatentMaps,
-    StandardNormalPrior,
-    fit_gaussian,
-    interpolate,
-    load_maps,
-)
-from .models import (
-    VAE,
-    AutoEncoder,
-    AutoEncoderConfig,
-    DiagonalGaussian,
-    ModelOutput,
-    VAEConfig,
-    image_gradient_error,
-    load_model,
-    mmd_to_standard_normal,
-    save_model_folder,
-)
-from .preprocess import to_model_input
-from .training import Schedule, TrainState, evaluate_model, evaluate_terms, train_epoch
+from __future__ import annotations
 
-__all__ = [
-    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "DataNotFoundError",
-    "DiagonalGaussian", "GaussianMixturePrior", "HubError", "ImageSet", "InputError", "LatentMaps", "ModelFolder",
-    "ModelOutput", "PriorError", "Schedule", "StandardNormalPrior", "TrainState", "UnsafeRepoError", "VAEConfig",
-    "WeightsError", "evaluate_model", "evaluate_terms", "fit_gaussian", "image_gradient_error", "interpolate",
-    "load_dataset", "load_maps", "load_model", "load_model_folder", "load_split", "mmd_to_standard_normal",
-    "save_model_folder", "to_model_input", "train_epoch",
-]
+from .errors import AeVaeError, DataNotFoundError, HubError, InputError, PriorError, UnsafeRepoError, WeightsError
+from .lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("CLASS_NAMES", "DATASETS", "ImageSet", "load_dataset", "load_split"), ".data"),
+    **dict.fromkeys(("ModelFolder", "load_model_folder"), ".folders"),
+    **dict.fromkeys(("GaussianMixturePrior", "LatentMaps", "StandardNormalPrior", "fit_gaussian", "interpolate",
+                     "load_maps"), ".latent"),
+    **dict.fromkeys(("VAE", "AutoEncoder", "AutoEncoderConfig", "DiagonalGaussian", "ModelOutput", "VAEConfig",
+                     "image_gradient_error", "load_model", "mmd_to_standard_normal", "save_model_folder"), ".models"),
+    "GraphModel": ".runtime",
+    "to_model_input": ".preprocess",
+    **dict.fromkeys(("Schedule", "TrainState", "evaluate_model", "evaluate_terms", "train_epoch"), ".training"),
+}
+__all__ = sorted(["AeVaeError", "DataNotFoundError", "HubError", "InputError", "PriorError", "UnsafeRepoError",
+                  "WeightsError", *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

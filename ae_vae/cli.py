@@ -9,7 +9,9 @@
     train-judge                   train the judge classifier that scores generated images
     export-onnx FOLDER...         write a folder's encoder.onnx and decoder.onnx, the graphs the page runs
 
-Every problem is one line on stderr and exit status 2; `-v` logs progress.
+Every problem is one line on stderr and exit status 2; `-v` logs progress. `pull` and `check-prior` need only the
+app's requirements; the others build or read models with torch and say so where it is missing
+(`requirements-train.txt`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from huggingface_hub import constants
 
 from .data import DATASETS, default_data_dir, load_dataset, normalize_dataset_name
-from .errors import AeVaeError
+from .errors import TRAINING_REQUIREMENTS, AeVaeError, missing_training_module
 from .fileio import describe_hub_error
 from .hub import MODEL_NAMES, pull_models, push_all, push_folder
 from .latent.maps import DEFAULT_NEIGHBOUR_POINTS
@@ -42,10 +43,6 @@ from .latent.priors import (
     UNCONDITIONAL_KINDS,
     GaussianMixturePrior,
 )
-from .models.format import load_model
-from .models.graphs import check_graphs, export_graphs
-from .training.artifacts import refit_prior, store_points
-from .training.judge import train_judge_folder
 
 logger = logging.getLogger("ae_vae")
 DATA_DIR_HELP = "torchvision data root holding MNIST/raw and FashionMNIST/raw (default: $AE_VAE_DATA_DIR or ./data)"
@@ -70,6 +67,8 @@ def _pull(args: argparse.Namespace) -> None:
 def _refit_prior(args: argparse.Namespace) -> None:
     from threadpoolctl import threadpool_limits  # scikit-learn's; only the fit needs it
 
+    from .training.artifacts import refit_prior
+
     options = {"class_filter": args.class_filter, "min_confidence": args.min_confidence,
                "unconditional": args.unconditional, "n_components": args.components,
                "class_components": args.class_components, "covariance_type": args.covariance}
@@ -89,14 +88,16 @@ def _check_prior(args: argparse.Namespace) -> None:
 
 
 def _export_onnx(args: argparse.Namespace) -> None:
+    from .models.graphs import export_graphs
+
     for folder in args.folders:
-        model = load_model(folder)
-        written = export_graphs(model, folder)
-        check_graphs(folder, model.config)
+        written = export_graphs(folder)
         print(f"{folder}: wrote " + ", ".join(f"{p.name} ({p.stat().st_size / 1e6:.1f} MB)" for p in written))
 
 
 def _store_points(args: argparse.Namespace) -> None:
+    from .training.artifacts import store_points
+
     if args.neighbour_points < 0:
         raise AeVaeError("--neighbour-points must not be negative")
     for folder in args.folders:
@@ -105,6 +106,8 @@ def _store_points(args: argparse.Namespace) -> None:
 
 
 def _train_judge(args: argparse.Namespace) -> None:
+    from .training.judge import train_judge_folder
+
     dataset = normalize_dataset_name(args.dataset)
     train, test = load_dataset(dataset, args.data_dir, download=False)
     card = train_judge_folder(dataset, train, test, args.output, epochs=args.epochs, seed=args.seed,
@@ -178,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--seed", type=int, default=0, help="random seed")
     graphs = command("export-onnx", _export_onnx,
                      "Write each folder's encoder and decoder as ONNX graphs (encoder.onnx, decoder.onnx), which the "
-                     "page runs in the visitor's browser; checked against config.json.")
+                     "page and the app run; each records the SHA-256 of the folder's model.safetensors and is checked "
+                     "against config.json.")
     graphs.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-vae")
     for sub in (refit, points, judge):
         sub.add_argument("--data-dir", default=default_data_dir(), help=DATA_DIR_HELP)
@@ -190,15 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if hasattr(args, "threads"):
-        args.threads = max(1, args.threads)
-        torch.set_num_threads(args.threads)
     try:
+        if hasattr(args, "threads"):
+            import torch
+
+            args.threads = max(1, args.threads)
+            torch.set_num_threads(args.threads)
         args.run(args)
     except AeVaeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a command's contract: one line on stderr, no traceback (details with -v)
+        missing = missing_training_module(exc)
+        if missing is not None:
+            print(f"error: `python -m ae_vae {args.command}` needs {missing}, which the app's requirements do not "
+                  f"install: {TRAINING_REQUIREMENTS}", file=sys.stderr)
+            return 2
         logger.info("unexpected error", exc_info=True)
         print(f"error: {describe_hub_error(exc, getattr(args, 'repo_id', '?'))}", file=sys.stderr)
         return 2

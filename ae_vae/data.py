@@ -1,4 +1,4 @@
-"""MNIST / Fashion-MNIST through torchvision, held as one in-memory tensor.
+"""MNIST / Fashion-MNIST through torchvision, held as one in-memory tensor; the data sets' names and titles.
 
 On 2 cores a DataLoader that builds a PIL image per sample is several times slower than
 indexing a float tensor (see `bench/data_loading.py`), and both data sets fit in ~190 MB.
@@ -10,12 +10,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import DataNotFoundError, InputError
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger(__name__)
+# The names and titles are what the app reads; reading the images (torch, torchvision) is training's, so torch is
+# imported by the functions that need it.
 
 DATASETS = ("mnist", "fashion_mnist")
 CLASS_NAMES = {
@@ -57,6 +61,8 @@ class ImageSet:
         """
         if not 0 <= count < len(self):
             raise ValueError(f"cannot hold out {count} of {len(self)} images")
+        import torch
+
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         rest, held_out = order[count:].sort().values, order[:count].sort().values
         return ImageSet(self.images[rest], self.labels[rest]), ImageSet(self.images[held_out], self.labels[held_out])
@@ -99,6 +105,8 @@ def load_split(dataset: str, data_dir: str | os.PathLike, train: bool, download:
         except Exception as exc:  # noqa: BLE001 -- no network, read-only dir, mirror down, bad archive: all mean 'absent'
             reason = f" (download failed: {exc.__class__.__name__})"
             raise DataNotFoundError(_missing_message(dataset, root) + reason) from None
+    import torch
+
     images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
     return ImageSet(images.contiguous(), ds.targets.clone().to(torch.int64))
 
@@ -116,6 +124,8 @@ def load_dataset(dataset: str, data_dir: str | os.PathLike, download: bool = Tru
 
 def iterate_minibatches(images: torch.Tensor, batch_size: int, generator: torch.Generator):
     """Shuffled mini-batches of an in-memory tensor; the last partial batch is kept."""
+    import torch
+
     order = torch.randperm(len(images), generator=generator)
     for start in range(0, len(images), batch_size):
         yield images[order[start:start + batch_size]]
@@ -131,6 +141,8 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     """
     if max_shift <= 0:
         return images
+    import torch
+
     n, _, height, width = images.shape
     offsets = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
     padded = torch.nn.functional.pad(images, (max_shift,) * 4)

@@ -51,3 +51,16 @@ class InputError(AeVaeError, ValueError):
     """A request value (a drawing, a data set name, a count, a map position, a code) that cannot be used.
 
     Also a `ValueError`, as the values it refuses are."""
+
+
+# What only training, evaluation, export and building artifacts import (`requirements-train.txt`); the app's
+# requirements (`requirements.txt`) leave them out.
+TRAINING_MODULES = ("torch", "torchvision", "onnx", "onnxscript", "umap", "sklearn", "tqdm", "threadpoolctl")
+TRAINING_REQUIREMENTS = "pip install -r requirements-train.txt"
+
+
+def missing_training_module(exc: BaseException) -> str | None:
+    """The training-only package whose absence raised `exc` (a `ModuleNotFoundError`), else None."""
+    name = getattr(exc, "name", None) or ""
+    root = name.split(".")[0]
+    return root if isinstance(exc, ModuleNotFoundError) and root in TRAINING_MODULES else None

@@ -10,8 +10,9 @@ import io
 import os
 from collections.abc import Sequence
 
+from typing import Any
+
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from .data import CLASS_NAMES
@@ -25,15 +26,16 @@ LABEL_COLOURS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
                  "#ca9161", "#fbafe4", "#949494", "#1a1a1a", "#8a5cc7"]
 
 
-def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(N, 1, 28, 28) or (28, 28) floats in [0, 1] -> uint8 array of the same layout without channel."""
-    array = images.detach().cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
+def to_uint8(images: Any) -> np.ndarray:
+    """(N, 1, 28, 28) or (28, 28) floats in [0, 1] (an array, or a torch tensor in training) -> uint8 array of the
+    same layout without channel."""
+    array = images.detach().float().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
     if array.ndim == 4:
         array = array[:, 0]
     return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def image_grid(images: torch.Tensor | np.ndarray, ncol: int, pad: int = 2, upscale: int = 1) -> np.ndarray:
+def image_grid(images: Any, ncol: int, pad: int = 2, upscale: int = 1) -> np.ndarray:
     """Tile (N, 1, 28, 28) images into one uint8 greyscale array with `pad` grey pixels between tiles."""
     tiles = to_uint8(images)
     n = len(tiles)
@@ -59,7 +61,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
     atomic_write_bytes(path, figure_png(fig, dpi))
 
 
-def grid_figure(rows: Sequence[tuple[str, torch.Tensor | np.ndarray]], ncol: int, title: str | None = None) -> Figure:
+def grid_figure(rows: Sequence[tuple[str, Any]], ncol: int, title: str | None = None) -> Figure:
     """One titled image grid per row (e.g. originals / AE / VAE)."""
     fig = Figure(figsize=(max(4.0, ncol * 0.55), 0.7 + 0.62 * sum(-(-len(x) // ncol) for _, x in rows)))
     axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]

@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx2  # huggingface_hub's HTTP client: its transport errors mean "the Hub did not answer"
 import numpy as np
-import torch
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -34,7 +33,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .errors import HubError, UnsafeRepoError, WeightsError
 
@@ -94,14 +92,22 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+def atomic_save_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
                             metadata: dict[str, str] | None = None) -> None:
-    """`safetensors.torch.save_file`, published atomically (the library writes the file in place)."""
+    """A safetensors file of numpy arrays or of torch tensors (a model's state dict), published atomically (the
+    library writes the file in place). Arrays need no torch: the app's files (priors, maps) are numpy."""
     path = Path(path)
     fd, tmp = _temp_file(path)
     os.close(fd)
     try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
+        if all(isinstance(v, np.ndarray) for v in tensors.values()):
+            from safetensors.numpy import save_file as save_arrays
+
+            save_arrays({k: np.ascontiguousarray(v) for k, v in tensors.items()}, tmp, metadata=metadata)
+        else:
+            from safetensors.torch import save_file as save_tensors
+
+            save_tensors({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
         os.chmod(tmp, 0o666 & ~_umask())  # save_file creates its file anew, as 0600
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -121,7 +127,7 @@ def read_safetensors(path: str | os.PathLike, framework: str = "pt", error: type
     those of them that are there.
 
     A missing file, a truncated or garbled one, or a missing tensor raises `error` with one line naming the file.
-    `framework` is "pt" (torch tensors) or "np" (numpy arrays); with "np", the tensors named in `mapped` are
+    `framework` is "pt" (torch tensors: training) or "np" (numpy arrays: what the app reads); with "np", the tensors named in `mapped` are
     read-only memory maps of the file instead of copies (for large arrays of which a request reads a few rows: the
     pages are read when touched and shared with the page cache).
     """

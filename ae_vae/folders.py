@@ -1,12 +1,15 @@
-"""A weights folder read whole, once: the model, its maps and neighbour points, its fitted prior, its metrics.
+"""A weights folder read whole, once: the model (its ONNX graphs, run by onnxruntime), its maps and neighbour points,
+its fitted prior, its metrics.
 
 The app needs every part, so a folder is only usable once all of them load: the Hub pull, the bundled weights and
 a user's own folders are validated by this one loader, and what it loaded is what the app serves (nothing is read
-twice). Every problem is a `WeightsError` (or a subclass) naming the file.
+twice). Every problem is a `WeightsError` (or a subclass) naming the file. Nothing here imports torch: the graphs
+and the prior are both checked against the folder's `model.safetensors`, read once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -14,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from safetensors.numpy import load as load_arrays
 
-from .errors import PriorError
+from .errors import PriorError, WeightsError
+from .fileio import first_line
+from .graph_files import WEIGHTS_FILE, check_graphs
 from .latent.maps import LatentMaps, load_maps
 from .latent.priors import PRIOR_FILE, GaussianMixturePrior
-from .models.format import load_model
-from .models.graphs import check_graphs
+from .models.config import read_config
+from .runtime import GraphModel
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +35,11 @@ class ModelFolder:
     """What one weights folder holds, loaded: `prior` is None when there is none (`prior_note` says why)."""
 
     path: Path
-    model: nn.Module
+    model: GraphModel
     maps: LatentMaps
     prior: GaussianMixturePrior | None = None
     prior_note: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
-    has_graphs: bool = False  # encoder.onnx and decoder.onnx, checked against config.json: the page can run it
 
     @property
     def name(self) -> str:
@@ -44,25 +48,45 @@ class ModelFolder:
 
 
 def load_model_folder(folder: str | os.PathLike, strict_prior: bool = True) -> ModelFolder:
-    """Load and check every part of a weights folder the app uses.
+    """Load and check every part of a weights folder the app uses (the model as onnxruntime sessions).
+
+    The graphs must have been exported from the folder's weights (`ae_vae.graph_files.check_graphs`): a folder with
+    none is refused (`python -m ae_vae export-onnx FOLDER` writes them).
 
     A prior that does not belong to its weights (another training run) would sample codes the decoder was never
     trained around: with `strict_prior` it makes the folder unusable (`PriorError`), without it the folder loads
     with no prior and the reason in `prior_note` (the app then offers N(0, I) only for that model).
     """
     folder = Path(folder)
-    model = load_model(folder)
+    config = read_config(folder)
+    weights_sha256, weights = read_weights(folder)
+    model = GraphModel(config, check_graphs(folder, config, weights_sha256))
     maps = load_maps(folder, model.latent_dim)
     prior, note = None, f"{folder / PRIOR_FILE}: not found"
     if (folder / PRIOR_FILE).is_file():
         try:
-            prior, note = GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=model), ""
+            prior, note = GaussianMixturePrior.from_pretrained(folder, latent_dim=model.latent_dim, weights=weights), ""
         except PriorError as exc:
             if strict_prior:
                 raise
             logger.warning("%s", exc)
             note = str(exc)
-    return ModelFolder(folder, model, maps, prior, note, read_metrics(folder), check_graphs(folder, model.config))
+    return ModelFolder(folder, model, maps, prior, note, read_metrics(folder))
+
+
+def read_weights(folder: Path) -> tuple[str, dict[str, Any]]:
+    """(SHA-256 of the file, its tensors as arrays) of a folder's `model.safetensors`, read once: what its graphs
+    and its prior are checked against."""
+    path = folder / WEIGHTS_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"{path}: {'file not found' if not path.exists() else first_line(exc)}") from None
+    try:
+        tensors = load_arrays(data)
+    except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
+        raise WeightsError(f"{path}: not a readable safetensors file ({first_line(exc)})") from exc
+    return hashlib.sha256(data).hexdigest(), tensors
 
 
 def read_metrics(folder: Path) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from .errors import HubError, WeightsError
 from .fileio import atomic_write_text, describe_hub_error, first_line, refuse_pickles
 from .folders import ModelFolder, load_model_folder
-from .models.format import load_model
 from .training.cards import render_model_card
 
 logger = logging.getLogger(__name__)
@@ -50,7 +49,8 @@ ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.onnx", "*.md"
 # Never uploaded: checkpoints (optimizer state, big, not for users) and hidden/temp files.
 IGNORE_PATTERNS: tuple[str, ...] = ("checkpoints/**", "checkpoints/*", ".*", "*/.*")
 # What the app cannot serve a model without (the prior and the neighbour points are optional).
-REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "embeddings.safetensors")
+REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "encoder.onnx", "decoder.onnx",
+                                   "embeddings.safetensors")
 NO_TOKEN_MESSAGE = "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -115,6 +115,8 @@ def _check_model_folder(folder: str | os.PathLike) -> Path:
         raise HubError(f"{folder}: not a folder")
     refuse_pickles((p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()),
                    f"to push {folder}")
+    from .models.format import load_model  # torch: pushing is done where the models were trained
+
     try:
         load_model(folder)
     except WeightsError as exc:

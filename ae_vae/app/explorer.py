@@ -1,7 +1,8 @@
 """The app's logic as pure functions over loaded models: numpy / PIL in, numpy / figures out.
 
-`app.py` only lays these out in Gradio; tests call them directly. Models are loaded once and
-used read-only under `torch.no_grad()`, so one `Explorer` serves concurrent requests.
+`app.py` only lays these out in Gradio; tests call them directly. Models are loaded once, as onnxruntime sessions of
+their folders' ONNX graphs (`ae_vae.runtime.GraphModel`: the graphs the page runs too), and used read-only, so one
+`Explorer` serves concurrent requests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from ..checks import check_temperature, code_vector, number_in_range, whole_number
 from ..data import CLASS_NAMES, normalize_dataset_name
@@ -23,10 +23,10 @@ from ..figures import image_grid, to_uint8
 from ..folders import ModelFolder, load_model_folder
 from ..latent.maps import LatentMaps
 from ..latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA, MODEL_TITLES, MODELS, Closeness, Navigator, Neighbours
-from ..latent.paths import interpolate, lerp, slerp
+from ..latent.paths import interpolate, path_codes
 from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, gaussian_prior
-from ..models import VAE, AutoEncoder
 from ..preprocess import to_model_input
+from ..runtime import GraphModel
 from .figures import PANELS, RenderedFigure, maps_figure
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ class DatasetModels:
     """The AE and VAE of one data set with their latent maps."""
 
     dataset: str
-    ae: AutoEncoder
-    vae: VAE
+    ae: GraphModel
+    vae: GraphModel
     ae_maps: LatentMaps
     vae_maps: LatentMaps
     ae_prior: GaussianMixturePrior | None = None  # fitted to the AE's training codes (None: N(0, I) only)
@@ -57,7 +57,6 @@ class DatasetModels:
     ae_metrics: dict[str, Any] = field(default_factory=dict)  # each folder's metrics.json ({} when absent)
     vae_metrics: dict[str, Any] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)  # "ae"/"vae" -> its weights folder
-    graphs: dict[str, bool] = field(default_factory=dict)  # "ae"/"vae" -> it has ONNX graphs the page can run
 
     def sampler(self, kind: str, prior: str) -> GaussianMixturePrior | StandardNormalPrior:
         """What `kind`'s samples are drawn from: N(0, I) ("standard") or its fitted mixture ("mixture")."""
@@ -92,12 +91,11 @@ def load_dataset_models(dataset: str, ae: ModelFolder | str | os.PathLike, vae: 
                         ) -> DatasetModels:
     """One data set's pair from its two folders, loaded (`ae_vae.folders.load_model_folder`) or to load."""
     ae, vae = (f if isinstance(f, ModelFolder) else load_model_folder(f, strict_prior=False) for f in (ae, vae))
-    if not isinstance(ae.model, AutoEncoder) or not isinstance(vae.model, VAE):
+    if ae.model.kind != "ae" or vae.model.kind != "vae":
         raise WeightsError(f"{ae.path} must hold an AE and {vae.path} a VAE")
     notes = {kind: folder.prior_note for kind, folder in (("ae", ae), ("vae", vae)) if folder.prior is None}
     return DatasetModels(dataset, ae.model, vae.model, ae.maps, vae.maps, ae.prior, vae.prior, prior_notes=notes,
-                         ae_metrics=ae.metrics, vae_metrics=vae.metrics, folders={"ae": ae.path, "vae": vae.path},
-                         graphs={"ae": ae.has_graphs, "vae": vae.has_graphs})
+                         ae_metrics=ae.metrics, vae_metrics=vae.metrics, folders={"ae": ae.path, "vae": vae.path})
 
 
 @dataclass
@@ -122,11 +120,10 @@ def error_table(ae_mse: float, vae_mse: float, vae_sample_mse: list[float]) -> s
             f"| VAE posterior samples | {samples} |")
 
 
-def posterior_noise(latent_dim: int, seed: int = 0) -> torch.Tensor:
-    """The standard normal draws behind the Draw tab's `POSTERIOR_SAMPLES` posterior samples, (n, latent_dim): sample i
-    is mean + std * noise[i]. Drawn from `seed` alone, so the page, given them, shows the server's samples."""
-    generator = torch.Generator().manual_seed(int(seed))
-    return torch.cat([torch.randn((1, latent_dim), generator=generator) for _ in range(POSTERIOR_SAMPLES)])
+def posterior_noise(latent_dim: int, seed: int = 0) -> np.ndarray:
+    """The standard normal draws behind the Draw tab's `POSTERIOR_SAMPLES` posterior samples, (n, latent_dim) float32:
+    sample i is mean + std * noise[i]. Drawn from `seed` alone, so the page, given them, shows the server's samples."""
+    return np.random.default_rng(int(seed)).standard_normal((POSTERIOR_SAMPLES, latent_dim), dtype=np.float32)
 
 
 @dataclass
@@ -161,14 +158,12 @@ class Explorer:
 
     # ------------------------------------------------------------------ draw
 
-    @torch.no_grad()
     def reconstruct(self, image: Any, dataset: str, seed: int = 0, fill_outlines: bool = False) -> Reconstruction:
         """Preprocess a drawing / upload as `dataset`'s images were framed (closed outlines filled if asked: Fashion
         items are filled silhouettes), then reconstruct it with the AE and the VAE."""
         pair = self.models(dataset)
         return self._reconstruct(pair, self._input_tensor(image, pair, fill_outlines), seed)[0]
 
-    @torch.no_grad()
     def analyse(self, image: Any, dataset: str, k: Any = 8, fill_outlines: bool = False, seed: int = 0
                 ) -> DrawingAnalysis:
         """Everything the Draw tab shows of one drawing: its reconstructions (as `reconstruct`), how typical its codes
@@ -179,7 +174,6 @@ class Explorer:
         reconstruction, codes = self._reconstruct(pair, self._input_tensor(image, pair, fill_outlines), seed)
         return DrawingAnalysis(reconstruction, *self._described(pair, codes, k))
 
-    @torch.no_grad()
     def describe_codes(self, dataset: str, codes: dict[str, Any], k: Any = 8
                        ) -> tuple[dict[str, Any] | str, dict[str, tuple[Neighbours, str]]]:
         """What needs the server's data about a drawing whose codes were computed elsewhere (the page runs the
@@ -187,10 +181,10 @@ class Explorer:
         code and the VAE's posterior mean ("ae", "vae"), each the model's latent size of floats."""
         pair = self.models(dataset)
         k = whole_number(k, 1, MAX_NEIGHBOURS, "k")
-        checked = {kind: torch.from_numpy(self._checked_code(pair, kind, codes.get(kind)))[None] for kind in MODELS}
+        checked = {kind: self._checked_code(pair, kind, codes.get(kind))[None] for kind in MODELS}
         return self._described(pair, checked, k)
 
-    def _described(self, pair: DatasetModels, codes: dict[str, torch.Tensor], k: int
+    def _described(self, pair: DatasetModels, codes: dict[str, np.ndarray], k: int
                    ) -> tuple[dict[str, Any] | str, dict[str, tuple[Neighbours, str]]]:
         try:
             typicality = self._typicality(pair, codes)
@@ -198,18 +192,19 @@ class Explorer:
             typicality = str(exc)
         return typicality, self._neighbours(pair, codes, k)
 
-    def _input_tensor(self, image: Any, pair: DatasetModels, fill_outlines: bool = False) -> torch.Tensor:
-        return torch.from_numpy(self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines)))[None, None]
+    def _input_tensor(self, image: Any, pair: DatasetModels, fill_outlines: bool = False) -> np.ndarray:
+        """The framed drawing as a batch of one, (1, 1, 28, 28) float32."""
+        return self.model_input(image, pair.dataset, fill_outlines=bool(fill_outlines))[None, None]
 
     @staticmethod
-    def _reconstruct(pair: DatasetModels, x: torch.Tensor, seed: int) -> tuple[Reconstruction, dict[str, torch.Tensor]]:
+    def _reconstruct(pair: DatasetModels, x: np.ndarray, seed: int) -> tuple[Reconstruction, dict[str, np.ndarray]]:
         """The reconstructions of the framed input `x` (1, 1, 28, 28) and each model's code of it (the AE's code, the
         VAE's posterior mean: what the maps, the prior and the neighbour search use, as `embed` gives them)."""
         ae_code = pair.ae.encode(x)
         ae_out = pair.ae.decode(ae_code)
         posterior = pair.vae.encode(x)
         samples = posterior.mean + posterior.std * posterior_noise(posterior.mean.shape[1], seed)
-        z = torch.cat([posterior.mode(), samples])
+        z = np.concatenate([posterior.mean, samples])
         decoded = pair.vae.decode(z)  # the mean and the samples in one call: one pass of the network, not two
         vae_out, samples = decoded[:1], decoded[1:]
         reconstruction = Reconstruction(
@@ -243,7 +238,7 @@ class Explorer:
                 f"the VAE's to the {_ordinal(min(vae[1:-1]))}.")
 
     def _interpolation_inputs(self, image_a: Any, image_b: Any, dataset: str, steps: Any, path: Any
-                              ) -> tuple[DatasetModels, list[torch.Tensor], int]:
+                              ) -> tuple[DatasetModels, list[np.ndarray], int]:
         pair = self.models(dataset)
         steps = whole_number(steps, 2, MAX_STEPS, "steps")
         if path not in ("linear", "spherical"):
@@ -251,12 +246,11 @@ class Explorer:
         inputs = []
         for name, image in (("A", image_a), ("B", image_b)):
             try:
-                inputs.append(torch.from_numpy(self.model_input(image, pair.dataset))[None])
+                inputs.append(self.model_input(image, pair.dataset)[None])
             except InputError as exc:
                 raise InputError(f"Image {name}: {exc}") from None
         return pair, inputs, steps
 
-    @torch.no_grad()
     def interpolate(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
                     path: Literal["linear", "spherical"] = "linear") -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """AE strip, VAE strip (uint8 rows) and GIF frames (AE above VAE) from image A to image B."""
@@ -267,38 +261,34 @@ class Explorer:
                   for a, v in zip(ae_path, vae_path)]
         return image_grid(ae_path, ncol=steps), image_grid(vae_path, ncol=steps), frames
 
-    @torch.no_grad()
     def interpolation_codes(self, image_a: Any, image_b: Any, dataset: str) -> dict[str, list[list[float]]]:
         """The codes the paths run between: {"ae": [code of A, code of B], "vae": [mean of A, mean of B]}."""
         pair, inputs, _ = self._interpolation_inputs(image_a, image_b, dataset, 2, "linear")
-        both = torch.stack(inputs)
+        both = np.stack(inputs)
         return {kind: [_floats(z) for z in net.embed(both)] for kind, net in (("ae", pair.ae), ("vae", pair.vae))}
 
-    @torch.no_grad()
     def interpolate_at(self, image_a: Any, image_b: Any, dataset: str, path: str = "linear", t: float = 0.5
                        ) -> tuple[np.ndarray, np.ndarray]:
         """The AE's and the VAE's frame at fraction `t` (0: A, 1: B) of the path between the two codes (uint8)."""
         pair, inputs, _ = self._interpolation_inputs(image_a, image_b, dataset, 2, path)
         t = number_in_range(t, 0.0, 1.0, "t")
-        path_fn = slerp if path == "spherical" else lerp
         frames = []
         for net in (pair.ae, pair.vae):
-            z = net.embed(torch.stack(inputs))
-            frames.append(to_uint8(net.decode(path_fn(z[0], z[1], torch.tensor([t])))[0, 0]))
+            z = net.embed(np.stack(inputs))
+            frames.append(to_uint8(net.decode(path_codes(z[0], z[1], np.array([t]), path))[0, 0]))
         return frames[0], frames[1]
 
-    @torch.no_grad()
     def interpolation_profile(self, image_a: Any, image_b: Any, dataset: str, steps: int = 10,
                               path: Literal["linear", "spherical"] = "linear") -> dict[str, list[float]]:
         """How typical each frame's code is under each model's fitted prior: the percentile of its density among
         the test set's codes (50: an ordinary test image; near 0: a region no test image occupies)."""
         pair, inputs, steps = self._interpolation_inputs(image_a, image_b, dataset, steps, path)
-        t = torch.linspace(0.0, 1.0, steps)
+        t = np.linspace(0.0, 1.0, steps)
         profile: dict[str, list[float]] = {"t": [round(float(v), 4) for v in t]}
         for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
             prior = pair.prior(kind)
-            z = model.embed(torch.stack(inputs))
-            codes = (slerp if path == "spherical" else lerp)(z[0], z[1], t)
+            z = model.embed(np.stack(inputs))
+            codes = path_codes(z[0], z[1], t, path)
             profile[kind] = [round(float(p), 2) for p in prior.percentile(codes)]
         return profile
 
@@ -333,7 +323,6 @@ class Explorer:
                      "judge the grids by eye.")
         return text
 
-    @torch.no_grad()
     def sample(self, dataset: str, count: int = DEFAULT_SAMPLES, seed: int = 0, temperature: float = 1.0,
                prior: str = "standard", label: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Grids of the AE and the VAE decoded from `prior`, and of the AE decoded from one Gaussian fitted to its
@@ -349,13 +338,12 @@ class Explorer:
         ncol = int(np.ceil(np.sqrt(count)))
         chosen = None if label < 0 else label
         ae_prior, vae_prior = (
-            model.decode(pair.sampler(kind, prior).sample(count, chosen, temperature, torch.Generator().manual_seed(seed)))
+            model.decode(pair.sampler(kind, prior).sample(count, chosen, temperature, np.random.default_rng(seed)))
             for kind, model in (("ae", pair.ae), ("vae", pair.vae)))
         fitted = gaussian_prior(pair.ae_maps.train_latent_mean, pair.ae_maps.train_latent_cov)
-        ae_fitted = pair.ae.decode(fitted.sample(count, None, temperature, torch.Generator().manual_seed(seed)))
+        ae_fitted = pair.ae.decode(fitted.sample(count, None, temperature, np.random.default_rng(seed)))
         return image_grid(ae_prior, ncol), image_grid(vae_prior, ncol), image_grid(ae_fitted, ncol)
 
-    @torch.no_grad()
     def typicality(self, image: Any, dataset: str) -> dict[str, Any]:
         """How typical a drawing's code is under each model's fitted prior: the log-density of the code (AE code,
         VAE posterior mean) and the percent of the test set's codes that are at most as likely."""
@@ -364,7 +352,7 @@ class Explorer:
         return self._typicality(pair, {"ae": pair.ae.embed(x), "vae": pair.vae.embed(x)})
 
     @staticmethod
-    def _typicality(pair: DatasetModels, codes: dict[str, torch.Tensor]) -> dict[str, Any]:
+    def _typicality(pair: DatasetModels, codes: dict[str, np.ndarray]) -> dict[str, Any]:
         result: dict[str, Any] = {"dataset": pair.dataset}
         for kind in MODELS:
             prior, z = pair.prior(kind), codes[kind]
@@ -421,7 +409,6 @@ class Explorer:
             for model in MODELS:
                 self.navigator(dataset, model)
 
-    @torch.no_grad()
     def manifold(self, dataset: str, grid_size: int = 12) -> tuple[np.ndarray, np.ndarray]:
         """Decoded grids over each model's PCA plane (±2 standard deviations of the test latents)."""
         pair = self.models(dataset)
@@ -431,7 +418,7 @@ class Explorer:
             spread = 2.0 * maps.pca.std(axis=0)
             a, b = np.meshgrid(np.linspace(-spread[0], spread[0], grid_size),
                                np.linspace(spread[1], -spread[1], grid_size))
-            z = torch.from_numpy(maps.pca_plane(a.ravel(), b.ravel()).astype(np.float32))
+            z = maps.pca_plane(a.ravel(), b.ravel()).astype(np.float32)
             grids.append(image_grid(model.decode(z), ncol=grid_size, pad=1))
         return grids[0], grids[1]
 
@@ -449,21 +436,19 @@ class Explorer:
                 self._navigators[key] = Navigator(pair.ae_maps if model == "ae" else pair.vae_maps, pair.dataset)
             return self._navigators[key]
 
-    @torch.no_grad()
     def encode(self, image: Any, dataset: str) -> dict[str, Any]:
         """The AE code and the VAE posterior (mean, log-variance) of a drawing, as lists of floats."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
+        x = self._input_tensor(image, pair)
         posterior = pair.vae.encode(x)
         return {"dataset": pair.dataset, "ae": {"code": _floats(pair.ae.encode(x)[0])},
                 "vae": {"mean": _floats(posterior.mean[0]), "logvar": _floats(posterior.logvar[0])}}
 
-    @torch.no_grad()
     def decode(self, dataset: str, model: str, code: Any) -> np.ndarray:
         """A code (D floats) decoded by `model`: (28, 28) uint8."""
         pair = self.models(dataset)
         z = self._checked_code(pair, model, code)
-        return to_uint8((pair.ae if model == "ae" else pair.vae).decode(torch.from_numpy(z)[None])[0, 0])
+        return to_uint8((pair.ae if model == "ae" else pair.vae).decode(z[None])[0, 0])
 
     def _checked_code(self, pair: DatasetModels, model: str, code: Any) -> np.ndarray:
         """A code of `model` ("ae" or "vae") from outside: the latent size of finite numbers, none beyond `CODE_LIMIT`
@@ -472,25 +457,23 @@ class Explorer:
         return code_vector(code, (pair.ae if model == "ae" else pair.vae).latent_dim, limit,
                            f"the {MODEL_TITLES[model]}'s code", f"{CODE_LIMIT:.0f}× the largest entry of the stored codes")
 
-    @torch.no_grad()
     def locate(self, image: Any, dataset: str) -> dict[str, dict[str, list[float]]]:
         """Where a drawing lands on each map, in the maps' data coordinates (where its star is drawn)."""
         pair = self.models(dataset)
-        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
+        x = self._input_tensor(image, pair)
         where = {}
         for model, net, maps in (("ae", pair.ae, pair.ae_maps), ("vae", pair.vae, pair.vae_maps)):
-            z = net.embed(x).numpy()
+            z = net.embed(x)
             where[model] = {"pca": _floats(maps.place_pca(z)[0]), "umap": _floats(maps.place_umap(z)[0])}
         return where
 
-    @torch.no_grad()
     def decode_point(self, dataset: str, model: str, projection: str, x: Any, y: Any) -> PointDecode:
         """The latent at map position (x, y) (data coordinates) decoded by `model`, with its distance to the data."""
         navigator = self.navigator(dataset, model)
         x, y = navigator.check_position(projection, x, y, MODEL_TITLES[model] + "'s")
         latent, map_distance = navigator.latent_at(projection, x, y)
         pair = self.models(dataset)
-        image = to_uint8((pair.ae if model == "ae" else pair.vae).decode(torch.from_numpy(latent)[None])[0, 0])
+        image = to_uint8((pair.ae if model == "ae" else pair.vae).decode(latent[None])[0, 0])
         return PointDecode(model, projection, x, y, image, latent, navigator.closeness(latent), map_distance)
 
     def map_position(self, dataset: str, index: Any) -> tuple[str, str, float, float]:
@@ -505,7 +488,6 @@ class Explorer:
             raise InputError("That click was outside the plot areas: click inside one of the four maps.")
         return (*PANELS[panel], *rendered.to_data(panel, px, py))
 
-    @torch.no_grad()
     def neighbours(self, image: Any, dataset: str, k: Any = 8) -> dict[str, tuple[Neighbours, str]]:
         """The k stored points (test and training images) nearest to the drawing's code in each model's latent space,
         with a vote line."""
@@ -514,26 +496,25 @@ class Explorer:
         x = self._input_tensor(image, pair)
         return self._neighbours(pair, {"ae": pair.ae.embed(x), "vae": pair.vae.embed(x)}, k)
 
-    def _neighbours(self, pair: DatasetModels, codes: dict[str, torch.Tensor], k: int
+    def _neighbours(self, pair: DatasetModels, codes: dict[str, np.ndarray], k: int
                     ) -> dict[str, tuple[Neighbours, str]]:
         found = {}
         for model in MODELS:
             navigator = self.navigator(pair.dataset, model)
-            near = navigator.neighbours(codes[model][0].numpy(), k)
+            near = navigator.neighbours(codes[model][0], k)
             found[model] = (near, navigator.vote_line(near, model))
         return found
 
-    @torch.no_grad()
     def walk(self, image: Any, dataset: str, sigmas: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """The drawing's AE code and VAE posterior mean moved by sigmas[i] standard deviations along each model's own
         i-th principal direction, decoded: (AE, VAE) uint8 28x28."""
         pair = self.models(dataset)
         steps = [number_in_range(s, -MAX_SIGMA, MAX_SIGMA, f"direction {i + 1}") for i, s in enumerate(sigmas)]
-        x = torch.from_numpy(self.model_input(image, pair.dataset))[None, None]
+        x = self._input_tensor(image, pair)
         decoded = []
         for model, net in (("ae", pair.ae), ("vae", pair.vae)):
-            z = self.navigator(pair.dataset, model).walk(net.embed(x)[0].numpy(), steps)
-            decoded.append(to_uint8(net.decode(torch.from_numpy(z)[None])[0, 0]))
+            z = self.navigator(pair.dataset, model).walk(net.embed(x)[0], steps)
+            decoded.append(to_uint8(net.decode(z[None])[0, 0]))
         return decoded[0], decoded[1]
 
     def direction_labels(self, dataset: str) -> dict[str, list[str]]:
@@ -590,5 +571,5 @@ def _ordinal(value: float) -> str:
     return f"{n}{suffix}"
 
 
-def _floats(values: torch.Tensor | np.ndarray) -> list[float]:
+def _floats(values: np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in np.asarray(values).ravel()]

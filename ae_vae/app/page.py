@@ -3,9 +3,11 @@ URLs it fetches them from.
 
 The server serves only these files (`gr.set_static_paths`: the app's `static/` folder and one page folder holding a
 copy of each model's two graphs and the map data, never the rest of a weights folder; two served paths, because
-Gradio checks every file a request returns against each of them). A data set whose folders lack graphs (`python -m ae_vae export-onnx`
-writes them) is drawn on the server, as is every data set when the page cannot run WebAssembly or the URL says
-`?inference=server`; the page says which in one line under the pad.
+Gradio checks every file a request returns against each of them). The graphs are the ones the server runs (every
+folder the app loads has them), copied under names that carry their version (`GraphModel.version`: the hash of the
+weights they were exported from), so a browser never runs a cached copy of other graphs. Every data set is drawn on
+the server when the page cannot run WebAssembly or the URL says `?inference=server`; the page says which in one
+line under the pad.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import numpy as np
 from ..data import SUBJECTS
 from ..fileio import atomic_write_text
 from ..latent.navigation import UMAP_INVERSE_SECTORS
-from ..models.graphs import DECODER_FILE, ENCODER_FILE
+from ..graph_files import DECODER_FILE, ENCODER_FILE
+from ..runtime import GraphModel
 from .explorer import Explorer, posterior_noise
 from .figures import PANELS
 
@@ -46,31 +49,27 @@ def map_data_file(folder: Path, dataset: str) -> Path:
     return folder / f"maps-{dataset}.json"
 
 
-def served_graph(page_folder: Path, dataset: str, kind: str, graph: str) -> Path:
-    """Where the page folder holds the copy of one model's graph that the page fetches."""
-    return page_folder / f"{dataset}-{kind}-{graph}"
+def served_graph(page_folder: Path, dataset: str, model: GraphModel, graph: str) -> Path:
+    """Where the page folder holds the copy of one model's graph that the page fetches: a name with the graphs'
+    version in it, so its URL changes whenever the graphs do."""
+    return page_folder / f"{dataset}-{model.kind}-{model.version}-{graph}"
 
 
 def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
-    """What the pad's script is told: where its modules and the runtime are, each data set's graphs (or why none)
-    with the normal draws of the Draw tab's posterior samples (so the page's are the server's), and where each data
-    set's map data will be (`write_map_data`; absent until written)."""
-    graphs, missing = {}, {}
+    """What the pad's script is told: where its modules and the runtime are, each data set's graphs with the normal
+    draws of the Draw tab's posterior samples (so the page's are the server's), and where each data set's map data
+    will be (`write_map_data`; absent until written)."""
+    graphs = {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
-        lacking = [str(pair.folders[kind]) for kind in ("ae", "vae") if not pair.graphs.get(kind)]
-        if lacking:
-            missing[dataset] = (f"{' and '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no ONNX graphs "
-                                f"(python -m ae_vae export-onnx FOLDER writes them)")
-            continue
-        graphs[dataset] = {kind: {"encoder": file_url(served_graph(page_folder, dataset, kind, ENCODER_FILE)),
-                                  "decoder": file_url(served_graph(page_folder, dataset, kind, DECODER_FILE)),
+        graphs[dataset] = {kind: {"encoder": file_url(served_graph(page_folder, dataset, model, ENCODER_FILE)),
+                                  "decoder": file_url(served_graph(page_folder, dataset, model, DECODER_FILE)),
                                   "latent_dim": int(model.latent_dim)}
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
         graphs[dataset]["vae"]["noise"] = posterior_noise(pair.vae.latent_dim).tolist()  # the server's samples' draws
     maps = {d: file_url(map_data_file(page_folder, d)) for d in graphs}
-    return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "missing": missing,
-            "maps": maps, "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
+    return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "maps": maps,
+            "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
 
 
 def _floats(array: np.ndarray) -> str:
@@ -102,8 +101,7 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
     """Render every data set's maps and index its codes (what `Explorer.prepare` does), writing each data set's map
     data for the page as soon as it is ready (atomically), the first data set first."""
     for dataset in explorer.datasets:
-        if explorer.models(dataset).graphs.get("ae") and explorer.models(dataset).graphs.get("vae"):
-            atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
+        atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
     return_freed_memory()
 
@@ -123,10 +121,9 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
     there) and the map data: nothing else of the weights folders."""
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
-        for kind in ("ae", "vae"):
-            if pair.graphs.get(kind):
-                for name in (ENCODER_FILE, DECODER_FILE):
-                    shutil.copyfile(pair.folders[kind] / name, served_graph(page_folder, dataset, kind, name))
+        for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
+            for name in (ENCODER_FILE, DECODER_FILE):
+                shutil.copyfile(pair.folders[kind] / name, served_graph(page_folder, dataset, model, name))
     gr.set_static_paths([STATIC, page_folder])
 
 

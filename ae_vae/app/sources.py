@@ -21,7 +21,7 @@ from ..errors import UnsafeRepoError, WeightsError
 from ..fileio import describe_hub_error, first_line, timed_out
 from ..folders import ModelFolder, load_model_folder
 from ..hub import MODEL_NAMES, check_names, pull_models
-from ..models.format import read_config
+from ..models.config import read_config
 from .explorer import Explorer, load_dataset_models
 
 logger = logging.getLogger(__name__)

@@ -30,13 +30,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
-import torch
 
 from ..errors import EmbeddingsError
 from ..fileio import atomic_save_safetensors, read_safetensors
-from ..models import Model
-from ..models.inference import embed_in_batches
 from .priors import gaussian_moments
 
 UMAP_PLACEMENT_NEIGHBOURS = 10
@@ -167,20 +166,22 @@ def fit_umap(latents: np.ndarray, seed: int = 0) -> np.ndarray:
         return reducer.fit_transform(latents).astype(np.float32)
 
 
-def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
-                 train_labels: torch.Tensor | None = None, neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS,
-                 seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
-    """Maps of `images` (test points) plus a Gaussian fitted to the latents of `train_images`, and (with
-    `train_labels`) the first `neighbour_points` training images as extra neighbours (0: none)."""
-    latents = embed_in_batches(model, images, device=device).numpy().astype(np.float32)
-    train_latents = embed_in_batches(model, train_images, device=device).numpy().astype(np.float64)
+def build_maps(latents: np.ndarray, labels: Any, images: Any, train_latents: np.ndarray,
+               train_images: Any = None, train_labels: Any = None, neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS,
+               seed: int = 0) -> LatentMaps:
+    """Maps of the test points' codes `latents` (with their `labels` and `images`, (N, 1, 28, 28) in [0, 1]) plus a
+    Gaussian fitted to the training codes `train_latents`, and (with `train_labels`) the first `neighbour_points`
+    training points as extra neighbours (0: none). Images and labels may be arrays or torch tensors."""
+    latents = np.asarray(latents, np.float32)
+    train_latents = np.asarray(train_latents, np.float64)
+    labels = _array(labels).astype(np.int64)
     neighbours = {}
     if train_labels is not None and neighbour_points > 0:
         neighbours = neighbour_tensors(train_latents[:neighbour_points], train_images[:neighbour_points],
                                        train_labels[:neighbour_points])
     mean, components, ratio = fit_pca(latents)
     train_mean, train_cov = gaussian_moments(train_latents)
-    return LatentMaps(latents=latents, labels=labels.numpy().astype(np.int64),
+    return LatentMaps(latents=latents, labels=labels,
                       pca=((latents - mean) @ components.T).astype(np.float32), umap=fit_umap(latents, seed),
                       pca_mean=mean.astype(np.float32), pca_components=components.astype(np.float32),
                       pca_explained_variance_ratio=ratio.astype(np.float32),
@@ -188,24 +189,27 @@ def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train
                       images=as_uint8(images), **_class_examples(images, labels), **neighbours)
 
 
-def neighbour_tensors(latents: np.ndarray, images: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:
+def neighbour_tensors(latents: np.ndarray, images: Any, labels: Any) -> dict[str, np.ndarray]:
     """The `neighbour_*` fields of `LatentMaps` for these training points."""
-    return {"neighbour_latents": np.asarray(latents, np.float32), "neighbour_labels": labels.numpy().astype(np.int64),
+    return {"neighbour_latents": np.asarray(latents, np.float32), "neighbour_labels": _array(labels).astype(np.int64),
             "neighbour_images": as_uint8(images)}
 
 
-def as_uint8(images: torch.Tensor) -> np.ndarray:
+def _array(values: Any) -> np.ndarray:
+    """An array, or a torch tensor as one."""
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
+
+
+def as_uint8(images: Any) -> np.ndarray:
     """(N, 1, 28, 28) floats in [0, 1] -> (N, 28, 28) uint8 (exact for images read from the IDX files)."""
-    return (images[:, 0] * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+    return np.clip(_array(images)[:, 0].astype(np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _class_examples(images: torch.Tensor, labels: torch.Tensor, per_class: int = EXAMPLES_PER_CLASS
-                    ) -> dict[str, np.ndarray]:
+def _class_examples(images: Any, labels: np.ndarray, per_class: int = EXAMPLES_PER_CLASS) -> dict[str, np.ndarray]:
     """The first `per_class` images of every class, interleaved (0, 1, ..., 9, 0, 1, ...)."""
-    picks = [(labels == c).nonzero().flatten()[:per_class].tolist() for c in range(10)]
-    order = torch.tensor([p[i] for i in range(per_class) for p in picks if i < len(p)], dtype=torch.int64)
-    return {"example_images": as_uint8(images[order]),
-            "example_labels": labels[order].numpy().astype(np.int64)}
+    picks = [np.flatnonzero(labels == c)[:per_class].tolist() for c in range(10)]
+    order = np.array([p[i] for i in range(per_class) for p in picks if i < len(p)], dtype=np.int64)
+    return {"example_images": as_uint8(_array(images)[order]), "example_labels": labels[order].astype(np.int64)}
 
 
 def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
@@ -214,8 +218,7 @@ def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:
     one did not write are removed, all of them when `maps` holds no training points). `folder` may also be the maps
     file's path."""
     folder = _folder_of(folder)
-    tensors = {k: torch.tensor(v) for k, v in maps.to_tensors(MAP_TENSORS).items()}
-    atomic_save_safetensors(folder / MAPS_FILE, tensors, metadata={
+    atomic_save_safetensors(folder / MAPS_FILE, maps.to_tensors(MAP_TENSORS), metadata={
         "umap_placement": f"inverse-distance weighted mean of the {UMAP_PLACEMENT_NEIGHBOURS} nearest stored latents",
         "points": str(len(maps.labels))})
     save_neighbours(maps, folder)
@@ -234,7 +237,7 @@ def save_neighbours(maps: LatentMaps, folder: Path) -> None:
             if count > 1:
                 name, metadata["rows"] = neighbour_shard_name(index, count), f"{start}:{stop}"
             rows = slice(start, stop) if count > 1 else slice(None)  # (one file: the tensors as they are)
-            atomic_save_safetensors(folder / name, {k: torch.tensor(v[rows]) for k, v in neighbours.items()},
+            atomic_save_safetensors(folder / name, {k: np.ascontiguousarray(v[rows]) for k, v in neighbours.items()},
                                     metadata=metadata)
             written.add(name)
     for path in [folder / NEIGHBOURS_FILE, *folder.glob("neighbours-*-of-*.safetensors")]:

@@ -38,7 +38,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..errors import InputError
 from .maps import LatentMaps, fit_pca
@@ -236,18 +235,17 @@ class Navigator:
 
 
 def nearest_other_distances(points: np.ndarray, chunk: int = 1000) -> np.ndarray:
-    """For each point, the Euclidean distance to its nearest *other* point (exact, in chunks of rows).
-
-    torch rather than numpy: it follows the app's `torch.set_num_threads`, while OpenBLAS's own threads spin
-    for seconds on a CPU another process keeps busy."""
-    tensor = torch.as_tensor(np.asarray(points, np.float64))
-    out = torch.empty(len(tensor), dtype=torch.float64)
-    for start in range(0, len(tensor), chunk):
-        distances = torch.cdist(tensor[start:start + chunk], tensor)
-        rows = torch.arange(len(distances))
-        distances[rows, rows + start] = float("inf")
-        out[start:start + chunk] = distances.min(1).values
-    return out.numpy()
+    """For each point, the Euclidean distance to its nearest *other* point (exact up to float64 rounding, in chunks
+    of rows: |a|² + |b|² - 2 a·b, one matrix product per chunk)."""
+    points = np.asarray(points, np.float64)
+    squared = (points * points).sum(1)
+    out = np.empty(len(points))
+    for start in range(0, len(points), chunk):
+        rows = points[start:start + chunk]
+        distances = squared[start:start + chunk, None] + squared[None] - 2.0 * (rows @ points.T)
+        distances[np.arange(len(rows)), np.arange(len(rows)) + start] = np.inf
+        out[start:start + chunk] = np.sqrt(np.maximum(distances.min(1), 0.0))
+    return out
 
 
 def image_properties(images: np.ndarray) -> dict[str, np.ndarray]:

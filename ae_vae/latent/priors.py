@@ -8,8 +8,9 @@ mixture per class gives "draw me a 7". See `docs/priors.md` for how the number o
 the covariance type were measured, and why the per-class mixtures are fitted only to codes whose
 reconstruction the shipped judge recognises as their label.
 
-scikit-learn fits the mixtures; sampling, `log_prob` and `percentile` are plain torch, so the app never needs
-it. The file is `prior.safetensors` beside `model.safetensors`, holding the mixtures, the sorted log-densities
+scikit-learn fits the mixtures; sampling, `log_prob` and `percentile` are numpy (and scipy's triangular solve), so
+the app needs neither scikit-learn nor torch. Samples are float32 arrays, which a torch model's `decode` takes as
+they are. The file is `prior.safetensors` beside `model.safetensors`, holding the mixtures, the sorted log-densities
 of the test set's codes (for "less typical than 99 % of test digits") and a fingerprint of the weights it was
 fitted to: a prior is refused by weights it does not belong to. The one fitted Gaussian is the codes' mean and
 covariance (`fit_gaussian`), stored in the maps file.
@@ -29,14 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
 
 from ..checks import check_temperature
 from ..errors import InputError, PriorError, WeightsError
 from ..fileio import atomic_save_safetensors, read_safetensors
-from ..models.blocks import LOG_2PI
-from ..models.inference import embed_in_batches
+from ..models.config import LOG_2PI
+
+# What `sample` draws with: a numpy Generator, a seed, or None (fresh entropy).
+RandomSource = np.random.Generator | int | None
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +53,24 @@ DEFAULT_COVARIANCE = "full"
 DEFAULT_CLASS_FILTER = "reconstructions"
 DEFAULT_MIN_CONFIDENCE = 0.9
 UNCONDITIONAL_KINDS = ("union", "fitted")
+# Which training codes a per-class mixture is fitted to (`ae_vae.training.priors.judged_correct`).
+CLASS_FILTERS = ("all", "images", "reconstructions")
 DEFAULT_UNCONDITIONAL = "union"
 
 
 # The regularisation added to the diagonal of every fitted covariance (scikit-learn's `reg_covar`).
 REG_COVAR = 1e-5
+
+
+def random_source(generator: RandomSource) -> np.random.Generator:
+    """A numpy Generator from what `sample` was given; a torch.Generator (what these priors took before they were
+    numpy) is refused with a message saying what to pass instead."""
+    if generator is None or (isinstance(generator, (int, np.integer)) and not isinstance(generator, bool)):
+        return np.random.default_rng(None if generator is None else int(generator))
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator must be a numpy Generator (np.random.default_rng(seed)), a seed or None, got "
+                    f"{type(generator).__name__}")
 
 
 def _check_count(n: object) -> int:
@@ -75,13 +91,14 @@ class StandardNormalPrior:
         return f"StandardNormalPrior(latent_dim={self.latent_dim})"
 
     def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: RandomSource = None) -> np.ndarray:
         """n codes (n, latent_dim) float32; N(0, I) knows no classes, so `label` must be None or -1."""
         if label not in (None, -1):
             raise InputError("Generating a chosen class needs the fitted prior: use prior 'mixture' (N(0, I) knows nothing "
                              "about classes).")
         n, temperature = _check_count(n), check_temperature(temperature)
-        return temperature * torch.randn(n, self.latent_dim, generator=generator)
+        noise = random_source(generator).standard_normal((n, self.latent_dim), dtype=np.float32)
+        return (np.float32(temperature) * noise).astype(np.float32)
 
 
 # ---------------------------------------------------------------- one mixture
@@ -91,23 +108,28 @@ class Mixture:
     """K Gaussians in D dimensions, float64: weights (K,), means (K, D), covariances (K, D, D).
 
     The Cholesky factors are computed once, so sampling is a gather and a batched matrix-vector
-    product, and `log_prob` a triangular whitening per component.
+    product, and `log_prob` one matrix product (a triangular whitening per component).
     """
 
-    weights: torch.Tensor
-    means: torch.Tensor
-    covariances: torch.Tensor
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
 
     def __post_init__(self) -> None:
-        chol = torch.linalg.cholesky(self.covariances)
-        eye = torch.eye(self.dim, dtype=torch.float64).expand_as(chol)
+        for name in ("weights", "means", "covariances"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+        chol = np.linalg.cholesky(self.covariances)  # LinAlgError when one is not positive definite
+        eye = np.eye(self.dim)
         # precision factor P = L^{-T}: (z - mu) P has identity covariance.
+        precision_chol = np.stack([solve_triangular(c, eye, lower=True).T for c in chol])
         object.__setattr__(self, "chol", chol)
-        object.__setattr__(self, "precision_chol", torch.linalg.solve_triangular(chol, eye, upper=False).mT)
-        object.__setattr__(self, "log_det_precision", -torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
+        object.__setattr__(self, "precision_chol", precision_chol)
+        object.__setattr__(self, "log_det_precision", -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1))
+        # P as one (D, K * D) matrix, so whitening N codes under every component is one product
+        object.__setattr__(self, "stacked_precision", precision_chol.transpose(1, 0, 2).reshape(self.dim, -1))
         # mu P per component and log weight + log det P - D/2 log 2pi: the parts of `log_prob` that z does not change
-        object.__setattr__(self, "offsets", torch.einsum("kd,kde->ke", self.means, self.precision_chol))
-        object.__setattr__(self, "log_scale", self.weights.clamp_min(1e-300).log() + self.log_det_precision
+        object.__setattr__(self, "offsets", np.einsum("kd,kde->ke", self.means, precision_chol))
+        object.__setattr__(self, "log_scale", np.log(np.maximum(self.weights, 1e-300)) + self.log_det_precision
                            - 0.5 * self.dim * LOG_2PI)
 
     @property
@@ -127,52 +149,67 @@ class Mixture:
                 "diag": lambda: np.einsum("kd,de->kde", cov, np.eye(d)),
                 "spherical": lambda: cov[:, None, None] * np.eye(d)[None],
                 "tied": lambda: np.broadcast_to(cov, (k, d, d)).copy()}[gmm.covariance_type]()
-        return cls(torch.as_tensor(gmm.weights_, dtype=torch.float64), torch.as_tensor(gmm.means_, dtype=torch.float64),
-                   torch.as_tensor(full, dtype=torch.float64))
+        return cls(gmm.weights_, gmm.means_, full)
 
-    def sample(self, n: int, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-        component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        return self.means[component] + temperature * (self.chol[component] @ noise[:, :, None])[:, :, 0]
+    def sample(self, n: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+        """n codes (n, D) float64: a component by weight, then its mean plus `temperature` times its spread."""
+        component = rng.choice(self.components, size=n, p=self.weights / self.weights.sum())
+        noise = rng.standard_normal((n, self.dim))
+        return self.means[component] + temperature * np.einsum("nde,ne->nd", self.chol[component], noise)
 
-    def log_prob(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    def log_prob(self, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """log p(z) for z (N, D) float64 -> (N,)."""
-        out = []
+        out = [np.zeros(0)]
         for start in range(0, len(z), chunk):
-            y = torch.einsum("nd,kde->nke", z[start:start + chunk], self.precision_chol) - self.offsets
-            out.append(torch.logsumexp(self.log_scale - 0.5 * (y * y).sum(-1), dim=1))
-        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+            rows = z[start:start + chunk]
+            y = (rows @ self.stacked_precision).reshape(len(rows), self.components, self.dim) - self.offsets
+            out.append(logsumexp(self.log_scale - 0.5 * np.einsum("nke,nke->nk", y, y), axis=1))
+        return np.concatenate(out)
 
-    def tensors(self, prefix: str, covariance_type: str) -> dict[str, torch.Tensor]:
+    def tensors(self, prefix: str, covariance_type: str) -> dict[str, np.ndarray]:
         """What is stored: diagonal covariances as (K, D), everything else as (K, D, D)."""
-        cov = torch.diagonal(self.covariances, dim1=-2, dim2=-1) if covariance_type == "diag" else self.covariances
-        return {f"{prefix}.weights": self.weights, f"{prefix}.means": self.means, f"{prefix}.covariances": cov}
+        cov = np.diagonal(self.covariances, axis1=-2, axis2=-1) if covariance_type == "diag" else self.covariances
+        return {f"{prefix}.weights": self.weights, f"{prefix}.means": self.means,
+                f"{prefix}.covariances": np.ascontiguousarray(cov)}
 
 
 # ---------------------------------------------------------------- fingerprint of the weights
 
-def weights_fingerprint(weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike) -> str:
+Weights = Any  # a torch model (anything with `state_dict()`), a mapping of name -> tensor or array, or a path
+
+
+def weights_fingerprint(weights: Weights | str | os.PathLike) -> str:
     """sha256 over the sorted tensor names, dtypes, shapes and bytes of a model's weights.
 
     `weights` is a model, a state dict, a weights folder or a `model.safetensors` path. Hashing the
-    tensors, not the file, makes the fingerprint independent of the file's metadata and tensor order.
+    tensors, not the file, makes the fingerprint independent of the file's metadata and tensor order. The dtype is
+    written as torch names it ("torch.float32"), as when the shipped priors were fitted, so a file read as numpy
+    arrays and a torch model's state dict give the same fingerprint.
     """
-    if isinstance(weights, nn.Module):
+    if hasattr(weights, "state_dict"):
         state = weights.state_dict()
     elif isinstance(weights, Mapping):
         state = weights
     else:
-        state = _read_weight_tensors(Path(weights))
+        state = _read_weight_arrays(Path(weights))
     digest = hashlib.sha256()
     for key in sorted(state):
-        tensor = state[key].detach().cpu().contiguous()
-        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        array = _as_array(state[key])
+        digest.update(f"{key}|torch.{array.dtype.name}|{tuple(array.shape)}\n".encode())
+        digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).tobytes())
     return digest.hexdigest()
 
 
-def _read_weight_tensors(path: Path) -> dict[str, torch.Tensor]:
-    return read_safetensors(path / "model.safetensors" if path.is_dir() else path, error=WeightsError)[0]
+def _as_array(value: Any) -> np.ndarray:
+    """A torch tensor or an array as a numpy array of the same dtype and bytes."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().contiguous().numpy()
+    return np.asarray(value)
+
+
+def _read_weight_arrays(path: Path) -> dict[str, np.ndarray]:
+    return read_safetensors(path / "model.safetensors" if path.is_dir() else path, framework="np",
+                            error=WeightsError)[0]
 
 
 # ---------------------------------------------------------------- the prior
@@ -185,7 +222,7 @@ class GaussianMixturePrior:
     """
 
     def __init__(self, unconditional: Mixture, classes: list[Mixture] | None = None,
-                 test_log_prob: torch.Tensor | None = None, fingerprint: str = "",
+                 test_log_prob: np.ndarray | None = None, fingerprint: str = "",
                  covariance_type: str = DEFAULT_COVARIANCE, info: dict[str, Any] | None = None):
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
@@ -193,8 +230,7 @@ class GaussianMixturePrior:
         self.classes = list(classes or [])
         if any(m.dim != unconditional.dim for m in self.classes):
             raise ValueError("every class mixture must have the unconditional mixture's dimension")
-        self.test_log_prob = (torch.zeros(0, dtype=torch.float64) if test_log_prob is None
-                              else torch.as_tensor(test_log_prob, dtype=torch.float64).sort().values)
+        self.test_log_prob = np.sort(np.zeros(0) if test_log_prob is None else np.asarray(test_log_prob, np.float64))
         self.fingerprint = fingerprint
         self.covariance_type = covariance_type
         self.info = dict(info or {})
@@ -214,8 +250,8 @@ class GaussianMixturePrior:
     # ------------------------------------------------------------ fitting
 
     @classmethod
-    def fit(cls, codes: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | None = None, *,
-            test_codes: np.ndarray | torch.Tensor | None = None, class_mask: np.ndarray | torch.Tensor | None = None,
+    def fit(cls, codes: np.ndarray, labels: np.ndarray | None = None, *,
+            test_codes: np.ndarray | None = None, class_mask: np.ndarray | None = None,
             n_components: int = DEFAULT_COMPONENTS, class_components: int = DEFAULT_CLASS_COMPONENTS,
             covariance_type: str = DEFAULT_COVARIANCE, seed: int = 0, fingerprint: str = "",
             info: dict[str, Any] | None = None, unconditional: str = DEFAULT_UNCONDITIONAL) -> GaussianMixturePrior:
@@ -229,7 +265,7 @@ class GaussianMixturePrior:
         for Fashion's, 7.0 -> 5.1 for the MNIST AE): its class mixtures leave out the codes whose reconstructions
         the judge does not recognise, which decode to nothing in particular.
         """
-        codes = _as_codes(codes, "codes").numpy()
+        codes = _as_codes(codes, "codes")
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
         if unconditional not in UNCONDITIONAL_KINDS:
@@ -237,8 +273,8 @@ class GaussianMixturePrior:
         classes = []
         fitted_per_class = []
         if labels is not None:
-            labels = np.asarray(labels).astype(np.int64)
-            mask = np.ones(len(codes), bool) if class_mask is None else np.asarray(class_mask, bool)
+            labels = _as_array(labels).astype(np.int64)
+            mask = np.ones(len(codes), bool) if class_mask is None else _as_array(class_mask).astype(bool)
             if labels.shape != (len(codes),) or mask.shape != (len(codes),):
                 raise ValueError(f"labels and class_mask must have shape ({len(codes)},)")
             for label in range(int(labels.max()) + 1):
@@ -258,7 +294,7 @@ class GaussianMixturePrior:
                           "class_components": class_components, "seed": seed, "train_codes": len(codes),
                           "class_codes": fitted_per_class, **(info or {})})
         if test_codes is not None:
-            prior.test_log_prob = prior.log_prob(test_codes).sort().values
+            prior.test_log_prob = np.sort(prior.log_prob(test_codes))
         return prior
 
     # ------------------------------------------------------------ using it
@@ -276,20 +312,22 @@ class GaussianMixturePrior:
         return self.classes[int(label)]
 
     def sample(self, n: int, label: int | None = None, temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """n codes (n, latent_dim) float32; `temperature` scales each component's std (0 gives its mean)."""
+               generator: RandomSource = None) -> np.ndarray:
+        """n codes (n, latent_dim) float32; `temperature` scales each component's std (0 gives its mean).
+        `generator`: a numpy Generator, or a seed (the same seed gives the same codes)."""
         n, temperature = _check_count(n), check_temperature(temperature)
         mixture = self.mixture(label)
+        rng = random_source(generator)
         if n == 0:
-            return torch.zeros(0, self.latent_dim)
-        return mixture.sample(int(n), float(temperature), generator).float()
+            return np.zeros((0, self.latent_dim), np.float32)
+        return mixture.sample(int(n), float(temperature), rng).astype(np.float32)
 
-    def log_prob(self, z: np.ndarray | torch.Tensor, label: int | None = None) -> torch.Tensor:
+    def log_prob(self, z: np.ndarray, label: int | None = None) -> np.ndarray:
         """log-density (nats) of codes z (N, D) or (D,) under the unconditional or a class mixture: float64 (N,)."""
         z = _as_codes(z, "z", self.latent_dim)
         return self.mixture(label).log_prob(z)
 
-    def percentile(self, z: np.ndarray | torch.Tensor, log_prob: torch.Tensor | None = None) -> torch.Tensor:
+    def percentile(self, z: np.ndarray, log_prob: np.ndarray | None = None) -> np.ndarray:
         """Percent (0-100) of the test set's codes that are at most as likely as each code in z.
 
         1.0 reads "less typical than 99 % of test images". Needs the test log-densities stored at fit time.
@@ -297,15 +335,15 @@ class GaussianMixturePrior:
         """
         if len(self.test_log_prob) == 0:
             raise ValueError("this prior stores no test-set log-densities; refit it with test codes")
-        below = torch.searchsorted(self.test_log_prob, self.log_prob(z) if log_prob is None else log_prob, right=True)
-        return 100.0 * below.double() / len(self.test_log_prob)
+        below = np.searchsorted(self.test_log_prob, self.log_prob(z) if log_prob is None else log_prob, side="right")
+        return 100.0 * below.astype(np.float64) / len(self.test_log_prob)
 
     # ------------------------------------------------------------ fingerprint
 
-    def matches(self, weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike) -> bool:
+    def matches(self, weights: Weights | str | os.PathLike) -> bool:
         return bool(self.fingerprint) and self.fingerprint == weights_fingerprint(weights)
 
-    def check_fingerprint(self, weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike,
+    def check_fingerprint(self, weights: Weights | str | os.PathLike,
                           source: str | os.PathLike | None = None) -> None:
         """Raise `PriorError` unless this prior was fitted to `weights` (a model, state dict or weights folder)."""
         actual = weights_fingerprint(weights)
@@ -328,13 +366,13 @@ class GaussianMixturePrior:
                   "covariance_type": self.covariance_type, "fingerprint": self.fingerprint,
                   "info": {k: v for k, v in self.info.items() if k != "file"}}
         path = Path(folder) / PRIOR_FILE
-        atomic_save_safetensors(path, {k: v.to(torch.float64) for k, v in tensors.items()},
+        atomic_save_safetensors(path, {k: np.asarray(v, np.float64) for k, v in tensors.items()},
                                 metadata={"format": "pt", "prior": json.dumps(header, sort_keys=True)})
         return path
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, latent_dim: int | None = None,
-                        weights: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike | None = None
+                        weights: Weights | str | os.PathLike | None = None
                         ) -> GaussianMixturePrior:
         """Read `prior.safetensors` from a folder (or that file's path). Every problem is a `PriorError` naming it.
 
@@ -356,8 +394,8 @@ class GaussianMixturePrior:
         return prior
 
 
-def _read_prior_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors, metadata = read_safetensors(path, error=PriorError)
+def _read_prior_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    tensors, metadata = read_safetensors(path, framework="np", error=PriorError)
     try:
         header = json.loads(metadata["prior"])
     except (KeyError, ValueError) as exc:
@@ -369,7 +407,7 @@ def _read_prior_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     return tensors, header
 
 
-def _prior_from_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> GaussianMixturePrior:
+def _prior_from_tensors(tensors: dict[str, np.ndarray], header: dict[str, Any]) -> GaussianMixturePrior:
     """Check every shape against the header, then build the mixtures (a non-PD covariance fails in Cholesky)."""
     dim, num_classes, cov_type = header["latent_dim"], header["num_classes"], header["covariance_type"]
     if not isinstance(dim, int) or dim < 1 or not isinstance(num_classes, int) or num_classes < 0:
@@ -382,7 +420,7 @@ def _prior_from_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any]
         missing, unexpected = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
         raise ValueError(f"tensors do not match the header (missing {missing[:3]}, unexpected {unexpected[:3]})")
     for key, tensor in tensors.items():
-        if tensor.dtype != torch.float64 or not torch.isfinite(tensor).all():
+        if tensor.dtype != np.float64 or not np.isfinite(tensor).all():
             raise ValueError(f"tensor {key!r} must be finite float64")
     mixtures = [_mixture_from_tensors(tensors, p, dim, cov_type) for p in prefixes]
     test_log_prob = tensors["test_log_prob"]
@@ -392,7 +430,7 @@ def _prior_from_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any]
                                 covariance_type=cov_type, info=dict(header.get("info") or {}))
 
 
-def _mixture_from_tensors(tensors: dict[str, torch.Tensor], prefix: str, dim: int, cov_type: str) -> Mixture:
+def _mixture_from_tensors(tensors: dict[str, np.ndarray], prefix: str, dim: int, cov_type: str) -> Mixture:
     weights, means, cov = (tensors[f"{prefix}.{n}"] for n in ("weights", "means", "covariances"))
     k = weights.shape[0] if weights.ndim == 1 else -1
     cov_shape = (k, dim) if cov_type == "diag" else (k, dim, dim)
@@ -404,17 +442,17 @@ def _mixture_from_tensors(tensors: dict[str, torch.Tensor], prefix: str, dim: in
     if (weights < 0).any() or abs(float(weights.sum()) - 1) > 1e-6:
         raise ValueError(f"tensor '{prefix}.weights' must be non-negative and sum to 1")
     if cov_type == "diag":
-        cov = torch.diag_embed(cov)
+        cov = cov[:, :, None] * np.eye(dim)[None]
     try:
         return Mixture(weights, means, cov)
-    except torch.linalg.LinAlgError as exc:
+    except np.linalg.LinAlgError as exc:
         raise ValueError(f"tensor '{prefix}.covariances' is not positive definite") from exc
 
 
-def gaussian_moments(codes: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_moments(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The mean (D,) and covariance (D, D) of one Gaussian fitted to `codes` by maximum likelihood, float64, with
     `REG_COVAR` on the diagonal: what a one-component mixture fit converges to, without its EM."""
-    codes = _as_codes(codes, "codes").numpy()
+    codes = _as_codes(codes, "codes")
     mean = codes.mean(0)
     centred = codes - mean
     return mean, centred.T @ centred / len(codes) + REG_COVAR * np.eye(codes.shape[1])
@@ -422,31 +460,31 @@ def gaussian_moments(codes: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.n
 
 def gaussian_prior(mean: np.ndarray, covariance: np.ndarray) -> GaussianMixturePrior:
     """One Gaussian as a prior (a mixture of one component), for what `gaussian_moments` gave."""
-    mean = torch.as_tensor(np.asarray(mean, np.float64))
-    covariance = torch.as_tensor(np.asarray(covariance, np.float64))
-    return GaussianMixturePrior(Mixture(torch.ones(1, dtype=torch.float64), mean[None], covariance[None]))
+    mean, covariance = np.asarray(mean, np.float64), np.asarray(covariance, np.float64)
+    return GaussianMixturePrior(Mixture(np.ones(1), mean[None], covariance[None]))
 
 
-def fit_gaussian(codes: np.ndarray | torch.Tensor) -> GaussianMixturePrior:
+def fit_gaussian(codes: np.ndarray) -> GaussianMixturePrior:
     """One Gaussian fitted to the codes: "sampling an AE" at its best without a mixture."""
     return gaussian_prior(*gaussian_moments(codes))
 
 
 def union_of(mixtures: list[Mixture], shares: np.ndarray) -> Mixture:
     """One mixture holding every component of `mixtures`, mixture i's weights scaled by `shares[i]`."""
-    weights = torch.cat([m.weights * float(share) for m, share in zip(mixtures, shares)])
-    return Mixture(weights / weights.sum(), torch.cat([m.means for m in mixtures]),
-                   torch.cat([m.covariances for m in mixtures]))
+    weights = np.concatenate([m.weights * float(share) for m, share in zip(mixtures, shares)])
+    return Mixture(weights / weights.sum(), np.concatenate([m.means for m in mixtures]),
+                   np.concatenate([m.covariances for m in mixtures]))
 
 
-def _as_codes(z: np.ndarray | torch.Tensor, name: str, dim: int | None = None) -> torch.Tensor:
-    """Codes as a float64 (N, D) tensor, a single (D,) code as (1, D); a clear ValueError otherwise."""
-    array = z.detach().cpu().double() if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float64))
+def _as_codes(z: Any, name: str, dim: int | None = None) -> np.ndarray:
+    """Codes (an array, or a torch tensor) as a float64 (N, D) array, a single (D,) code as (1, D); a clear
+    ValueError otherwise."""
+    array = _as_array(z).astype(np.float64)
     if array.ndim == 1:
         array = array[None]
     if array.ndim != 2 or (dim is not None and array.shape[1] != dim):
         raise ValueError(f"{name} must have shape (N, {dim or 'D'}), got {tuple(array.shape)}")
-    if not torch.isfinite(array).all():
+    if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return array
 
@@ -461,54 +499,3 @@ def _fit_mixture(codes: np.ndarray, components: int, covariance_type: str, seed:
         logger.warning("EM did not converge in %d iterations (%d components, %d codes)", gmm.max_iter,
                        components, len(codes))
     return Mixture.from_sklearn(gmm)
-
-
-# ---------------------------------------------------------------- fitting a model's prior
-
-CLASS_FILTERS = ("all", "images", "reconstructions")
-
-
-@torch.no_grad()
-def judged_correct(model: nn.Module, judge, images: torch.Tensor, labels: torch.Tensor, class_filter: str,
-                   min_confidence: float = 0.0, batch_size: int = 1000) -> torch.Tensor:
-    """Which training codes a per-class mixture may use: (N,) bool.
-
-    "all": every code. "images": the judge calls the image its label. "reconstructions": the judge calls
-    decode(embed(image)) its label with probability >= `min_confidence` -- what a sample drawn near that
-    code decodes to, which is what class-conditional sampling is judged on.
-    """
-    if class_filter not in CLASS_FILTERS:
-        raise ValueError(f"class_filter must be one of {CLASS_FILTERS}, got {class_filter!r}")
-    if class_filter == "all":
-        return torch.ones(len(labels), dtype=torch.bool)
-    if judge is None:
-        raise ValueError(f"class_filter {class_filter!r} needs a judge")
-    model.eval()
-    keep = []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size]
-        if class_filter == "reconstructions":
-            x = model.decode(model.embed(x))
-        probs = judge.predict_proba(x)
-        y = labels[start:start + batch_size]
-        keep.append((probs.argmax(1) == y) & (probs.gather(1, y[:, None])[:, 0] >= min_confidence))
-    return torch.cat(keep)
-
-
-def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
-              test_images: torch.Tensor | None = None, *, judge=None, class_filter: str = "all",
-              min_confidence: float = DEFAULT_MIN_CONFIDENCE, n_components: int = DEFAULT_COMPONENTS,
-              class_components: int = DEFAULT_CLASS_COMPONENTS, covariance_type: str = DEFAULT_COVARIANCE,
-              seed: int = 0, unconditional: str = DEFAULT_UNCONDITIONAL) -> GaussianMixturePrior:
-    """Everything `train.py` and `refit` do: codes of the training split, the mixtures, test percentiles, fingerprint."""
-    codes = embed_in_batches(model, train_images)
-    mask = judged_correct(model, judge, train_images, train_labels, class_filter, min_confidence)
-    config = getattr(model, "config", None)
-    info = {"model_type": getattr(config, "model_type", type(model).__name__),
-            "dataset": getattr(config, "dataset", None), "class_filter": class_filter,
-            "min_confidence": min_confidence}
-    test_codes = None if test_images is None else embed_in_batches(model, test_images)
-    return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
-                                    n_components=n_components, class_components=class_components,
-                                    covariance_type=covariance_type, seed=seed, unconditional=unconditional,
-                                    fingerprint=weights_fingerprint(model), info=info)

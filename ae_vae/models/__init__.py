@@ -1,17 +1,30 @@
 """The models room: building blocks (`blocks`), the two model classes (`autoencoder`, `vae`) and their configs
-(`config`), training losses (`losses`), the weights format (`format`), batched inference (`inference`) and the
-judge classifier that scores generated images (`judge`)."""
+(`config`), training losses (`losses`), the weights format (`format`), batched inference (`inference`), the ONNX
+export (`graphs`) and the judge classifier that scores generated images (`judge`).
 
-from .autoencoder import AutoEncoder
-from .blocks import DiagonalGaussian, ModelOutput
-from .config import AutoEncoderConfig, ModelConfig, VAEConfig
-from .format import load_model, read_config, save_model_folder
-from .inference import decode_in_batches, embed_in_batches
-from .losses import image_gradient_error, mmd_to_standard_normal
-from .vae import VAE
+Everything here but `config` needs torch, which only training installs (`requirements-train.txt`): the names are
+imported when first used (`ae_vae.lazy`), so `ae_vae.models.config`, which the app reads, imports without it.
+"""
 
-Model = AutoEncoder | VAE
+from __future__ import annotations
 
-__all__ = ["VAE", "AutoEncoder", "AutoEncoderConfig", "DiagonalGaussian", "Model", "ModelConfig", "ModelOutput",
-           "VAEConfig", "decode_in_batches", "embed_in_batches", "image_gradient_error", "load_model",
-           "mmd_to_standard_normal", "read_config", "save_model_folder"]
+from typing import Any
+
+from ..lazy import lazy_exports
+
+_EXPORTS = {
+    "AutoEncoder": ".autoencoder", "VAE": ".vae", "DiagonalGaussian": ".blocks", "ModelOutput": ".blocks",
+    "AutoEncoderConfig": ".config", "ModelConfig": ".config", "VAEConfig": ".config", "read_config": ".config",
+    "load_model": ".format", "save_model_folder": ".format", "decode_in_batches": ".inference",
+    "embed_in_batches": ".inference", "image_gradient_error": ".losses", "mmd_to_standard_normal": ".losses",
+}
+__all__ = sorted([*_EXPORTS, "Model"])
+_exported, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Model":  # what the training room accepts: either model class
+        model = _exported("AutoEncoder") | _exported("VAE")
+        globals()["Model"] = model
+        return model
+    return _exported(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import Decoder, Encoder, LatentCodec, ModelOutput
+from .blocks import codec_call, Decoder, Encoder, LatentCodec, ModelOutput
 from .config import AutoEncoderConfig
 from .format import SafeHubMixin, as_config
 from .losses import add_edge_matching, add_input_noise, add_prior_matching
@@ -24,9 +24,11 @@ class AutoEncoder(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tag
         self.encoder = Encoder(c.channels, c.hidden_blocks, c.latent_dim)
         self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim)
 
+    @codec_call
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    @codec_call
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The deterministic latent used for maps, k-NN and interpolation."""
         return self.encode(x)

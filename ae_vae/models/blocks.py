@@ -1,18 +1,22 @@
 """The building blocks both models are made of: the convolutional encoder and decoder, the posterior, the output.
 
-Imports only torch, so the blocks read on their own; `AutoEncoder` and `VAE` put them together.
+Imports only torch (and the configs' shared constants), so the blocks read on their own; `AutoEncoder` and `VAE`
+put them together.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOG_2PI = math.log(2 * math.pi)
+from .config import LOG_2PI, LOGVAR_RANGE
+
 
 
 @dataclass
@@ -33,7 +37,7 @@ class DiagonalGaussian:
 
     def __init__(self, mean: torch.Tensor, logvar: torch.Tensor):
         self.mean = mean
-        self.logvar = logvar.clamp(-30.0, 20.0)
+        self.logvar = logvar.clamp(*LOGVAR_RANGE)
         self.std = torch.exp(0.5 * self.logvar)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -101,6 +105,25 @@ class Decoder(nn.Module):
 
 
 
+T = TypeVar("T")
+
+
+def codec_call(method: Callable[..., T]) -> Callable[..., T]:
+    """For a model's `encode`, `embed` and `decode`: the input may be a tensor or anything `torch.as_tensor` takes (a
+    numpy array, a prior's samples), and outside training (`model.eval()`, as `from_pretrained` leaves it) the result
+    carries no autograd graph, so `.numpy()` and `plt.imshow` take it as it is. In training mode gradients flow."""
+
+    @functools.wraps(method)
+    def call(self: nn.Module, x: Any, *args: Any, **kwargs: Any) -> T:
+        if not torch.is_tensor(x):
+            parameter = next(self.parameters())
+            x = torch.as_tensor(x, dtype=torch.float32, device=parameter.device)
+        with torch.set_grad_enabled(self.training and torch.is_grad_enabled()):
+            return method(self, x, *args, **kwargs)
+
+    return call
+
+
 class LatentCodec(nn.Module):
     """What the AE and the VAE share: a decoder from codes to images and the size of the code."""
 
@@ -114,6 +137,7 @@ class LatentCodec(nn.Module):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
+    @codec_call
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], (N, 1, 28, 28)."""
         return torch.sigmoid(self.decoder(z))

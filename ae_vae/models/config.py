@@ -1,13 +1,25 @@
 """The models' configs: one dataclass per model, saved as `config.json` beside the weights.
 
 The two share the network's shape (`ModelConfig`); each adds what only it has. `model_type` names the class
-that `load_model` builds from a folder.
+that `load_model` builds from a folder. This module imports no torch: the app reads a folder's config to serve its
+ONNX graphs, and the constants the graphs and the torch models share (`LOGVAR_RANGE`, `LOG_2PI`) live here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import WeightsError
+
+LOG_2PI = math.log(2 * math.pi)
+# The VAE's posterior log-variance is clamped to this range before use (exp(20) is already far beyond any code's
+# spread; exp(-30) keeps the std positive), by the torch models and by whatever runs their encoder graphs.
+LOGVAR_RANGE = (-30.0, 20.0)
 
 
 @dataclass
@@ -51,3 +63,48 @@ class VAEConfig(ModelConfig):
     """Everything needed to rebuild a `VAE`."""
 
     model_type: str = "vae"
+
+
+# model_type (as written in config.json) -> its config class
+CONFIG_CLASSES: dict[str, type[ModelConfig]] = {"ae": AutoEncoderConfig, "vae": VAEConfig}
+
+
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    """Build the right config dataclass from a `config.json` dict, with a clear error if it is not one.
+
+    Keys the dataclass does not know are ignored, so a folder written by an older version (which had
+    `refine_channels: 0`) still loads; a non-zero `refine_channels` names an architecture this version
+    cannot build and is refused.
+    """
+    model_type = data.get("model_type")
+    if model_type not in CONFIG_CLASSES:
+        raise WeightsError(f"config.json: model_type must be one of {sorted(CONFIG_CLASSES)}, got {model_type!r}")
+    if data.get("refine_channels"):
+        raise WeightsError("config.json: refine_channels > 0 (an extra decoder stage) is no longer supported")
+    cls = CONFIG_CLASSES[model_type]
+    try:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"config.json: {exc}") from exc
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """The `config.json` dict of a config dataclass (tuples as lists, as JSON has them)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def read_config(folder: str | os.PathLike) -> ModelConfig:
+    """The config dataclass of a weights folder, errors naming `config.json`'s path."""
+    config_file = Path(folder) / "config.json"
+    if not config_file.is_file():
+        raise WeightsError(f"{config_file}: file not found")
+    try:
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{config_file}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise WeightsError(f"{config_file}: expected a JSON object")
+    try:
+        return config_from_dict(data)
+    except WeightsError as exc:
+        raise WeightsError(f"{config_file}: {str(exc).removeprefix('config.json: ')}") from exc

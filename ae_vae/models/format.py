@@ -10,9 +10,7 @@ names while the models import this module, never the other way round.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from torch import nn
 
 from ..errors import WeightsError
 from ..fileio import atomic_save_safetensors, atomic_write_json, download_model_file, read_safetensors
+from .config import config_from_dict, config_to_dict, read_config
 
 # model_type (as written in config.json) -> model class; filled by `SafeHubMixin.__init_subclass__`.
 _MODEL_CLASSES: dict[str, type] = {}
@@ -74,30 +73,6 @@ def load_weights_into(model: nn.Module, model_file: str | os.PathLike, map_locat
     return model
 
 
-def config_from_dict(data: dict[str, Any]):
-    """Build the right config dataclass from a `config.json` dict, with a clear error if it is not one.
-
-    Keys the dataclass does not know are ignored, so a folder written by an older version (which had
-    `refine_channels: 0`) still loads; a non-zero `refine_channels` names an architecture this version
-    cannot build and is refused.
-    """
-    model_type = data.get("model_type")
-    if model_type not in _MODEL_CLASSES:
-        raise WeightsError(f"config.json: model_type must be one of {sorted(_MODEL_CLASSES)}, got {model_type!r}")
-    if data.get("refine_channels"):
-        raise WeightsError("config.json: refine_channels > 0 (an extra decoder stage) is no longer supported")
-    cls = _MODEL_CLASSES[model_type].config_class
-    try:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-    except (TypeError, ValueError) as exc:
-        raise WeightsError(f"config.json: {exc}") from exc
-
-
-def config_to_dict(config) -> dict[str, Any]:
-    """The `config.json` dict of a config dataclass (tuples as lists, as JSON has them)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-
-
 def as_config(config, cls: type):
     """Accept a config instance, a `config.json` dict (what the Hub mixin passes), or None for defaults."""
     if config is None:
@@ -109,25 +84,10 @@ def as_config(config, cls: type):
     return config
 
 
-def read_config(folder: str | os.PathLike):
-    """The config dataclass of a weights folder, errors naming `config.json`'s path."""
-    config_file = Path(folder) / "config.json"
-    if not config_file.is_file():
-        raise WeightsError(f"{config_file}: file not found")
-    try:
-        data = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{config_file}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise WeightsError(f"{config_file}: expected a JSON object")
-    try:
-        return config_from_dict(data)
-    except WeightsError as exc:
-        raise WeightsError(f"{config_file}: {str(exc).removeprefix('config.json: ')}") from exc
-
-
 def load_model(folder: str | os.PathLike, map_location: str = "cpu"):
     """Load an AE or a VAE from a local folder, deciding the class from `config.json`."""
+    from . import autoencoder, vae  # noqa: F401 (the model classes register themselves when first imported)
+
     config = read_config(folder)
     model = _MODEL_CLASSES[config.model_type](config)
     return load_weights_into(model, Path(folder) / "model.safetensors", map_location=map_location)

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blocks import LOG_2PI, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput
+from .blocks import codec_call, LOG_2PI, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput
 from .config import VAEConfig
 from .format import SafeHubMixin, as_config
 from .losses import add_edge_matching, add_input_noise, add_prior_matching
@@ -30,10 +30,12 @@ class VAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae"
         self.encoder = Encoder(c.channels, c.hidden_blocks, 2 * c.latent_dim)
         self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim)
 
+    @codec_call
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         return DiagonalGaussian(mean, logvar)
 
+    @codec_call
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x).mean
 

@@ -1,10 +1,18 @@
 """The training room: the loop and its checkpoints (`loop`), every `metrics.json` number (`evaluation`), what a run
-writes beside its weights (`artifacts`), the model cards (`cards`), a run's figures (`figures`) and the judge's
-training (`judge`)."""
+writes beside its weights (`artifacts`), a trained model's prior (`priors`), the model cards (`cards`), a run's
+figures (`figures`) and the judge's training (`judge`).
 
-from .artifacts import finalize_run, refit_prior, store_points
-from .evaluation import evaluate_model, sample_quality
-from .loop import Schedule, TrainState, evaluate_terms, train_epoch
+All of it but `cards` needs torch (`requirements-train.txt`); names are imported when first used (`ae_vae.lazy`), so
+the Hub's push can render a card where only the app's requirements are installed.
+"""
 
-__all__ = ["Schedule", "TrainState", "evaluate_model", "evaluate_terms", "finalize_run", "refit_prior",
-           "sample_quality", "store_points", "train_epoch"]
+from ..lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("finalize_run", "refit_prior", "store_points", "compute_maps"), ".artifacts"),
+    **dict.fromkeys(("evaluate_model", "sample_quality"), ".evaluation"),
+    **dict.fromkeys(("Schedule", "TrainState", "evaluate_terms", "train_epoch"), ".loop"),
+    **dict.fromkeys(("fit_prior", "judged_correct"), ".priors"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

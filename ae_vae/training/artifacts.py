@@ -17,8 +17,16 @@ from ..data import DATASET_TITLES, ImageSet, load_dataset, load_split
 from ..errors import EmbeddingsError
 from ..figures import save_figure
 from ..fileio import atomic_write_json, atomic_write_text
-from ..latent.maps import DEFAULT_NEIGHBOUR_POINTS, as_uint8, compute_maps, load_maps, neighbour_tensors, save_maps
-from ..latent.priors import DEFAULT_CLASS_FILTER, fit_prior, gaussian_moments
+from ..latent.maps import (
+    DEFAULT_NEIGHBOUR_POINTS,
+    LatentMaps,
+    as_uint8,
+    build_maps,
+    load_maps,
+    neighbour_tensors,
+    save_maps,
+)
+from ..latent.priors import DEFAULT_CLASS_FILTER, gaussian_moments
 from ..models import Model
 from ..models.format import load_model, save_model_folder
 from ..models.graphs import export_graphs
@@ -27,12 +35,22 @@ from ..models.judge import load_judge
 from .cards import render_model_card
 from .evaluation import evaluate_model, sample_quality
 from .figures import loss_curve_figure, model_card_figure
+from .priors import fit_prior
 
 logger = logging.getLogger(__name__)
 
 
 def machine_description() -> str:
     return f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}"
+
+
+def compute_maps(model: Model, images: torch.Tensor, labels: torch.Tensor, train_images: torch.Tensor,
+                 train_labels: torch.Tensor | None = None, neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS,
+                 seed: int = 0, device: torch.device | str = "cpu") -> LatentMaps:
+    """A model's maps (`ae_vae.latent.maps.build_maps`) of the test points `images`, from its codes."""
+    latents = embed_in_batches(model, images, device=device).numpy()
+    train_latents = embed_in_batches(model, train_images, device=device).numpy()
+    return build_maps(latents, labels, images, train_latents, train_images, train_labels, neighbour_points, seed)
 
 
 def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_dir: str | os.PathLike,
@@ -87,7 +105,7 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                            neighbour_points=neighbour_points, seed=seed), output_dir)
 
     logger.info("exporting the encoder and decoder as ONNX graphs for the page")
-    export_graphs(model_cpu, output_dir)
+    export_graphs(output_dir)  # from the weights file written above, whose hash the graphs record
     save_figure(model_card_figure(model_cpu, test_set, dataset, seed=seed), output_dir / "samples.png")
     if history:
         kind = "VAE" if model.config.model_type == "vae" else "AE"

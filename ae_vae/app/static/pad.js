@@ -68,11 +68,9 @@ const fillOutlines = () => Boolean(document.querySelector('#fill-outlines input[
 const drawsHere = () => Boolean(inPage && inPage.runsIn(currentDataset()));
 let serverReason = '';
 function sayEngine() {
-  const dataset = currentDataset();
   engine.textContent = drawsHere()
     ? 'The reconstructions are computed in this page as you draw; the server adds the rest when the pen lifts.'
-    : `The reconstructions are computed on the server: ${serverReason || (inPage && inPage.why(dataset)) ||
-       PAGE.missing[dataset] || 'the page is loading its models'}.`;
+    : `The reconstructions are computed on the server: ${serverReason || 'the page is loading its models'}.`;
   root.dataset.inference = drawsHere() ? 'page' : 'server';
 }
 async function startInPage() {

@@ -35,7 +35,6 @@ export class PageDraw {
     }
     this.noise = Object.fromEntries(Object.entries(config.graphs).map(([dataset, pair]) => [dataset, pair.vae.noise]));
     this.models = new PageModels(url(config.vendor), graphs);
-    this.missing = config.missing || {};
     this.frames = 0;        // in-page frames shown (for tests and benchmarks)
     this.lastMs = null;     // the last frame's time, framing to drawn
     this.shownAt = [];      // performance.now() of the latest frames shown
@@ -56,7 +55,6 @@ export class PageDraw {
   }
 
   runsIn(dataset) { return this.models.has(dataset); }
-  why(dataset) { return this.missing[dataset] || ''; }
 
   // A frame of the pad: its reduced ink (pad.js `reduce`). Only the latest waiting frame is run.
   frame(reduced, dataset, fill) {
