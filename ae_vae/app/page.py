@@ -106,6 +106,20 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
     return_freed_memory()
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """At most `arenas` malloc arenas for the process (glibc's default is 8 per core). Gradio runs each request in a
+    worker thread of a pool of 40, and glibc gives threads arenas of their own, each keeping the pages its requests
+    freed: the app's memory would grow with the threads that ever ran a request. Elsewhere than glibc, nothing."""
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, int(arenas))
+    except (OSError, AttributeError):
+        pass
+
+
 def return_freed_memory() -> None:
     """Hand the heap's free pages back to the system. Rendering the maps allocates and frees tens of MB of
     temporaries in a thread of its own; glibc keeps such pages for reuse, so without this the server would hold

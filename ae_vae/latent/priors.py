@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from ..checks import check_temperature
@@ -103,34 +102,50 @@ class StandardNormalPrior:
 
 # ---------------------------------------------------------------- one mixture
 
-@dataclass(frozen=True)
 class Mixture:
     """K Gaussians in D dimensions, float64: weights (K,), means (K, D), covariances (K, D, D).
 
-    The Cholesky factors are computed once, so sampling is a gather and a batched matrix-vector
-    product, and `log_prob` one matrix product (a triangular whitening per component).
+    Kept as what sampling and `log_prob` use, computed once: each covariance's Cholesky factor L (sampling is a
+    gather and a batched matrix-vector product) and the precision factors P = L^{-T} side by side as one (D, K * D)
+    matrix (`log_prob` whitens N codes under every component with one matrix product). The covariances themselves
+    are not kept (`covariances` rebuilds them from L): the app holds eight priors, and each copy of a 64-d prior's
+    200 covariances is 6.5 MB.
     """
 
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
+    def __init__(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray):
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.chol = np.linalg.cholesky(np.asarray(covariances, dtype=np.float64))  # LinAlgError unless PD
+        inverse = np.linalg.solve(self.chol, np.broadcast_to(np.eye(self.dim), self.chol.shape))  # L^{-1}
+        self.stacked_precision = np.ascontiguousarray(inverse.transpose(2, 0, 1).reshape(self.dim, -1))
+        self._derive()
 
-    def __post_init__(self) -> None:
-        for name in ("weights", "means", "covariances"):
-            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
-        chol = np.linalg.cholesky(self.covariances)  # LinAlgError when one is not positive definite
-        eye = np.eye(self.dim)
-        # precision factor P = L^{-T}: (z - mu) P has identity covariance.
-        precision_chol = np.stack([solve_triangular(c, eye, lower=True).T for c in chol])
-        object.__setattr__(self, "chol", chol)
-        object.__setattr__(self, "precision_chol", precision_chol)
-        object.__setattr__(self, "log_det_precision", -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1))
-        # P as one (D, K * D) matrix, so whitening N codes under every component is one product
-        object.__setattr__(self, "stacked_precision", precision_chol.transpose(1, 0, 2).reshape(self.dim, -1))
-        # mu P per component and log weight + log det P - D/2 log 2pi: the parts of `log_prob` that z does not change
-        object.__setattr__(self, "offsets", np.einsum("kd,kde->ke", self.means, precision_chol))
-        object.__setattr__(self, "log_scale", np.log(np.maximum(self.weights, 1e-300)) + self.log_det_precision
-                           - 0.5 * self.dim * LOG_2PI)
+    def _derive(self) -> None:
+        """mu P per component and log weight + log det P - D/2 log 2pi: the parts of `log_prob` that z does not
+        change."""
+        log_det_precision = -np.log(np.diagonal(self.chol, axis1=-2, axis2=-1)).sum(-1)
+        self.offsets = np.einsum("kd,kde->ke", self.means, self.precision_chol)
+        self.log_scale = np.log(np.maximum(self.weights, 1e-300)) + log_det_precision - 0.5 * self.dim * LOG_2PI
+
+    def part(self, start: int, stop: int, weights: np.ndarray) -> Mixture:
+        """Components `start:stop` with weights of their own, sharing this mixture's factors (views, not copies):
+        a prior whose class-free mixture is its class mixtures together holds each factor once."""
+        part = object.__new__(Mixture)
+        part.weights, part.means = np.asarray(weights, np.float64), self.means[start:stop]
+        part.chol = self.chol[start:stop]
+        part.stacked_precision = self.stacked_precision[:, start * self.dim:stop * self.dim]
+        part._derive()
+        return part
+
+    @property
+    def precision_chol(self) -> np.ndarray:
+        """P = L^{-T} per component, (K, D, D): a view of `stacked_precision`."""
+        return self.stacked_precision.reshape(self.dim, self.components, self.dim).transpose(1, 0, 2)
+
+    @property
+    def covariances(self) -> np.ndarray:
+        """L L^T per component, (K, D, D)."""
+        return self.chol @ self.chol.transpose(0, 2, 1)
 
     @property
     def dim(self) -> int:
@@ -422,7 +437,10 @@ def _prior_from_tensors(tensors: dict[str, np.ndarray], header: dict[str, Any]) 
     for key, tensor in tensors.items():
         if tensor.dtype != np.float64 or not np.isfinite(tensor).all():
             raise ValueError(f"tensor {key!r} must be finite float64")
-    mixtures = [_mixture_from_tensors(tensors, p, dim, cov_type) for p in prefixes]
+    checked = [_mixture_tensors(tensors, p, dim, cov_type) for p in prefixes]
+    unconditional = _mixture(prefixes[0], *checked[0])
+    classes = _union_parts(unconditional, checked) or [_mixture(p, *c) for p, c in zip(prefixes[1:], checked[1:])]
+    mixtures = [unconditional, *classes]
     test_log_prob = tensors["test_log_prob"]
     if test_log_prob.ndim != 1:
         raise ValueError(f"tensor 'test_log_prob' has shape {tuple(test_log_prob.shape)}, expected (N,)")
@@ -430,7 +448,23 @@ def _prior_from_tensors(tensors: dict[str, np.ndarray], header: dict[str, Any]) 
                                 covariance_type=cov_type, info=dict(header.get("info") or {}))
 
 
-def _mixture_from_tensors(tensors: dict[str, np.ndarray], prefix: str, dim: int, cov_type: str) -> Mixture:
+def _union_parts(union: Mixture, checked: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[Mixture] | None:
+    """The class mixtures (`checked[1:]`: weights, means, covariances) as parts of the class-free one (`Mixture.part`)
+    when it is their union (every class's components, in order: `DEFAULT_UNCONDITIONAL`), else None."""
+    classes = checked[1:]
+    if not classes:
+        return None
+    _, union_means, union_covariances = checked[0]
+    if not (np.array_equal(np.concatenate([means for _, means, _ in classes]), union_means)
+            and np.array_equal(np.concatenate([cov for _, _, cov in classes]), union_covariances)):
+        return None
+    bounds = np.cumsum([0, *(len(weights) for weights, _, _ in classes)])
+    return [union.part(start, stop, weights) for (weights, _, _), start, stop in zip(classes, bounds[:-1], bounds[1:])]
+
+
+def _mixture_tensors(tensors: dict[str, np.ndarray], prefix: str, dim: int, cov_type: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One stored mixture's weights, means and (full) covariances, their shapes and weights checked."""
     weights, means, cov = (tensors[f"{prefix}.{n}"] for n in ("weights", "means", "covariances"))
     k = weights.shape[0] if weights.ndim == 1 else -1
     cov_shape = (k, dim) if cov_type == "diag" else (k, dim, dim)
@@ -443,8 +477,12 @@ def _mixture_from_tensors(tensors: dict[str, np.ndarray], prefix: str, dim: int,
         raise ValueError(f"tensor '{prefix}.weights' must be non-negative and sum to 1")
     if cov_type == "diag":
         cov = cov[:, :, None] * np.eye(dim)[None]
+    return weights, means, cov
+
+
+def _mixture(prefix: str, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> Mixture:
     try:
-        return Mixture(weights, means, cov)
+        return Mixture(weights, means, covariances)
     except np.linalg.LinAlgError as exc:
         raise ValueError(f"tensor '{prefix}.covariances' is not positive definite") from exc
 
