@@ -24,7 +24,7 @@ from typing import Any
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import gradio as gr  # noqa: E402 (after the thread settings above)
+import gradio as gr
 
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers

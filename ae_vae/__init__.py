@@ -32,6 +32,12 @@ _EXPORTS = {
     "to_model_input": ".preprocess",
     **dict.fromkeys(("Schedule", "TrainState", "evaluate_model", "evaluate_terms", "train_epoch"), ".training"),
 }
-__all__ = sorted(["AeVaeError", "DataNotFoundError", "HubError", "InputError", "PriorError", "UnsafeRepoError",
-                  "WeightsError", *_EXPORTS])
+__all__ = [
+    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "DataNotFoundError",
+    "DiagonalGaussian", "GaussianMixturePrior", "GraphModel", "HubError", "ImageSet", "InputError", "LatentMaps",
+    "ModelFolder", "ModelOutput", "PriorError", "Schedule", "StandardNormalPrior", "TrainState", "UnsafeRepoError",
+    "VAEConfig", "WeightsError", "evaluate_model", "evaluate_terms", "fit_gaussian", "image_gradient_error",
+    "interpolate", "load_dataset", "load_maps", "load_model", "load_model_folder", "load_split",
+    "mmd_to_standard_normal", "save_model_folder", "to_model_input", "train_epoch",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-
 from typing import Any
 
 import numpy as np

@@ -115,7 +115,7 @@ def _check_model_folder(folder: str | os.PathLike) -> Path:
         raise HubError(f"{folder}: not a folder")
     refuse_pickles((p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()),
                    f"to push {folder}")
-    from .models.format import load_model  # torch: pushing is done where the models were trained
+    from .models.loading import load_model  # torch: pushing is done where the models were trained
 
     try:
         load_model(folder)

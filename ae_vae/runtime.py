@@ -20,7 +20,6 @@ import onnxruntime as ort
 from .graph_files import CheckedGraphs, check_graphs
 from .models.config import LOGVAR_RANGE, ModelConfig, read_config
 
-
 _SESSION_THREADS = [1]  # what `app.py --threads` sets, before any model is loaded
 
 

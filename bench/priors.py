@@ -94,7 +94,7 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
                      test_features: np.ndarray) -> list[dict]:
     """Held-out log-likelihood and BIC of a fit to 50 000 training codes (10 000 held out), and its samples' FD."""
     codes = embed_in_batches(model, train.images).double()
-    order = torch.randperm(len(codes), generator=torch.Generator().manual_seed(args.seed))
+    order = torch.randperm(len(codes), generator=args.seed)
     fit_part, held_out = codes[order[10_000:]], codes[order[:10_000]]
     rows = []
     for covariance in args.covariances:
@@ -104,7 +104,7 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
                 continue
             start = time.perf_counter()
             if k == 0:  # no density at all: decode 10 000 of the training codes themselves, the floor any prior meets
-                pick = torch.randperm(len(fit_part), generator=torch.Generator().manual_seed(args.seed))
+                pick = torch.randperm(len(fit_part), generator=args.seed)
                 z = fit_part[pick[:args.samples]].float()
                 rows.append(args.journal.add({"model": name, "covariance": covariance, "components": 0,
                                               **unconditional_quality(judge, decode_in_batches(model, z), test_features)}))
@@ -113,7 +113,7 @@ def sweep_components(args: Namespace, name: str, model, judge: Judge, train: Ima
             d = prior.latent_dim
             params = k - 1 + k * d + k * (d if covariance == "diag" else d * (d + 1) // 2)
             train_ll = float(prior.log_prob(fit_part).mean())
-            z = prior.sample(args.samples, generator=torch.Generator().manual_seed(args.seed))
+            z = prior.sample(args.samples, generator=args.seed)
             row = {"model": name, "covariance": covariance, "components": k,
                    "heldout_ll": float(prior.log_prob(held_out).mean()), "train_ll": train_ll,
                    "bic": -2 * train_ll * len(fit_part) + params * np.log(len(fit_part)),
@@ -137,7 +137,7 @@ def sweep_unconditional(args: Namespace, name: str, model, judge: Judge, train: 
                 continue
             prior = prior or fit_prior(model, train.images, train.labels, judge=judge, class_filter=DEFAULT_CLASS_FILTER,
                                        n_components=args.components[0], unconditional=kind, seed=args.seed)
-            z = prior.sample(args.samples, temperature=temperature, generator=torch.Generator().manual_seed(args.seed))
+            z = prior.sample(args.samples, temperature=temperature, generator=args.seed)
             rows.append(args.journal.add({"model": name, "unconditional": kind, "temperature": temperature,
                                           "components": prior.unconditional.components,
                                           **unconditional_quality(judge, decode_in_batches(model, z), test_features)}))

@@ -51,7 +51,7 @@ def probe(folder: Path, data_dir: Path, samples: int = 10_000, seed: int = 0,
             decode_in_batches(model, embed_in_batches(model, train.images[:samples])), train.labels[:samples])), 4)}
     if isinstance(model, VAE):
         terms = elbo_terms(model, test.images, seed=seed)
-        features = judge.features(decode_in_batches(model, StandardNormalPrior(model.latent_dim).sample(samples, generator=torch.Generator().manual_seed(seed))))
+        features = judge.features(decode_in_batches(model, StandardNormalPrior(model.latent_dim).sample(samples, generator=seed)))
         row.update({"−ELBO": round(terms["neg_elbo"], 2), "KL": round(terms["kl"], 2),
                     "FD N(0, I) vs test": round(frechet_distance(features, judge.features(test.images)), 2),
                     "FD N(0, I) vs train": round(frechet_distance(features, judge.features(train.images[:samples])),

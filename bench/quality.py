@@ -100,7 +100,7 @@ def train_baseline(model: VAE, train: ImageSet, epochs: int, seed: int, lr: floa
 def standard_normal_quality(model: nn.Module, judge: Judge, test_features: np.ndarray, samples: int,
                             seed: int) -> dict[str, Any]:
     """N(0, I) only, drawn as `sample_quality` draws it (same seed, same codes): for models without a prior."""
-    z = StandardNormalPrior(model.latent_dim).sample(samples, generator=torch.Generator().manual_seed(seed))
+    z = StandardNormalPrior(model.latent_dim).sample(samples, generator=seed)
     return {"standard": unconditional_quality(judge, decode_in_batches(model, z), test_features), "samples": samples}
 
 
@@ -132,7 +132,7 @@ def sample_grids(short: str, model: nn.Module, prior: GaussianMixturePrior | Non
     z = torch.randn(GRID_SAMPLES, model.latent_dim, generator=torch.Generator().manual_seed(seed))
     grids = [(f"{short} N(0, I)", decode_in_batches(model, z))]
     if prior is not None:
-        z = prior.sample(GRID_SAMPLES, generator=torch.Generator().manual_seed(seed))
+        z = prior.sample(GRID_SAMPLES, generator=seed)
         grids.append((f"{short} mixture", decode_in_batches(model, z)))
     return grids
 

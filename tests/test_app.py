@@ -314,3 +314,24 @@ def test_the_queue_does_not_rebuild_its_monitoring_summary_after_every_event(han
     for thread in threading.enumerate():  # each demo renders its maps in a thread: not left running at exit
         if thread.name == "render-maps":
             thread.join()
+
+
+API_SNAPSHOT = Path(__file__).with_name("api_snapshot.json")
+
+
+def test_the_api_is_the_one_its_callers_rely_on(client):
+    """`view_api()` against the stored snapshot: an endpoint's name, its inputs (names, order, defaults, types) and
+    its outputs are a contract with gradio_client users. A deliberate change (a new endpoint, an input appended
+    with a default) rewrites the snapshot with AE_VAE_UPDATE_API_SNAPSHOT=1 and says so in CHANGELOG.md."""
+    import json
+    import os
+
+    api = client.view_api(return_format="dict", print_info=False)
+    text = json.dumps(api, indent=1, sort_keys=True) + "\n"
+    if os.environ.get("AE_VAE_UPDATE_API_SNAPSHOT") == "1":
+        API_SNAPSHOT.write_text(text)
+    stored = json.loads(API_SNAPSHOT.read_text())
+    assert sorted(api["named_endpoints"]) == sorted(stored["named_endpoints"]), "endpoints added or removed"
+    for name, endpoint in stored["named_endpoints"].items():
+        assert api["named_endpoints"][name] == endpoint, f"{name} changed its inputs or outputs"
+    assert api == stored

@@ -1,8 +1,9 @@
-"""The ONNX graphs the page runs: parity with PyTorch (onnxruntime), the shape check on load, the command, the
-app's view of a folder with or without them."""
+"""The ONNX graphs the page and the app run: parity with PyTorch (onnxruntime), the checks on load (shapes, the weights
+they came from), the command, the app's refusal of a folder without them."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -13,18 +14,33 @@ import torch
 from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, load_model_folder, save_model_folder
 from ae_vae.cli import main
 from ae_vae.errors import WeightsError
-from ae_vae.models.graphs import DECODER_FILE, ENCODER_FILE, check_graphs, export_graphs, graph_signature
+from ae_vae.graph_files import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    WEIGHTS_SHA256_KEY,
+    check_graphs,
+    file_sha256,
+    graph_signature,
+)
+from ae_vae.models.graphs import export_graphs
 
-ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements-dev.txt) checks the graphs")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements.txt) runs the graphs")
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
 TOLERANCE = 1e-4
 
 
-def tiny(kind: str, latent_dim: int = 3):
-    torch.manual_seed(0)
+def tiny(kind: str, latent_dim: int = 3, seed: int = 0):
+    torch.manual_seed(seed)
     shape = {"latent_dim": latent_dim, "channels": (4, 8), "hidden_blocks": 1}
     return (AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))).eval()
+
+
+def exported(folder: Path, model) -> Path:
+    """`model`'s weights folder with its graphs, as train.py leaves it."""
+    save_model_folder(model, folder)
+    export_graphs(folder)
+    return folder
 
 
 def run(path: Path, name: str, value: np.ndarray) -> list[np.ndarray]:
@@ -49,41 +65,72 @@ def assert_graphs_match(model, folder: Path, images: torch.Tensor) -> None:
 def test_exported_graphs_compute_what_the_model_does(tmp_path, kind, batch):
     model = tiny(kind)
     save_model_folder(model, tmp_path)
-    assert {p.name for p in export_graphs(model, tmp_path)} == {ENCODER_FILE, DECODER_FILE}
-    assert check_graphs(tmp_path, model.config)
+    assert {p.name for p in export_graphs(tmp_path)} == {ENCODER_FILE, DECODER_FILE}
+    assert check_graphs(tmp_path, model.config).weights_sha256 == file_sha256(tmp_path / "model.safetensors")
     assert_graphs_match(model, tmp_path, torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_each_shipped_graph_matches_its_model_on_test_images(name):
+def test_each_shipped_graph_matches_its_model_and_records_its_weights(name):
     folder = load_model_folder(WEIGHTS / name)
-    assert folder.has_graphs, f"{name} ships encoder.onnx and decoder.onnx"
+    model = folder.model.config.model_type == "vae" and VAE or AutoEncoder
     images = torch.tensor(folder.maps.images[:64], dtype=torch.float32).unsqueeze(1) / 255
-    assert_graphs_match(folder.model, WEIGHTS / name, images)
+    assert_graphs_match(model.from_pretrained(WEIGHTS / name), WEIGHTS / name, images)
+    weights = file_sha256(WEIGHTS / name / "model.safetensors")
+    for graph in (ENCODER_FILE, DECODER_FILE):
+        assert graph_signature((WEIGHTS / name / graph).read_bytes()).metadata[WEIGHTS_SHA256_KEY] == weights
+    assert folder.model.version == weights[:16]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("graph", [ENCODER_FILE, DECODER_FILE])
-def test_the_start_up_reader_sees_the_inputs_and_outputs_onnx_sees(name, graph):
+def test_the_start_up_reader_sees_the_inputs_outputs_and_metadata_onnx_sees(name, graph):
     onnx = pytest.importorskip("onnx")
-    model = onnx.load(str(WEIGHTS / name / graph), load_external_data=False).graph
-    initialised = {init.name for init in model.initializer}
+    model = onnx.load(str(WEIGHTS / name / graph), load_external_data=False)
+    initialised = {init.name for init in model.graph.initializer}
 
     def shapes(values):
         return {v.name: tuple(d.dim_value if d.HasField("dim_value") else d.dim_param
                               for d in v.type.tensor_type.shape.dim) for v in values if v.name not in initialised}
 
-    assert graph_signature(WEIGHTS / name / graph) == (shapes(model.input), shapes(model.output))
-    assert any(isinstance(d, str) for shape in shapes(model.input).values() for d in shape)  # the dynamic batch
+    signature = graph_signature((WEIGHTS / name / graph).read_bytes())
+    assert (signature.inputs, signature.outputs) == (shapes(model.graph.input), shapes(model.graph.output))
+    assert signature.metadata == {entry.key: entry.value for entry in model.metadata_props}
+    assert any(isinstance(d, str) for shape in shapes(model.graph.input).values() for d in shape)  # the dynamic batch
 
 
-def test_a_folder_without_graphs_loads_and_says_it_has_none(tmp_path):
+def test_a_folder_without_graphs_is_refused_naming_the_command(tmp_path):
     save_model_folder(tiny("ae"), tmp_path)
-    assert check_graphs(tmp_path, tiny("ae").config) is False
+    with pytest.raises(WeightsError, match=r"no encoder\.onnx and decoder\.onnx .*python -m ae_vae export-onnx"):
+        check_graphs(tmp_path, tiny("ae").config)
+
+
+def test_graphs_of_other_weights_are_refused_naming_the_command(tmp_path):
+    """A retrain that left the old graphs behind: the graphs record other weights than the folder's file."""
+    exported(tmp_path, tiny("vae"))
+    save_model_folder(tiny("vae", seed=1), tmp_path)
+    with pytest.raises(WeightsError, match=r"exported from other weights .*python -m ae_vae export-onnx"):
+        check_graphs(tmp_path, tiny("vae").config)
+    export_graphs(tmp_path)
+    assert check_graphs(tmp_path, tiny("vae").config).weights_sha256 == file_sha256(tmp_path / "model.safetensors")
+
+
+def test_graphs_that_record_no_weights_are_served_with_a_notice(tmp_path, caplog):
+    """Folders and Hub repos exported before graphs recorded their weights still load, after the shape check."""
+    onnx = pytest.importorskip("onnx")
+    exported(tmp_path, tiny("ae"))
+    for graph in (ENCODER_FILE, DECODER_FILE):
+        model = onnx.load(str(tmp_path / graph))
+        del model.metadata_props[:]
+        onnx.save(model, str(tmp_path / graph))
+    with caplog.at_level(logging.WARNING):
+        checked = check_graphs(tmp_path, tiny("ae").config)
+    assert checked.weights_sha256 is None and len(checked.version) == 16
+    assert "do not record which weights" in caplog.text and "export-onnx" in caplog.text
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("one_missing", "decoder.onnx: missing beside encoder.onnx"),
+    ("one_missing", "no decoder.onnx"),
     ("garbage", "encoder.onnx: not a readable ONNX file"),
     ("truncated", "encoder.onnx: not a readable ONNX file"),
     ("other_size", "encoder.onnx: its outputs are code"),
@@ -91,7 +138,7 @@ def test_a_folder_without_graphs_loads_and_says_it_has_none(tmp_path):
 ])
 def test_graphs_that_do_not_fit_the_config_are_refused(tmp_path, damage, message):
     model = tiny("vae" if damage == "other_kind" else "ae")
-    export_graphs(model, tmp_path)
+    exported(tmp_path, model)
     config = model.config
     if damage == "one_missing":
         (tmp_path / DECODER_FILE).unlink()
@@ -104,7 +151,7 @@ def test_graphs_that_do_not_fit_the_config_are_refused(tmp_path, damage, message
         config = tiny("ae", latent_dim=5).config
     else:
         config = tiny("ae").config  # a VAE's graphs (mean, logvar) beside an AE's config
-        export_graphs(tiny("ae"), tmp_path / "ae")
+        exported(tmp_path / "ae", tiny("ae"))
         shutil.copy(tmp_path / "ae" / DECODER_FILE, tmp_path / DECODER_FILE)
     with pytest.raises(WeightsError, match=message.replace(".", r"\.")):
         check_graphs(tmp_path, config)
@@ -116,7 +163,7 @@ def test_the_export_command_writes_checked_graphs(tmp_path, capsys):
     assert main(["export-onnx", str(tmp_path / "vae")]) == 0
     assert "encoder.onnx" in capsys.readouterr().out and check_graphs(tmp_path / "vae", model.config)
     assert main(["export-onnx", str(tmp_path / "nowhere")]) == 2
-    assert "config.json" in capsys.readouterr().err
+    assert "model.safetensors" in capsys.readouterr().err
 
 
 def test_the_pages_preloads_name_the_files_its_modules_load():

@@ -27,6 +27,7 @@ from ae_vae import (
 from ae_vae.app.sources import load_explorer, resolve_model_folders
 from ae_vae.errors import HubError
 from ae_vae.fileio import atomic_write_json, download_model_file
+from ae_vae.graph_files import file_sha256
 from ae_vae.hub import (
     MODEL_NAMES,
     NO_TOKEN_MESSAGE,
@@ -102,6 +103,7 @@ def weights_dir(tmp_path_factory) -> Path:
         torch.manual_seed(seed)
         model = AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))
         save_model_folder(model, root / name)
+        export_graphs(root / name)
         maps = tiny_maps(model)
         save_maps(maps, root / name / "embeddings.safetensors")
         GaussianMixturePrior.fit(maps.latents, maps.labels, test_codes=maps.latents, n_components=2,
@@ -246,17 +248,25 @@ def test_app_loader_pulls_and_handlers_match_local(hub: FakeHub, published: str,
 
 
 def test_the_onnx_graphs_travel_with_the_weights(hub: FakeHub, weights_dir: Path, tmp_path: Path) -> None:
-    """A folder's encoder.onnx and decoder.onnx go up with push-all and come down with the pull, checked; a folder
-    without them is pulled as before (the app then reconstructs that pair on the server)."""
+    """A folder's encoder.onnx and decoder.onnx go up with push-all and come down with the pull, checked against the
+    weights they record; a repo whose folder lacks them, or whose graphs are of other weights, is refused by the
+    pull (the app then falls back to the cache or the bundled weights)."""
     source = tmp_path / "weights"
     shutil.copytree(weights_dir, source, ignore=shutil.ignore_patterns("checkpoints"))
-    export_graphs(load_model(source / "mnist-vae"), source / "mnist-vae")
     repo = f"{USER}/with-graphs"
     push_all(source, repo, token=hub.token, endpoint=hub.url)
     pulled = pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
-    assert pulled["mnist-vae"].has_graphs and not pulled["mnist-ae"].has_graphs
     for name in ("encoder.onnx", "decoder.onnx"):
         assert (pulled["mnist-vae"].path / name).read_bytes() == (source / "mnist-vae" / name).read_bytes()
+    assert pulled["mnist-vae"].model.version == file_sha256(source / "mnist-vae" / "model.safetensors")[:16]
+    (source / "mnist-ae" / "decoder.onnx").unlink()
+    push_all(source, f"{USER}/without-graphs", token=hub.token, endpoint=hub.url)
+    with pytest.raises(HubError, match="has no mnist-ae/decoder.onnx"):
+        pull_models(f"{USER}/without-graphs", cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
+    shutil.copy(source / "fashion_mnist-ae" / "decoder.onnx", source / "mnist-ae" / "decoder.onnx")
+    push_all(source, f"{USER}/stale-graphs", token=hub.token, endpoint=hub.url)
+    with pytest.raises(WeightsError, match="exported from other weights"):
+        pull_models(f"{USER}/stale-graphs", cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
 
 
 def test_neighbour_shards_travel_with_the_weights(hub: FakeHub, weights_dir: Path, tmp_path: Path, monkeypatch) -> None:

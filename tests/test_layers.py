@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ae_vae"
 APP = "ae_vae.app"
-# Function-level imports allowed, each for an optional heavy dependency only some paths need.
-LAZY_IMPORTS = {("ae_vae.data", "torchvision"), ("ae_vae.latent.maps", "umap"), ("ae_vae.latent.priors", "sklearn"),
-                ("ae_vae.cli", "threadpoolctl")}
+# Function-level imports allowed, each for an optional heavy dependency only some paths need: the training-only
+# packages (torch and what builds artifacts), which the app's requirements do not install, and safetensors' torch half.
+LAZY_IMPORTS = {("ae_vae.data", "torchvision"), ("ae_vae.data", "torch"), ("ae_vae.latent.maps", "umap"),
+                ("ae_vae.latent.priors", "sklearn"), ("ae_vae.cli", "threadpoolctl"), ("ae_vae.cli", "torch"),
+                ("ae_vae.cli", ".models"), ("ae_vae.cli", ".training"), ("ae_vae.hub", ".models"),
+                ("ae_vae.fileio", "safetensors"), ("ae_vae.models.graphs", "onnx")}
 
 
 def module_name(path: Path) -> str:
@@ -107,7 +111,7 @@ def test_find_cycle_and_reachable_see_indirect_paths():
 
 
 def test_relative_imports_resolve_to_modules():
-    assert "ae_vae.models.format" in imports_of("ae_vae.models")[0]  # from .format import ...
+    assert "ae_vae.models.config" in imports_of("ae_vae.models.format")[0]  # from .config import ...
     assert imports_of("ae_vae.fileio")[0] == {"ae_vae.errors"}  # from .errors import ...
     assert "ae_vae.latent.priors" in reachable("ae_vae.app.explorer", graph())  # through another module
 
@@ -151,7 +155,7 @@ def test_the_leaves_stay_leaves(module, allowed):
 def test_model_files_import_only_torch_and_their_room(module):
     inside, outside = imports_of(module)
     assert all(m.startswith("ae_vae.models") for m in inside), inside
-    assert outside <= {"__future__", "torch", "math", "dataclasses", "typing", "collections"}, outside
+    assert outside <= {"__future__", "torch", "math", "dataclasses", "typing", "collections", "functools"}, outside
 
 
 def test_hub_never_imports_a_concrete_model():
@@ -173,6 +177,36 @@ def test_no_function_level_imports_but_optional_heavy_ones():
                     elif isinstance(node, ast.ImportFrom):
                         found.add((name, "." * node.level + (node.module or "").split(".")[0]))
     assert found <= LAZY_IMPORTS, sorted(found - LAZY_IMPORTS)
+
+
+# What the app may import: none of these is in requirements.txt (the app serves through onnxruntime).
+TRAINING_ONLY = {"torch", "torchvision", "umap", "sklearn", "onnx", "onnxscript", "tqdm", "threadpoolctl"}
+SERVED = ["ae_vae.app.sources", "ae_vae.app.page", "ae_vae.app.pad", "ae_vae.folders", "ae_vae.hub",
+          "ae_vae.latent", "ae_vae.runtime"]
+
+
+def module_level_imports(name: str) -> tuple[set[str], set[str]]:
+    """`imports_of(name)` counting only what runs when the module is imported: not imports inside functions."""
+    tree = ast.parse(MODULES[name].read_text())
+    for func in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        func.body = [ast.Pass()]
+    path = Path(tempfile.mkdtemp()) / MODULES[name].name
+    path.write_text(ast.unparse(tree))
+    original, MODULES[name] = MODULES[name], path
+    try:
+        return imports_of(name)
+    finally:
+        MODULES[name] = original
+
+
+@pytest.mark.parametrize("module", SERVED)
+def test_what_the_app_serves_with_imports_no_training_package_at_module_level(module):
+    """The app's modules, and everything they import when imported, import torch and the artifact builders only
+    inside the functions that build (train-side): `tests/test_lean_server.py` runs the app to check the rest."""
+    edges = {name: module_level_imports(name)[0] for name in MODULES}
+    for reached in reachable(module, edges) | {module}:
+        outside = module_level_imports(reached)[1]
+        assert not outside & TRAINING_ONLY, f"{module} reaches {reached}, which imports {outside & TRAINING_ONLY}"
 
 
 def test_app_functions_fit_on_a_screen():

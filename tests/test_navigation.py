@@ -27,7 +27,8 @@ from ae_vae.latent.maps import ImageRows, LatentMaps, fit_pca, load_maps, neighb
 from ae_vae.latent.navigation import MAX_SIGMA, Navigator, image_properties
 from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.config import AutoEncoderConfig
-from ae_vae.models.format import load_model, save_model_folder
+from ae_vae.models.format import save_model_folder
+from ae_vae.models.loading import load_model
 from ae_vae.training.artifacts import store_points
 
 ROOT = Path(__file__).resolve().parents[1]

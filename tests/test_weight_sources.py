@@ -15,7 +15,7 @@ from ae_vae.errors import WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "weights"
-MODEL_FILES = ("config.json", "model.safetensors", "embeddings.safetensors")
+MODEL_FILES = ("config.json", "model.safetensors", "embeddings.safetensors", "encoder.onnx", "decoder.onnx")
 
 
 def copy_model(name: str, target: Path) -> Path:
@@ -37,7 +37,9 @@ def test_a_subset_folder_and_single_folders(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "not a folder"), ("empty", "holds no model"), ("wrong-kind", "--vae needs a VAE folder"),
-    ("no-config", "config.json: file not found")])
+    ("no-config", "config.json: file not found"),
+    ("no-graphs", (r"no encoder\.onnx and decoder\.onnx \(the app runs the models from their ONNX graphs; "
+                   r"python -m ae_vae export-onnx .*no-graphs writes them\)"))])
 def test_unusable_folders_are_one_line(tmp_path, case, message):
     folder = tmp_path / case
     kwargs = {}
@@ -49,6 +51,11 @@ def test_unusable_folders_are_one_line(tmp_path, case, message):
     elif case == "no-config":
         copy_model("mnist-ae", folder)
         (folder / "config.json").unlink()
+        kwargs, folder = {"ae": [folder]}, None
+    elif case == "no-graphs":  # a folder from before the app served through onnxruntime, never exported
+        copy_model("mnist-ae", folder)
+        for graph in ("encoder.onnx", "decoder.onnx"):
+            (folder / graph).unlink()
         kwargs, folder = {"ae": [folder]}, None
     with pytest.raises(WeightsError, match=message) as info:
         find_own_models(folder, **kwargs)

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..data import SUBJECTS
 from ..fileio import atomic_write_text
-from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..graph_files import DECODER_FILE, ENCODER_FILE
+from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..runtime import GraphModel
 from .explorer import Explorer, posterior_noise
 from .figures import PANELS

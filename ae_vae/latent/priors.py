@@ -25,7 +25,6 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +126,21 @@ class Mixture:
         self.offsets = np.einsum("kd,kde->ke", self.means, self.precision_chol)
         self.log_scale = np.log(np.maximum(self.weights, 1e-300)) + log_det_precision - 0.5 * self.dim * LOG_2PI
 
+    @classmethod
+    def from_factors(cls, weights: np.ndarray, means: np.ndarray, chol: np.ndarray,
+                     stacked_precision: np.ndarray) -> Mixture:
+        """A mixture from factors computed already (another mixture's, or parts of them)."""
+        mixture = object.__new__(cls)
+        mixture.weights, mixture.means = np.asarray(weights, np.float64), means
+        mixture.chol, mixture.stacked_precision = chol, stacked_precision
+        mixture._derive()
+        return mixture
+
     def part(self, start: int, stop: int, weights: np.ndarray) -> Mixture:
         """Components `start:stop` with weights of their own, sharing this mixture's factors (views, not copies):
         a prior whose class-free mixture is its class mixtures together holds each factor once."""
-        part = object.__new__(Mixture)
-        part.weights, part.means = np.asarray(weights, np.float64), self.means[start:stop]
-        part.chol = self.chol[start:stop]
-        part.stacked_precision = self.stacked_precision[:, start * self.dim:stop * self.dim]
-        part._derive()
-        return part
+        return Mixture.from_factors(weights, self.means[start:stop], self.chol[start:stop],
+                                    self.stacked_precision[:, start * self.dim:stop * self.dim])
 
     @property
     def precision_chol(self) -> np.ndarray:
@@ -510,8 +515,9 @@ def fit_gaussian(codes: np.ndarray) -> GaussianMixturePrior:
 def union_of(mixtures: list[Mixture], shares: np.ndarray) -> Mixture:
     """One mixture holding every component of `mixtures`, mixture i's weights scaled by `shares[i]`."""
     weights = np.concatenate([m.weights * float(share) for m, share in zip(mixtures, shares)])
-    return Mixture(weights / weights.sum(), np.concatenate([m.means for m in mixtures]),
-                   np.concatenate([m.covariances for m in mixtures]))
+    return Mixture.from_factors(weights / weights.sum(), np.concatenate([m.means for m in mixtures]),
+                                np.concatenate([m.chol for m in mixtures]),
+                                np.concatenate([m.stacked_precision for m in mixtures], axis=1))
 
 
 def _as_codes(z: Any, name: str, dim: int | None = None) -> np.ndarray:

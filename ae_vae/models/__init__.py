@@ -1,6 +1,6 @@
 """The models room: building blocks (`blocks`), the two model classes (`autoencoder`, `vae`) and their configs
-(`config`), training losses (`losses`), the weights format (`format`), batched inference (`inference`), the ONNX
-export (`graphs`) and the judge classifier that scores generated images (`judge`).
+(`config`), training losses (`losses`), the weights format (`format`) and a folder's model of either class
+(`loading`), batched inference (`inference`), the ONNX export (`graphs`) and the judge classifier that scores generated images (`judge`).
 
 Everything here but `config` needs torch, which only training installs (`requirements-train.txt`): the names are
 imported when first used (`ae_vae.lazy`), so `ae_vae.models.config`, which the app reads, imports without it.
@@ -15,10 +15,12 @@ from ..lazy import lazy_exports
 _EXPORTS = {
     "AutoEncoder": ".autoencoder", "VAE": ".vae", "DiagonalGaussian": ".blocks", "ModelOutput": ".blocks",
     "AutoEncoderConfig": ".config", "ModelConfig": ".config", "VAEConfig": ".config", "read_config": ".config",
-    "load_model": ".format", "save_model_folder": ".format", "decode_in_batches": ".inference",
+    "load_model": ".loading", "save_model_folder": ".format", "decode_in_batches": ".inference",
     "embed_in_batches": ".inference", "image_gradient_error": ".losses", "mmd_to_standard_normal": ".losses",
 }
-__all__ = sorted([*_EXPORTS, "Model"])
+__all__ = ["VAE", "AutoEncoder", "AutoEncoderConfig", "DiagonalGaussian", "Model", "ModelConfig", "ModelOutput",
+           "VAEConfig", "decode_in_batches", "embed_in_batches", "image_gradient_error", "load_model",
+           "mmd_to_standard_normal", "read_config", "save_model_folder"]
 _exported, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 

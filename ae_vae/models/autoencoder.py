@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import codec_call, Decoder, Encoder, LatentCodec, ModelOutput
+from .blocks import Decoder, Encoder, LatentCodec, ModelOutput, codec_call
 from .config import AutoEncoderConfig
 from .format import SafeHubMixin, as_config
 from .losses import add_edge_matching, add_input_noise, add_prior_matching

@@ -18,7 +18,6 @@ from torch import nn
 from .config import LOG_2PI, LOGVAR_RANGE
 
 
-
 @dataclass
 class ModelOutput:
     """What `forward` returns: the loss to minimise, the reconstruction, and loss terms to log.

@@ -3,26 +3,22 @@
 A weights folder is what `train.py` writes and the Hub carries. Loading refuses pickles, checks every
 tensor name and shape against `config.json`, and names the file in every error (`WeightsError`).
 
-This module knows no concrete model: each model class declares its `config_class` and registers
-itself by inheriting `SafeHubMixin`, so `load_model(folder)` can pick the class that `config.json`
-names while the models import this module, never the other way round.
+This module knows no concrete model: each model class declares its `config_class` and inherits
+`SafeHubMixin`; the models import this module, never the other way round. `loading.load_model(folder)`,
+above both, picks the class that `config.json` names.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from ..errors import WeightsError
 from ..fileio import atomic_save_safetensors, atomic_write_json, download_model_file, read_safetensors
-from .config import config_from_dict, config_to_dict, read_config
-
-# model_type (as written in config.json) -> model class; filled by `SafeHubMixin.__init_subclass__`.
-_MODEL_CLASSES: dict[str, type] = {}
+from .config import config_from_dict, config_to_dict
 
 
 class SafeHubMixin(PyTorchModelHubMixin):
@@ -33,12 +29,6 @@ class SafeHubMixin(PyTorchModelHubMixin):
     """
 
     config_class: type
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        config_class = cls.__dict__.get("config_class")
-        if config_class is not None:
-            _MODEL_CLASSES[config_class.model_type] = cls
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
@@ -82,15 +72,6 @@ def as_config(config, cls: type):
     if not isinstance(config, cls):
         raise WeightsError(f"config.json describes a {config.model_type!r} model, not one for {cls.__name__}")
     return config
-
-
-def load_model(folder: str | os.PathLike, map_location: str = "cpu"):
-    """Load an AE or a VAE from a local folder, deciding the class from `config.json`."""
-    from . import autoencoder, vae  # noqa: F401 (the model classes register themselves when first imported)
-
-    config = read_config(folder)
-    model = _MODEL_CLASSES[config.model_type](config)
-    return load_weights_into(model, Path(folder) / "model.safetensors", map_location=map_location)
 
 
 def save_model_folder(model: nn.Module, folder: str | os.PathLike) -> None:

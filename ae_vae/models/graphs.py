@@ -27,7 +27,7 @@ from ..graph_files import (
     encoder_outputs,
     file_sha256,
 )
-from .format import load_model
+from .loading import load_model
 
 OPSET = 18
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blocks import codec_call, LOG_2PI, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput
+from .blocks import LOG_2PI, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput, codec_call
 from .config import VAEConfig
 from .format import SafeHubMixin, as_config
 from .losses import add_edge_matching, add_input_noise, add_prior_matching

@@ -14,5 +14,6 @@ _EXPORTS = {
     **dict.fromkeys(("Schedule", "TrainState", "evaluate_terms", "train_epoch"), ".loop"),
     **dict.fromkeys(("fit_prior", "judged_correct"), ".priors"),
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["Schedule", "TrainState", "compute_maps", "evaluate_model", "evaluate_terms", "finalize_run",
+           "fit_prior", "judged_correct", "refit_prior", "sample_quality", "store_points", "train_epoch"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -28,10 +28,11 @@ from ..latent.maps import (
 )
 from ..latent.priors import DEFAULT_CLASS_FILTER, gaussian_moments
 from ..models import Model
-from ..models.format import load_model, save_model_folder
+from ..models.format import save_model_folder
 from ..models.graphs import export_graphs
 from ..models.inference import embed_in_batches
 from ..models.judge import load_judge
+from ..models.loading import load_model
 from .cards import render_model_card
 from .evaluation import evaluate_model, sample_quality
 from .figures import loss_curve_figure, model_card_figure

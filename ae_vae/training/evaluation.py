@@ -137,8 +137,7 @@ def class_conditional_quality(model: torch.nn.Module, judge: Judge, prior: Gauss
     """Share of each class's samples that the judge calls that class: the mean, and the worst class."""
     shares = []
     for label in range(prior.num_classes):
-        z = prior.sample(per_class, label=label, temperature=temperature,
-                         generator=torch.Generator().manual_seed(seed + label))
+        z = prior.sample(per_class, label=label, temperature=temperature, generator=seed + label)
         shares.append(float((judge.predict(decode_in_batches(model, z)) == label).double().mean()))
     worst = int(np.argmin(shares))
     return {"accuracy": round(float(np.mean(shares)), 4), "worst_class": worst,
@@ -154,7 +153,7 @@ def sample_quality(model: torch.nn.Module, prior: GaussianMixturePrior, judge: J
               "gaussian": fit_gaussian(embed_in_batches(model, train_images)), "mixture": prior}
     report: dict[str, Any] = {}
     for name, sampler in priors.items():
-        z = sampler.sample(samples, generator=torch.Generator().manual_seed(seed))
+        z = sampler.sample(samples, generator=seed)
         report[name] = unconditional_quality(judge, decode_in_batches(model, z), test_features)
     report["class_conditional"] = class_conditional_quality(model, judge, prior, max(1, samples // 10), seed)
     report["samples"] = samples

@@ -18,7 +18,7 @@ from ..models.inference import embed_in_batches
 
 def prior_samples(model: Model, count: int, seed: int) -> torch.Tensor:
     """`count` decoded N(0, I) samples, seeded."""
-    z = StandardNormalPrior(model.latent_dim).sample(count, generator=torch.Generator().manual_seed(seed))
+    z = StandardNormalPrior(model.latent_dim).sample(count, generator=seed)
     return model.decode(z)
 
 
