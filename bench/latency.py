@@ -5,7 +5,8 @@
 1. Handler compute (in process, no UI): reconstruct, sample, interpolate, embedding figure
    (rendered to PNG as the app does), manifold grids: p50 / p95 over `--repeats` calls.
 2. Cold start: `python app.py` as a subprocess, from process start to the first answered
-   `/reconstruct` request; then the resident memory of that process.
+   `/reconstruct` request, then the resident memory of that process; and the same for a trivial Gradio app
+   (`TRIVIAL_APP`: the endpoint's components, no models), alternated over `--cold-runs` runs each.
 3. Round trip through `gradio_client`: `/reconstruct` of the real app vs a trivial endpoint that
    takes the same payload (same components: sketchpad + image + radio in, four PNGs + text out)
    and returns precomputed outputs, served by the same kind of Gradio app in this run.
@@ -15,19 +16,21 @@ Mouse-up -> visible in a real browser is measured by `bench/browser_latency.py`.
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+import onnxruntime
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app as app_module
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
 from ae_vae.app.sources import load_explorer
+from ae_vae.runtime import set_session_threads
 from bench.common import (
     app_server,
     argument_parser,
@@ -79,6 +82,46 @@ def cold_start(weights_dir: Path, image_path: Path, threads: int) -> tuple[float
     return seconds, rss_kb / 1024
 
 
+# A process serving /reconstruct with the app's components and no work: the floor of a Gradio app's cold start.
+TRIVIAL_APP = """
+import sys
+import gradio as gr
+import numpy as np
+outputs = tuple(np.zeros((28, 28), np.uint8) for _ in range(4)) + ("errors",)
+with gr.Blocks() as demo:
+    pad = gr.Sketchpad(type="numpy", image_mode="RGBA", format="png")
+    image = gr.Image(type="filepath", image_mode=None, format="png")
+    dataset = gr.Radio(["mnist", "fashion_mnist"], value="mnist")
+    out = [gr.Image(format="png") for _ in range(4)] + [gr.Markdown()]
+    gr.Button().click(lambda s, i, d: outputs, [pad, image, dataset], out, api_name="reconstruct")
+demo.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
+"""
+
+
+def trivial_cold_start(image_path: Path) -> float:
+    """Seconds from process start to the first answered /reconstruct of `TRIVIAL_APP`."""
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", TRIVIAL_APP, str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not serving yet
+                if process.poll() is not None or time.perf_counter() - start > 120:
+                    raise RuntimeError("the trivial app did not start") from None
+                time.sleep(0.05)
+        client.predict(None, handle_file(str(image_path)), "mnist", api_name="/reconstruct")
+        return time.perf_counter() - start
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def trivial_app(outputs: tuple):
     """Same components as /reconstruct, no work: the floor of a Gradio round trip with this payload."""
     import gradio as gr
@@ -122,23 +165,31 @@ def round_trip(explorer, weights_dir: Path, image_path: Path, repeats: int) -> t
 def main() -> int:
     parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--repeats", type=int, default=40, help="timed calls per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (as the app's default)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (the app's default)")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold starts of each app, alternated")
     args = parser.parse_args()
     exit_unless_ready(args.weights_dir, browser=False)
-    torch.set_num_threads(args.threads)
+    set_session_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
     image_path = write_digit_png(tmp / "digit.png")
     image = np.asarray(Image.open(image_path))
     explorer = load_explorer(None, args.weights_dir)
     explorer.prepare()  # the app renders the maps in the background at start-up
 
-    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)\n")
+    print(f"machine: {machine()}; onnxruntime {onnxruntime.__version__}, {args.threads} intra-op thread(s)\n")
     print("| handler | p50 ms | p95 ms |\n|---|---|---|")
     for name, samples in handler_latency(explorer, image, args.repeats):
         print(f"| {name} | {p50_p95(samples)} |")
-    seconds, rss_mb = cold_start(args.weights_dir, image_path, args.threads)
-    print(f"\ncold start (python app.py → first /reconstruct answered): {seconds:.2f} s; "
-          f"resident memory after it: {rss_mb:.0f} MB")
+    real_starts, trivial_starts, memory = [], [], []
+    for _ in range(args.cold_runs):
+        seconds, rss_mb = cold_start(args.weights_dir, image_path, args.threads)
+        real_starts.append(seconds)
+        memory.append(rss_mb)
+        trivial_starts.append(trivial_cold_start(image_path))
+    print(f"\ncold start → first /reconstruct answered, {args.cold_runs} runs each, alternated: python app.py "
+          f"{min(real_starts):.2f}–{max(real_starts):.2f} s (resident memory after it {min(memory):.0f}–"
+          f"{max(memory):.0f} MB); trivial Gradio app {min(trivial_starts):.2f}–{max(trivial_starts):.2f} s; "
+          f"ratio of medians {percentile(real_starts, 50) / percentile(trivial_starts, 50):.2f} (target ≤ 1.5)")
     real, trivial = round_trip(explorer, args.weights_dir, image_path, args.repeats)
     ratio = percentile(real, 50) / percentile(trivial, 50)
     print("\n| gradio_client round trip | p50 ms | p95 ms |\n|---|---|---|")

@@ -42,7 +42,7 @@ def main() -> int:
         metrics = folder.metrics
     print(f"machine: {machine()}")
     print(f"python train.py --quick --model {args.model} --dataset {args.dataset}: {seconds:.0f} s "
-          f"(target <= {TARGET_S:.0f} s); the app loads it (graphs: {folder.has_graphs}, prior: "
+          f"(target <= {TARGET_S:.0f} s); the app loads it (graphs checked against weights {folder.model.version}, prior: "
           f"{folder.prior is not None}); test MSE {metrics.get('mse_per_pixel', float('nan')):.4f}")
     return 0 if seconds <= TARGET_S else 1
 

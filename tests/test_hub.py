@@ -213,7 +213,8 @@ def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(repo)
     assert sorted(files) == sorted(f"{n}/{f}" for n in MODEL_NAMES
                                    for f in ("config.json", "model.safetensors", "metrics.json", "README.md",
-                                                         "embeddings.safetensors", "prior.safetensors"))
+                                             "embeddings.safetensors", "prior.safetensors", "encoder.onnx",
+                                             "decoder.onnx"))
     # The sub-folder card points at the app's weights/<name> layout (from_pretrained cannot read sub-folders).
     assert 'from_pretrained("weights/mnist-vae")' in (weights_dir / "mnist-vae" / "README.md").read_text()
 
@@ -299,7 +300,7 @@ def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:
     commits = [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{published}/commit/main"]
     assert len(commits) == 1
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(published)
-    assert len(files) == 4 * 6 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
+    assert len(files) == 4 * 8 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
 
 
 def test_no_hub_repo_uses_bundled(weights_dir: Path) -> None:

@@ -99,17 +99,23 @@ def test_reproduces_the_neg_elbo_on_the_whole_test_split(name):
 
 
 def test_the_readmes_python_example_decodes_sevens(monkeypatch):
-    """The README's "In Python" block, run as written from the repo root: the judge calls its samples sevens."""
+    """The README's "In Python" block, run as written from the repo root: the judge calls its samples sevens, and
+    what a reader does next with them (`.numpy()`, `plt.imshow`) works: no autograd graph outside training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     from ae_vae.models.judge import load_judge
 
     readme = (WEIGHTS.parent / "README.md").read_text()
     code = readme.split("### In Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    assert len(code.strip().splitlines()) <= 5
+    assert len(code.strip().splitlines()) <= 7
+    assert "sevens.numpy()" in code and "plt.imshow(sevens[0, 0]" in code
     monkeypatch.chdir(WEIGHTS.parent)
     namespace: dict = {}
     torch.manual_seed(0)
     exec(code, namespace)  # noqa: S102 - the README's own example
     sevens = namespace["sevens"]
+    assert isinstance(sevens, torch.Tensor) and sevens.grad_fn is None
     assert sevens.shape == (16, 1, 28, 28) and 0 <= float(sevens.min()) and float(sevens.max()) <= 1
     judge, _ = load_judge(WEIGHTS / "judge-mnist")
     assert (judge.predict(sevens) == 7).float().mean() >= 0.9

@@ -186,5 +186,5 @@ def test_a_quick_run_writes_a_folder_the_app_serves(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "overridden" not in result.stderr  # UMAP's n_jobs warning is silenced: the seed is the point
     folder = find_own_models(vae=[out])["mnist-vae"]
-    assert folder.has_graphs and len(folder.maps.labels) == 100 and folder.prior is not None
+    assert folder.model.version and len(folder.maps.labels) == 100 and folder.prior is not None
 
