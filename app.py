@@ -38,8 +38,9 @@ from ae_vae.app.gradio_io import (
     upload_image,
 )
 from ae_vae.app.interpolate import InterpolateHandlers
+from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.app.page import limit_malloc_arenas, page_config, preload_head, serve_page_files, write_map_data
+from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.checks import TEMPERATURE_RANGE
@@ -479,7 +480,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def create_app(args: argparse.Namespace) -> gr.Blocks:
     """Load the models (raising a `WeightsError` naming an unusable folder) and build the app."""
-    limit_malloc_arenas()
+    map_large_blocks()
     set_session_threads(args.threads)
     weights_dir = args.weights_dir
     if weights_dir is not None and Path(weights_dir).resolve() == BUNDLED_WEIGHTS.resolve():

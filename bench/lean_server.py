@@ -8,8 +8,8 @@ Install: a new virtual environment in a temporary folder, `pip install --no-cach
 size on disk (targets: ≤ 90 s, ≤ 0.8 GB). Memory: `python app.py` as a subprocess; its VmRSS once it serves, then
 after `bench/api_calls.py` has called every endpoint once (target ≤ 400 MB). Soak: 12 gradio_client clients, each
 calling the endpoints in turn (`bench/api_calls.endpoint_calls`), and 4 simulated pages that run the models and send
-each stroke's final frame with their results (`bench/live_load.py`), for `--soak-seconds`; VmRSS every 10 s, and
-its growth from the first minute to the end (target ≤ 10 %); errors must be 0.
+each stroke's final frame with their results (`bench/live_load.py`), for `--soak-seconds`; VmRSS every 10 s while
+they run, and its growth from the first minute to the end of the load (target ≤ 10 %); errors must be 0.
 """
 
 from __future__ import annotations
@@ -93,12 +93,13 @@ def soak(weights_dir: Path, seconds: float) -> dict:
         start = time.monotonic()
         for worker in workers:
             worker.start()
-        while any(worker.is_alive() for worker in workers):
+        while any(worker.is_alive() for worker in workers):  # samples while the clients run
             samples.append((time.monotonic() - start, resident_mb(app.process.pid)))
             time.sleep(10)
-        samples.append((time.monotonic() - start, resident_mb(app.process.pid)))
+        idle = resident_mb(app.process.pid)
     after_first_minute = next(mb for t, mb in samples if t >= 60) if seconds > 60 else samples[0][1]
     return {"samples": samples, "first_minute": after_first_minute, "end": samples[-1][1],
+            "peak": max(mb for _, mb in samples), "idle": idle,
             "growth": samples[-1][1] / after_first_minute - 1, "api_calls": calls_made[0],
             "page_finals": pages.get("finals", 0), "errors": len(errors) + pages.get("errors", 0),
             "first_errors": errors[:3] + pages.get("first_errors", [])[:3]}
@@ -125,8 +126,9 @@ def main() -> int:
         print("resident MB every 10 s: " + " ".join(f"{mb:.0f}" for _, mb in result["samples"]))
         print(f"soak {args.soak_seconds:.0f} s, {SOAK_API_CLIENTS} API clients ({result['api_calls']} calls) + "
               f"{SOAK_PAGES} pages ({result['page_finals']} final frames): {result['first_minute']:.0f} MB after the "
-              f"first minute, {result['end']:.0f} MB at the end: {100 * result['growth']:+.1f} % (target ≤ +10 %); "
-              f"errors {result['errors']} {result['first_errors']}")
+              f"first minute, {result['end']:.0f} MB at the end of the load: {100 * result['growth']:+.1f} % (target "
+              f"≤ +10 %); peak {result['peak']:.0f} MB; {result['idle']:.0f} MB once the clients stopped; errors "
+              f"{result['errors']} {result['first_errors']}")
     return 0
 
 

@@ -21,7 +21,7 @@ decoded as a click there would be: how often the judge is less than 90 % sure of
 The judge is the shipped `weights/judge-mnist` (`ae_vae.judge`); without it, a 3-nearest-neighbour classifier
 in pixel space on the MNIST training set stands in (its accuracy on clean test digits is printed).
 
-Timings (in process, one torch thread as the app's workers): decode compute per click, the crosshair redraw
+Timings (in process, one thread as the app's workers): decode compute per click, the crosshair redraw
 (stars + crosshairs on a copy of the pre-rendered maps) and its PNG encoding, neighbours, a walk decode.
 With `--browser`: a click on the maps -> the decoded image loaded (target p95 <= 0.5 s) and a slider move ->
 the new decode loaded (target p95 <= 0.3 s), in headless Chromium against `python app.py`.
@@ -186,12 +186,13 @@ def vote_by_metric(explorer, drawings: list[np.ndarray], labels: np.ndarray, k: 
     divided by the stored codes' std, and the drawing's own posterior (distance / its σ², ranking by q(z_i | x)); and
     over the test points alone."""
     pair = explorer.models("mnist")
-    latents, stored_labels, _ = pair.vae_maps.search_set()
+    maps = pair.vae_maps
+    latents = np.concatenate([maps.latents, maps.neighbour_latents]) if maps.has_neighbours else maps.latents
+    stored_labels = np.concatenate([maps.labels, maps.neighbour_labels]) if maps.has_neighbours else maps.labels
     stored = latents.astype(np.float64)
-    inputs = torch.from_numpy(np.stack([explorer.model_input(d, "mnist") for d in drawings]))[:, None]
-    with torch.no_grad():
-        posterior = pair.vae.encode(inputs)
-    means, variances = posterior.mean.double().numpy(), posterior.logvar.double().exp().numpy()
+    inputs = np.stack([explorer.model_input(d, "mnist") for d in drawings])[:, None]
+    posterior = pair.vae.encode(inputs)
+    means, variances = posterior.mean.astype(np.float64), np.exp(posterior.logvar.astype(np.float64))
     test_only = len(pair.vae_maps.labels)
     std = stored.std(0)
     variants = {"Euclidean (the app)": (lambda i: 1.0, len(stored)),
@@ -216,12 +217,11 @@ def vote_by_search_size(explorer, data_dir: Path, drawings: list[np.ndarray], la
     training images, encoded here (what `train.py --neighbour-points M` stores)."""
     pair = explorer.models("mnist")
     train = load_split("mnist", data_dir, train=True, download=False).subset(max(sizes))
-    inputs = torch.from_numpy(np.stack([explorer.model_input(d, "mnist") for d in drawings]))[:, None]
+    inputs = np.stack([explorer.model_input(d, "mnist") for d in drawings])[:, None]
     right = {}
     for model, net, maps in (("ae", pair.ae, pair.ae_maps), ("vae", pair.vae, pair.vae_maps)):
-        with torch.no_grad():
-            extra = torch.cat([net.embed(train.images[i:i + 1000]) for i in range(0, len(train), 1000)]).numpy()
-            queries = net.embed(inputs).numpy()
+        extra = np.concatenate([net.embed(train.images[i:i + 1000].numpy()) for i in range(0, len(train), 1000)])
+        queries = net.embed(inputs)
         for size in sizes:
             stored = np.concatenate([maps.latents, extra[:size]])
             stored_labels = np.concatenate([maps.labels, train.labels[:size].numpy()])

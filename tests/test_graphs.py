@@ -191,3 +191,23 @@ def test_the_vendored_runtime_is_npms_package_byte_for_byte():
     assert vendor.check() == []
     assert "MIT License" in (vendor.VENDOR / "LICENSE").read_text()
 
+
+
+def test_the_page_fetches_the_served_graphs_under_urls_that_carry_their_weights(tmp_path):
+    """The page's graph URLs name the hash of the weights the graphs were exported from, and the files behind them are
+    the graphs the server runs: a browser that cached another version's graphs fetches these anew."""
+    from ae_vae.app.page import FILE_ROUTE, page_config, serve_page_files
+    from ae_vae.app.sources import load_explorer
+
+    explorer = load_explorer(None, WEIGHTS)
+    serve_page_files(explorer, tmp_path)
+    graphs = page_config(explorer, tmp_path)["graphs"]
+    assert sorted(graphs) == sorted(explorer.datasets)
+    for dataset in explorer.datasets:
+        pair = explorer.models(dataset)
+        for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
+            weights = file_sha256(pair.folders[kind] / "model.safetensors")
+            for graph, name in (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE)):
+                served = Path(graphs[dataset][kind][graph].removeprefix(FILE_ROUTE))
+                assert weights[:16] in served.name and served.parent == tmp_path.resolve()
+                assert served.read_bytes() == (pair.folders[kind] / name).read_bytes()

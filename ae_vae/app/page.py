@@ -13,7 +13,6 @@ line under the pad.
 from __future__ import annotations
 
 import base64
-import ctypes
 import json
 import logging
 import shutil
@@ -30,6 +29,7 @@ from ..latent.navigation import UMAP_INVERSE_SECTORS
 from ..runtime import GraphModel
 from .explorer import Explorer, posterior_noise
 from .figures import PANELS
+from .memory import return_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -104,30 +104,6 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
         atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
     return_freed_memory()
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
-    """At most `arenas` malloc arenas for the process (glibc's default is 8 per core). Gradio runs each request in a
-    worker thread of a pool of 40, and glibc gives threads arenas of their own, each keeping the pages its requests
-    freed: the app's memory would grow with the threads that ever ran a request. Elsewhere than glibc, nothing."""
-    try:
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, int(arenas))
-    except (OSError, AttributeError):
-        pass
-
-
-def return_freed_memory() -> None:
-    """Hand the heap's free pages back to the system. Rendering the maps allocates and frees tens of MB of
-    temporaries in a thread of its own; glibc keeps such pages for reuse, so without this the server would hold
-    them for as long as it runs. Elsewhere than glibc there is nothing to do."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def serve_page_files(explorer: Explorer, page_folder: Path) -> None:

@@ -61,8 +61,8 @@ REG_COVAR = 1e-5
 
 
 def random_source(generator: RandomSource) -> np.random.Generator:
-    """A numpy Generator from what `sample` was given; a torch.Generator (what these priors took before they were
-    numpy) is refused with a message saying what to pass instead."""
+    """A numpy Generator from what `sample` was given; anything else (a torch.Generator, say) is refused with a
+    message saying what to pass instead."""
     if generator is None or (isinstance(generator, (int, np.integer)) and not isinstance(generator, bool)):
         return np.random.default_rng(None if generator is None else int(generator))
     if isinstance(generator, np.random.Generator):
