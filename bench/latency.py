@@ -6,7 +6,7 @@
    (rendered to PNG as the app does), manifold grids: p50 / p95 over `--repeats` calls.
 2. Cold start: `python app.py` as a subprocess, from process start to the first answered
    `/reconstruct` request, then the resident memory of that process; and the same for a trivial Gradio app
-   (`TRIVIAL_APP`: the endpoint's components, no models), alternated over `--cold-runs` runs each.
+   (`bench/trivial_app.py`: the endpoint's components, no models), alternated over `--cold-runs` runs each.
 3. Round trip through `gradio_client`: `/reconstruct` of the real app vs a trivial endpoint that
    takes the same payload (same components: sketchpad + image + radio in, four PNGs + text out)
    and returns precomputed outputs, served by the same kind of Gradio app in this run.
@@ -41,6 +41,7 @@ from bench.common import (
     timed_ms,
     write_digit_png,
 )
+from bench.trivial_app import trivial_app
 
 
 def p50_p95(samples_ms: list[float]) -> str:
@@ -82,30 +83,14 @@ def cold_start(weights_dir: Path, image_path: Path, threads: int) -> tuple[float
     return seconds, rss_kb / 1024
 
 
-# A process serving /reconstruct with the app's components and no work: the floor of a Gradio app's cold start.
-TRIVIAL_APP = """
-import sys
-import gradio as gr
-import numpy as np
-outputs = tuple(np.zeros((28, 28), np.uint8) for _ in range(4)) + ("errors",)
-with gr.Blocks() as demo:
-    pad = gr.Sketchpad(type="numpy", image_mode="RGBA", format="png")
-    image = gr.Image(type="filepath", image_mode=None, format="png")
-    dataset = gr.Radio(["mnist", "fashion_mnist"], value="mnist")
-    out = [gr.Image(format="png") for _ in range(4)] + [gr.Markdown()]
-    gr.Button().click(lambda s, i, d: outputs, [pad, image, dataset], out, api_name="reconstruct")
-demo.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
-"""
-
-
 def trivial_cold_start(image_path: Path) -> float:
-    """Seconds from process start to the first answered /reconstruct of `TRIVIAL_APP`."""
+    """Seconds from process start to the first answered /reconstruct of `bench/trivial_app.py`."""
     from gradio_client import Client, handle_file
 
     port = free_port()
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", TRIVIAL_APP, str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("trivial_app.py")), str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             try:
@@ -120,19 +105,6 @@ def trivial_cold_start(image_path: Path) -> float:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def trivial_app(outputs: tuple):
-    """Same components as /reconstruct, no work: the floor of a Gradio round trip with this payload."""
-    import gradio as gr
-
-    with gr.Blocks() as demo:
-        pad = gr.Sketchpad(type="numpy", image_mode="RGBA", format="png")
-        image = gr.Image(type="filepath", image_mode=None, format="png")
-        dataset = gr.Radio(["mnist", "fashion_mnist"], value="mnist")
-        out = [gr.Image(format="png") for _ in range(4)] + [gr.Markdown()]
-        gr.Button().click(lambda s, i, d: outputs, [pad, image, dataset], out, api_name="reconstruct")
-    return demo.queue()
 
 
 def round_trip(explorer, weights_dir: Path, image_path: Path, repeats: int) -> tuple[list[float], list[float]]:
