@@ -20,9 +20,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import WeightsError
-from .models.config import ModelConfig
+
+if TYPE_CHECKING:  # a config is read for its latent_dim and model_type only: this room stays below the models'
+    from .models.config import ModelConfig
 
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder.onnx"
 GRAPH_FILES = (ENCODER_FILE, DECODER_FILE)
