@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import EmbeddingsError
 from ..fileio import atomic_save_safetensors, read_safetensors
-from .priors import gaussian_moments
+from .priors import as_array, gaussian_moments
 
 UMAP_PLACEMENT_NEIGHBOURS = 10
 EXAMPLES_PER_CLASS = 3
@@ -173,7 +173,7 @@ def build_maps(latents: np.ndarray, labels: Any, images: Any, train_latents: np.
     training points as extra neighbours (0: none). Images and labels may be arrays or torch tensors."""
     latents = np.asarray(latents, np.float32)
     train_latents = np.asarray(train_latents, np.float64)
-    labels = _array(labels).astype(np.int64)
+    labels = as_array(labels).astype(np.int64)
     neighbours = {}
     if train_labels is not None and neighbour_points > 0:
         neighbours = neighbour_tensors(train_latents[:neighbour_points], train_images[:neighbour_points],
@@ -190,25 +190,20 @@ def build_maps(latents: np.ndarray, labels: Any, images: Any, train_latents: np.
 
 def neighbour_tensors(latents: np.ndarray, images: Any, labels: Any) -> dict[str, np.ndarray]:
     """The `neighbour_*` fields of `LatentMaps` for these training points."""
-    return {"neighbour_latents": np.asarray(latents, np.float32), "neighbour_labels": _array(labels).astype(np.int64),
+    return {"neighbour_latents": np.asarray(latents, np.float32), "neighbour_labels": as_array(labels).astype(np.int64),
             "neighbour_images": as_uint8(images)}
-
-
-def _array(values: Any) -> np.ndarray:
-    """An array, or a torch tensor as one."""
-    return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
 
 
 def as_uint8(images: Any) -> np.ndarray:
     """(N, 1, 28, 28) floats in [0, 1] -> (N, 28, 28) uint8 (exact for images read from the IDX files)."""
-    return np.clip(_array(images)[:, 0].astype(np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(as_array(images)[:, 0].astype(np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _class_examples(images: Any, labels: np.ndarray, per_class: int = EXAMPLES_PER_CLASS) -> dict[str, np.ndarray]:
     """The first `per_class` images of every class, interleaved (0, 1, ..., 9, 0, 1, ...)."""
     picks = [np.flatnonzero(labels == c)[:per_class].tolist() for c in range(10)]
     order = np.array([p[i] for i in range(per_class) for p in picks if i < len(p)], dtype=np.int64)
-    return {"example_images": as_uint8(_array(images)[order]), "example_labels": labels[order].astype(np.int64)}
+    return {"example_images": as_uint8(as_array(images)[order]), "example_labels": labels[order].astype(np.int64)}
 
 
 def save_maps(maps: LatentMaps, folder: str | os.PathLike) -> None:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .priors import as_array
+
 InterpolationPath = Literal["linear", "spherical"]
 
 
@@ -41,9 +43,6 @@ def interpolate(model: Any, image_a: Any, image_b: Any, steps: int, path: Interp
 
     `model` is anything with `embed` and `decode`: a torch model (images as tensors or arrays; its decode's tensor
     comes back) or the app's `GraphModel` (arrays)."""
-    codes = _numpy(model.embed(np.stack([_numpy(image_a), _numpy(image_b)]).astype(np.float32)))
+    codes = as_array(model.embed(np.stack([as_array(image_a), as_array(image_b)]).astype(np.float32)))
     return model.decode(path_codes(codes[0], codes[1], np.linspace(0.0, 1.0, steps), path))
 
-
-def _numpy(values: Any) -> np.ndarray:
-    return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)

@@ -214,14 +214,15 @@ def weights_fingerprint(weights: Weights | str | os.PathLike) -> str:
         state = _read_weight_arrays(Path(weights))
     digest = hashlib.sha256()
     for key in sorted(state):
-        array = _as_array(state[key])
+        array = as_array(state[key])
         digest.update(f"{key}|torch.{array.dtype.name}|{tuple(array.shape)}\n".encode())
         digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).tobytes())
     return digest.hexdigest()
 
 
-def _as_array(value: Any) -> np.ndarray:
-    """A torch tensor or an array as a numpy array of the same dtype and bytes."""
+def as_array(value: Any) -> np.ndarray:
+    """A torch tensor (training's) or anything numpy takes, as a numpy array of the same dtype and bytes: the one
+    way the latent room accepts both."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().contiguous().numpy()
     return np.asarray(value)
@@ -293,8 +294,8 @@ class GaussianMixturePrior:
         classes = []
         fitted_per_class = []
         if labels is not None:
-            labels = _as_array(labels).astype(np.int64)
-            mask = np.ones(len(codes), bool) if class_mask is None else _as_array(class_mask).astype(bool)
+            labels = as_array(labels).astype(np.int64)
+            mask = np.ones(len(codes), bool) if class_mask is None else as_array(class_mask).astype(bool)
             if labels.shape != (len(codes),) or mask.shape != (len(codes),):
                 raise ValueError(f"labels and class_mask must have shape ({len(codes)},)")
             for label in range(int(labels.max()) + 1):
@@ -523,7 +524,7 @@ def union_of(mixtures: list[Mixture], shares: np.ndarray) -> Mixture:
 def _as_codes(z: Any, name: str, dim: int | None = None) -> np.ndarray:
     """Codes (an array, or a torch tensor) as a float64 (N, D) array, a single (D,) code as (1, D); a clear
     ValueError otherwise."""
-    array = _as_array(z).astype(np.float64)
+    array = as_array(z).astype(np.float64)
     if array.ndim == 1:
         array = array[None]
     if array.ndim != 2 or (dim is not None and array.shape[1] != dim):
