@@ -1,4 +1,4 @@
-"""Train an AE or a VAE on MNIST / Fashion-MNIST, evaluate it, and write a Hub-ready folder.
+"""Train an AE, a VAE or a β-conditioned VAE on MNIST / Fashion-MNIST, evaluate it, and write a Hub-ready folder.
 
     python train.py --model vae --dataset mnist --data-dir data --output-dir weights/mnist-vae
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shlex
 import sys
@@ -30,9 +31,12 @@ from ae_vae.latent.priors import (
     UNCONDITIONAL_KINDS,
 )
 from ae_vae.models.autoencoder import AutoEncoder
-from ae_vae.models.config import AutoEncoderConfig, VAEConfig
+from ae_vae.models.beta_vae import BetaVAE
+from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig
 from ae_vae.models.vae import VAE
-from ae_vae.training.artifacts import finalize_run
+from ae_vae.fileio import atomic_write_json
+from ae_vae.training.artifacts import finalize_run, machine_description
+from ae_vae.training.beta_curve import finalize_beta_run
 from ae_vae.training.figures import EpochVisualizer
 from ae_vae.training.loop import (
     Schedule,
@@ -63,10 +67,13 @@ def _lower(value: str) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Train an autoencoder (AE) or variational autoencoder (VAE) on MNIST or Fashion-MNIST.",
+        description="Train an autoencoder (AE), a variational autoencoder (VAE) or a β-conditioned VAE (one network "
+                    "for every KL weight β in a range) on MNIST or Fashion-MNIST.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", type=_lower, choices=["ae", "vae"], default="vae",
-                        help="model type (AE/VAE accepted in any case)")
+    parser.add_argument("--model", type=_lower, choices=["ae", "vae", "beta-vae"], default="vae",
+                        help="model type (accepted in any case)")
+    parser.add_argument("--beta-range", type=float, nargs=2, default=list(DEFAULT_BETA_RANGE), metavar=("LOW", "HIGH"),
+                        help="beta-vae: the KL weights it learns, drawn log-uniformly per training image")
     parser.add_argument("--dataset", type=normalize_dataset_name, default="mnist",
                         help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
     parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
@@ -104,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
     parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
-                        help="VAE: epochs over which the KL weight beta rises linearly from 0 to 1")
+                        help="VAE, beta-vae: epochs over which the KL weight rises linearly from 0 to its full value")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default=default_data_dir(),
                         help="torchvision data root (holds MNIST/raw, FashionMNIST/raw; downloaded there if absent): "
@@ -179,6 +186,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
            args.prior_matching, args.grad_clip, args.edge_matching) < 0:
         parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points, "
                      "--prior-matching, --grad-clip and --edge-matching must not be negative")
+    if not 0 < args.beta_range[0] < args.beta_range[1] or not all(math.isfinite(b) for b in args.beta_range):
+        parser.error(f"--beta-range needs two finite numbers 0 < LOW < HIGH, got {args.beta_range}")
+    if args.model == "beta-vae" and args.push_to_hub:
+        parser.error("--push-to-hub: the Hub layout has no beta-vae folder yet; train it without --push-to-hub")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -199,11 +210,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(args: argparse.Namespace) -> AutoEncoder | VAE:
+def build_model(args: argparse.Namespace) -> AutoEncoder | VAE | BetaVAE:
     shape = {"latent_dim": args.latent_dim, "channels": tuple(args.channels), "hidden_blocks": args.hidden_blocks,
              "dataset": args.dataset}
     if args.model == "ae":
         return AutoEncoder(AutoEncoderConfig(reconstruction_loss=args.ae_loss, **shape))
+    if args.model == "beta-vae":
+        return BetaVAE(BetaVAEConfig(beta_range=tuple(args.beta_range), **shape))
     return VAE(VAEConfig(**shape))
 
 
@@ -263,7 +276,7 @@ def main(args: argparse.Namespace) -> int:
     if state.epoch < args.epochs or not state.commands:  # a pure re-finalize adds nothing
         state.commands.append({"command": args.command, "from_epoch": state.epoch})
     steps_per_epoch = -(-len(train_set) // args.batch_size)
-    kl_warmup = int(args.kl_warmup_epochs * steps_per_epoch) if args.model == "vae" else 0
+    kl_warmup = int(args.kl_warmup_epochs * steps_per_epoch) if args.model != "ae" else 0
     schedule = Schedule(lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                         warmup_steps=min(200, steps_per_epoch), kl_warmup_steps=kl_warmup)
     visualizer = None
@@ -299,6 +312,13 @@ def main(args: argparse.Namespace) -> int:
         logger.warning("interrupted; the last complete epoch is checkpointed in %s (use --resume)", checkpoint_root)
         return 130
 
+    if isinstance(model, BetaVAE):
+        finalize_beta_run(model, test_set, output_dir, state.history, seed=args.seed, judge_dir=args.judge_dir,
+                          samples=args.prior_samples, device=device)
+        atomic_write_json(output_dir / "training.json", {"commands": state.commands, "args": run_arguments(vars(args)),
+                                                         "history": state.history, "machine": machine_description()})
+        logger.info("wrote %s", output_dir)
+        return 0
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
                  commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
                  iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,

@@ -26,14 +26,15 @@ _EXPORTS = {
     **dict.fromkeys(("ModelFolder", "load_model_folder"), ".folders"),
     **dict.fromkeys(("GaussianMixturePrior", "LatentMaps", "StandardNormalPrior", "fit_gaussian", "interpolate",
                      "load_maps"), ".latent"),
-    **dict.fromkeys(("VAE", "AutoEncoder", "AutoEncoderConfig", "DiagonalGaussian", "ModelOutput", "VAEConfig",
+    **dict.fromkeys(("VAE", "AutoEncoder", "AutoEncoderConfig", "BetaVAE", "BetaVAEConfig", "DiagonalGaussian", "ModelOutput", "VAEConfig",
                      "image_gradient_error", "load_model", "mmd_to_standard_normal", "save_model_folder"), ".models"),
     "GraphModel": ".runtime",
     "to_model_input": ".preprocess",
     **dict.fromkeys(("Schedule", "TrainState", "evaluate_model", "evaluate_terms", "train_epoch"), ".training"),
 }
 __all__ = [
-    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "DataNotFoundError",
+    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "BetaVAE", "BetaVAEConfig",
+    "DataNotFoundError",
     "DiagonalGaussian", "GaussianMixturePrior", "GraphModel", "HubError", "ImageSet", "InputError", "LatentMaps",
     "ModelFolder", "ModelOutput", "PriorError", "Schedule", "StandardNormalPrior", "TrainState", "UnsafeRepoError",
     "VAEConfig", "WeightsError", "evaluate_model", "evaluate_terms", "fit_gaussian", "image_gradient_error",

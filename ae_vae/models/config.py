@@ -20,6 +20,9 @@ LOG_2PI = math.log(2 * math.pi)
 # The VAE's posterior log-variance is clamped to this range before use (exp(20) is already far beyond any code's
 # spread; exp(-30) keeps the std positive), by the torch models and by whatever runs their encoder graphs.
 LOGVAR_RANGE = (-30.0, 20.0)
+# The β range a β-conditioned VAE is trained over: from nearly an autoencoder (the KL term weighs 3 % of the
+# reconstruction's) to a VAE whose codes collapse onto the prior.
+DEFAULT_BETA_RANGE = (0.03, 8.0)
 
 
 @dataclass
@@ -65,8 +68,27 @@ class VAEConfig(ModelConfig):
     model_type: str = "vae"
 
 
+@dataclass
+class BetaVAEConfig(ModelConfig):
+    """Everything needed to rebuild a `BetaVAE`: the VAE's network, the β range it was trained over (log-uniformly)
+    and the width of the β embedding its FiLM layers read."""
+
+    beta_range: tuple[float, float] = DEFAULT_BETA_RANGE
+    condition_width: int = 64
+    model_type: str = "beta-vae"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.beta_range = tuple(float(b) for b in self.beta_range)
+        if len(self.beta_range) != 2 or not 0 < self.beta_range[0] < self.beta_range[1] or \
+                not all(math.isfinite(b) for b in self.beta_range):
+            raise ValueError(f"beta_range must be two finite numbers 0 < low < high, got {self.beta_range!r}")
+        if not (isinstance(self.condition_width, int) and self.condition_width >= 1):
+            raise ValueError(f"condition_width must be a positive integer, got {self.condition_width!r}")
+
+
 # model_type (as written in config.json) -> its config class
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {"ae": AutoEncoderConfig, "vae": VAEConfig}
+CONFIG_CLASSES: dict[str, type[ModelConfig]] = {"ae": AutoEncoderConfig, "vae": VAEConfig, "beta-vae": BetaVAEConfig}
 
 
 def config_from_dict(data: dict[str, Any]) -> ModelConfig:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..data import iterate_minibatches, random_shift
 from ..fileio import atomic_save_safetensors, atomic_write_json, read_safetensors
 from ..models import Model
+from ..models.config import DEFAULT_BETA_RANGE
 from ..models.format import load_weights_into, save_model_folder
 
 
@@ -230,11 +231,11 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
 
 RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size",
                  "lr", "weight_decay", "encoder_noise", "augment_shift", "kl_warmup_epochs", "validation_images", "seed",
-                 "precision", "prior_matching", "grad_clip", "edge_matching", "train_images")
+                 "precision", "prior_matching", "grad_clip", "edge_matching", "train_images", "beta_range")
 # Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
 LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0,
                        "augment_shift": 0, "prior_matching": 0.0, "grad_clip": 0.0, "edge_matching": 0.0,
-                       "train_images": 0}
+                       "train_images": 0, "beta_range": list(DEFAULT_BETA_RANGE)}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change;
 # --augment-shift, --prior-matching, --grad-clip and --edge-matching may change for a later phase of training, e.g. a
 # last phase on unshifted images (each invocation's command is kept in the train state, and the model card lists

@@ -1,0 +1,95 @@
+"""The β-conditioned VAE: one network for every KL weight β in a range, from nearly an autoencoder to a VAE whose
+codes collapse onto the prior.
+
+Loss-conditional training ("You Only Train Once", Dosovitskiy & Djolonga, 2020): each training image gets its own β,
+drawn log-uniformly from the range, and both networks read log β through FiLM layers (`blocks.FiLM`), so after
+training `encode(x, beta)` and `decode(z, beta)` answer for any β in the range from one set of weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .blocks import BetaEmbedding, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput, codec_call
+from .config import BetaVAEConfig
+from .format import SafeHubMixin, as_config
+from .losses import add_edge_matching, add_input_noise, add_prior_matching
+
+
+class BetaVAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "beta-vae"],
+              repo_url="https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"):
+    """A VAE (Bernoulli likelihood, N(0, I) prior) whose encoder and decoder are conditioned on β.
+
+    `forward` returns the β-weighted negative ELBO in nats per image, each image at its own β; at β = 1 its
+    `neg_elbo` term is the true negative ELBO.
+    """
+
+    config_class = BetaVAEConfig
+
+    def __init__(self, config: BetaVAEConfig | dict | None = None):
+        super().__init__()
+        self.config = as_config(config, BetaVAEConfig)
+        c = self.config
+        self.encoder_beta = BetaEmbedding(c.beta_range, c.condition_width)
+        self.decoder_beta = BetaEmbedding(c.beta_range, c.condition_width)
+        self.encoder = Encoder(c.channels, c.hidden_blocks, 2 * c.latent_dim, condition_width=c.condition_width)
+        self.decoder = Decoder(c.channels, c.hidden_blocks, c.latent_dim, condition_width=c.condition_width)
+
+    @property
+    def beta_range(self) -> tuple[float, float]:
+        return self.config.beta_range
+
+    def _betas(self, beta: float | torch.Tensor, count: int, device: torch.device) -> torch.Tensor:
+        """β per item: a number for all, or one per item."""
+        beta = torch.as_tensor(beta, dtype=torch.float32, device=device).reshape(-1)
+        return beta.expand(count) if beta.numel() == 1 else beta
+
+    @codec_call
+    def encode(self, x: torch.Tensor, beta: float | torch.Tensor = 1.0) -> DiagonalGaussian:
+        betas = self._betas(beta, len(x), x.device)
+        mean, logvar = self.encoder(x, self.encoder_beta(betas)).chunk(2, dim=1)
+        return DiagonalGaussian(mean, logvar)
+
+    @codec_call
+    def embed(self, x: torch.Tensor, beta: float | torch.Tensor = 1.0) -> torch.Tensor:
+        return self.encode(x, beta).mean
+
+    def decode_logits(self, z: torch.Tensor, beta: float | torch.Tensor = 1.0) -> torch.Tensor:
+        return self.decoder(z, self.decoder_beta(self._betas(beta, len(z), z.device)))
+
+    @codec_call
+    def decode(self, z: torch.Tensor, beta: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """Images in [0, 1], (N, 1, 28, 28), decoded at β."""
+        return torch.sigmoid(self.decode_logits(z, beta))
+
+    def sample_betas(self, count: int, generator: torch.Generator | None = None,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+        """`count` values of β drawn log-uniformly from the trained range."""
+        low, high = (math.log(b) for b in self.beta_range)
+        uniform = torch.rand(count, generator=generator, device="cpu" if generator is not None else device)
+        return torch.exp(low + (high - low) * uniform).to(device)
+
+    def forward(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
+                input_noise: float = 0.0, prior_matching: float = 0.0, edge_matching: float = 0.0,
+                at_beta: float | torch.Tensor | None = None) -> ModelOutput:
+        """The loss at `at_beta` (a number or one per image); by default, in training each image at a β drawn from
+        the range, in evaluation β = 1. `beta` multiplies every image's KL weight, as the training schedule's KL
+        warm-up does for the VAE; `input_noise`, `prior_matching` and `edge_matching` as for `VAE.forward`."""
+        if at_beta is None:
+            at_beta = self.sample_betas(len(x), generator, x.device) if self.training else 1.0
+        betas = self._betas(at_beta, len(x), x.device)
+        posterior = self.encode(add_input_noise(x, input_noise, generator), betas)
+        z = posterior.sample(generator)
+        logits = self.decode_logits(z, betas)
+        recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        kl = posterior.kl()
+        loss = (recon_nll + beta * betas * kl).mean()
+        recon = torch.sigmoid(logits)
+        terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
+                 "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
+        loss = add_prior_matching(loss, terms, z, prior_matching, generator)
+        loss = add_edge_matching(loss, terms, recon, x, edge_matching, per_image_sum=True)
+        return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
