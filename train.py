@@ -22,6 +22,7 @@ import torch
 
 from ae_vae.data import default_data_dir, load_dataset, normalize_dataset_name
 from ae_vae.errors import DataNotFoundError, HubError, WeightsError
+from ae_vae.fileio import atomic_write_json
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
 from ae_vae.latent.priors import (
@@ -34,7 +35,6 @@ from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.beta_vae import BetaVAE
 from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig
 from ae_vae.models.vae import VAE
-from ae_vae.fileio import atomic_write_json
 from ae_vae.training.artifacts import finalize_run, machine_description
 from ae_vae.training.beta_curve import finalize_beta_run
 from ae_vae.training.figures import EpochVisualizer

@@ -188,3 +188,37 @@ def test_a_quick_run_writes_a_folder_the_app_serves(tmp_path):
     folder = find_own_models(vae=[out])["mnist-vae"]
     assert folder.model.version and len(folder.maps.labels) == 100 and folder.prior is not None
 
+
+
+def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
+    """`--model beta-vae` end to end on the tiny data set: the folder loads as a BetaVAE with the range asked for,
+    and metrics.json holds the −ELBO at β = 1 and the curve from the range's low end to its high end."""
+    from conftest import write_tiny_dataset
+
+    from ae_vae import BetaVAE
+
+    data = write_tiny_dataset(tmp_path / "data")
+    out = tmp_path / "beta"
+    result = run_train("--model", "beta-vae", "--beta-range", "0.1", "4", "--dataset", "mnist", "--data-dir", str(data),
+                       "--output-dir", str(out), *TINY_FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = load_model(out)
+    assert isinstance(model, BetaVAE) and model.beta_range == (0.1, 4.0)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["curve"][0]["beta"] == 0.1 and metrics["curve"][-1]["beta"] == 4.0
+    assert metrics["at_beta_1"]["neg_elbo"] > 0 and (out / "training.json").is_file()
+    resumed = run_train("--model", "beta-vae", "--beta-range", "0.1", "4", "--dataset", "mnist", "--data-dir",
+                        str(data), "--output-dir", str(out), *tiny_flags(epochs="2"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((out / "training.json").read_text())["history"][-1]["epoch"] == 2
+    changed = run_train("--model", "beta-vae", "--beta-range", "0.2", "4", "--dataset", "mnist", "--data-dir",
+                        str(data), "--output-dir", str(out), *tiny_flags(epochs="3"), "--resume")
+    assert changed.returncode == 2 and "beta_range" in changed.stderr and "Traceback" not in changed.stderr
+
+
+@pytest.mark.parametrize("flags, message", [(["--beta-range", "2", "1"], "--beta-range"),
+                                            (["--beta-range", "0", "1"], "--beta-range"),
+                                            (["--model", "beta-vae", "--push-to-hub", "me/x"], "beta-vae")])
+def test_bad_beta_flags_are_one_clear_line(flags, message):
+    result = run_train(*flags)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
