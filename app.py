@@ -26,6 +26,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import gradio as gr
 
+from ae_vae.app.contract import Ids, page_event_js
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
@@ -109,9 +110,9 @@ def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbo
                           elem_id="sketchpad")
         status = gr.Markdown("", elem_id="draw-status")
         fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
-                                        "tick this when you draw a garment's outline)", elem_id="fill-outlines")
+                                        "tick this when you draw a garment's outline)", elem_id=Ids.FILL)
         run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
-        upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200, elem_id="upload")
+        upload = upload_image("…or upload an image", sources=["upload", "clipboard"], height=200, elem_id=Ids.UPLOAD)
     return pad, status, fill, run, upload
 
 
@@ -127,10 +128,10 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
             pad, status, fill, run, upload = input_column(page)
             with gr.Column(scale=4):
                 with gr.Row():
-                    model_input = output_image("28×28 model input", height=168, elem_id="model-input")
-                    ae_out = output_image("AE reconstruction", height=168, elem_id="ae-recon")
-                    vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id="vae-recon")
-                vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120, elem_id="vae-samples")
+                    model_input = output_image("28×28 model input", height=168, elem_id=Ids.MODEL_INPUT)
+                    ae_out = output_image("AE reconstruction", height=168, elem_id=Ids.AE_RECON)
+                    vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id=Ids.VAE_RECON)
+                vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120, elem_id=Ids.VAE_SAMPLES)
                 errors = gr.Markdown(label="reconstruction errors", elem_id="draw-errors")
                 neighbours, k = neighbours_panel(handlers, dataset, pad, upload, current_input)
                 typical = gr.Markdown("", elem_id="typicality")
@@ -138,7 +139,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
         examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
-                                     allow_preview=False, elem_id="examples")
+                                     allow_preview=False, elem_id=Ids.EXAMPLES)
         walk = walk_panel(handlers, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
@@ -160,6 +161,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                   **PRIVATE).then(*describe, **quiet)
     refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
     fill.change(*refresh, **PRIVATE).then(*describe, **quiet)
+    fill.change(None, fill, None, js=page_event_js("fill"), **PRIVATE)  # the page follows the switch (pad.js)
     examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE).then(
         *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
@@ -185,7 +187,7 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
             image_b = upload_image("Image B", height=160)
             with gr.Column():
                 steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps")
-                path = gr.Radio(["linear", "spherical"], value="linear", label="Path", elem_id="interp-path")
+                path = gr.Radio(["linear", "spherical"], value="linear", label="Path", elem_id=Ids.INTERP_PATH)
                 use_a = gr.Button("Use my drawing as A")
                 use_b = gr.Button("Use my drawing as B")
                 run = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
@@ -226,10 +228,10 @@ def scrub_panel(handlers: InterpolateHandlers, run: gr.Button, image_a: gr.Image
     with gr.Row():
         with gr.Column(scale=2):
             scrub = gr.Slider(0, 1, value=0.5, step=0.01, label="Scrub the path: t from A (0) to B (1)",
-                              elem_id="interp-t")
-            scrub_codes = gr.HTML("", elem_id="interp-codes", padding=False)  # the codes the page decodes
-        ae_frame = output_image("AE at t", height=120, elem_id="scrub-ae")
-        vae_frame = output_image("VAE at t", height=120, elem_id="scrub-vae")
+                              elem_id=Ids.INTERP_T)
+            scrub_codes = gr.HTML("", elem_id=Ids.INTERP_CODES, padding=False)  # the codes the page decodes
+        ae_frame = output_image("AE at t", height=120, elem_id=Ids.SCRUB_AE)
+        vae_frame = output_image("VAE at t", height=120, elem_id=Ids.SCRUB_VAE)
     codes = (handlers.scrub_codes, [image_a, image_b, dataset], scrub_codes)
     frame = (handlers.interpolate_at, [image_a, image_b, dataset, path, scrub], [ae_frame, vae_frame])
     # (the public event first: a private step of the same function registered before it would take its name)
@@ -290,7 +292,7 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
         caption = "PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
         gr.Markdown(caption, elem_classes="image-caption")
         # not `output_image`: its `pixelated` class sets object-fit, and evt.index assumes the default (scale-down)
-        maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id="maps-plot")
+        maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id=Ids.MAPS_PLOT)
         maps_text = gr.Markdown(label="explained variance")
         click_panel(handlers, dataset, maps_plot, mark)
         point_panel(handlers, dataset)
@@ -340,10 +342,10 @@ def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: 
         with gr.Row():
             with gr.Column(scale=2):
                 sliders = [gr.Slider(-MAX_SIGMA, MAX_SIGMA, value=0.0, step=0.1, label=f"Direction {i + 1} (σ)",
-                                     elem_id=f"walk-{i + 1}") for i in range(3)]
+                                     elem_id=elem_id) for i, elem_id in enumerate(Ids.WALK_SLIDERS)]
                 reset = gr.Button("Reset", elem_id="walk-reset")
-            ae_walk = output_image("AE: its code moved", height=168, elem_id="walk-ae")
-            vae_walk = output_image("VAE: its posterior mean moved", height=168, elem_id="walk-vae")
+            ae_walk = output_image("AE: its code moved", height=168, elem_id=Ids.WALK_AE)
+            vae_walk = output_image("VAE: its posterior mean moved", height=168, elem_id=Ids.WALK_VAE)
         labels = gr.Markdown(elem_id="walk-labels")
 
     gr.on([s.input for s in sliders], handlers.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
@@ -387,11 +389,11 @@ def click_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio, maps_plot: gr.I
     status = gr.Markdown(elem_id="click-status")
     with gr.Row():
         with gr.Column():
-            ae_image = output_image("AE: decoded at your latest click on an AE map", height=224, elem_id="click-ae")
+            ae_image = output_image("AE: decoded at your latest click on an AE map", height=224, elem_id=Ids.CLICK_AE)
             ae_text = gr.Markdown(elem_id="click-ae-text")
         with gr.Column():
             vae_image = output_image("VAE: decoded at your latest click on a VAE map", height=224,
-                                     elem_id="click-vae")
+                                     elem_id=Ids.CLICK_VAE)
             vae_text = gr.Markdown(elem_id="click-vae-text")
 
     maps_plot.select(handlers.click_map, [dataset, mark, clicks],
@@ -430,7 +432,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         gr.Markdown(INTRO)
         gr.Markdown(f"Weights: {explorer.source_notice}", elem_id="source-notice")
         dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)",
-                           elem_id="dataset")
+                           elem_id=Ids.DATASET)
+        dataset.change(None, dataset, None, js=page_event_js("dataset"), **PRIVATE)  # the page follows it (pad.js)
         draw = draw_tab(DrawHandlers(explorer, files), dataset, page_config(explorer, page_folder))
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)

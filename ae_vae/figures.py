@@ -34,14 +34,17 @@ def to_uint8(images: Any) -> np.ndarray:
     return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def image_grid(images: Any, ncol: int, pad: int = 2, upscale: int = 1) -> np.ndarray:
+GRID_PAD, GRID_GREY = 2, 64  # `image_grid`'s grey border between and around the tiles (the page tiles as it does)
+
+
+def image_grid(images: Any, ncol: int, pad: int = GRID_PAD, upscale: int = 1) -> np.ndarray:
     """Tile (N, 1, 28, 28) images into one uint8 greyscale array with `pad` grey pixels between tiles."""
     tiles = to_uint8(images)
     n = len(tiles)
     ncol = max(1, min(ncol, n))
     nrow = -(-n // ncol)
     h, w = tiles.shape[1:]
-    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), 64, dtype=np.uint8)
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), GRID_GREY, dtype=np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, ncol)
         grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = tile

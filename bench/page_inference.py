@@ -49,7 +49,7 @@ IDLE_WINDOWS, IDLE_WINDOW_S = 3, 3.0  # the idle process's CPU rate, measured be
 TARGETS = {"updates": 15, "final_p50_ms": 50.0, "requests": 0, "cpu_ratio": 0.10, "first_answer_s": 3.0,
            "extra_mb": 15.0, "hover_p95_ms": 50.0}
 PAD_CANVAS = "document.querySelector('#sketchpad canvas')"
-PAD = f"{PAD_CANVAS}.aeVaePad"
+PAD = f"{PAD_CANVAS}.aeVae.pad"
 # Pointer events and the requests made while the button is down, from the page's clock.
 TRACE_JS = """() => {
   const t = window.__pageTrace = {down: null, up: null, requests: 0};
@@ -129,15 +129,15 @@ def hover_part(page, count: int) -> list[float]:
     """Pointer moves over the maps at a human pace: each move's event -> its decoded image shown (ms)."""
     page.get_by_role("tab", name="Embeddings").click()
     page.wait_for_selector("#maps-plot img", timeout=30_000)
-    page.wait_for_function(f"() => {PAD_CANVAS}.aeVaeMaps.loaded.size > 0", timeout=30_000)
+    page.wait_for_function(f"() => {PAD_CANVAS}.aeVae.services.maps.loaded.size > 0", timeout=30_000)
     page.evaluate("() => document.querySelector('#maps-plot img').scrollIntoView({block: 'center'})")
     box = page.locator("#maps-plot img").bounding_box()
-    before = page.evaluate(f"() => {PAD_CANVAS}.aeVaeMaps.hovers.length")
+    before = page.evaluate(f"() => {PAD_CANVAS}.aeVae.services.maps.hovers.length")
     for i in range(count):  # a slow sweep across the two UMAP panels, one move every 25 ms
         page.mouse.move(box["x"] + box["width"] * (0.2 + 0.55 * i / count), box["y"] + box["height"] * 0.72)
         time.sleep(0.025)
     time.sleep(0.3)
-    return [b - a for a, b in page.evaluate(f"() => {PAD_CANVAS}.aeVaeMaps.hovers")[before:]]
+    return [b - a for a, b in page.evaluate(f"() => {PAD_CANVAS}.aeVae.services.maps.hovers")[before:]]
 
 
 def server_part(args) -> list[tuple[int, str, float, float, int, int]]:

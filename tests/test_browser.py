@@ -149,7 +149,7 @@ def wait_for_srcs(page, expected: dict[str, str | None]) -> None:
         pytest.fail(f"expected {expected}, got {srcs(page)}; status {wait_status(page, timeout_s=0.5)!r}")
 
 
-IN_PAGE = "document.querySelector('#sketchpad canvas').aeVaePad.inPage()"
+IN_PAGE = "document.querySelector('#sketchpad canvas').aeVae.pad.inPage()"
 
 
 def page_drawn(page, before: dict | None = None) -> dict[str, list[int]]:
@@ -287,7 +287,7 @@ def test_clear_empties_the_outputs_and_says_draw_a_digit(page, how):
     status = wait_status(page, contains="draw a digit")
     assert "draw a digit" in status and "⚠" not in status, status
     assert page.locator("#sketchpad .pad-hint").is_visible()
-    assert page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaePad.payload('final')") == ""
+    assert page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.pad.payload('final')") == ""
 
 
 def test_a_touch_stroke_draws(page):
@@ -308,7 +308,7 @@ def test_the_pads_payload_is_the_python_encoders(page):
     canvas = page.locator("#sketchpad canvas")
     data_url = canvas.evaluate("c => c.toDataURL('image/png')")
     alpha = np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))[..., 3]
-    assert canvas.evaluate("c => c.aeVaePad.payload('final')") == encode_payload(alpha, "final")
+    assert canvas.evaluate("c => c.aeVae.pad.payload('final')") == encode_payload(alpha, "final")
 
 
 # ---------------------------------------------------------------- the models in the page
@@ -332,10 +332,10 @@ FRAMING_JS = """async ([count, seed, modules]) => {
       if (rand() < 0.3) ctx.closePath();
       ctx.stroke();
     }
-    const reduced = canvas.aeVaePad.reduce();
+    const reduced = canvas.aeVae.pad.reduce();
     const dataset = i % 2 ? 'fashion_mnist' : 'mnist', fill = i % 4 === 3;
-    const input = Array.from(framing.modelInput(reduced, dataset, fill));
-    out.push({payload: canvas.aeVaePad.payload('final', reduced), dataset, fill, input});
+    const input = Array.from(framing.modelInput(reduced, canvas.aeVae.config.framings[dataset], fill));
+    out.push({payload: canvas.aeVae.pad.payload('final', reduced), dataset, fill, input});
   }
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   return out;
@@ -345,11 +345,12 @@ FRAMING_JS = """async ([count, seed, modules]) => {
 def test_the_pages_framing_is_pythons_on_hundreds_of_drawings(page):
     """framing.js gives the model input `to_model_input` gives the server for the same payload, on 240 drawings of
     both data sets (60 with filled outlines): the same numbers, not only within the payload's tolerance."""
+    from ae_vae.app.contract import PAGE_MODULES
     from ae_vae.app.pad import PAYLOAD_TOLERANCE, decode_payload, framing_difference
-    from ae_vae.app.page import STATIC, file_url
+    from ae_vae.app.page import file_url
     from ae_vae.preprocess import to_model_input
 
-    drawings = page.evaluate(FRAMING_JS, [240, 11, file_url(STATIC / "page")])
+    drawings = page.evaluate(FRAMING_JS, [240, 11, file_url(PAGE_MODULES)])
     worst = 0.0
     for drawing in drawings:
         python = to_model_input(decode_payload(drawing["payload"]).image(), drawing["dataset"],
@@ -365,7 +366,7 @@ def test_the_pages_framing_is_pythons_on_hundreds_of_drawings(page):
 # Counts, from the page's clock: the in-page frames and the requests the page makes while the button is down.
 PEN_TRACE_JS = """() => {
   window.__pen = {frames: [], requests: 0, down: false, downAt: null, upAt: null, urls: [], after: []};
-  const pad = () => document.querySelector('#sketchpad canvas').aeVaePad.inPage();
+  const pad = () => document.querySelector('#sketchpad canvas').aeVae.pad.inPage();
   for (const type of ['pointerdown', 'pointerup']) {
     window.addEventListener(type, () => {
       window.__pen.down = type === 'pointerdown';
@@ -420,7 +421,7 @@ def test_the_page_reconstructs_while_the_pen_moves_and_asks_the_server_once(page
     (_, at_down), (_, at_up) = pen["frames"][:2]
     assert at_up - at_down >= 15, f"only {at_up - at_down} in-page frames during a 1-s stroke: {pen}"
     assert pen["requests"] == 0, f"the page sent {pen['requests']} requests while the pen was down: {pen['urls']}"
-    payload = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaePad.payload('final')")
+    payload = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.pad.payload('final')")
     server = explorer.reconstruct(sketch_value(payload)["composite"], "mnist")
     for id_, expected in zip(ids, (server.model_input, server.ae, server.vae, server.vae_samples, server.ae, server.vae)):
         pixels = np.asarray(shown[id_], float).reshape(expected.shape)
@@ -447,7 +448,7 @@ def test_with_the_server_frozen_the_reconstructions_still_follow_the_pen(app, pa
     os.kill(app.process.pid, signal.SIGSTOP)
     try:
         stroke(page, "Z", duration_s=1.0)
-        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaePad.inPage().idle()",
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVae.pad.inPage().idle()",
                                timeout=5_000)
         pen = page.evaluate("() => window.__pen")
         shown = in_page_images(page)
@@ -495,7 +496,7 @@ def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):
             page.wait_for_function("""(id) => { const c = document.querySelector('#' + id + ' canvas.in-page-image');
                 return c && !c.hidden; }""", arg=f"click-{model}", timeout=5_000)
             found = page.evaluate("""async ([px, py]) => {
-                const maps = document.querySelector('#sketchpad canvas').aeVaeMaps;
+                const maps = document.querySelector('#sketchpad canvas').aeVae.services.maps;
                 const f = await maps.decodeAt('mnist', px, py);
                 return {model: f.panel.model, projection: f.panel.projection, x: f.x, y: f.y,
                         latent: Array.from(f.latent), image: Array.from(f.image)}; }""", [px, py])
@@ -507,35 +508,39 @@ def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):
             server = explorer.decode("mnist", model, latent.tolist()).astype(float) / 255
             assert np.abs(np.asarray(found["image"]).reshape(28, 28) - server).mean() <= 0.01
     assert page.locator("#maps-plot canvas.map-crosshair").is_visible()
-    hovers = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVaeMaps.decoded")
+    hovers = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.services.maps.decoded")
     assert hovers >= len(PANELS) * 2
 
 
 def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
-    """With the server stopped, moving a walk slider still decodes the moved codes in the page, and they are what
-    the server computes for the same drawing and slider value."""
+    """With the server stopped, moving a walk slider still decodes the moved codes of the page's own drawing in the
+    page (the model input it framed itself, not pixels read back from an image), and they are what the server computes
+    for the same drawing and slider value. An example replaces the drawing: its walk is the server's."""
     import os
     import signal
 
-    page.locator("#examples button.thumbnail-item").nth(7).click()
-    page.wait_for_function("() => document.querySelectorAll('#vae-neighbours img').length === 8",
-                           timeout=RECON_TIMEOUT_MS)
-    wait_new_image(page, "walk-vae", None)
-    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeMaps.loaded.has('mnist')",
+    from ae_vae.app.pad import decode_payload
+
+    stroke(page, "7")
+    page.wait_for_function(f"() => {IN_PAGE} && {IN_PAGE}.drawing !== null", timeout=RECON_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVae.services.maps.loaded.has('mnist')",
                            timeout=30_000)  # the map data (walk directions) the server writes as it starts
-    example = load_explorer(None, WEIGHTS_DIR)
-    image = example.models("mnist").example_images[7]
+    payload = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.pad.payload('final')")
+    explorer = load_explorer(None, WEIGHTS_DIR)
     os.kill(app.process.pid, signal.SIGSTOP)
     try:
         move_slider(page, "walk-1", 2.5)
-        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeWalk.moves >= 1",
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVae.services.walk.moves >= 1",
                                timeout=5_000)
         shown = list(in_page_images(page, ('walk-ae', 'walk-vae')).values())
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
-    for pixels, server in zip(shown, example.walk(image, "mnist", [2.5, 0.0, 0.0]), strict=True):
+    for pixels, server in zip(shown, explorer.walk(decode_payload(payload).image(), "mnist", [2.5, 0.0, 0.0]),
+                              strict=True):
         assert pixels is not None, "the page drew the moved code"
         assert np.abs(np.asarray(pixels).reshape(28, 28) - server.astype(int)).mean() / 255 <= 0.01
+    page.locator("#examples button.thumbnail-item").nth(7).click()
+    page.wait_for_function(f"() => {IN_PAGE}.drawing === null", timeout=5_000)
 
 
 def test_the_interpolation_scrubber_decodes_in_the_page(app, page, explorer):
@@ -554,7 +559,7 @@ def test_the_interpolation_scrubber_decodes_in_the_page(app, page, explorer):
     os.kill(app.process.pid, signal.SIGSTOP)
     try:
         move_slider(page, "interp-t", 0.3)
-        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVaeScrub.moves >= 1",
+        page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVae.services.scrub.moves >= 1",
                                timeout=5_000)
         shown = list(in_page_images(page, ('scrub-ae', 'scrub-vae')).values())
         open_tab(page, "Draw")

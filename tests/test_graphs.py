@@ -171,12 +171,14 @@ def test_the_pages_preloads_name_the_files_its_modules_load():
     every preloaded file is shipped."""
     import re
 
-    from ae_vae.app.page import FILE_ROUTE, RUNTIME_MODULE, RUNTIME_WASM, STATIC, preload_head
+    from ae_vae.app.contract import PAGE_MODULES
+    from ae_vae.app.page import FILE_ROUTE, RUNTIME_MODULE, RUNTIME_WASM, VENDOR, preload_head
 
-    runtime = (STATIC / "page" / "runtime.js").read_text()
+    runtime = (PAGE_MODULES / "runtime.js").read_text()
     assert RUNTIME_MODULE in runtime and RUNTIME_WASM in runtime
-    hrefs = re.findall(r'href="([^"]+)"', preload_head())
-    assert len(hrefs) == 10 and all(Path(h.removeprefix(FILE_ROUTE)).is_file() for h in hrefs), hrefs
+    hrefs = [Path(h.removeprefix(FILE_ROUTE)) for h in re.findall(r'href="([^"]+)"', preload_head())]
+    assert sorted(hrefs) == sorted([*PAGE_MODULES.glob("*.js"), VENDOR / RUNTIME_MODULE, VENDOR / RUNTIME_WASM])
+    assert all(h.is_file() for h in hrefs)
 
 
 def test_the_vendored_runtime_is_npms_package_byte_for_byte():

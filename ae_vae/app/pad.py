@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,7 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
+from .contract import STATIC
 from .draw import (
     DEFAULT_NEIGHBOURS,
     DESCRIBED_OUTPUTS,
@@ -62,7 +62,6 @@ from .draw import (
 )
 from .explorer import POSTERIOR_SAMPLES, error_table
 from .gradio_io import inline_png
-from .page import STATIC
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's
@@ -309,15 +308,15 @@ class PadEvents:
 
 # ---------------------------------------------------------------- the component
 
-def _page_file(name: str) -> str:
-    """One of the pad's page files (`static/pad.html`, `.css`, `.js`; the script runs once when the component
-    mounts, as Function(element, trigger, props, server, upload, watch)), its constants filled in."""
-    return _fill((STATIC / name).read_text(encoding="utf-8"))
-
-
-def _fill(template: str) -> str:
-    return (template.replace("__SIZE__", str(PAD_SIZE)).replace("__BRUSH__", str(BRUSH_WIDTH))
-            .replace("__MAX_SIDE__", str(MAX_SIDE)).replace("__INTERVAL__", str(FRAME_INTERVAL_MS)))
+# The pad's `js_on_load`: import its module (static/page/pad.js) and start it with the component's element, `trigger` and
+# `props`, whose `page` is `page.page_config`'s answer. Nothing is filled into the script: it is the same text for
+# every app.
+PAD_LOADER = """
+const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;
+import(new URL(props.page.modules + '/pad.js', root).href)
+  .then((module) => module.startPad(element, trigger, props))
+  .catch((err) => console.warn('ae-vae: the drawing pad did not start', err));
+"""
 
 
 def _sketch_api_info() -> dict[str, Any]:
@@ -327,10 +326,11 @@ def _sketch_api_info() -> dict[str, Any]:
     return schema
 
 
-def drawing_pad(page: dict[str, Any] | None = None, **kwargs: Any) -> gr.HTML:
+def drawing_pad(page: dict[str, Any], **kwargs: Any) -> gr.HTML:
     """The pad as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id="sketchpad"`, the container
-    tests and benchmarks find the canvas in). `page` (`ae_vae.app.page.page_config`) lets the page reconstruct the
-    drawing itself while the pen moves; without it every frame goes to the server.
+    tests and benchmarks find the canvas in). `page` (`ae_vae.app.page.page_config`) is what the pad's module is told:
+    the pad's numbers, and the graphs that let the page reconstruct the drawing itself while the pen moves (without
+    graphs every frame goes to the server).
 
     Its value in the page is the payload ("" when empty); every event that takes it gets `sketch_value`,
     what the Sketchpad gave, and the API describes and accepts the Sketchpad's value. So the handlers and
@@ -338,9 +338,9 @@ def drawing_pad(page: dict[str, Any] | None = None, **kwargs: Any) -> gr.HTML:
     (Instance attributes rather than a subclass: Gradio writes a `.pyi` copy of a module that subclasses a
     component.)
     """
-    script = _page_file("pad.js").replace("__PAGE__", json.dumps(page or {"graphs": {}, "missing": {}}))
-    pad = gr.HTML("", html_template=_page_file("pad.html"), css_template=_page_file("pad.css"), js_on_load=script,
-                  apply_default_css=False, **kwargs)
+    pad = gr.HTML("", html_template=(STATIC / "pad.html").read_text(encoding="utf-8"),
+                  css_template=(STATIC / "pad.css").read_text(encoding="utf-8"), js_on_load=PAD_LOADER,
+                  apply_default_css=False, page=page, size=PAD_SIZE, **kwargs)
 
     def preprocess(payload: Any) -> dict | None:
         try:

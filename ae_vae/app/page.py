@@ -23,17 +23,21 @@ import gradio as gr
 import numpy as np
 
 from ..data import SUBJECTS
+from ..figures import GRID_GREY, GRID_PAD
 from ..fileio import atomic_write_text
 from ..graph_files import DECODER_FILE, ENCODER_FILE
 from ..latent.navigation import UMAP_INVERSE_SECTORS
+from ..models.config import LOGVAR_RANGE
+from ..preprocess import FRAME, FRAMINGS, MNIST_CENTRE
 from ..runtime import GraphModel
+from .contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
 from .explorer import Explorer, posterior_noise
 from .figures import PANELS
 from .memory import return_freed_memory
+from .pad import BRUSH_WIDTH, FRAME_INTERVAL_MS, MARGIN, MAX_SIDE, PAD_SIZE
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "onnxruntime-web"
 RUNTIME_MODULE, RUNTIME_WASM = "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm.gz"  # as runtime.js loads
 FILE_ROUTE = "gradio_api/file="  # Gradio's route for static files, relative to the app's root URL
@@ -56,9 +60,12 @@ def served_graph(page_folder: Path, dataset: str, model: GraphModel, graph: str)
 
 
 def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
-    """What the pad's script is told: where its modules and the runtime are, each data set's graphs with the normal
-    draws of the Draw tab's posterior samples (so the page's are the server's), and where each data set's map data
-    will be (`write_map_data`; absent until written)."""
+    """Everything the page's modules are told, the one source of every number and name they use: where the modules
+    and the runtime are; each data set's graphs with the normal draws of the Draw tab's posterior samples (so the
+    page's are the server's); where each data set's map data will be (`write_map_data`; absent until written); the
+    pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the margin the server puts
+    around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element ids and page events
+    (`contract`); the data set shown first and what each data set's images show."""
     graphs = {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
@@ -68,8 +75,15 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
         graphs[dataset]["vae"]["noise"] = posterior_noise(pair.vae.latent_dim).tolist()  # the server's samples' draws
     maps = {d: file_url(map_data_file(page_folder, d)) for d in graphs}
-    return {"modules": file_url(STATIC / "page"), "vendor": file_url(VENDOR), "graphs": graphs, "maps": maps,
-            "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
+    framings = {dataset: {"box": framing.box, "crop_threshold": framing.crop_threshold, "by_mass": framing.by_mass,
+                          "solid_fill": framing.solid_fill, "full_ink": framing.full_ink, "centre": MNIST_CENTRE,
+                          "frame": FRAME, "margin": MARGIN}
+                for dataset, framing in FRAMINGS.items()}
+    return {"modules": file_url(PAGE_MODULES), "vendor": file_url(VENDOR), "graphs": graphs, "maps": maps,
+            "pad": {"size": PAD_SIZE, "brush": BRUSH_WIDTH, "max_side": MAX_SIDE, "frame_interval_ms": FRAME_INTERVAL_MS},
+            "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
+            "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
+            "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
 
 
 def _floats(array: np.ndarray) -> str:
@@ -120,8 +134,7 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
 def preload_head() -> str:
     """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
     scripts start, instead of after the pad has mounted."""
-    modules = [STATIC / "page" / name for name in ("draw.js", "framing.js", "models.js", "runtime.js", "canvas.js",
-                                                          "maps.js", "walk.js", "scrub.js")]
+    modules = sorted(PAGE_MODULES.glob("*.js"))
     links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
     links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
     return "\n".join(links)

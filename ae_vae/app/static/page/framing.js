@@ -1,14 +1,7 @@
-// The drawing -> 28x28 model input, in the page: the steps of ae_vae.preprocess.to_model_input for the pad's ink
-// (the alpha channel), each data set framed as it was made. The numbers match Python's to float precision
-// (tests/test_browser.py checks hundreds of drawings); a problem is thrown as an Error with the server's words.
-
-export const FRAME = 28;
-const MARGIN = 4;  // ae_vae.app.pad.MARGIN: empty pixels around the ink, as the server puts them back
-const MNIST_CENTRE = 14.0;
-export const FRAMINGS = {
-  mnist: {box: 20, cropThreshold: 0.08, byMass: true, solidFill: 0.6, fullInk: true},
-  fashion_mnist: {box: 28, cropThreshold: 0.05, byMass: false, solidFill: 0.9, fullInk: false},
-};
+// The drawing -> model input, in the page: the steps of ae_vae.preprocess.to_model_input for the pad's ink (the alpha
+// channel), each data set framed as it was made. The framing's numbers come from Python (the page's config:
+// ae_vae.app.page.page_config), and the results match Python's to float precision (tests/test_browser.py checks
+// hundreds of drawings); a problem is thrown as an Error with the server's words.
 
 // Python's round(): halves to the even neighbour.
 export function roundHalfEven(x) {
@@ -103,9 +96,10 @@ function coefficients(inSize, outSize) {
 function resizeLanczos(src, w, h, newW, newH) {
   const horiz = coefficients(w, newW), vert = coefficients(h, newH);
   const first = vert[0].xmin, last = vert[newH - 1].xmin + vert[newH - 1].k.length;
-  let temp = src, tw = w, rows = h, offset = 0;
+  let temp = src, tw = w, offset = 0;
   if (newW !== w) {
-    rows = last - first; offset = first; tw = newW;
+    const rows = last - first;
+    offset = first; tw = newW;
     temp = new Float32Array(newW * rows);
     for (let y = 0; y < rows; y++) {
       for (let x = 0; x < newW; x++) {
@@ -129,38 +123,38 @@ function resizeLanczos(src, w, h, newW, newH) {
   return out;
 }
 
-function place(patch, h, w, byMass) {
-  const frame = new Float32Array(FRAME * FRAME);
+function place(patch, h, w, framing) {
+  const size = framing.frame, frame = new Float32Array(size * size);
   let top, left;
-  if (byMass) {
+  if (framing.by_mass) {
     let total = 0, sy = 0, sx = 0;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) { const v = patch[y * w + x]; total += v; sy += y * v; sx += x * v; }
     }
     const [cy, cx] = total > 0 ? [sy / total, sx / total] : [h / 2, w / 2];
-    top = Math.min(Math.max(roundHalfEven(MNIST_CENTRE - cy), 0), FRAME - h);
-    left = Math.min(Math.max(roundHalfEven(MNIST_CENTRE - cx), 0), FRAME - w);
+    top = Math.min(Math.max(roundHalfEven(framing.centre - cy), 0), size - h);
+    left = Math.min(Math.max(roundHalfEven(framing.centre - cx), 0), size - w);
   } else {
-    top = Math.floor((FRAME - h + 1) / 2); left = Math.floor((FRAME - w + 1) / 2);
+    top = Math.floor((size - h + 1) / 2); left = Math.floor((size - w + 1) / 2);
   }
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) frame[(top + y) * FRAME + left + x] = Math.min(Math.max(patch[y * w + x], 0), 1);
+    for (let x = 0; x < w; x++) frame[(top + y) * size + left + x] = Math.min(Math.max(patch[y * w + x], 0), 1);
   }
   return frame;
 }
 
-// The 28x28 model input (Float32Array, white ink on black in [0, 1]) of the pad's reduced ink: {ink, w, h}, the
-// bytes of its payload (pad.js `reduce`, the twin of ae_vae.app.pad.encode_payload).
-export function modelInput(reduced, dataset, fillOutlines = false) {
-  const frame = FRAMINGS[dataset];
-  if (!frame) throw new Error(`unknown dataset ${dataset}`);
+// The model input (Float32Array of framing.frame², white ink on black in [0, 1]) of the pad's reduced ink: {ink, w, h},
+// the bytes of its payload (pad.js `reduce`, the twin of ae_vae.app.pad.encode_payload), framed by `framing` (one
+// data set's entry of the config's `framings`).
+export function modelInput(reduced, framing, fillOutlines = false) {
   if (!reduced) throw new Error('The pad is empty.');
-  const w = reduced.w + 2 * MARGIN, h = reduced.h + 2 * MARGIN;
+  const margin = framing.margin, frame = framing;
+  const w = reduced.w + 2 * margin, h = reduced.h + 2 * margin;
   let ink = new Float64Array(w * h), peak = 0, low = Infinity;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const inside = y >= MARGIN && y < h - MARGIN && x >= MARGIN && x < w - MARGIN;
-      const v = inside ? reduced.ink[(y - MARGIN) * reduced.w + x - MARGIN] / 255 : 0;
+      const inside = y >= margin && y < h - margin && x >= margin && x < w - margin;
+      const v = inside ? reduced.ink[(y - margin) * reduced.w + x - margin] / 255 : 0;
       ink[y * w + x] = v; peak = Math.max(peak, v); low = Math.min(low, v);
     }
   }
@@ -174,11 +168,11 @@ export function modelInput(reduced, dataset, fillOutlines = false) {
     for (let x = 0; x < w; x++) {
       const v = ink[y * w + x];
       mean += v;
-      if (v > frame.cropThreshold) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
+      if (v > frame.crop_threshold) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
     }
   }
   const ch = r1 - r0 + 1, cw = c1 - c0 + 1;
-  if (ch >= 0.98 * h && cw >= 0.98 * w && mean / (w * h) > frame.solidFill) {
+  if (ch >= 0.98 * h && cw >= 0.98 * w && mean / (w * h) > frame.solid_fill) {
     throw new Error('The whole image is ink: it looks like a solid or inverted picture, not a drawing.');
   }
   const crop = new Float32Array(ch * cw);
@@ -188,9 +182,9 @@ export function modelInput(reduced, dataset, fillOutlines = false) {
   const resized = resizeLanczos(crop, cw, ch, newW, newH);
   let top = 0;
   for (let i = 0; i < resized.length; i++) { resized[i] = Math.max(resized[i], 0); top = Math.max(top, resized[i]); }
-  if (frame.fullInk) {
+  if (frame.full_ink) {
     const m = Math.max(top, 1e-6);
     for (let i = 0; i < resized.length; i++) resized[i] = Math.fround(resized[i] / m);
   }
-  return place(resized, newH, newW, frame.byMass);
+  return place(resized, newH, newW, framing);
 }

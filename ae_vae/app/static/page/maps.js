@@ -2,9 +2,9 @@
 // (as Explorer.map_position + Navigator.latent_at + decode do on the server), with a crosshair drawn in the page.
 // A click still goes to the server, which pins the point with its text.
 
-import {showImage} from './canvas.js';
-
-const OUTPUT = {ae: 'click-ae', vae: 'click-vae'};
+import {imageIn, onPointerOver, overlayOnImage} from './dom.js';
+import {showImage} from './images.js';
+import {latestWins, warnOnce} from './latest.js';
 
 function floats(b64) {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -60,21 +60,20 @@ class ModelMap {
 }
 
 export class PageMaps {
-  constructor(config, root, models, currentDataset) {
+  // state: {dataset()}, the data set the page shows.
+  constructor(config, root, models, state) {
     this.urls = Object.fromEntries(Object.entries(config.maps || {}).map(([k, v]) => [k, new URL(v, root).href]));
     this.models = models;
-    this.currentDataset = currentDataset;
+    this.state = state;
+    this.frameSize = config.frame;
+    this.output = {ae: config.ids.click_ae, vae: config.ids.click_vae};
     this.data = new Map();  // dataset -> Promise of {panels, size, maps}
     this.loaded = new Set();  // data sets whose map data has arrived
-    this.pending = null; this.running = false;
     this.hovers = [];  // [pointer event time, image shown time] of the latest hovers (for benchmarks)
     this.decoded = 0;
-    // The Embeddings tab may mount after this runs (and remount): listen on the document.
-    document.addEventListener('pointermove', (e) => {
-      const plot = e.target && e.target.closest ? e.target.closest('#maps-plot') : null;
-      if (plot) this.move(e, plot);
-      else this.hideCrosshair(document.getElementById('maps-plot'));
-    }, {passive: true});
+    this.queue = latestWins((hover) => this.run(hover), {name: 'decoding under the pointer'});
+    // The Embeddings tab may mount after this runs (and remount): dom.js listens on the document.
+    onPointerOver(config.ids.maps_plot, (e, plot) => this.move(e, plot), (plot) => this.hideCrosshair(plot));
   }
 
   load(dataset) {
@@ -89,7 +88,10 @@ export class PageMaps {
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
       })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
-      loading.catch(() => setTimeout(() => this.data.delete(dataset), 2000));  // written at start-up: try again
+      loading.catch((err) => {  // written at start-up: try again
+        warnOnce(`the map data of ${dataset} did not load (tried again)`, err);
+        setTimeout(() => this.data.delete(dataset), 2000);
+      });
       this.data.set(dataset, loading);
       return loading;
     }
@@ -98,7 +100,7 @@ export class PageMaps {
 
   // Fetch a data set's map data ahead of the first hover (the server writes it while it starts: retried).
   prefetch(dataset, tries = 15) {
-    this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });
+    this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });  // said by load
   }
 
   // The pointer's position in the maps image's own pixels, or null off the image.
@@ -116,29 +118,21 @@ export class PageMaps {
   }
 
   move(e, plot) {
-    const img = plot.querySelector('img');
+    const img = imageIn(plot);
     const at = PageMaps.imagePixel(img, e);
     if (!at) { this.hideCrosshair(plot); return; }
-    this.pending = {at, img, plot, t: e.timeStamp || performance.now(), dataset: this.currentDataset()};
-    if (!this.running) this.drain();
+    this.queue.request({at, img, plot, t: e.timeStamp || performance.now(), dataset: this.state.dataset()});
   }
 
-  async drain() {
-    this.running = true;
-    while (this.pending) {
-      const {at, img, plot, t, dataset} = this.pending;
-      this.pending = null;
-      let found;
-      try { found = await this.decodeAt(dataset, at.px, at.py, img); } catch (err) { continue; }
-      if (!found) { this.hideCrosshair(plot); continue; }
-      const {panel, image} = found;
-      showImage(OUTPUT[panel.model], image);
-      this.drawCrosshair(plot, img, at, panel);
-      this.decoded += 1;
-      this.hovers.push([t, performance.now()]);
-      if (this.hovers.length > 500) this.hovers.shift();
-    }
-    this.running = false;
+  async run({at, img, plot, t, dataset}) {
+    const found = await this.decodeAt(dataset, at.px, at.py, img);
+    if (!found) { this.hideCrosshair(plot); return; }
+    const {panel, image} = found;
+    showImage(this.output[panel.model], image, this.frameSize);
+    this.drawCrosshair(plot, img, at, panel);
+    this.decoded += 1;
+    this.hovers.push([t, performance.now()]);
+    if (this.hovers.length > 500) this.hovers.shift();
   }
 
   // The maps image's pixel (px, py) -> {panel, x, y, latent, image}: that panel's model decoding its data point
@@ -156,21 +150,8 @@ export class PageMaps {
     return {panel, x, y, latent, image};
   }
 
-  crosshair(plot) {
-    let canvas = plot.querySelector('canvas.map-crosshair');
-    if (!canvas) {
-      canvas = document.createElement('canvas');
-      canvas.className = 'map-crosshair';
-      Object.assign(canvas.style, {position: 'absolute', pointerEvents: 'none', zIndex: '2'});
-      const host = plot.querySelector('img').parentElement;
-      if (getComputedStyle(host).position === 'static') host.style.position = 'relative';
-      host.appendChild(canvas);
-    }
-    return canvas;
-  }
-
   drawCrosshair(plot, img, at, panel) {
-    const canvas = this.crosshair(plot), host = canvas.parentElement.getBoundingClientRect();
+    const canvas = overlayOnImage(plot, 'map-crosshair'), host = canvas.parentElement.getBoundingClientRect();
     const r = img.getBoundingClientRect();
     canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
     Object.assign(canvas.style, {left: `${r.left - host.left + at.left}px`, top: `${r.top - host.top + at.top}px`,
@@ -186,7 +167,7 @@ export class PageMaps {
   }
 
   hideCrosshair(plot) {
-    const canvas = plot && plot.querySelector('canvas.map-crosshair');
+    const canvas = plot && overlayOnImage(plot, 'map-crosshair', false);
     if (canvas) canvas.hidden = true;
   }
 }

@@ -15,10 +15,13 @@ function session(ort, url) {
 }
 
 export class PageModels {
-  // graphs: {dataset: {ae: {encoder, decoder, latent_dim}, vae: {...}}}: the URLs of each folder's graphs.
-  constructor(vendorUrl, graphs) {
+  // graphs: {dataset: {ae: {encoder, decoder, latent_dim}, vae: {...}}}: the URLs of each folder's graphs;
+  // logvarRange: [low, high], the clamp of the VAE's posterior log-variance (ae_vae.models.config.LOGVAR_RANGE).
+  constructor(vendorUrl, graphs, logvarRange, frame) {
     this.vendorUrl = vendorUrl;
     this.graphs = graphs;
+    this.logvarRange = logvarRange;
+    this.frame = frame;  // model inputs and outputs are frame x frame images
     this.busy = Promise.resolve();
   }
 
@@ -42,8 +45,8 @@ export class PageModels {
     return run;
   }
 
-  // The model input (Float32Array of 784) -> {ae, vae}: each model's reconstruction (the VAE's from its
-  // posterior mean), Float32Arrays of 784 in [0, 1]: `analyse` without posterior samples.
+  // The model input (Float32Array of frame²) -> {ae, vae}: each model's reconstruction (the VAE's from its
+  // posterior mean), Float32Arrays of frame² in [0, 1]: `analyse` without posterior samples.
   async reconstruct(dataset, input) {
     const {ae, vae} = await this.analyse(dataset, input, []);
     return {ae, vae};
@@ -55,21 +58,22 @@ export class PageModels {
   analyse(dataset, input, noise) {
     return this.exclusive(async () => {
       const {ort, ae, vae} = await this.load(dataset);
-      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
+      const image = new ort.Tensor('float32', input, [1, 1, this.frame, this.frame]);
       const aeCode = (await ae.encoder.run({image})).code;
       const posterior = await vae.encoder.run({image});
       const mean = posterior.mean.data, logvar = posterior.logvar.data, d = vae.latentDim;
+      const [low, high] = this.logvarRange;
       const z = new Float32Array((1 + noise.length) * d);
       z.set(mean);
       noise.forEach((eps, i) => {
         for (let j = 0; j < d; j++) {
-          const std = Math.fround(Math.exp(0.5 * Math.min(Math.max(logvar[j], -30), 20)));
+          const std = Math.fround(Math.exp(0.5 * Math.min(Math.max(logvar[j], low), high)));
           z[(i + 1) * d + j] = mean[j] + std * eps[j];
         }
       });
       const aeImage = (await ae.decoder.run({z: aeCode})).image.data;
       const decoded = (await vae.decoder.run({z: new ort.Tensor('float32', z, [1 + noise.length, d])})).image.data;
-      const tile = (i) => decoded.slice(i * 784, (i + 1) * 784);
+      const pixels = this.frame * this.frame, tile = (i) => decoded.slice(i * pixels, (i + 1) * pixels);
       return {aeCode: aeCode.data, vaeMean: Float32Array.from(mean), ae: aeImage, vae: tile(0),
               samples: noise.map((_, i) => tile(i + 1))};
     });
@@ -79,12 +83,12 @@ export class PageModels {
   encode(dataset, input) {
     return this.exclusive(async () => {
       const {ort, ae, vae} = await this.load(dataset);
-      const image = new ort.Tensor('float32', input, [1, 1, 28, 28]);
+      const image = new ort.Tensor('float32', input, [1, 1, this.frame, this.frame]);
       return {ae: (await ae.encoder.run({image})).code.data, vae: (await vae.encoder.run({image})).mean.data};
     });
   }
 
-  // A code of `model` ("ae" | "vae") -> its decoded image (Float32Array of 784).
+  // A code of `model` ("ae" | "vae") -> its decoded image (Float32Array of frame²).
   decode(dataset, model, code) {
     return this.exclusive(async () => {
       const loaded = await this.load(dataset);

@@ -1,10 +1,10 @@
 // The Interpolate tab's scrubber in the page: while t is dragged, both models decode the point at t of the path
-// between the two images' codes (the server wrote them into #interp-codes after Interpolate), as
+// between the two images' codes (the server wrote them into the codes component after Interpolate), as
 // ae_vae.latent.paths.lerp / slerp do.
 
-import {showImage} from './canvas.js';
-
-const OUTPUT = {ae: 'scrub-ae', vae: 'scrub-vae'};
+import {dataCodes, onWithin, radioValue, sliderValue} from './dom.js';
+import {showImage} from './images.js';
+import {latestWins} from './latest.js';
 
 export function lerp(a, b, t) { return Float32Array.from(a, (v, i) => (1 - t) * v + t * b[i]); }
 
@@ -20,44 +20,24 @@ export function slerp(a, b, t) {
 }
 
 export class PageScrub {
-  constructor(models) {
+  constructor(config, models) {
     this.models = models;
-    this.pending = false; this.running = false; this.moves = 0;
-    document.addEventListener('input', (e) => {
-      if (e.target && e.target.closest && e.target.closest('#interp-t')) { this.pending = true; this.drain(); }
-    });
+    this.ids = config.ids;
+    this.frameSize = config.frame;
+    this.moves = 0;
+    this.queue = latestWins(() => this.run(), {name: 'the scrubber'});
+    onWithin('input', this.ids.interp_t, () => this.queue.request({}));
   }
 
-  static codes() {
-    const holder = document.querySelector('#interp-codes .interp-codes');
-    return holder ? JSON.parse(holder.dataset.codes) : null;
-  }
-
-  static state() {
-    const input = document.querySelector('#interp-t input[type="range"]');
-    const path = document.querySelector('#interp-path input[type="radio"]:checked');
-    return {t: input ? Number(input.value) : 0.5, path: path ? path.value : 'linear'};
-  }
-
-  async drain() {
-    if (this.running) return;
-    this.running = true;
-    while (this.pending) {
-      this.pending = false;
-      const codes = PageScrub.codes();
-      if (!codes || !this.models.has(codes.dataset)) continue;
-      const {t, path} = PageScrub.state(), along = path === 'spherical' ? slerp : lerp;
-      try {
-        for (const kind of ['ae', 'vae']) {
-          const [a, b] = codes[kind];
-          const image = await this.models.decode(codes.dataset, kind, along(a, b, t));
-          showImage(OUTPUT[kind], image);
-        }
-        this.moves += 1;
-      } catch (err) {
-        continue;  // the server's answer to the move still comes
-      }
+  async run() {
+    const codes = dataCodes(this.ids.interp_codes);
+    if (!codes || !this.models.has(codes.dataset)) return;
+    const t = sliderValue(this.ids.interp_t, 0.5), along = radioValue(this.ids.interp_path) === 'spherical' ? slerp : lerp;
+    const output = {ae: this.ids.scrub_ae, vae: this.ids.scrub_vae};
+    for (const kind of ['ae', 'vae']) {
+      const [a, b] = codes[kind];
+      showImage(output[kind], await this.models.decode(codes.dataset, kind, along(a, b, t)), this.frameSize);
     }
-    this.running = false;
+    this.moves += 1;
   }
 }

@@ -1,0 +1,52 @@
+"""The names the layout (`app.py`) and the page's modules share, defined once here and handed to the page in its
+config (`page.page_config`): the element ids of the components the page draws into, reads or listens to, and the
+names of the events through which the page learns the values it follows (the data set, the fill switch).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent / "static"  # the page's files: the pad's template, its modules, the runtime
+PAGE_MODULES = STATIC / "page"
+
+
+class Ids:
+    """Element ids (`elem_id=`) of the components the page touches."""
+
+    DATASET = "dataset"
+    FILL = "fill-outlines"
+    UPLOAD = "upload"
+    EXAMPLES = "examples"
+    MODEL_INPUT = "model-input"
+    AE_RECON = "ae-recon"
+    VAE_RECON = "vae-recon"
+    VAE_SAMPLES = "vae-samples"
+    WALK_SLIDERS = ("walk-1", "walk-2", "walk-3")
+    WALK_AE = "walk-ae"
+    WALK_VAE = "walk-vae"
+    INTERP_T = "interp-t"
+    INTERP_CODES = "interp-codes"
+    INTERP_PATH = "interp-path"
+    SCRUB_AE = "scrub-ae"
+    SCRUB_VAE = "scrub-vae"
+    MAPS_PLOT = "maps-plot"
+    CLICK_AE = "click-ae"
+    CLICK_VAE = "click-vae"
+
+    @classmethod
+    def for_page(cls) -> dict[str, str | list[str]]:
+        """The ids as the page's config carries them: {"model_input": "model-input", ...}."""
+        return {name.lower(): list(value) if isinstance(value, tuple) else value
+                for name, value in vars(cls).items() if name.isupper()}
+
+
+# What the page learns as values, each from a page-only listener of the app's own component (no server call): the
+# document event that carries it.
+PAGE_EVENTS = {"dataset": "ae-vae:dataset", "fill": "ae-vae:fill"}
+
+
+def page_event_js(name: str) -> str:
+    """The `js=` of a page-only listener that hands a component's new value to the page as `PAGE_EVENTS[name]`."""
+    return f"(value) => {{ document.dispatchEvent(new CustomEvent({json.dumps(PAGE_EVENTS[name])}, {{detail: value}})); }}"
