@@ -1,1 +1,1 @@
-"""Benchmarks (`python bench/<name>.py`); a package only so that scripts, docs and tests share `bench.common`."""
+"""Benchmarks (`python bench/<name>.py`); a package only so that scripts share `bench.common` and the tests import a few of them."""

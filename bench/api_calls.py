@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import write_digit_png
+from tests.support.harness import write_digit_png
 
 
 def endpoint_calls(image: Any) -> dict[str, Callable[[Any], Any]]:

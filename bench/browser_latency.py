@@ -17,7 +17,7 @@ when that image finished decoding). Per stroke:
 
 Needs Chromium at /usr/bin/chromium (`apt-get install -y chromium`; env CHROMIUM_PATH overrides) and the
 `playwright` Python package; never `playwright install`. Chromium, the app and the pad are driven by the
-helpers in `bench/common.py`.
+helpers in `tests/support/harness.py`.
 """
 
 from __future__ import annotations
@@ -28,16 +28,14 @@ from argparse import Namespace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import (
+from bench.common import argument_parser, machine, percentile
+from tests.support.harness import (
     SHAPES,
     app_server,
-    argument_parser,
     chromium,
     clear_pad,
     exit_unless_ready,
-    machine,
     open_app,
-    percentile,
     status_text,
     stroke,
     wait_status,

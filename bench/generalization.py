@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae import VAE, load_model
 from ae_vae.data import load_split
 from ae_vae.training.evaluation import elbo_terms, iwae_nll
-from bench.common import DEFAULT_WEIGHTS_DIR, argument_parser
+from bench.common import argument_parser
+from tests.support.harness import DEFAULT_WEIGHTS_DIR
 
 
 def bounds(model: VAE, images: torch.Tensor, samples: int) -> dict[str, float]:

@@ -31,17 +31,9 @@ import app as app_module
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES
 from ae_vae.app.sources import load_explorer
 from ae_vae.runtime import set_session_threads
-from bench.common import (
-    app_server,
-    argument_parser,
-    exit_unless_ready,
-    free_port,
-    machine,
-    percentile,
-    timed_ms,
-    write_digit_png,
-)
+from bench.common import argument_parser, machine, percentile, timed_ms
 from bench.trivial_app import trivial_app
+from tests.support.harness import app_server, exit_unless_ready, free_port, write_digit_png
 
 
 def p50_p95(samples_ms: list[float]) -> str:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.api_calls import call_every_endpoint, endpoint_calls
-from bench.common import ROOT, app_server, argument_parser, machine, write_digit_png
+from bench.common import argument_parser, machine
+from tests.support.harness import ROOT, app_server, write_digit_png
 
 SOAK_API_CLIENTS, SOAK_PAGES = 12, 4
 

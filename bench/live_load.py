@@ -12,7 +12,7 @@ lasts `STROKE_S`; then the client pauses, clears the pad (one empty frame) and d
   pad's unqueued `submit` event, and the clear to its unqueued `clear` event: each one plain request
   (`/gradio_api/run/predict`). Without an `explorer` to compute the page's results, final frames go as the ink alone
   to the queued event, as a page does whose models failed.
-Frames are the payloads `ae_vae.app.pad.encode_payload` makes of `bench.common.render_strokes` drawings,
+Frames are the payloads `ae_vae.app.pad.encode_payload` makes of `tests/support/harness.py` `render_strokes` drawings,
 precomputed.
 
 With `follow_ups`, a client also sends what the browser sends after a frame that changes a State the pad's events
@@ -33,7 +33,8 @@ import numpy as np
 
 from ae_vae.app.explorer import Explorer
 from ae_vae.app.pad import FRAME_INTERVAL_MS, PageResults, encode_page_results, encode_payload, sketch_value
-from bench.common import SHAPES, along, percentile, render_strokes, shape_on_canvas
+from bench.common import percentile
+from tests.support.harness import SHAPES, along, render_strokes, shape_on_canvas
 
 STROKE_S = 1.5  # one stroke, pointer-down to pointer-up
 PAUSE_S = 0.4  # after the final frame's answer, before clearing; as long again after the clear

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import app_server, argument_parser, exit_unless_ready, machine, percentile, write_digit_png
+from bench.common import argument_parser, machine, percentile
 from bench.live_load import run_live_load
+from tests.support.harness import app_server, exit_unless_ready, write_digit_png
 
 LIVE_TARGETS = {"min_answers_per_client_s": 1.0, "final_p95": 2.0}
 

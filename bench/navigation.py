@@ -45,7 +45,8 @@ from ae_vae.app.sources import load_explorer
 from ae_vae.data import load_split
 from ae_vae.latent.navigation import MODELS, Neighbours
 from ae_vae.preprocess import to_model_input
-from bench.common import argument_parser, exit_unless_ready, machine, percentile, timed_ms
+from bench.common import argument_parser, machine, percentile, timed_ms
+from tests.support.harness import exit_unless_ready
 
 STORED_POINTS = 5000
 TARGETS = {"round trip (UMAP)": 90.0, "neighbours' vote": 95.0}
@@ -283,7 +284,7 @@ def compute_timings(explorer, drawing: np.ndarray, repeats: int) -> list[tuple[s
 
 def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[float]]]:
     """Click -> decoded image loaded, and slider move -> new decode loaded, in headless Chromium."""
-    from bench.common import (
+    from tests.support.harness import (
         app_server,
         chromium,
         click_image_pixel,

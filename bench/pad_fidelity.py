@@ -4,7 +4,7 @@
     python bench/pad_fidelity.py --judge-dir /tmp/judges --count 1000
 
 Drawings: test-set images of each data set drawn on the 280 px pad (25-85% of its side, anywhere on it,
-anti-aliased edge), and the synthetic strokes of `bench.common.SHAPES` at three sizes and three places.
+anti-aliased edge), and the synthetic strokes of `tests/support/harness.py` `SHAPES` at three sizes and three places.
 Each drawing becomes a 28x28 model input twice, through the one preprocessing path: from the pad's payload
 (`ae_vae.drawing_pad.encode_payload`, the Python twin of the page's encoder) and from a full-size PNG of the
 canvas. The reference for "the same input" is the drawing's own jitter: the same ink drawn half a canvas
@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae.app.pad import PAD_SIZE, PAYLOAD_TOLERANCE, encode_payload, framing_difference, sketch_value
 from ae_vae.data import DATASETS, load_split
 from ae_vae.preprocess import to_model_input
-from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, argument_parser, machine, render_strokes, shape_on_canvas
+from bench.common import argument_parser, machine
+from tests.support.harness import DEFAULT_WEIGHTS_DIR, SHAPES, render_strokes, shape_on_canvas
 
 
 def rgba(alpha: np.ndarray) -> np.ndarray:

@@ -31,19 +31,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import (
-    SHAPES,
-    app_server,
-    argument_parser,
-    chromium,
-    clear_pad,
-    exit_unless_ready,
-    machine,
-    open_app,
-    percentile,
-    stroke,
-)
+from bench.common import argument_parser, machine, percentile
 from bench.live_load import run_live_load
+from tests.support.harness import SHAPES, app_server, chromium, clear_pad, exit_unless_ready, open_app, stroke
 
 IDLE_WINDOWS, IDLE_WINDOW_S = 3, 3.0  # the idle process's CPU rate, measured before each run in this many windows
 TARGETS = {"updates": 15, "final_p50_ms": 50.0, "requests": 0, "cpu_ratio": 0.10, "first_answer_s": 3.0,

@@ -36,7 +36,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae.data import load_dataset
-from bench.common import ROOT, argument_parser, machine
+from bench.common import argument_parser, machine
+from tests.support.harness import ROOT
 
 Preprocess = Callable[..., np.ndarray]
 

@@ -41,7 +41,8 @@ from ae_vae.latent.priors import (
 from ae_vae.models.inference import decode_in_batches, embed_in_batches
 from ae_vae.models.judge import Judge, load_judge
 from ae_vae.training.evaluation import class_conditional_quality, sample_quality, unconditional_quality
-from bench.common import ROOT, argument_parser, machine
+from bench.common import argument_parser, machine
+from tests.support.harness import ROOT
 
 logger = logging.getLogger("priors")
 MODEL_NAMES = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")

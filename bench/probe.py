@@ -29,7 +29,8 @@ from ae_vae.models.inference import decode_in_batches, embed_in_batches
 from ae_vae.models.judge import load_judge
 from ae_vae.training.evaluation import elbo_terms, frechet_distance, reconstruction_errors
 from ae_vae.training.judge import accuracy
-from bench.common import ROOT, argument_parser, print_table_head, print_table_row
+from bench.common import argument_parser, print_table_head, print_table_row
+from tests.support.harness import ROOT
 
 COLUMNS = ("folder", "MSE", "judge on recon", "judge on train recon", "−ELBO", "KL", "FD N(0, I) vs test",
            "FD N(0, I) vs train")

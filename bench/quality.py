@@ -49,7 +49,8 @@ from ae_vae.models.judge import Judge, load_judge
 from ae_vae.training.evaluation import evaluate_model, frechet_distance, sample_quality, unconditional_quality
 from ae_vae.training.judge import accuracy
 from ae_vae.training.loop import Schedule, TrainState, train_epoch
-from bench.common import ROOT, argument_parser, machine
+from bench.common import argument_parser, machine
+from tests.support.harness import ROOT
 
 logger = logging.getLogger("quality")
 PRIORS = (("standard", "N(0, I)"), ("gaussian", "one Gaussian"), ("mixture", "mixture"))

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import DEFAULT_DATA_DIR, ROOT, argument_parser, machine
+from bench.common import argument_parser, machine
+from tests.support.harness import DEFAULT_DATA_DIR, ROOT
 
 TARGET_S = 240.0
 

@@ -68,3 +68,32 @@ def tiny_data_dir(tmp_path: Path) -> Path:
 def real_data_available(dataset: str = "mnist") -> bool:
     folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[dataset]
     return (REAL_DATA_DIR / folder / "raw" / "t10k-images-idx3-ubyte").is_file()
+
+
+# ---------------------------------------------------------------- CI: a skip is a failure
+
+# `.ci/run` sets AE_VAE_NO_SKIPS=1: there Chromium, the data sets and every package are installed, so a test that skips
+# (its browser missing, its data absent) would let CI pass with that part unchecked; the run fails instead, naming them.
+_skipped: list[str] = []
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _skipped.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}")
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("AE_VAE_NO_SKIPS") == "1" and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if os.environ.get("AE_VAE_NO_SKIPS") == "1" and _skipped:
+        terminalreporter.write_line(f"AE_VAE_NO_SKIPS=1: {len(_skipped)} skipped, which fails the run:", red=True)
+        for line in _skipped:
+            terminalreporter.write_line(f"  {line}", red=True)

@@ -10,12 +10,12 @@ import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
+from support.harness import free_port
 
 import app as app_module
 from ae_vae.app.gradio_io import OutputFiles
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import load_explorer
-from bench.common import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from bench.common import app_server
+from support.harness import app_server
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file

@@ -16,15 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ae_vae.app.draw import NEIGHBOURS_HINT
-from ae_vae.app.figures import PANELS
-from ae_vae.app.pad import encode_payload, sketch_value
-from ae_vae.app.sources import load_explorer
-
 # One way to find the weights and Chromium, start the app and drive the pad, shared with the benchmarks
 # (conftest puts the repo root on sys.path).
-from bench.common import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
-from bench.common import (
+from support.harness import DEFAULT_WEIGHTS_DIR as WEIGHTS_DIR
+from support.harness import (
     app_server,
     chromium,
     clear_pad,
@@ -43,10 +38,17 @@ from bench.common import (
     write_digit_png,
 )
 
+from ae_vae.app.draw import NEIGHBOURS_HINT
+from ae_vae.app.figures import PANELS
+from ae_vae.app.pad import encode_payload, sketch_value
+from ae_vae.app.sources import load_explorer
+
 SERVER_TIMEOUT_S = 60
 RECON_TIMEOUT_MS = 15_000
 OUTPUT_IDS = ("model-input", "ae-recon", "vae-recon")
 DONE = "Reconstructed your drawing"
+
+pytestmark = pytest.mark.browser
 
 _problem = not_ready(WEIGHTS_DIR)
 if _problem:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
+from support.harness import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 
 from ae_vae.app.draw import DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
 from ae_vae.app.explorer import error_table
@@ -41,7 +42,6 @@ from ae_vae.app.pad import (
 )
 from ae_vae.errors import InputError
 from ae_vae.preprocess import to_model_input
-from bench.common import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 from bench.live_load import page_results
 
 # to_model_input frames each data set its own way once it takes `dataset` (MNIST's framing before).

@@ -48,7 +48,7 @@ def test_the_app_serves_every_endpoint_without_importing_a_training_package():
         sys.path.insert(0, {str(ROOT)!r})
         import app
         from bench.api_calls import call_every_endpoint
-        from bench.common import free_port
+        from support.harness import free_port
         args = app.parse_args(["--port", str(free_port())])
         args.hub_repo = None
         demo = app.create_app(args)

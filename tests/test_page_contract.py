@@ -19,7 +19,7 @@ MODULES = sorted(PAGE_MODULES.glob("*.js"))
 
 def code_of(path: Path) -> str:
     """A module's code without its comments (a comment may name an id or a number to explain it)."""
-    text = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
     return "\n".join(re.sub(r"(^|\s)//.*$", "", line) for line in text.splitlines())
 
 
@@ -29,7 +29,7 @@ def test_the_page_is_es_modules_with_nothing_filled_in():
     for path in [*MODULES, STATIC / "pad.html", STATIC / "pad.css"]:
         assert "__" not in re.sub(r"__[a-z]\w*", "", code_of(path)), f"{path.name}: a placeholder to fill in"
     for path in MODULES:
-        assert re.search(r"^export ", path.read_text(encoding="utf-8"), re.M), f"{path.name} exports nothing"
+        assert re.search(r"^export ", path.read_text(encoding="utf-8"), re.MULTILINE), f"{path.name} exports nothing"
     assert "props.page" in PAD_LOADER and "startPad" in PAD_LOADER
 
 
@@ -69,7 +69,6 @@ def test_page_config_carries_pythons_values(tmp_path):
 def test_every_id_the_page_uses_is_a_component_of_the_app():
     """The layout gives each id of `Ids` to one component, so the page finds what it draws into."""
     import app
-
     from ae_vae.app.sources import load_explorer
 
     demo = app.build_demo(load_explorer(None, app.BUNDLED_WEIGHTS))
