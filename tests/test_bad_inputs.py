@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from support.harness import app_server
 
+pytestmark = pytest.mark.slow
+
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError

@@ -24,6 +24,8 @@ from ae_vae.graph_files import (
 )
 from ae_vae.models.graphs import export_graphs
 
+pytestmark = pytest.mark.slow
+
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements.txt) runs the graphs")
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")

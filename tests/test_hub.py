@@ -170,6 +170,7 @@ def test_card_command_leaves_out_machine_paths(recorded: str, shown: str) -> Non
     assert portable_command(recorded) == shown
 
 
+@pytest.mark.slow
 def test_train_push_then_from_pretrained_is_identical(trained, hub: FakeHub) -> None:
     tmp, out, proc = trained
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -205,6 +206,7 @@ def test_train_push_then_from_pretrained_is_identical(trained, hub: FakeHub) -> 
 # ------------------------------------------------------------------------------------ push & pull
 
 
+@pytest.mark.slow
 def test_push_four_folders_then_pull_and_resolve(hub: FakeHub, weights_dir: Path, tmp_path: Path) -> None:
     repo = f"{USER}/four-by-path"
     urls = [push_folder(weights_dir / name, repo, path_in_repo=name, token=hub.token, endpoint=hub.url)
@@ -334,6 +336,7 @@ def test_refused_port_falls_back_to_cache_then_bundled(hub, published, weights_d
     assert "cannot reach the Hub" in source.notice and "bundled weights" in source.notice
 
 
+@pytest.mark.slow
 def test_silent_hub_meets_the_deadline(hub, published, weights_dir, silent_url, tmp_path) -> None:
     cache = tmp_path / "cache"
     pull_models(published, cache_dir=cache, endpoint=hub.url, token=False)

@@ -18,6 +18,8 @@ import torch
 from ae_vae import VAE, AutoEncoder, GaussianMixturePrior
 from ae_vae.latent.priors import weights_fingerprint
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
 SHIPPED = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
@@ -39,7 +41,6 @@ def run_python(code: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           check=False)
 
 
-@pytest.mark.slow
 def test_the_app_serves_every_endpoint_without_importing_a_training_package():
     """The app in a process of its own, every API endpoint called once: no torch, torchvision, umap, scikit-learn
     or onnx in its sys.modules afterwards."""
@@ -48,7 +49,7 @@ def test_the_app_serves_every_endpoint_without_importing_a_training_package():
         sys.path.insert(0, {str(ROOT)!r})
         import app
         from bench.api_calls import call_every_endpoint
-        from support.harness import free_port
+        from tests.support.harness import free_port
         args = app.parse_args(["--port", str(free_port())])
         args.hub_repo = None
         demo = app.create_app(args)

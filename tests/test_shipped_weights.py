@@ -15,6 +15,8 @@ from ae_vae.data import load_split
 from ae_vae.hub import MODEL_NAMES
 from ae_vae.training.evaluation import elbo_terms, reconstruction_errors
 
+pytestmark = pytest.mark.slow
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 

@@ -16,6 +16,8 @@ from ae_vae.data import load_split
 from ae_vae.errors import DataNotFoundError
 from ae_vae.latent.priors import GaussianMixturePrior
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"--epochs": "1", "--latent-dim": "2", "--channels": ("4", "8"), "--hidden-blocks": "0", "--batch-size": "64",
         "--iwae-samples": "5", "--iwae-images": "20", "--embedding-points": "100", "--threads": "1",
