@@ -44,6 +44,7 @@ from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
+from ae_vae.app.views import DESCRIBED, NEIGHBOURS, PAGE_ADDED, RECONSTRUCTED, SHOWN, WALKED, DrawingView, Outputs
 from ae_vae.checks import TEMPERATURE_RANGE
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
@@ -133,50 +134,57 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
                     vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id=Ids.VAE_RECON)
                 vae_samples = output_image("VAE posterior samples z ~ q(z|x)", height=120, elem_id=Ids.VAE_SAMPLES)
                 errors = gr.Markdown(label="reconstruction errors", elem_id="draw-errors")
-                neighbours, k = neighbours_panel(handlers, dataset, pad, upload, current_input)
-                typical = gr.Markdown("", elem_id="typicality")
+                view = Outputs(DrawingView, {"model_input": model_input, "ae": ae_out, "vae": vae_out,
+                                             "vae_samples": vae_samples, "errors": errors, "drawing": current_input,
+                                             "source": source, "status": status, "upload": upload})
+                k = neighbours_panel(handlers, view, dataset, pad, upload, current_input)
+                view.add(typicality=gr.Markdown("", elem_id="typicality"))
                 typical_numbers = gr.JSON(visible=False, label="typicality per model")  # /typicality's output
                 typical_trigger = gr.Button(visible=False)  # (inside the tab: a component between tabs splits the bar)
                 api_reconstruct = gr.Button(visible=False)
         examples = captioned_gallery("Test-set examples (click one)", value=handlers.examples_for(first), columns=10,
                                      allow_preview=False, elem_id=Ids.EXAMPLES)
-        walk = walk_panel(handlers, dataset, pad, upload, current_input)
+        walk_panel(handlers, view, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
-    outputs = [model_input, ae_out, vae_out, vae_samples, errors, current_input]
-    described = [typical, *neighbours, *walk]  # DrawHandlers.described
+    drawn = (*RECONSTRUCTED, "source", "status")
     # a new drawing other than the pad's (or none): the rest of the tab once its reconstructions are in, one answer
-    describe = (handlers.after_drawing, [current_input, dataset, k], described)
+    describe = event(view, handlers.after_drawing, [current_input, dataset, k], DESCRIBED)
     quiet = {"show_progress": "hidden", "postprocess": False, **PRIVATE}
-    run.click(handlers.reconstruct_button, [pad, upload, dataset, source, fill], [*outputs, source, status],
-              **PRIVATE).then(*describe, **quiet)
+    drawing_inputs = [pad, upload, dataset, source, fill]
+    run.click(*event(view, handlers.reconstruct_button, drawing_inputs, drawn), **PRIVATE).then(*describe, **quiet)
     # API only: /reconstruct raises its problems as errors; the button above says them on the status line.
-    api_reconstruct.click(handlers.reconstruct, [pad, upload, dataset, source, fill], outputs, api_name="reconstruct")
+    api_reconstruct.click(*event(view, handlers.reconstruct, drawing_inputs, RECONSTRUCTED), api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
-    wire_pad(pad, PadEvents(handlers), [pad, dataset, source, fill, k], [*outputs, source, status, *described],
-             [errors, current_input, source, status, *described[:-2]])
-    upload.upload(handlers.reconstruct_from_upload, [upload, dataset, fill], [*outputs, source, status],
-                  **PRIVATE).then(*describe, **quiet)
-    refresh = (handlers.refresh_draw, [pad, upload, dataset, source, fill], [*outputs, source, status])
+    wire_pad(pad, PadEvents(handlers), view, [pad, dataset, source, fill, k])
+    upload.upload(*event(view, handlers.reconstruct_from_upload, [upload, dataset, fill], drawn), **PRIVATE).then(
+        *describe, **quiet)
+    refresh = event(view, handlers.refresh_draw, drawing_inputs, drawn)
     fill.change(*refresh, **PRIVATE).then(*describe, **quiet)
     fill.change(None, fill, None, js=page_event_js("fill"), **PRIVATE)  # the page follows the switch (pad.js)
-    examples.select(handlers.pick_example, [dataset], [upload, *outputs, source, status], **PRIVATE).then(
+    examples.select(*event(view, handlers.pick_example, [dataset], ("upload", *drawn)), **PRIVATE).then(
         *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
             "refresh": refresh, "describe": describe}
 
 
-def wire_pad(pad: gr.HTML, events: PadEvents, inputs: list, outputs: list, page_outputs: list) -> None:
+def event(view: Outputs, handler: Any, inputs: list, fields: tuple[str, ...]) -> tuple[Any, list, list]:
+    """`(fn, inputs, outputs)` of an event whose handler answers with a view: the components of `fields` it shows."""
+    fn, outputs = view.event(handler, fields)
+    return fn, inputs, outputs
+
+
+def wire_pad(pad: gr.HTML, events: PadEvents, view: Outputs, inputs: list) -> None:
     """The pad's three events (pad.py): queued frames while the server draws, each final one answering the whole Draw
     tab, images inline (gradio_io.inline_png); while the page draws, one plain request per stroke for what the page
-    does not show itself (`page_outputs`), and one when it is cleared."""
+    does not show itself (`views.PAGE_ADDED`), and one when it is cleared."""
     common = {"show_progress": "hidden", "trigger_mode": "always_last", "postprocess": False, **PRIVATE}
-    pad.input(events.frame, inputs, outputs, concurrency_limit=LIVE_CONCURRENCY, concurrency_id="live-drawing",
-              **common)
-    pad.submit(events.page_frame, inputs, page_outputs, queue=False, **common)
-    pad.clear(events.frame, inputs, outputs, queue=False, **common)
+    pad.input(*event(view, events.frame, inputs, SHOWN), concurrency_limit=LIVE_CONCURRENCY,
+              concurrency_id="live-drawing", **common)
+    pad.submit(*event(view, events.page_frame, inputs, PAGE_ADDED), queue=False, **common)
+    pad.clear(*event(view, events.frame, inputs, SHOWN), queue=False, **common)
 
 
 def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_input: gr.State) -> dict[str, Any]:
@@ -309,10 +317,10 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
                **PRIVATE).then(handlers.embedding, [dataset, mark], outputs, **PRIVATE)
 
 
-def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
-                     current_input: gr.State) -> tuple[list[gr.Component], gr.Slider]:
+def neighbours_panel(handlers: DrawHandlers, view: Outputs, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+                     current_input: gr.State) -> gr.Slider:
     """The drawing's k nearest stored images (test and training) in each latent space, after every drawing (the
-    event is draw_tab's); returns the outputs (both galleries, the vote) and k."""
+    event is draw_tab's); adds both galleries and the vote to the tab's `view`, returns k."""
     with gr.Group(elem_classes="neighbours-panel"):
         galleries = []
         for kind in ("AE", "VAE"):
@@ -326,17 +334,19 @@ def neighbours_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, up
             k = gr.Slider(1, MAX_NEIGHBOURS, value=DEFAULT_NEIGHBOURS, step=1, label="Neighbours (k)", scale=0,
                           min_width=200)
 
-    outputs = [ae_gallery, vae_gallery, summary]
-    k.release(handlers.neighbours_of_input, [current_input, dataset, k], outputs, show_progress="hidden", **PRIVATE)
+    view.add(ae_neighbours=ae_gallery, vae_neighbours=vae_gallery, vote=summary)
+    k.release(*event(view, handlers.neighbours_of_input, [current_input, dataset, k], NEIGHBOURS),
+              show_progress="hidden", **PRIVATE)
     # API only: a hidden trigger gives /neighbors the typed drawing inputs of /reconstruct (plus k)
-    gr.Button(visible=False).click(handlers.neighbors, [pad, upload, dataset, k], outputs, api_name="neighbors")
-    return outputs, k
+    gr.Button(visible=False).click(*event(view, handlers.neighbors, [pad, upload, dataset, k], NEIGHBOURS),
+                                   api_name="neighbors")
+    return k
 
 
-def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
-               current_input: gr.State) -> list[gr.Component]:
-    """Sliders moving the drawing's codes along each model's own first principal directions, decoded live; returns
-    what a new drawing resets (the sliders and both images; the event is draw_tab's)."""
+def walk_panel(handlers: DrawHandlers, view: Outputs, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
+               current_input: gr.State) -> None:
+    """Sliders moving the drawing's codes along each model's own first principal directions, decoded live; adds the
+    sliders and both images to the tab's `view` (a new drawing resets them: the event is draw_tab's)."""
     with gr.Accordion("Walk your drawing's code: each model along its own principal directions (in σ of its "
                       "test codes)", open=True):
         with gr.Row():
@@ -348,14 +358,14 @@ def walk_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: 
             vae_walk = output_image("VAE: its posterior mean moved", height=168, elem_id=Ids.WALK_VAE)
         labels = gr.Markdown(elem_id="walk-labels")
 
-    gr.on([s.input for s in sliders], handlers.walk_input, [current_input, dataset, *sliders], [ae_walk, vae_walk],
+    view.add(walk_sigmas=sliders, walk_ae=ae_walk, walk_vae=vae_walk)
+    gr.on([s.input for s in sliders], *event(view, handlers.walk_input, [current_input, dataset, *sliders], WALKED),
           trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    reset.click(handlers.reset_walk, [current_input, dataset], [*sliders, ae_walk, vae_walk], show_progress="hidden",
-                **PRIVATE)
+    reset.click(*event(view, handlers.reset_walk, [current_input, dataset], ("walk_sigmas", *WALKED)),
+                show_progress="hidden", **PRIVATE)
     gr.on(None, handlers.direction_text, dataset, labels, show_progress="hidden", **PRIVATE)  # on load and switch
-    gr.Button(visible=False).click(handlers.traverse, [pad, upload, dataset, *sliders], [ae_walk, vae_walk],
+    gr.Button(visible=False).click(*event(view, handlers.traverse, [pad, upload, dataset, *sliders], WALKED),
                                    api_name="traverse")  # API only, as /neighbors
-    return [*sliders, ae_walk, vae_walk]
 
 
 def code_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,

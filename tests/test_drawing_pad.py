@@ -16,7 +16,7 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 from support.harness import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 
-from ae_vae.app.draw import DESCRIBED_OUTPUTS, DRAW_OUTPUTS, NOTHING_DESCRIBED, DrawHandlers, empty_pad_message
+from ae_vae.app.draw import AT_ZERO, DrawHandlers, empty_pad_message, nothing_described, nothing_reconstructed
 from ae_vae.app.explorer import error_table
 from ae_vae.app.gradio_io import OutputFiles, inline_png
 from ae_vae.app.pad import (
@@ -28,7 +28,6 @@ from ae_vae.app.pad import (
     MAX_SIDE,
     PAD_SIZE,
     PAGE_ERRORS,
-    PAGE_OUTPUTS,
     PAYLOAD_TOLERANCE,
     PHASES,
     PadEvents,
@@ -40,6 +39,7 @@ from ae_vae.app.pad import (
     framing_difference,
     sketch_value,
 )
+from ae_vae.app.views import DESCRIBED, KEEP, PAGE_ADDED, RECONSTRUCTED, SHOWN, DrawingView
 from ae_vae.errors import InputError
 from ae_vae.preprocess import to_model_input
 from bench.live_load import page_results
@@ -279,34 +279,41 @@ def shown(value: dict) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
 
 
+def kept(view: DrawingView) -> set[str]:
+    """The fields an answer leaves as they are."""
+    return {name for name, value in vars(view).items() if value is KEEP}
+
+
 def test_live_frames_update_the_reconstructions_and_the_final_frame_everything(events):
-    skip = gr.skip()
     live = events.frame(seven("live"), "mnist", None)
-    assert len(live) == DRAW_OUTPUTS + 2 + DESCRIBED_OUTPUTS and live[3:6] == (skip, skip, skip) and live[6:8] == ("pad", LIVE_STATUS)
-    assert live[8:] == (skip,) * DESCRIBED_OUTPUTS  # nothing else while the pen moves
+    assert kept(live) == set(vars(live)) - {"model_input", "ae", "vae", "source", "status"}  # nothing else moves
+    assert (live.source, live.status) == ("pad", LIVE_STATUS)
     final = events.frame(seven("final"), "mnist", "pad", False, 4)
-    assert final[:3] == live[:3]  # same ink, same images
-    assert "AE" in final[4] and final[5].shape == (28, 28) and final[6:8] == ("pad", DONE_STATUS)
-    images = [shown(value) for value in final[:4]]
+    assert kept(final) == {"upload"}  # a final frame answers everything a drawing changes (`views.SHOWN`)
+    assert set(SHOWN) == set(vars(final)) - {"upload"}
+    assert (final.model_input, final.ae, final.vae) == (live.model_input, live.ae, live.vae)  # same ink, same images
+    assert "AE" in final.errors and final.drawing.shape == (28, 28) and (final.source, final.status) == ("pad", DONE_STATUS)
+    images = [shown(value) for value in (final.model_input, final.ae, final.vae, final.vae_samples)]
     assert [image.shape for image in images[:3]] == [(28, 28)] * 3 and images[3].shape[0] == 32
-    assert np.array_equal(images[0], final[5])  # the model input shown is the one other tabs get
+    assert np.array_equal(images[0], final.drawing)  # the model input shown is the one other tabs get
 
 
 def test_a_final_frame_answers_what_the_handlers_give_for_its_drawing(events, tmp_path):
     """Typicality, both galleries and their vote, the walk back at 0: as the Draw tab's handlers (and the API) give
     them for the same model input, in the same answer, images inside it and no file written."""
     final = events.frame(seven("final"), "mnist", "pad", False, 4)
-    drawing, (typical, ae, vae, vote, *sliders, ae_walk, vae_walk) = final[5], final[8:]
+    drawing = final.drawing
     handlers = DrawHandlers(events.explorer, OutputFiles(tmp_path / "outputs"))
-    assert typical == handlers.typicality_line(drawing, "mnist") and "AE: " in typical
-    files_ae, files_vae, files_vote = handlers.neighbours_of_input(drawing, "mnist", 4)
-    assert vote == files_vote and sliders == [0.0, 0.0, 0.0]
-    for inline, files in ((ae, files_ae), (vae, files_vae)):
-        assert [item["caption"] for item in inline] == [caption for _, caption in files] and len(inline) == 4
-        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, files))
-    walked = [np.asarray(Image.open(f)).astype(int) for f in handlers.reset_walk(drawing, "mnist")[3:]]
-    assert all(np.abs(shown(a).astype(int) - b).max() <= 1 for a, b in zip((ae_walk, vae_walk), walked))
-    assert np.array_equal(shown(ae_walk), shown(final[1]))  # at 0 the walk shows the reconstructions
+    assert final.typicality == handlers.typicality_line(drawing, "mnist") and "AE: " in final.typicality
+    files = handlers.neighbours_of_input(drawing, "mnist", 4)
+    assert final.vote == files.vote and final.walk_sigmas == AT_ZERO
+    for inline, on_disk in ((final.ae_neighbours, files.ae_neighbours), (final.vae_neighbours, files.vae_neighbours)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in on_disk] and len(inline) == 4
+        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, on_disk))
+    reset = handlers.reset_walk(drawing, "mnist")
+    walked = [np.asarray(Image.open(f)).astype(int) for f in (reset.walk_ae, reset.walk_vae)]
+    assert all(np.abs(shown(a).astype(int) - b).max() <= 1 for a, b in zip((final.walk_ae, final.walk_vae), walked))
+    assert np.array_equal(shown(final.walk_ae), shown(final.ae))  # at 0 the walk shows the reconstructions
     assert not any(events.handlers.files.folder.iterdir())  # the pad's answers write no file: nothing to fetch
 
 
@@ -318,18 +325,18 @@ def test_inline_images_are_not_files_gradio_would_move():
 @pytest.mark.parametrize("phase", PHASES)
 def test_a_drawing_that_cannot_be_reconstructed_empties_the_outputs_and_says_why(events, phase):
     flat = {"background": None, "layers": [], "composite": np.zeros((12, 12, 4), np.uint8), "phase": phase}
-    outputs = events.frame(flat, "mnist", "pad")
-    assert outputs[:6] == (None, None, None, None, "", None) and "No ink" in outputs[7]
-    assert outputs[8:] == NOTHING_DESCRIBED  # nothing on screen belongs to an earlier drawing
+    answer = events.frame(flat, "mnist", "pad")
+    assert "No ink" in answer.status
+    assert answer == nothing_reconstructed("pad", answer.status)  # nothing on screen belongs to an earlier drawing
+    assert all(getattr(answer, name) in (None, "", []) for name in RECONSTRUCTED)
 
 
 def test_an_emptied_pad_empties_the_outputs_unless_they_show_an_upload(events):
-    emptied = events.frame(None, "mnist", "pad")
-    assert emptied == (None, None, None, None, "", None, None, empty_pad_message("mnist"), *NOTHING_DESCRIBED)
-    assert "draw a garment" in events.frame(None, "fashion_mnist", "pad")[7]
-    kept = events.frame(None, "mnist", "upload")
-    assert kept[:7] == (gr.skip(),) * 7 and kept[7] == empty_pad_message("mnist")
-    assert kept[8:] == (gr.skip(),) * DESCRIBED_OUTPUTS
+    assert events.frame(None, "mnist", "pad") == nothing_reconstructed(None, empty_pad_message("mnist"))
+    assert "draw a garment" in events.frame(None, "fashion_mnist", "pad").status
+    assert not kept(nothing_described()) & set(DESCRIBED)  # an emptied drawing leaves nothing described on screen
+    kept_upload = events.frame(None, "mnist", "upload")
+    assert kept_upload == DrawingView(status=empty_pad_message("mnist"))
 
 
 def seven_from_the_page(events: PadEvents, dataset: str = "mnist", fill: bool = False) -> dict:
@@ -343,29 +350,29 @@ def test_a_pages_final_frame_gets_what_needs_the_servers_data_and_nothing_it_dre
     """Error table from the page's numbers, its model input kept for the other tabs, and typicality, neighbours and
     the walk's sliders at 0 as the handlers give them for that model input; no image (the page drew them)."""
     sketch = seven_from_the_page(events)
-    outputs = events.page_frame(sketch, "mnist", "pad", False, 4)
+    answer = events.page_frame(sketch, "mnist", "pad", False, 4)
     page = sketch["page"]
-    assert len(outputs) == PAGE_OUTPUTS
-    errors, drawing, source, status, typical, ae, vae, vote, *sliders = outputs
-    assert errors == error_table(page.errors[0], page.errors[1], list(page.errors[2:]))
-    assert np.array_equal(drawing, page.model_input) and (source, status) == ("pad", DONE_STATUS)
+    assert set(vars(answer)) - kept(answer) == set(PAGE_ADDED)
+    assert answer.errors == error_table(page.errors[0], page.errors[1], list(page.errors[2:]))
+    assert np.array_equal(answer.drawing, page.model_input) and (answer.source, answer.status) == ("pad", DONE_STATUS)
     handlers = DrawHandlers(events.explorer, OutputFiles(tmp_path / "outputs"))
-    assert typical == handlers.typicality_line(drawing, "mnist") and sliders == [0.0, 0.0, 0.0]
-    files_ae, files_vae, files_vote = handlers.neighbours_of_input(drawing, "mnist", 4)
-    assert vote == files_vote
-    for inline, files in ((ae, files_ae), (vae, files_vae)):
-        assert [item["caption"] for item in inline] == [caption for _, caption in files]
-        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, files))
+    assert answer.typicality == handlers.typicality_line(answer.drawing, "mnist") and answer.walk_sigmas == AT_ZERO
+    files = handlers.neighbours_of_input(answer.drawing, "mnist", 4)
+    assert answer.vote == files.vote
+    for inline, on_disk in ((answer.ae_neighbours, files.ae_neighbours), (answer.vae_neighbours, files.vae_neighbours)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in on_disk]
+        assert all(np.array_equal(shown(i["image"]), np.asarray(Image.open(f))) for i, (f, _) in zip(inline, on_disk))
     # the same drawing drawn by the server: the same answer where the two overlap
     server = events.frame(seven("final"), "mnist", "pad", False, 4)
-    assert server[4] == errors and server[8:15] == outputs[4:]
-    assert framing_difference(server[5] / 255, drawing / 255) <= 1e-6
+    for name in set(PAGE_ADDED) - {"drawing"}:
+        assert getattr(server, name) == getattr(answer, name), name
+    assert framing_difference(server.drawing / 255, answer.drawing / 255) <= 1e-6
 
 
 def test_page_results_for_another_data_set_or_framing_change_nothing(events):
     sketch = seven_from_the_page(events)
-    assert events.page_frame(sketch, "fashion_mnist", "pad", False) == (gr.skip(),) * PAGE_OUTPUTS
-    assert events.page_frame(sketch, "mnist", "pad", True) == (gr.skip(),) * PAGE_OUTPUTS
+    assert events.page_frame(sketch, "fashion_mnist", "pad", False) == DrawingView()
+    assert events.page_frame(sketch, "mnist", "pad", True) == DrawingView()
 
 
 def test_page_results_the_server_cannot_use_are_said_on_the_status_line(events):
@@ -373,7 +380,7 @@ def test_page_results_the_server_cannot_use_are_said_on_the_status_line(events):
     wrong = dict(sketch, page=PageResults("mnist", False, sketch["page"].model_input,
                                           {"ae": np.zeros(3, np.float32), "vae": sketch["page"].codes["vae"]},
                                           sketch["page"].errors))
-    outputs = events.page_frame(wrong, "mnist", "pad")
-    assert "AE's code must have" in outputs[3] and outputs[:3] == ("", None, "pad")
-    assert outputs[4:] == NOTHING_DESCRIBED[:PAGE_OUTPUTS - 4]
-    assert "no results of its own" in events.page_frame(seven("final"), "mnist", "pad")[3]
+    answer = events.page_frame(wrong, "mnist", "pad")
+    assert "AE's code must have" in answer.status and (answer.errors, answer.drawing, answer.source) == ("", None, "pad")
+    assert answer == DrawingView(errors="", drawing=None, source="pad", status=answer.status) | nothing_described()
+    assert "no results of its own" in events.page_frame(seven("final"), "mnist", "pad").status

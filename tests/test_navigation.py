@@ -20,6 +20,7 @@ from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
 from ae_vae.app.figures import PANELS, maps_figure
 from ae_vae.app.gradio_io import OutputFiles
+from ae_vae.app.views import DrawingView
 from ae_vae.errors import EmbeddingsError, InputError
 from ae_vae.figures import LABEL_COLOURS, _spread_boxes
 from ae_vae.latent import maps as maps_module
@@ -597,10 +598,12 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
 
 def test_handlers_before_any_drawing(explorer, tmp_path):
     nav = DrawHandlers(explorer, OutputFiles(tmp_path))
-    assert nav.reset_walk(None, "mnist") == (0.0, 0.0, 0.0, None, None)
-    assert nav.neighbours_of_input(None, "mnist") == ([], [], NEIGHBOURS_HINT)  # nothing from an earlier input
+    assert nav.reset_walk(None, "mnist") == DrawingView(walk_sigmas=(0.0, 0.0, 0.0), walk_ae=None, walk_vae=None)
+    # nothing from an earlier input
+    assert nav.neighbours_of_input(None, "mnist") == DrawingView(ae_neighbours=[], vae_neighbours=[],
+                                                                 vote=NEIGHBOURS_HINT)
     # a data-set switch that reaches its redo step before a just-clicked example's image leaves that example alone
-    assert all(out == gr.skip() for out in nav.refresh_draw(None, None, "fashion_mnist", "upload"))
+    assert nav.refresh_draw(None, None, "fashion_mnist", "upload") == DrawingView()
     with pytest.raises(gr.Error, match="Draw tab first"):
         nav.encode_input(None, "mnist")
     with pytest.raises(gr.Error, match="Pass an image"):
@@ -615,11 +618,11 @@ def test_after_an_upload_one_answer_holds_what_the_handlers_give_with_the_images
     give them, but each image as a data URL in the answer, not a file."""
     nav = DrawHandlers(explorer, OutputFiles(tmp_path / "outputs"))
     drawing = explorer.models("mnist").vae_maps.images[17]
-    typical, ae, vae, summary, *sliders, ae_walk, vae_walk = nav.after_drawing(drawing, "mnist", 4)
+    answer = nav.after_drawing(drawing, "mnist", 4)
     assert not any((tmp_path / "outputs").iterdir())  # no file written: nothing for the page to fetch
-    assert typical == nav.typicality_line(drawing, "mnist")
-    files_ae, files_vae, files_summary = nav.neighbours_of_input(drawing, "mnist", 4)
-    assert summary == files_summary and sliders == [0.0, 0.0, 0.0]
+    assert answer.typicality == nav.typicality_line(drawing, "mnist")
+    files = nav.neighbours_of_input(drawing, "mnist", 4)
+    assert answer.vote == files.vote and answer.walk_sigmas == (0.0, 0.0, 0.0)
 
     def pixels(value):  # an inline image's pixels, or a file's
         if isinstance(value, dict):
@@ -627,13 +630,16 @@ def test_after_an_upload_one_answer_holds_what_the_handlers_give_with_the_images
             return np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
         return np.asarray(Image.open(value))
 
-    for inline, files in ((ae, files_ae), (vae, files_vae)):
-        assert [item["caption"] for item in inline] == [caption for _, caption in files] and len(inline) == 4
-        assert all(np.array_equal(pixels(i["image"]), pixels(f)) for i, (f, _) in zip(inline, files))
-    walk_files = nav.reset_walk(drawing, "mnist")[3:]
-    assert all(np.abs(pixels(a).astype(int) - pixels(b)).max() <= 1 for a, b in zip((ae_walk, vae_walk), walk_files))
-    assert nav.after_drawing(None, "mnist") == ("", [], [], NEIGHBOURS_HINT, 0.0, 0.0, 0.0, None, None)
-    *_, vote, _, _, _, _, _ = nav.after_drawing(drawing, "mnist", 0)  # a problem goes on the vote's line
+    for inline, on_disk in ((answer.ae_neighbours, files.ae_neighbours), (answer.vae_neighbours, files.vae_neighbours)):
+        assert [item["caption"] for item in inline] == [caption for _, caption in on_disk] and len(inline) == 4
+        assert all(np.array_equal(pixels(i["image"]), pixels(f)) for i, (f, _) in zip(inline, on_disk))
+    reset = nav.reset_walk(drawing, "mnist")
+    assert all(np.abs(pixels(a).astype(int) - pixels(b)).max() <= 1
+               for a, b in zip((answer.walk_ae, answer.walk_vae), (reset.walk_ae, reset.walk_vae)))
+    assert nav.after_drawing(None, "mnist") == DrawingView(typicality="", ae_neighbours=[], vae_neighbours=[],
+                                                           vote=NEIGHBOURS_HINT, walk_sigmas=(0.0, 0.0, 0.0),
+                                                           walk_ae=None, walk_vae=None)
+    vote = nav.after_drawing(drawing, "mnist", 0).vote  # a problem goes on the vote's line
     assert vote.startswith("⚠️") and "k" in vote
 
 
@@ -657,9 +663,9 @@ def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path)
     old = Explorer({"mnist": type(pair)("mnist", pair.ae, pair.vae, LatentMaps(**{**pair.ae_maps.__dict__,
                                                                                    "images": None}), pair.vae_maps)})
     nav = DrawHandlers(old, OutputFiles(tmp_path))
-    ae, vae, summary = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
-    assert ae == [] and len(vae) == 4 and vae[0][1] == "7"
-    assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in summary
+    found = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
+    assert found.ae_neighbours == [] and len(found.vae_neighbours) == 4 and found.vae_neighbours[0][1] == "7"
+    assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in found.vote
 
 
 def test_the_png_a_click_sends_shows_the_same_marks(explorer):

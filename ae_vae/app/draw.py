@@ -15,19 +15,31 @@ import numpy as np
 
 from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
+from .contract import Ids
 from .explorer import DrawingAnalysis, Explorer
 from .gradio_io import OutputFiles, inline_png, user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
+from .views import DrawingView
 
-DRAW_OUTPUTS = 6  # model input, AE, VAE, VAE samples, error table, current model input (state)
 DEFAULT_NEIGHBOURS = 8
 # the neighbour panel's line while there is no drawing (before the first, after Clear or a failed upload)
 NEIGHBOURS_HINT = "Draw, upload or click an example: its nearest real images in each model's latent space show here."
-WALK_SLIDERS = 3  # /traverse's pc1, pc2, pc3
-# `DrawHandlers.described`'s outputs: typicality line, AE and VAE neighbours, their vote, the walk's sliders and images
-DESCRIBED_OUTPUTS = 4 + WALK_SLIDERS + 2
+WALK_SLIDERS = len(Ids.WALK_SLIDERS)  # /traverse's pc1, pc2, pc3
+AT_ZERO = (0.0,) * WALK_SLIDERS  # the walk's sliders back at 0
 THUMBNAILS = 4096  # inline neighbour thumbnails kept by `DrawHandlers` (under 1 KB each)
-NOTHING_DESCRIBED = ("", [], [], NEIGHBOURS_HINT, *[0.0] * WALK_SLIDERS, None, None)  # no drawing: nothing left over
+
+
+def nothing_described() -> DrawingView:
+    """No drawing (cleared, or an upload that failed): nothing of an earlier one left under the reconstructions."""
+    return DrawingView(typicality="", ae_neighbours=[], vae_neighbours=[], vote=NEIGHBOURS_HINT, walk_sigmas=AT_ZERO,
+                       walk_ae=None, walk_vae=None)
+
+
+def nothing_reconstructed(source: str | None, status: str) -> DrawingView:
+    """Every output of a drawing emptied, `status` saying why, and nothing described."""
+    empty = DrawingView(model_input=None, ae=None, vae=None, vae_samples=None, errors="", drawing=None, source=source,
+                        status=status)
+    return empty | nothing_described()
 
 
 def empty_pad_message(dataset: str) -> str:
@@ -69,7 +81,7 @@ class DrawHandlers(TabHandlers):
 
     @user_errors
     def reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", source: str | None = None,
-                    fill_outlines: bool = False):
+                    fill_outlines: bool = False) -> DrawingView:
         """Model input, AE and VAE reconstructions, VAE posterior samples, error table (+ the model input).
 
         `sketch` and `image` default to None so that an API client may pass either alone: for an input whose
@@ -79,41 +91,44 @@ class DrawHandlers(TabHandlers):
         chosen = image if (image is not None and source != "pad") or sketch is None else sketch
         result = self.explorer.reconstruct(chosen, dataset, fill_outlines=bool(fill_outlines))
         png = self.files.png
-        return (png(result.model_input), png(result.ae), png(result.vae), png(result.vae_samples), result.summary(),
-                result.model_input)
+        return DrawingView(model_input=png(result.model_input), ae=png(result.ae), vae=png(result.vae),
+                           vae_samples=png(result.vae_samples), errors=result.summary(), drawing=result.model_input)
 
     def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str,
-                          fill_outlines: bool = False):
+                          fill_outlines: bool = False) -> DrawingView:
         """For automatic updates: problems go to the status line instead of an error pop-up, and the outputs
         are emptied so that nothing on screen belongs to an earlier input."""
         try:
-            return (*self.reconstruct(sketch, image, dataset, source, fill_outlines), source, done)
+            shown = self.reconstruct(sketch, image, dataset, source, fill_outlines)
+            return shown | DrawingView(source=source, status=done)
         except gr.Error as exc:
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, source, f"⚠️ {exc.message}")
+            return nothing_reconstructed(source, f"⚠️ {exc.message}")
 
     def reconstruct_button(self, sketch: Any, image: Any, dataset: str, source: str | None,
-                           fill_outlines: bool = False):
+                           fill_outlines: bool = False) -> DrawingView:
         """The page's Reconstruct button: as `/reconstruct`, but a problem (an empty pad) is said on the status
         line beside the pad and empties the outputs, instead of an error pop-up over stale images."""
         done = "Reconstructed your upload." if source == "upload" and image is not None else "Reconstructed."
         return self._soft_reconstruct(sketch, image, dataset, source, done, fill_outlines)
 
-    def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False):
+    def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False) -> DrawingView:
         return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
 
-    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False):
+    def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False
+                     ) -> DrawingView:
         """Dataset switch or fill toggle: redo the current drawing with the chosen models and framing. An upload
         source without its image is a newer input (an example clicked while the switch runs) whose image has not
         reached this step yet: that input's own event shows it, so nothing is redone or emptied here."""
         if source is None or (source == "upload" and image is None):
-            return tuple([gr.skip()] * (DRAW_OUTPUTS + 2))
+            return DrawingView()
         return self._soft_reconstruct(sketch, image, dataset, source,
                                       f"Reconstructed with the {DATASET_TITLES[dataset]} models.", fill_outlines)
 
-    def pick_example(self, dataset: str, evt: gr.SelectData):
+    def pick_example(self, dataset: str, evt: gr.SelectData) -> DrawingView:
         image = self.explorer.models(dataset).example_images[evt.index]
-        outputs = self.reconstruct(None, image, dataset, "upload")
-        return (self.files.png(image), *outputs, "upload", f"Reconstructed test example #{evt.index}.")
+        shown = self.reconstruct(None, image, dataset, "upload")
+        return shown | DrawingView(upload=self.files.png(image), source="upload",
+                                   status=f"Reconstructed test example #{evt.index}.")
 
     # ------------------------------------------------------------------ typicality
 
@@ -146,17 +161,17 @@ class DrawHandlers(TabHandlers):
 
     @user_errors
     def neighbors(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", k: int = DEFAULT_NEIGHBOURS
-                  ) -> tuple[list, list, str]:
+                  ) -> DrawingView:
         """The API's /neighbors: the k nearest stored images (the maps' test images and the folder's training
         images) in the AE's latent space and in the VAE's (galleries captioned with the class names, nearest first)
         and a one-line vote per model."""
         return self.neighbours_of(drawing_sent(sketch, image), dataset, k)
 
-    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> tuple[list, list, str]:
-        """Both galleries (image files) and the vote."""
+    def neighbours_of(self, drawing: Any, dataset: str, k: int = DEFAULT_NEIGHBOURS) -> DrawingView:
+        """Both galleries (image files) and the vote (`views.NEIGHBOURS`)."""
         return self._neighbour_outputs(self.explorer.neighbours(drawing_made(drawing), dataset, k), dataset, False)
 
-    def _neighbour_outputs(self, found: dict, dataset: str, inline: bool) -> tuple[list, list, str]:
+    def _neighbour_outputs(self, found: dict, dataset: str, inline: bool) -> DrawingView:
         """`Explorer.neighbours`'s answer as the two galleries (captioned with the class names) and the vote; `inline`
         gives each gallery as its data with the images inside (`image_value`), for events run with
         `postprocess=False`."""
@@ -174,75 +189,79 @@ class DrawHandlers(TabHandlers):
                                   if inline else (self.image_value(img), names[int(label)])
                                   for index, img, label in zip(near.indices, near.images, near.labels)])
             lines.append(line)
-        return galleries[0], galleries[1], "\n\n".join(lines)
+        return DrawingView(ae_neighbours=galleries[0], vae_neighbours=galleries[1], vote="\n\n".join(lines))
 
-    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+    def neighbours_of_input(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS
+                            ) -> DrawingView:
         """k moved: the current drawing's neighbours; problems on the summary line instead of a pop-up. No drawing
         (cleared, or an upload that failed) empties them: nothing on screen belongs to an earlier input."""
         if model_input is None:
-            return [], [], NEIGHBOURS_HINT
+            return DrawingView(ae_neighbours=[], vae_neighbours=[], vote=NEIGHBOURS_HINT)
         try:
             return self.neighbours_of(model_input, dataset, k)
         except InputError as exc:
-            return gr.skip(), gr.skip(), f"⚠️ {exc}"
+            return DrawingView(vote=f"⚠️ {exc}")
 
     # ------------------------------------------------------------------ the walk
 
     @user_errors
     def traverse(self, sketch: Any = None, image: Any = None, dataset: str = "mnist", pc1: float = 0.0,
-                 pc2: float = 0.0, pc3: float = 0.0) -> tuple[str, str]:
+                 pc2: float = 0.0, pc3: float = 0.0) -> DrawingView:
         """The API's /traverse: the drawing's AE code and VAE posterior mean moved pc_i standard deviations (-3 to 3)
         along each model's own i-th principal direction, decoded (AE image, VAE image)."""
         return self.walked(drawing_sent(sketch, image), dataset, pc1, pc2, pc3)
 
     def walked(self, drawing: Any, dataset: str, pc1: float = 0.0, pc2: float = 0.0, pc3: float = 0.0
-               ) -> tuple[str, str]:
+               ) -> DrawingView:
+        """Both models' codes of `drawing` walked, decoded (`views.WALKED`)."""
         ae, vae = self.explorer.walk(drawing_made(drawing), dataset, [pc1, pc2, pc3])
-        return self.files.png(ae), self.files.png(vae)
+        return DrawingView(walk_ae=self.files.png(ae), walk_vae=self.files.png(vae))
 
     @user_errors
-    def walk_input(self, model_input: np.ndarray | None, dataset: str, pc1: float, pc2: float, pc3: float):
+    def walk_input(self, model_input: np.ndarray | None, dataset: str, pc1: float, pc2: float, pc3: float
+                   ) -> DrawingView:
         """A slider moved: nothing before there is a drawing."""
         if model_input is None:
-            return gr.skip(), gr.skip()
+            return DrawingView()
         return self.walked(model_input, dataset, pc1, pc2, pc3)
 
-    def reset_walk(self, model_input: np.ndarray | None, dataset: str):
+    def reset_walk(self, model_input: np.ndarray | None, dataset: str) -> DrawingView:
         """The walk's Reset button: the sliders back to 0 and the plain reconstructions."""
         if model_input is None:
-            return 0.0, 0.0, 0.0, None, None
+            return DrawingView(walk_sigmas=AT_ZERO, walk_ae=None, walk_vae=None)
         try:
-            return (0.0, 0.0, 0.0, *self.walked(model_input, dataset))
+            return self.walked(model_input, dataset) | DrawingView(walk_sigmas=AT_ZERO)
         except InputError:
-            return 0.0, 0.0, 0.0, gr.skip(), gr.skip()
+            return DrawingView(walk_sigmas=AT_ZERO)
 
     # ------------------------------------------------------------------ a new drawing
 
-    def after_drawing(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS):
+    def after_drawing(self, model_input: np.ndarray | None, dataset: str, k: int = DEFAULT_NEIGHBOURS
+                      ) -> DrawingView:
         """A new drawing from an upload, an example, the Reconstruct button or a switch of data set or framing (or
         none: a failed upload): the rest of the tab in one answer, images inside it (registered with
-        `postprocess=False`): `described`'s outputs. (The pad's frames carry them in their own answer.)"""
+        `postprocess=False`): `views.DESCRIBED`. (The pad's frames carry them in their own answer.)"""
         if model_input is None:
-            return NOTHING_DESCRIBED
+            return nothing_described()
         try:
             return self.described(self.explorer.analyse(model_input, dataset, k), dataset, inline=True)
         except InputError as exc:
-            return ("", gr.skip(), gr.skip(), f"⚠️ {exc}", 0.0, 0.0, 0.0, gr.skip(), gr.skip())
+            return DrawingView(typicality="", vote=f"⚠️ {exc}", walk_sigmas=AT_ZERO)
 
-    def described(self, analysis: DrawingAnalysis, dataset: str, inline: bool = False) -> tuple:
-        """What the tab shows of a drawing besides its reconstructions (`DESCRIBED_OUTPUTS` of them): the typicality
-        line, both neighbour galleries and their vote, the walk's sliders back at 0 and its images (at 0, the
-        reconstructions themselves)."""
+    def described(self, analysis: DrawingAnalysis, dataset: str, inline: bool = False) -> DrawingView:
+        """What the tab shows of a drawing besides its reconstructions (`views.DESCRIBED`): the typicality line, both
+        neighbour galleries and their vote, the walk's sliders back at 0 and its images (at 0, the reconstructions
+        themselves)."""
         rec = analysis.reconstruction
-        return self.description(analysis.typicality, analysis.neighbours, dataset, inline,
-                                (self.image_value(rec.ae, inline), self.image_value(rec.vae, inline)))
+        walked = DrawingView(walk_ae=self.image_value(rec.ae, inline), walk_vae=self.image_value(rec.vae, inline))
+        return self.description(analysis.typicality, analysis.neighbours, dataset, inline) | walked
 
-    def description(self, typicality: dict[str, Any] | str, neighbours: dict, dataset: str, inline: bool,
-                    walk_images: tuple) -> tuple:
-        """`described`'s outputs from their parts (`Explorer.describe_codes` gives the first two): the walk's images
-        are given, since a page that runs the models draws them itself."""
-        return (self._typicality_text(typicality), *self._neighbour_outputs(neighbours, dataset, inline),
-                *[0.0] * WALK_SLIDERS, *walk_images)
+    def description(self, typicality: dict[str, Any] | str, neighbours: dict, dataset: str, inline: bool
+                    ) -> DrawingView:
+        """`described` but the walk's images (a page that runs the models draws them itself), from its parts
+        (`Explorer.describe_codes` gives them)."""
+        described = DrawingView(typicality=self._typicality_text(typicality), walk_sigmas=AT_ZERO)
+        return self._neighbour_outputs(neighbours, dataset, inline) | described
 
     def direction_text(self, dataset: str) -> str:
         """What each slider's direction does, per model (a Markdown table)."""

@@ -52,16 +52,10 @@ from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
 from .contract import STATIC
-from .draw import (
-    DEFAULT_NEIGHBOURS,
-    DESCRIBED_OUTPUTS,
-    DRAW_OUTPUTS,
-    NOTHING_DESCRIBED,
-    DrawHandlers,
-    empty_pad_message,
-)
+from .draw import DEFAULT_NEIGHBOURS, DrawHandlers, empty_pad_message, nothing_described, nothing_reconstructed
 from .explorer import POSTERIOR_SAMPLES, error_table
 from .gradio_io import inline_png
+from .views import DrawingView
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
 BRUSH_WIDTH = 18  # canvas px: strokes ~10% of a digit drawn across 2/3 of the pad, like MNIST's
@@ -74,9 +68,6 @@ LIVE_CONCURRENCY = "default"
 MARGIN = 4  # empty pixels put back around the decoded crop: the framing needs a background to find the ink on
 PHASES = ("live", "final")
 MAX_CODE = 1024  # floats per code the page may send (the shipped models' codes have 16 to 64)
-# `PadEvents.page_frame`'s outputs: error table, current model input, source, status, then `DrawHandlers.described`'s
-# but the walk's two images
-PAGE_OUTPUTS = 4 + DESCRIBED_OUTPUTS - 2
 PAGE_ERRORS = 2 + POSTERIOR_SAMPLES  # MSE per pixel: AE, VAE (posterior mean), each posterior sample
 FRAME_PIXELS = 28 * 28
 
@@ -263,47 +254,45 @@ class PadEvents:
         (and an undo) answers everything the tab shows of the drawing at once, from one encoding per model, so a
         stroke ends in one request (a page running the models sends only that one). A drawing that cannot be
         reconstructed empties the outputs and says why on the status line, as uploads do."""
-        skip = gr.skip()
         if sketch is None:  # cleared, or every stroke undone
             if source == "upload":  # the outputs show an upload: leave them
-                return (*[skip] * (DRAW_OUTPUTS + 1), empty_pad_message(dataset), *[skip] * DESCRIBED_OUTPUTS)
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, None, empty_pad_message(dataset), *NOTHING_DESCRIBED)
+                return DrawingView(status=empty_pad_message(dataset))
+            return nothing_reconstructed(None, empty_pad_message(dataset))
         fill_outlines = bool(fill_outlines)
         try:
             if sketch.get("phase") == "live":
                 result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=fill_outlines)
-                return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae), skip, skip,
-                        skip, "pad", LIVE_STATUS, *[skip] * DESCRIBED_OUTPUTS)
+                return DrawingView(model_input=inline_png(result.model_input), ae=inline_png(result.ae),
+                                   vae=inline_png(result.vae), source="pad", status=LIVE_STATUS)
             analysis = self.explorer.analyse(sketch["composite"], dataset, k, fill_outlines=fill_outlines)
         except InputError as exc:
-            return (*[None] * (DRAW_OUTPUTS - 2), "", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED)
+            return nothing_reconstructed("pad", f"⚠️ {exc}")
         result = analysis.reconstruction
-        return (inline_png(result.model_input), inline_png(result.ae), inline_png(result.vae),
-                inline_png(result.vae_samples), result.summary(), result.model_input, "pad", DONE_STATUS,
-                *self.handlers.described(analysis, dataset, inline=True))
-
+        shown = DrawingView(model_input=inline_png(result.model_input), ae=inline_png(result.ae),
+                            vae=inline_png(result.vae), vae_samples=inline_png(result.vae_samples),
+                            errors=result.summary(), drawing=result.model_input, source="pad", status=DONE_STATUS)
+        return shown | self.handlers.described(analysis, dataset, inline=True)
 
     def page_frame(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False,
                    k: int = DEFAULT_NEIGHBOURS):
         """A final frame whose model input, reconstructions, posterior samples and errors the page computed and drew
-        itself. Outputs (`PAGE_OUTPUTS`): the error table from the page's numbers, its model input as the drawing the
-        other tabs use, the source, the status line, then the typicality line, both neighbour galleries, their vote and
-        the walk's sliders at 0, from the page's codes. Nothing else: the page drew the images (the walk's too: at 0
+        itself. Its answer (`views.PAGE_ADDED`): the error table from the page's numbers, its model input as the drawing
+        the other tabs use, the source, the status line, then the typicality line, both neighbour galleries, their vote
+        and the walk's sliders at 0, from the page's codes. Nothing else: the page drew the images (the walk's too: at 0
         they are the reconstructions). Results for another data set or framing than the page now shows (switched while
         they were on their way) change nothing: the switch's own event frames the ink anew."""
         page = sketch.get("page") if isinstance(sketch, dict) else None
         if page is None:
-            return (*[gr.skip()] * 3, "⚠️ The page sent no results of its own with its drawing; draw it again.",
-                    *[gr.skip()] * (PAGE_OUTPUTS - 4))
+            return DrawingView(status="⚠️ The page sent no results of its own with its drawing; draw it again.")
         try:
             if (page.dataset, page.fill_outlines) != (self.explorer.models(dataset).dataset, bool(fill_outlines)):
-                return (gr.skip(),) * PAGE_OUTPUTS
+                return DrawingView()
             typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
         except InputError as exc:
-            return ("", None, "pad", f"⚠️ {exc}", *NOTHING_DESCRIBED[:PAGE_OUTPUTS - 4])
-        described = self.handlers.description(typicality, neighbours, dataset, inline=True, walk_images=())
-        return (error_table(page.errors[0], page.errors[1], list(page.errors[2:])), page.model_input, "pad",
-                DONE_STATUS, *described)
+            return DrawingView(errors="", drawing=None, source="pad", status=f"⚠️ {exc}") | nothing_described()
+        shown = DrawingView(errors=error_table(page.errors[0], page.errors[1], list(page.errors[2:])),
+                            drawing=page.model_input, source="pad", status=DONE_STATUS)
+        return shown | self.handlers.description(typicality, neighbours, dataset, inline=True)
 
 
 # ---------------------------------------------------------------- the component

@@ -1,0 +1,112 @@
+"""Handlers answer with named values; one adapter per event puts them into components.
+
+A handler returns a dataclass (`DrawingView` for the Draw tab): each field a thing the tab shows, `KEEP` for one the
+answer leaves as it is. The layout builds one `Outputs` per tab, naming the component (or components) of each field;
+an event wires `outputs.event(handler, fields)`: the components of those fields, in that order, and the handler
+wrapped to answer with their values. Adding a field the tab shows is the result type, the handler that fills it and
+the layout's `Outputs`: no event counts its outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import gradio as gr
+
+
+class _Keep:
+    """A field left as it is: its component keeps what it shows (Gradio's `gr.skip()` in the answer)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+@dataclass
+class DrawingView:
+    """What the Draw tab shows of the current drawing, by name (`KEEP`: unchanged by this answer)."""
+
+    model_input: Any = KEEP  # the 28x28 model input, as an image
+    ae: Any = KEEP  # the AE's reconstruction
+    vae: Any = KEEP  # the VAE's reconstruction (posterior mean)
+    vae_samples: Any = KEEP  # decoded posterior samples, a grid
+    errors: Any = KEEP  # the reconstruction errors' table
+    drawing: Any = KEEP  # the model input (uint8 array) the other tabs use, None for none
+    source: Any = KEEP  # where it came from: "pad", "upload" or None
+    status: Any = KEEP  # the line beside the pad
+    upload: Any = KEEP  # the upload component (an example clicked is shown there)
+    typicality: Any = KEEP  # the line on how typical the drawing's codes are
+    ae_neighbours: Any = KEEP  # nearest stored images in the AE's latent space (a gallery)
+    vae_neighbours: Any = KEEP
+    vote: Any = KEEP  # the neighbours' vote, one line per model
+    walk_sigmas: Any = KEEP  # the walk's slider values, one per slider
+    walk_ae: Any = KEEP  # the AE's code walked (at 0: its reconstruction)
+    walk_vae: Any = KEEP
+
+    def __or__(self, other: DrawingView) -> DrawingView:
+        """This view with `other`'s fields that are not `KEEP` (as `dict | dict`: the right one wins)."""
+        return DrawingView(**{**vars(self), **{k: v for k, v in vars(other).items() if v is not KEEP}})
+
+
+# The Draw tab's answers, by what they cover.
+RECONSTRUCTED = ("model_input", "ae", "vae", "vae_samples", "errors", "drawing")  # also /reconstruct's outputs
+DESCRIBED = ("typicality", "ae_neighbours", "vae_neighbours", "vote", "walk_sigmas", "walk_ae", "walk_vae")
+SHOWN = (*RECONSTRUCTED, "source", "status", *DESCRIBED)  # everything a new drawing changes
+NEIGHBOURS = ("ae_neighbours", "vae_neighbours", "vote")  # also /neighbors's outputs
+WALKED = ("walk_ae", "walk_vae")  # also /traverse's outputs
+# What a page that runs the models is told after a final frame it drew: what needs the server's data
+PAGE_ADDED = ("errors", "drawing", "source", "status", "typicality", *NEIGHBOURS, "walk_sigmas")
+
+
+class Outputs:
+    """The components of a result type's fields (a field may have several: the walk's sliders)."""
+
+    def __init__(self, result_type: type, components: dict[str, Any]):
+        self.result_type = result_type
+        self.components: dict[str, Any] = {}
+        self.add(**components)
+
+    def add(self, **components: Any) -> None:
+        """More fields' components (a panel adds its own as it lays them out)."""
+        unknown = set(components) - {f.name for f in fields(self.result_type)}
+        if unknown:
+            raise ValueError(f"{self.result_type.__name__} has no fields {sorted(unknown)}")
+        self.components.update(components)
+
+    def _parts(self, field: str) -> list[Any]:
+        component = self.components[field]
+        return list(component) if isinstance(component, (list, tuple)) else [component]
+
+    def of(self, names: Sequence[str]) -> list[Any]:
+        """The components of `names`, in order."""
+        return [part for name in names for part in self._parts(name)]
+
+    def values(self, result: Any, names: Sequence[str]) -> tuple:
+        """`result`'s values for the components of `names`, in order (a field of several components: one value each,
+        or `KEEP` for all)."""
+        if not isinstance(result, self.result_type):
+            raise TypeError(f"expected a {self.result_type.__name__}, got {type(result).__name__}")
+        answer: list[Any] = []
+        for name in names:
+            value, count = getattr(result, name), len(self._parts(name))
+            if count == 1:
+                answer.append(value)
+            else:
+                answer.extend([KEEP] * count if value is KEEP else list(value))
+        return tuple(gr.skip() if value is KEEP else value for value in answer)
+
+    def event(self, handler: Callable[..., Any], names: Sequence[str]) -> tuple[Callable[..., tuple], list[Any]]:
+        """`(fn, outputs)` for an event: `handler` answering with the values of `names`' components, and those
+        components. (`functools.wraps` keeps the handler's signature: Gradio reads its parameters.)"""
+        names = tuple(names)
+
+        @functools.wraps(handler)
+        def answer(*args: Any, **kwargs: Any) -> tuple:
+            return self.values(handler(*args, **kwargs), names)
+
+        return answer, self.of(names)
