@@ -44,7 +44,17 @@ from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
-from ae_vae.app.views import DESCRIBED, NEIGHBOURS, PAGE_ADDED, RECONSTRUCTED, SHOWN, WALKED, DrawingView, Outputs
+from ae_vae.app.views import (
+    DESCRIBED,
+    DRAWN,
+    NEIGHBOURS,
+    PAGE_ADDED,
+    RECONSTRUCTED,
+    SHOWN,
+    WALKED,
+    DrawingView,
+    Outputs,
+)
 from ae_vae.checks import TEMPERATURE_RANGE
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
@@ -147,24 +157,23 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
         walk_panel(handlers, view, dataset, pad, upload, current_input)
         code_panel(handlers, dataset, pad, upload, current_input)
 
-    drawn = (*RECONSTRUCTED, "source", "status")
     # a new drawing other than the pad's (or none): the rest of the tab once its reconstructions are in, one answer
     describe = event(view, handlers.after_drawing, [current_input, dataset, k], DESCRIBED)
     quiet = {"show_progress": "hidden", "postprocess": False, **PRIVATE}
     drawing_inputs = [pad, upload, dataset, source, fill]
-    run.click(*event(view, handlers.reconstruct_button, drawing_inputs, drawn), **PRIVATE).then(*describe, **quiet)
+    run.click(*event(view, handlers.reconstruct_button, drawing_inputs, DRAWN), **PRIVATE).then(*describe, **quiet)
     # API only: /reconstruct raises its problems as errors; the button above says them on the status line.
     api_reconstruct.click(*event(view, handlers.reconstruct, drawing_inputs, RECONSTRUCTED), api_name="reconstruct")
     # API only (the page shows the line below): a hidden trigger gives /typicality the same typed inputs as
     # /reconstruct, so clients send a drawing or an image the same way to both.
     typical_trigger.click(handlers.typicality, [pad, upload, dataset], typical_numbers, api_name="typicality")
     wire_pad(pad, PadEvents(handlers), view, [pad, dataset, source, fill, k])
-    upload.upload(*event(view, handlers.reconstruct_from_upload, [upload, dataset, fill], drawn), **PRIVATE).then(
+    upload.upload(*event(view, handlers.reconstruct_from_upload, [upload, dataset, fill], DRAWN), **PRIVATE).then(
         *describe, **quiet)
-    refresh = event(view, handlers.refresh_draw, drawing_inputs, drawn)
+    refresh = event(view, handlers.refresh_draw, drawing_inputs, DRAWN)
     fill.change(*refresh, **PRIVATE).then(*describe, **quiet)
     fill.change(None, fill, None, js=page_event_js("fill"), **PRIVATE)  # the page follows the switch (pad.js)
-    examples.select(*event(view, handlers.pick_example, [dataset], ("upload", *drawn)), **PRIVATE).then(
+    examples.select(*event(view, handlers.pick_example, [dataset], ("upload", *DRAWN)), **PRIVATE).then(
         *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
             "refresh": refresh, "describe": describe}

@@ -56,7 +56,8 @@ class DrawingView:
 # The Draw tab's answers, by what they cover.
 RECONSTRUCTED = ("model_input", "ae", "vae", "vae_samples", "errors", "drawing")  # also /reconstruct's outputs
 DESCRIBED = ("typicality", "ae_neighbours", "vae_neighbours", "vote", "walk_sigmas", "walk_ae", "walk_vae")
-SHOWN = (*RECONSTRUCTED, "source", "status", *DESCRIBED)  # everything a new drawing changes
+DRAWN = (*RECONSTRUCTED, "source", "status")  # a drawing reconstructed (the rest follows in a second answer)
+SHOWN = (*DRAWN, *DESCRIBED)  # everything a new drawing changes
 NEIGHBOURS = ("ae_neighbours", "vae_neighbours", "vote")  # also /neighbors's outputs
 WALKED = ("walk_ae", "walk_vae")  # also /traverse's outputs
 # What a page that runs the models is told after a final frame it drew: what needs the server's data
