@@ -52,6 +52,11 @@ class Posterior:
     mean: np.ndarray
     logvar: np.ndarray
 
+    @classmethod
+    def clamped(cls, mean: np.ndarray, logvar: np.ndarray) -> Posterior:
+        """From the encoder graph's outputs: the log-variance clamped (the page's twin is models.js `posteriorStd`)."""
+        return cls(mean, np.clip(logvar, *LOGVAR_RANGE))
+
     @property
     def std(self) -> np.ndarray:
         return np.exp(0.5 * self.logvar)
@@ -90,7 +95,7 @@ class GraphModel:
         outputs = self._encoder.run(None, {"image": _float32(images, 4, "images")})
         if self.kind == "vae":
             mean, logvar = outputs
-            return Posterior(mean, np.clip(logvar, *LOGVAR_RANGE))
+            return Posterior.clamped(mean, logvar)
         return outputs[0]
 
     def embed(self, images: np.ndarray) -> np.ndarray:

@@ -744,3 +744,75 @@ def test_on_a_phone_no_word_or_number_in_a_table_is_split_across_lines(app_url):
                               ".length")
         assert cells > 0
         assert page.evaluate(BROKEN_WORDS_JS, "td, th") == []
+
+
+# Every Python <-> JavaScript twin not checked on the way through a drawing above: the paths (lerp, slerp), the map
+# inverses (PCA, UMAP) and the walk, the log-variance clamp, and the page's results as the server reads them.
+TWINS_JS = """async ([modules, a, b, ts, points, latent, sigmas, logvar, input, result]) => {
+  const at = (name) => import(new URL(modules + '/' + name, window.gradio_config.root).href);
+  const [{lerp, slerp}, {posteriorStd}, {pagePart}] = await Promise.all(['scrub.js', 'models.js', 'draw.js'].map(at));
+  const {config, services} = document.querySelector('#sketchpad canvas').aeVae;
+  const {maps} = await services.maps.load('mnist');
+  const f32 = (values) => Float32Array.from(values);
+  const paths = {};
+  for (const [name, along] of [['lerp', lerp], ['slerp', slerp]]) {
+    paths[name] = ts.map((t) => Array.from(along(f32(a), f32(b), t)));
+    paths[name + '_parallel'] = ts.map((t) => Array.from(along(f32(a), f32(a.map((v) => 2 * v)), t)));
+  }
+  const inverses = {}, walks = {};
+  for (const kind of ['ae', 'vae']) {
+    inverses[kind] = points.map(([projection, x, y]) => Array.from(maps[kind].latentAt(projection, x, y)));
+    walks[kind] = Array.from(maps[kind].walk(f32(latent[kind]), sigmas));
+  }
+  const pixels = f32(input), arrays = {ae: f32(result.ae), vae: f32(result.vae), samples: result.samples.map(f32),
+                                       aeCode: f32(result.aeCode), vaeMean: f32(result.vaeMean)};
+  return {paths, inverses, walks, std: Array.from(posteriorStd(f32(logvar), config.logvar_range)),
+          part: pagePart('mnist', true, pixels, arrays)};
+}"""
+
+
+def test_each_page_twin_computes_what_python_does(page, explorer):
+    from ae_vae.app.contract import PAGE_MODULES
+    from ae_vae.app.pad import decode_payload
+    from ae_vae.app.page import file_url
+    from ae_vae.latent.paths import lerp, slerp
+    from ae_vae.models.config import LOGVAR_RANGE
+    from ae_vae.runtime import Posterior
+
+    page.wait_for_function("() => document.querySelector('#sketchpad canvas').aeVae.services.maps.loaded.has('mnist')",
+                           timeout=30_000)
+    rng = np.random.default_rng(3)
+    pair = explorer.models("mnist")
+    a, b = rng.normal(size=32).astype(np.float32), rng.normal(size=32).astype(np.float32)
+    ts = [0.0, 0.25, 0.5, 0.9, 1.0]
+    navigators = {kind: explorer.navigator("mnist", kind) for kind in ("ae", "vae")}
+    umap, pca = pair.vae_maps.umap, pair.vae_maps.pca
+    points = [("pca", float(x), float(y)) for x, y in pca[:3] + rng.normal(0, 0.5, (3, 2))] + \
+             [("umap", float(x), float(y)) for x, y in umap[:3] + rng.normal(0, 0.5, (3, 2))]
+    latent = {kind: getattr(pair, f"{kind}_maps").latents[5].tolist() for kind in ("ae", "vae")}
+    sigmas = [1.5, -2.0, 0.5]
+    logvar = [-45.0, -30.0, -2.5, 0.0, 3.0, 20.0, 31.0]
+    pixels = rng.random(784).astype(np.float32)
+    result = {"ae": rng.random(784).tolist(), "vae": rng.random(784).tolist(),
+              "samples": [rng.random(784).tolist() for _ in range(4)], "aeCode": rng.normal(size=32).tolist(),
+              "vaeMean": rng.normal(size=32).tolist()}
+    got = page.evaluate(TWINS_JS, [file_url(PAGE_MODULES), a.tolist(), b.tolist(), ts, points, latent, sigmas,
+                                   logvar, pixels.tolist(), result])
+
+    for name, along in (("lerp", lerp), ("slerp", slerp)):
+        np.testing.assert_allclose(got["paths"][name], along(a, b, np.array(ts)), atol=1e-5)
+        np.testing.assert_allclose(got["paths"][name + "_parallel"], along(a, 2 * a, np.array(ts)), atol=1e-5)
+    for kind, navigator in navigators.items():
+        for (projection, x, y), js in zip(points, got["inverses"][kind], strict=True):
+            np.testing.assert_allclose(js, navigator.latent_at(projection, x, y)[0], atol=1e-4, err_msg=projection)
+        np.testing.assert_allclose(got["walks"][kind], navigator.walk(np.array(latent[kind]), sigmas), atol=1e-5)
+    np.testing.assert_allclose(got["std"], Posterior.clamped(np.zeros(7), np.array(logvar)).std.astype(np.float32),
+                               rtol=1e-6)
+    assert got["std"][0] == got["std"][1] and got["std"][-1] == got["std"][-2] == np.float32(np.exp(0.5 * LOGVAR_RANGE[1]))
+    sent = decode_payload("final:1x1:AA==" + got["part"]).page
+    assert (sent.dataset, sent.fill_outlines) == ("mnist", True)
+    assert np.array_equal(sent.model_input.ravel(), np.floor(np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8))
+    np.testing.assert_array_equal(sent.codes["ae"], np.float32(result["aeCode"]))
+    np.testing.assert_array_equal(sent.codes["vae"], np.float32(result["vaeMean"]))
+    expected = [np.mean((np.float32(image) - pixels) ** 2) for image in (result["ae"], result["vae"], *result["samples"])]
+    np.testing.assert_allclose(sent.errors, expected, rtol=1e-5)

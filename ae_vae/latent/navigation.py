@@ -130,10 +130,6 @@ class Navigator:
         self._squared_norms = np.concatenate([np.einsum("ij,ij->i", codes, codes) for codes, _, _ in self._search_sets])
         self.largest_entry = float(np.abs(maps.latents).max())  # of the stored codes: what bounds a code from outside
 
-    @property
-    def has_images(self) -> bool:
-        return self.maps.images is not None
-
     # ------------------------------------------------------------------ map position -> latent
 
     def check_position(self, projection: str, x: float, y: float, name: str = "") -> tuple[float, float]:

@@ -14,6 +14,12 @@ function session(ort, url) {
   return sessions.get(url);
 }
 
+// The posterior's standard deviation from the encoder's log-variance, clamped to `range` ([low, high]) as the server
+// clamps it (ae_vae.runtime.Posterior.clamped), float32 as there.
+export function posteriorStd(logvar, [low, high]) {
+  return Float32Array.from(logvar, (v) => Math.exp(0.5 * Math.min(Math.max(v, low), high)));
+}
+
 export class PageModels {
   // graphs: {dataset: {ae: {encoder, decoder, latent_dim}, vae: {...}}}: the URLs of each folder's graphs;
   // logvarRange: [low, high], the clamp of the VAE's posterior log-variance (ae_vae.models.config.LOGVAR_RANGE).
@@ -62,14 +68,11 @@ export class PageModels {
       const aeCode = (await ae.encoder.run({image})).code;
       const posterior = await vae.encoder.run({image});
       const mean = posterior.mean.data, logvar = posterior.logvar.data, d = vae.latentDim;
-      const [low, high] = this.logvarRange;
+      const std = posteriorStd(logvar, this.logvarRange);
       const z = new Float32Array((1 + noise.length) * d);
       z.set(mean);
       noise.forEach((eps, i) => {
-        for (let j = 0; j < d; j++) {
-          const std = Math.fround(Math.exp(0.5 * Math.min(Math.max(logvar[j], low), high)));
-          z[(i + 1) * d + j] = mean[j] + std * eps[j];
-        }
+        for (let j = 0; j < d; j++) z[(i + 1) * d + j] = mean[j] + std[j] * eps[j];
       });
       const aeImage = (await ae.decoder.run({z: aeCode})).image.data;
       const decoded = (await vae.decoder.run({z: new ort.Tensor('float32', z, [1 + noise.length, d])})).image.data;
