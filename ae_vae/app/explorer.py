@@ -58,15 +58,24 @@ class DatasetModels:
     vae_metrics: dict[str, Any] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)  # "ae"/"vae" -> its weights folder
 
+    @property
+    def models(self) -> dict[str, GraphModel]:
+        """The two models by kind: `pair.models["ae"]`."""
+        return {"ae": self.ae, "vae": self.vae}
+
+    @property
+    def maps(self) -> dict[str, LatentMaps]:
+        return {"ae": self.ae_maps, "vae": self.vae_maps}
+
     def sampler(self, kind: str, prior: str) -> GaussianMixturePrior | StandardNormalPrior:
         """What `kind`'s samples are drawn from: N(0, I) ("standard") or its fitted mixture ("mixture")."""
         if prior == "standard":
-            return StandardNormalPrior((self.ae if kind == "ae" else self.vae).latent_dim)
+            return StandardNormalPrior(self.models[kind].latent_dim)
         return self.prior(kind)
 
     def prior(self, kind: str) -> GaussianMixturePrior:
         """The fitted prior of `kind` ("ae" or "vae"), or an `InputError` saying why there is none."""
-        prior = self.ae_prior if kind == "ae" else self.vae_prior
+        prior = {"ae": self.ae_prior, "vae": self.vae_prior}[kind]
         if prior is None:
             why = self.prior_notes.get(kind, "no prior.safetensors beside the weights")
             raise InputError(f"The {kind.upper()} has no fitted prior ({why}); only N(0, I) is available.")
@@ -433,7 +442,7 @@ class Explorer:
         key = (pair.dataset, model)
         with self._navigator_lock:
             if key not in self._navigators:
-                self._navigators[key] = Navigator(pair.ae_maps if model == "ae" else pair.vae_maps, pair.dataset)
+                self._navigators[key] = Navigator(pair.maps[model], pair.dataset)
             return self._navigators[key]
 
     def encode(self, image: Any, dataset: str) -> dict[str, Any]:
@@ -448,13 +457,13 @@ class Explorer:
         """A code (D floats) decoded by `model`: (28, 28) uint8."""
         pair = self.models(dataset)
         z = self._checked_code(pair, model, code)
-        return to_uint8((pair.ae if model == "ae" else pair.vae).decode(z[None])[0, 0])
+        return to_uint8(pair.models[model].decode(z[None])[0, 0])
 
     def _checked_code(self, pair: DatasetModels, model: str, code: Any) -> np.ndarray:
         """A code of `model` ("ae" or "vae") from outside: the latent size of finite numbers, none beyond `CODE_LIMIT`
         times the stored codes' largest entry (float32); an `InputError` otherwise."""
         limit = CODE_LIMIT * self.navigator(pair.dataset, model).largest_entry
-        return code_vector(code, (pair.ae if model == "ae" else pair.vae).latent_dim, limit,
+        return code_vector(code, pair.models[model].latent_dim, limit,
                            f"the {MODEL_TITLES[model]}'s code", f"{CODE_LIMIT:.0f}× the largest entry of the stored codes")
 
     def locate(self, image: Any, dataset: str) -> dict[str, dict[str, list[float]]]:
@@ -473,7 +482,7 @@ class Explorer:
         x, y = navigator.check_position(projection, x, y, MODEL_TITLES[model] + "'s")
         latent, map_distance = navigator.latent_at(projection, x, y)
         pair = self.models(dataset)
-        image = to_uint8((pair.ae if model == "ae" else pair.vae).decode(latent[None])[0, 0])
+        image = to_uint8(pair.models[model].decode(latent[None])[0, 0])
         return PointDecode(model, projection, x, y, image, latent, navigator.closeness(latent), map_distance)
 
     def map_position(self, dataset: str, index: Any) -> tuple[str, str, float, float]:
