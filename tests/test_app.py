@@ -335,3 +335,24 @@ def test_the_api_is_the_one_its_callers_rely_on(client):
     for name, endpoint in stored["named_endpoints"].items():
         assert api["named_endpoints"][name] == endpoint, f"{name} changed its inputs or outputs"
     assert api == stored
+
+
+def test_gradio_reads_the_attributes_patch_component_sets():
+    """`gradio_io.patch_component` changes a component on its instance; this fails if Gradio stops reading
+    `preprocess` and `api_info` from there (`Blocks.preprocess_data`, `Blocks.get_api_info`), which every patched
+    component of the app (the pad, the uploads, the class menu, every input's refusals) relies on."""
+    import asyncio
+
+    import gradio as gr
+
+    from ae_vae.app.gradio_io import patch_component
+
+    with gr.Blocks() as demo:
+        box, out = gr.Textbox(), gr.Textbox()
+        patch_component(box, preprocess=lambda payload, original: original(payload).upper(),
+                        api_info=lambda: {"type": "integer", "description": "patched"}, example=7)
+        box.submit(lambda text: text, box, out, api_name="shout")
+    block_fn = next(fn for fn in demo.fns.values() if fn.api_name == "shout")
+    assert asyncio.run(demo.preprocess_data(block_fn, ["abc"], None)) == ["ABC"]
+    parameter = demo.get_api_info()["named_endpoints"]["/shout"]["parameters"][0]
+    assert parameter["type"]["description"] == "patched" and parameter["example_input"] == 7

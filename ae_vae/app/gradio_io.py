@@ -29,6 +29,24 @@ logger = logging.getLogger("app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def patch_component(component: Any, *, preprocess: Callable[[Any, Callable], Any] | None = None,
+                    api_info: Callable[[], dict[str, Any]] | None = None, example: Any = ...) -> Any:
+    """The one place the app changes what a Gradio component does, on that instance: how it turns what the page or a
+    client sent into the handler's argument (`preprocess(payload, original)`, given the component's own), the schema
+    the API describes it with (`api_info`), its example value (`example`). Gradio reads these attributes from the
+    instance (`Blocks.preprocess_data`, `Blocks.get_api_info`): `tests/test_app.py` fails if it stops doing so.
+    (Instance attributes rather than subclasses: Gradio writes a `.pyi` copy of any module that subclasses a
+    component.)"""
+    if preprocess is not None:
+        original = component.preprocess
+        component.preprocess = functools.wraps(original)(lambda payload: preprocess(payload, original))
+    if api_info is not None:
+        component.api_info = api_info
+    if example is not ...:
+        component.example_payload = component.example_value = lambda: example
+    return component
+
+
 def user_errors(handler: F) -> F:
     """Show an `InputError` as a message in the UI (and as `AppError` to API clients), and as one line in the
     server's log, without a traceback.
@@ -52,13 +70,12 @@ def quiet_input_errors(blocks: gr.Blocks) -> None:
     """A value an input component itself refuses (a data set not among the radio's choices, a slider value out
     of its range) is a user error too: one line in the log instead of Gradio's traceback, the same message."""
     for block in blocks.blocks.values():
-        original = getattr(block, "preprocess", None)
-        if not callable(original):
+        if not callable(getattr(block, "preprocess", None)):
             continue
 
-        def preprocess(payload: Any, _original: Callable = original, _block: Any = block) -> Any:
+        def preprocess(payload: Any, original: Callable, _block: Any = block) -> Any:
             try:
-                return _original(payload)
+                return original(payload)
             except gr.Error as exc:
                 if not exc.print_exception:
                     raise
@@ -66,7 +83,7 @@ def quiet_input_errors(blocks: gr.Blocks) -> None:
                 raise gr.Error(exc.message, duration=exc.duration, visible=exc.visible, title=exc.title,
                                print_exception=False) from None
 
-        block.preprocess = preprocess
+        patch_component(block, preprocess=preprocess)
 
 
 class OutputFiles:
@@ -144,12 +161,10 @@ def readable_upload(component: gr.Image) -> gr.Image:
 
     Gradio opens uploads with Pillow before our handler runs; its exceptions would reach the user as a bare
     error pop-up (the outputs of the previous input left on screen) and the log as a traceback. Instead the
-    handler receives an `UnreadableUpload` and says the problem like any other bad input. (An instance-level
-    wrapper rather than a subclass: Gradio writes a `.pyi` copy of any module that subclasses a component.)
+    handler receives an `UnreadableUpload` and says the problem like any other bad input (`patch_component`).
     """
-    original = component.preprocess
 
-    def preprocess(payload):
+    def preprocess(payload: Any, original: Callable) -> Any:
         try:
             return original(payload)
         except Image.DecompressionBombError:
@@ -161,8 +176,7 @@ def readable_upload(component: gr.Image) -> gr.Image:
             return UnreadableUpload(f"{name} is not an image that can be read; use a PNG, JPEG, WebP, BMP or GIF "
                                     "image.")
 
-    component.preprocess = preprocess
-    return component
+    return patch_component(component, preprocess=preprocess)
 
 
 def upload_image(label: str, **kwargs: Any) -> gr.Image:
@@ -207,7 +221,7 @@ def _as_list(classes: str | list[str] | None) -> list[str]:
 def class_menu(choices: list[tuple[str, int]], **kwargs: Any) -> gr.Dropdown:
     """A class menu whose API type is the class index (-1: any class): Gradio's Dropdown describes every choice
     value as a string, so `view_api()` would list `Literal['-1', '0', ...]` though the value sent and received is
-    an int. (An instance-level override, as in `readable_upload`.)"""
+    an int (`patch_component`)."""
     menu = gr.Dropdown(choices, **kwargs)
 
     def api_info() -> dict[str, Any]:
@@ -215,5 +229,4 @@ def class_menu(choices: list[tuple[str, int]], **kwargs: Any) -> gr.Dropdown:
         return {"type": "integer", "minimum": min(values), "maximum": max(values),
                 "additional_description": "-1 for any class, else a class index"}
 
-    menu.api_info = api_info
-    return menu
+    return patch_component(menu, api_info=api_info)

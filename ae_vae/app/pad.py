@@ -54,7 +54,7 @@ from ..errors import InputError
 from .contract import STATIC
 from .draw import DEFAULT_NEIGHBOURS, DrawHandlers, empty_pad_message, nothing_described, nothing_reconstructed
 from .explorer import POSTERIOR_SAMPLES, error_table
-from .gradio_io import inline_png
+from .gradio_io import inline_png, patch_component
 from .views import DrawingView
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
@@ -323,21 +323,17 @@ def drawing_pad(page: dict[str, Any], **kwargs: Any) -> gr.HTML:
 
     Its value in the page is the payload ("" when empty); every event that takes it gets `sketch_value`,
     what the Sketchpad gave, and the API describes and accepts the Sketchpad's value. So the handlers and
-    the public endpoints that take a sketch (`/reconstruct`, and any other) are unchanged for their callers.
-    (Instance attributes rather than a subclass: Gradio writes a `.pyi` copy of a module that subclasses a
-    component.)
+    the public endpoints that take a sketch (`/reconstruct`, and any other) are unchanged for their callers
+    (`gradio_io.patch_component`).
     """
     pad = gr.HTML("", html_template=(STATIC / "pad.html").read_text(encoding="utf-8"),
                   css_template=(STATIC / "pad.css").read_text(encoding="utf-8"), js_on_load=PAD_LOADER,
                   apply_default_css=False, page=page, size=PAD_SIZE, **kwargs)
 
-    def preprocess(payload: Any) -> dict | None:
+    def preprocess(payload: Any, _original: Any) -> dict | None:
         try:
             return sketch_value(payload)
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    pad.preprocess = preprocess
-    pad.api_info = _sketch_api_info
-    pad.example_payload = pad.example_value = lambda: None
-    return pad
+    return patch_component(pad, preprocess=preprocess, api_info=_sketch_api_info, example=None)
