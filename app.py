@@ -107,8 +107,8 @@ THEME = gr.themes.Default(
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"])
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
-# Events waiting in the queue, all pages together: ~2 s of work at the rate bench/load_test.py measured;
-# an answer later than that is stale (the pad has moved on), so more are refused.
+# Events waiting in the queue, all pages together: about two seconds of work at the rate bench/load_test.py measures
+# (docs/experiments.md); an answer later than that is stale (the pad has moved on), so more are refused.
 QUEUE_SIZE = 64
 QUEUE_SUMMARY_EVERY = 1000  # events between two refreshes of Gradio's monitoring summary
 
@@ -440,12 +440,11 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
     page_folder = Path(tempfile.mkdtemp(prefix="ae-vae-page-"))
     serve_page_files(explorer, page_folder)
-    # Render the latent maps (~1 s per data set) and the page's map data off the start-up path, before anyone
-    # opens the tab.
+    # Render the latent maps and the page's map data off the start-up path, before anyone opens the tab.
     threading.Thread(target=write_map_data, args=(explorer, page_folder), name="render-maps", daemon=True).start()
     # Gradio's queue rebuilds a pandas summary of its last 10 000 events after every event, for a monitoring page
-    # this app does not open: 5-11 ms of CPU per event, more than a drawing's final frame computes. Refreshed
-    # every QUEUE_SUMMARY_EVERY events instead (read when the queue is made, in gr.Blocks).
+    # this app does not open: more CPU per event than a drawing's final frame computes (docs/experiments.md).
+    # Refreshed every QUEUE_SUMMARY_EVERY events instead (read when the queue is made, in gr.Blocks).
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(QUEUE_SUMMARY_EVERY))
     with gr.Blocks(title="AE vs VAE explorer", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)

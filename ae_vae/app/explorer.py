@@ -32,7 +32,7 @@ from .figures import PANELS, RenderedFigure, maps_figure
 logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 64
-DEFAULT_SAMPLES = 25  # a 5x5 grid per model: three grids decode in < 20 ms on one core
+DEFAULT_SAMPLES = 25  # a 5x5 grid per model: cheap to decode on one core (docs/experiments.md)
 MAX_STEPS = 24
 POSTERIOR_SAMPLES = 4
 PRIORS = ("standard", "mixture")

@@ -28,11 +28,9 @@ the drawing again. The ink still comes first: a switch of data set or framing fr
 
 Why a crop rather than the whole canvas shrunk: every data set's framing crops the ink and scales it to a
 fixed box, so where the ink was on the canvas and how large carry no information; a crop keeps small
-drawings at full resolution and big ones at >= 56 px for a 20 px box (a whole canvas shrunk to 56 px changed
-the model input ~5x more than this crop, and more than the drawing's own pixel jitter does). Measured on MNIST
-test digits drawn at 25-85% of the pad (`bench/pad_fidelity.py`): the model input from the payload differs
-from the one from a full-size PNG of the same ink no more than drawing the same digit half a canvas pixel
-elsewhere does (see `PAYLOAD_TOLERANCE`), and a digit classifier gives both the same class. Both go through
+drawings at full resolution and big ones at >= 56 px for a 20 px box, so the model input from the payload differs
+from the one from a full-size PNG of the same ink no more than drawing the same digit half a canvas pixel elsewhere
+does (`PAYLOAD_TOLERANCE`; `bench/pad_fidelity.py` measures it, docs/experiments.md has the numbers). Both go through
 the project's one preprocessing path (`ae_vae.preprocess.to_model_input`): the payload becomes the transparent
 RGBA image the Sketchpad sent.
 """
@@ -80,10 +78,8 @@ MAX_PAGE_CHARS = (len("|page::0::::") + 32 + _b64_chars(FRAME_PIXELS) + 2 * _b64
                   + _b64_chars(4 * PAGE_ERRORS))
 MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + _b64_chars(MAX_SIDE * MAX_SIDE) + MAX_PAGE_CHARS
 # Per drawing, the `framing_difference` between the 28x28 inputs made from the payload and from a full-size PNG
-# of the same ink may not exceed what the drawing's own jitter does: drawing the same ink half a canvas pixel
-# elsewhere changes the input by up to 0.054 (MNIST framing) / 0.071 (Fashion-MNIST), mean 0.010 / 0.016.
-# bench/pad_fidelity.py, 300 test images + 72 strokes per framing: the payload's worst 0.041 / 0.072, mean
-# 0.004 / 0.008 (exactly 0 for ink within 112 px, which is sent unreduced).
+# of the same ink may not exceed what the drawing's own jitter does (drawing the same ink half a canvas pixel
+# elsewhere): docs/experiments.md, "Numbers behind the app's constants".
 PAYLOAD_TOLERANCE = 0.08
 LIVE_STATUS = "Drawing… (the reconstructions follow the pen)"
 DONE_STATUS = "Reconstructed your drawing."
