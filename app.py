@@ -26,7 +26,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import gradio as gr
 
-from ae_vae.app.contract import Ids, page_event_js
+from ae_vae.app.contract import PAGE_MODULES, Ids, page_event_js
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import DEFAULT_SAMPLES, MAX_SAMPLES, MAX_STEPS, Explorer
@@ -41,7 +41,7 @@ from ae_vae.app.gradio_io import (
 from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.app.page import page_config, preload_head, serve_page_files, write_map_data
+from ae_vae.app.page import file_url, preload_head, serve_page_files, write_map_data, write_page_config
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.app.views import (
@@ -114,10 +114,11 @@ QUEUE_SUMMARY_EVERY = 1000  # events between two refreshes of Gradio's monitorin
 
 
 def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
-    """The Draw tab's left column: the pad (reconstructing in the page where it can), its status line (in view
-    without scrolling), fill, button, upload."""
+    """The Draw tab's left column: the pad (reconstructing in the page where it can: `page` holds the URLs of the
+    page's config and modules), its status line (in view without scrolling), fill, button, upload."""
     with gr.Column(scale=3):
-        pad = drawing_pad(page, label="Draw a digit (or a garment): the reconstructions follow the pen",
+        pad = drawing_pad(page["config"], page["modules"],
+                          label="Draw a digit (or a garment): the reconstructions follow the pen",
                           elem_id="sketchpad")
         status = gr.Markdown("", elem_id="draw-status")
         fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
@@ -452,7 +453,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)",
                            elem_id=Ids.DATASET)
         dataset.change(None, dataset, None, js=page_event_js("dataset"), **PRIVATE)  # the page follows it (pad.js)
-        draw = draw_tab(DrawHandlers(explorer, files), dataset, page_config(explorer, page_folder))
+        page = {"config": write_page_config(explorer, page_folder), "modules": file_url(PAGE_MODULES)}
+        draw = draw_tab(DrawHandlers(explorer, files), dataset, page)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
         embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"])

@@ -30,7 +30,7 @@ def test_the_page_is_es_modules_with_nothing_filled_in():
         assert "__" not in re.sub(r"__[a-z]\w*", "", code_of(path)), f"{path.name}: a placeholder to fill in"
     for path in MODULES:
         assert re.search(r"^export ", path.read_text(encoding="utf-8"), re.MULTILINE), f"{path.name} exports nothing"
-    assert "props.page" in PAD_LOADER and "startPad" in PAD_LOADER
+    assert "props.config" in PAD_LOADER and "startPad" in PAD_LOADER
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

@@ -293,13 +293,18 @@ class PadEvents:
 
 # ---------------------------------------------------------------- the component
 
-# The pad's `js_on_load`: import its module (static/page/pad.js) and start it with the component's element, `trigger` and
-# `props`, whose `page` is `page.page_config`'s answer. Nothing is filled into the script: it is the same text for
-# every app.
+# The pad's `js_on_load`: import its module (static/page/pad.js) and fetch the page's config (`page.write_page_config`),
+# then start the pad with the component's element, `trigger` and `props`. Nothing is filled into the script: it is the
+# same text for every app; the two URLs are props.
 PAD_LOADER = """
 const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;
-import(new URL(props.page.modules + '/pad.js', root).href)
-  .then((module) => module.startPad(element, trigger, props))
+const url = (path) => new URL(path, root).href;
+const config = fetch(url(props.config)).then((response) => {
+  if (!response.ok) throw new Error(`the page's config did not load (HTTP ${response.status})`);
+  return response.json();
+});
+Promise.all([import(url(props.modules + '/pad.js')), config])
+  .then(([module, page]) => module.startPad(element, trigger, props, page))
   .catch((err) => console.warn('ae-vae: the drawing pad did not start', err));
 """
 
@@ -311,11 +316,11 @@ def _sketch_api_info() -> dict[str, Any]:
     return schema
 
 
-def drawing_pad(page: dict[str, Any], **kwargs: Any) -> gr.HTML:
+def drawing_pad(config_url: str, modules_url: str, **kwargs: Any) -> gr.HTML:
     """The pad as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id="sketchpad"`, the container
-    tests and benchmarks find the canvas in). `page` (`ae_vae.app.page.page_config`) is what the pad's module is told:
-    the pad's numbers, and the graphs that let the page reconstruct the drawing itself while the pen moves (without
-    graphs every frame goes to the server).
+    tests and benchmarks find the canvas in). `config_url` is where the page's config is (`page.write_page_config`:
+    the pad's numbers, and the graphs that let the page reconstruct the drawing itself while the pen moves; without
+    graphs every frame goes to the server), `modules_url` where the page's modules are.
 
     Its value in the page is the payload ("" when empty); every event that takes it gets `sketch_value`,
     what the Sketchpad gave, and the API describes and accepts the Sketchpad's value. So the handlers and
@@ -324,7 +329,7 @@ def drawing_pad(page: dict[str, Any], **kwargs: Any) -> gr.HTML:
     """
     pad = gr.HTML("", html_template=(STATIC / "pad.html").read_text(encoding="utf-8"),
                   css_template=(STATIC / "pad.css").read_text(encoding="utf-8"), js_on_load=PAD_LOADER,
-                  apply_default_css=False, page=page, size=PAD_SIZE, **kwargs)
+                  apply_default_css=False, config=config_url, modules=modules_url, size=PAD_SIZE, **kwargs)
 
     def preprocess(payload: Any, _original: Any) -> dict | None:
         try:

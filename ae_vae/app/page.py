@@ -13,6 +13,7 @@ line under the pad.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import shutil
@@ -84,6 +85,16 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
             "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
+
+
+def write_page_config(explorer: Explorer, page_folder: Path) -> str:
+    """Write `page_config` into the page folder as JSON, under a name carrying its hash (a browser never keeps an older
+    one), and return its URL: the pad's module fetches it as it starts (a file, not a prop of the pad: Gradio would
+    carry a prop through every update of the pad's value)."""
+    text = json.dumps(page_config(explorer, page_folder), sort_keys=True)
+    path = page_folder / f"page-config-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    atomic_write_text(path, text)
+    return file_url(path)
 
 
 def _floats(array: np.ndarray) -> str:

@@ -1,7 +1,7 @@
 // The drawing pad (ae_vae.app.pad): a <canvas> that sends the ink while you draw, and, where the page can run the
 // models, reconstructs every frame here. pad.py's `js_on_load` imports this module and calls `startPad` with the
-// component's element, its `trigger` and its `props`; `props.page` is the page's config (ae_vae.app.page.page_config),
-// the one source of every number and element id used here.
+// component's element, its `trigger`, its `props` and the page's config (ae_vae.app.page.page_config, fetched), the
+// one source of every number and element id used here.
 
 import {onDrawingReplaced} from './dom.js';
 import {warnOnce} from './latest.js';
@@ -53,8 +53,7 @@ function pageState(config) {
   return {dataset: () => state.dataset, fill: () => state.fill};
 }
 
-export function startPad(element, trigger, props) {
-  const config = props.page;
+export function startPad(element, trigger, props, config) {
   const {size: SIZE, brush: BRUSH, max_side: MAX_SIDE, frame_interval_ms: INTERVAL_MS} = config.pad;
   const root = element.querySelector('.pad');
   const canvas = root.querySelector('canvas');
