@@ -45,15 +45,27 @@ from ae_vae.app.page import file_url, preload_head, serve_page_files, write_map_
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.app.views import (
+    CLICKED,
     DESCRIBED,
     DRAWN,
+    FRAME_AT,
+    INTERPOLATED,
+    MAPPED,
     NEIGHBOURS,
     PAGE_ADDED,
+    PAIR,
+    POINT,
+    PROFILED,
     RECONSTRUCTED,
+    SAMPLED,
     SHOWN,
+    STARRED,
     WALKED,
     DrawingView,
+    InterpolationView,
+    MapsView,
     Outputs,
+    SampleView,
 )
 from ae_vae.checks import TEMPERATURE_RANGE
 from ae_vae.data import DATASET_TITLES, DATASETS
@@ -216,29 +228,33 @@ def interpolate_tab(handlers: InterpolateHandlers, dataset: gr.Radio, current_in
         ae_strip = output_image("AE: decoded path between the two codes", height=120, elem_id="interp-ae")
         vae_strip = output_image("VAE: decoded path between the two posterior means", height=120,
                                  elem_id="interp-vae")
-        codes, frame = scrub_panel(handlers, run, image_a, image_b, dataset, path)
+        view = Outputs(InterpolationView, {"image_a": image_a, "image_b": image_b, "next_slot": fill_slot,
+                                           "examples": examples, "ae_path": ae_strip, "vae_path": vae_strip})
+        codes, frame = scrub_panel(handlers, view, run, image_a, image_b, dataset, path)
         profile_plot = gr.Image(label="How typical each frame's code is", show_label=False, format="png", buttons=[],
                                 interactive=False, elem_id="interp-profile")
         profile_numbers = gr.JSON(visible=False, label="typicality along the path")  # its numbers
         gr.Markdown(INTERPOLATION_NOTE)
         lesson = gr.Markdown(handlers.explorer.interpolation_lesson(handlers.explorer.datasets[0]),
                              elem_id="interp-lesson")
-        gif = gr.File(label="Animated GIF (AE above VAE)")
+        view.add(gif=gr.File(label="Animated GIF (AE above VAE)"), profile_plot=profile_plot,
+                 profile_numbers=profile_numbers)
 
-    inputs, outputs = [image_a, image_b, dataset, steps, path], [ae_strip, vae_strip, gif]
-    profile = (handlers.interpolation_profile, inputs, [profile_plot, profile_numbers])
-    run.click(handlers.interpolate, inputs, outputs, api_name="interpolate").then(
-        *profile, api_name="interpolation_profile")
-    examples.select(handlers.pick_for_interpolation, [dataset, fill_slot], [image_a, image_b, fill_slot], **PRIVATE)
+    inputs = [image_a, image_b, dataset, steps, path]
+    interpolated = event(view, handlers.interpolate, inputs, INTERPOLATED)
+    profile = event(view, handlers.interpolation_profile, inputs, PROFILED)
+    run.click(*interpolated, api_name="interpolate").then(*profile, api_name="interpolation_profile")
+    examples.select(*event(view, handlers.pick_for_interpolation, [dataset, fill_slot], (*PAIR, "next_slot")),
+                    **PRIVATE)
     dataset.change(handlers.explorer.interpolation_lesson, dataset, lesson, **PRIVATE)
     use_a.click(handlers.current_drawing, current_input, image_a, **PRIVATE)
     use_b.click(handlers.current_drawing, current_input, image_b, **PRIVATE)
-    return {"examples": examples, "pair": [image_a, image_b], "switch_dataset": handlers.switch_dataset,
-            "default_pair": (handlers.default_pair, dataset, [image_a, image_b]),
-            "refresh": (handlers.interpolate, inputs, outputs), "profile": profile, "codes": codes, "frame": frame}
+    return {"switched": event(view, handlers.switch_dataset, [dataset], ("examples", *PAIR)),
+            "default_pair": event(view, handlers.default_pair, [dataset], PAIR),
+            "refresh": interpolated, "profile": profile, "codes": codes, "frame": frame}
 
 
-def scrub_panel(handlers: InterpolateHandlers, run: gr.Button, image_a: gr.Image, image_b: gr.Image,
+def scrub_panel(handlers: InterpolateHandlers, view: Outputs, run: gr.Button, image_a: gr.Image, image_b: gr.Image,
                 dataset: gr.Radio, path: gr.Radio) -> tuple[tuple, tuple]:
     """A scrubber t from 0 to 1 and both models' frame at t: decoded in the page while it is dragged (page/scrub.js,
     from the codes the server hands over after Interpolate), else by the server (/interpolate_at). Returns the
@@ -251,7 +267,8 @@ def scrub_panel(handlers: InterpolateHandlers, run: gr.Button, image_a: gr.Image
         ae_frame = output_image("AE at t", height=120, elem_id=Ids.SCRUB_AE)
         vae_frame = output_image("VAE at t", height=120, elem_id=Ids.SCRUB_VAE)
     codes = (handlers.scrub_codes, [image_a, image_b, dataset], scrub_codes)
-    frame = (handlers.interpolate_at, [image_a, image_b, dataset, path, scrub], [ae_frame, vae_frame])
+    view.add(frame_ae=ae_frame, frame_vae=vae_frame)
+    frame = event(view, handlers.interpolate_at, [image_a, image_b, dataset, path, scrub], FRAME_AT)
     # (the public event first: a private step of the same function registered before it would take its name)
     scrub.input(*frame, api_name="interpolate_at", trigger_mode="always_last", show_progress="hidden")
     run.click(*codes, show_progress="hidden", **PRIVATE).then(*frame, show_progress="hidden", **PRIVATE)
@@ -280,11 +297,12 @@ def sample_tab(handlers: SampleHandlers, dataset: gr.Radio) -> dict[str, Any]:
                                      elem_id="sample-ae-fitted")
         lesson = gr.Markdown(handlers.explorer.sample_lesson(first), elem_id="sample-lesson")
 
-    inputs, outputs = [dataset, count, seed, temperature, prior, label], [ae_grid, vae_grid, ae_fitted]
-    gr.on([run.click, prior.change, label.change], handlers.sample, inputs, outputs, api_name="sample")
+    view = Outputs(SampleView, {"ae": ae_grid, "vae": vae_grid, "ae_fitted": ae_fitted})
+    sampled = event(view, handlers.sample, [dataset, count, seed, temperature, prior, label], SAMPLED)
+    gr.on([run.click, prior.change, label.change], *sampled, api_name="sample")
     dataset.change(handlers.class_choices, dataset, label, **PRIVATE)
     dataset.change(handlers.explorer.sample_lesson, dataset, lesson, **PRIVATE)
-    return {"refresh": (handlers.sample, inputs, outputs)}
+    return {"refresh": sampled}
 
 
 MAPS_HELP = """Each dot is one test image, placed where the model's **latent code** for it lies — the short list of
@@ -311,20 +329,21 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
         gr.Markdown(caption, elem_classes="image-caption")
         # not `output_image`: its `pixelated` class sets object-fit, and evt.index assumes the default (scale-down)
         maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id=Ids.MAPS_PLOT)
-        maps_text = gr.Markdown(label="explained variance")
-        click_panel(handlers, dataset, maps_plot, mark)
-        point_panel(handlers, dataset)
+        starred = gr.State(None)  # the drawing last put on the star
+        view = Outputs(MapsView, {"maps": maps_plot, "variance": gr.Markdown(label="explained variance"),
+                                  "star": mark, "starred": starred})
+        click_panel(handlers, view, dataset, maps_plot, mark)
+        point_panel(handlers, view, dataset)
         gr.Markdown(MANIFOLD_HELP)
         with gr.Row():
-            ae_manifold = output_image("AE decoded over its PCA plane")
-            vae_manifold = output_image("VAE decoded over its PCA plane")
+            view.add(ae_plane=output_image("AE decoded over its PCA plane"),
+                     vae_plane=output_image("VAE decoded over its PCA plane"))
 
-    outputs = [maps_plot, maps_text, ae_manifold, vae_manifold]
-    starred = gr.State(None)  # the drawing last put on the star
-    run.click(handlers.embedding, [dataset, mark], outputs, api_name="embedding")
+    mapped = event(view, handlers.embedding, [dataset, mark], MAPPED)
+    run.click(*mapped, api_name="embedding")
     # the tab opened: the star follows the Draw tab's drawing (checked here, not sent after every stroke)
-    tab.select(handlers.star_on_visit, [current_input, starred], [mark, starred], show_progress="hidden",
-               **PRIVATE).then(handlers.embedding, [dataset, mark], outputs, **PRIVATE)
+    tab.select(*event(view, handlers.star_on_visit, [current_input, starred], STARRED), show_progress="hidden",
+               **PRIVATE).then(*mapped, **PRIVATE)
 
 
 def neighbours_panel(handlers: DrawHandlers, view: Outputs, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
@@ -403,7 +422,8 @@ def code_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: 
     gr.Button(visible=False).click(handlers.locate, [pad, upload, dataset], where, api_name="locate")
 
 
-def click_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio, maps_plot: gr.Image, mark: gr.Image) -> None:
+def click_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio, maps_plot: gr.Image,
+                mark: gr.Image) -> None:
     """A click on a map decodes that point with the map's model; the latest AE and VAE decodes side by side."""
     clicks = gr.State(None)
     status = gr.Markdown(elem_id="click-status")
@@ -416,12 +436,13 @@ def click_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio, maps_plot: gr.I
                                      elem_id=Ids.CLICK_VAE)
             vae_text = gr.Markdown(elem_id="click-vae-text")
 
-    maps_plot.select(handlers.click_map, [dataset, mark, clicks],
-                     [maps_plot, ae_image, ae_text, vae_image, vae_text, clicks, status], show_progress="hidden",
+    view.add(ae_click=ae_image, ae_click_text=ae_text, vae_click=vae_image, vae_click_text=vae_text, clicks=clicks,
+             click_status=status)
+    maps_plot.select(*event(view, handlers.click_map, [dataset, mark, clicks], CLICKED), show_progress="hidden",
                      trigger_mode="always_last", **PRIVATE)
 
 
-def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
+def point_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio) -> None:
     """Decode exact map coordinates (the API's /decode_point)."""
     with gr.Accordion("Decode exact map coordinates (as the API's /decode_point does)", open=False):
         with gr.Row():
@@ -433,7 +454,8 @@ def point_panel(handlers: EmbeddingsHandlers, dataset: gr.Radio) -> None:
         with gr.Row():
             image = output_image("Decoded point", height=168, elem_id="point-image")
             text = gr.Markdown(elem_id="point-text", label="how far from the data")
-    run.click(handlers.decode_point, [dataset, model, projection, x, y], [image, text], api_name="decode_point")
+    view.add(point=image, point_text=text)
+    run.click(*event(view, handlers.decode_point, [dataset, model, projection, x, y], POINT), api_name="decode_point")
 
 
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
@@ -461,7 +483,7 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
 
         # one chain, so the tabs refresh in order after the switch: the examples first, then the outputs
         switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
-            interp["switch_dataset"], dataset, [interp["examples"], *interp["pair"]], **PRIVATE)
+            *interp["switched"], **PRIVATE)
         refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
         switched = switched.then(*draw["refresh"], **PRIVATE).then(*draw["describe"], show_progress="hidden",
                                                                     postprocess=False, **PRIVATE)

@@ -20,7 +20,7 @@ from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
 from ae_vae.app.figures import PANELS, maps_figure
 from ae_vae.app.gradio_io import OutputFiles
-from ae_vae.app.views import DrawingView
+from ae_vae.app.views import KEEP, DrawingView, MapsView
 from ae_vae.errors import EmbeddingsError, InputError
 from ae_vae.figures import LABEL_COLOURS, _spread_boxes
 from ae_vae.latent import maps as maps_module
@@ -582,17 +582,18 @@ def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_pat
     nav = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
     rendered = explorer.rendered_maps("mnist")
     miss = nav.click_map("mnist", None, None, SimpleNamespace(index=[1, 1]))
-    assert miss[-1].startswith("⚠️") and "outside the plot areas" in miss[-1]
+    assert miss.click_status.startswith("⚠️") and "outside the plot areas" in miss.click_status
+    assert miss.maps is KEEP and miss.vae_click is KEEP  # a miss leaves the maps and the decodes as they are
     px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
-    maps, ae_image, _, vae_image, vae_text, clicks, status = nav.click_map(
-        "mnist", None, None, SimpleNamespace(index=[px, py]))
-    assert status == "" and vae_text.startswith("VAE at UMAP (5.00, 5.00): ") and "nearest test code at" in vae_text
-    assert np.asarray(Image.open(vae_image)).shape == (28, 28) and not isinstance(ae_image, str)
-    assert np.asarray(Image.open(maps).convert("RGB")).shape == rendered.pixels.shape
+    hit = nav.click_map("mnist", None, None, SimpleNamespace(index=[px, py]))
+    assert hit.click_status == "" and hit.vae_click_text.startswith("VAE at UMAP (5.00, 5.00): ")
+    assert "nearest test code at" in hit.vae_click_text
+    assert np.asarray(Image.open(hit.vae_click)).shape == (28, 28) and hit.ae_click is KEEP  # the AE's stays
+    assert np.asarray(Image.open(hit.maps).convert("RGB")).shape == rendered.pixels.shape
     px, py = rendered.to_pixel(PANELS.index(("ae", "pca")), 0.0, 0.0)
-    *_, clicks, _ = nav.click_map("mnist", None, clicks, SimpleNamespace(index=[px, py]))
+    clicks = nav.click_map("mnist", None, hit.clicks, SimpleNamespace(index=[px, py])).clicks
     assert clicks["vae"][0] == "umap" and clicks["ae"][0] == "pca"  # the latest of each model: two crosshairs
-    *_, clicks, _ = nav.click_map("fashion_mnist", None, clicks, SimpleNamespace(index=[px, py]))
+    clicks = nav.click_map("fashion_mnist", None, clicks, SimpleNamespace(index=[px, py])).clicks
     assert set(clicks) == {"dataset", "ae"} and clicks["dataset"] == "fashion_mnist"
 
 
@@ -648,14 +649,14 @@ def test_the_star_follows_the_drawing_only_when_it_changed(explorer, tmp_path):
     otherwise the star (perhaps an image uploaded there) stays."""
     handlers = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
     drawing = explorer.models("mnist").vae_maps.images[3]
-    assert handlers.star_on_visit(None, None) == (gr.skip(), gr.skip())
-    star, starred = handlers.star_on_visit(drawing, None)
-    assert np.array_equal(np.asarray(Image.open(star)), np.kron(drawing, np.ones((4, 4), np.uint8)))
-    assert starred is drawing
-    assert handlers.star_on_visit(drawing.copy(), starred) == (gr.skip(), gr.skip())
-    assert handlers.star_on_visit(None, starred) == (None, None)  # cleared: no star
+    assert handlers.star_on_visit(None, None) == MapsView()
+    shown = handlers.star_on_visit(drawing, None)
+    assert np.array_equal(np.asarray(Image.open(shown.star)), np.kron(drawing, np.ones((4, 4), np.uint8)))
+    assert shown.starred is drawing
+    assert handlers.star_on_visit(drawing.copy(), shown.starred) == MapsView()
+    assert handlers.star_on_visit(None, shown.starred) == MapsView(star=None, starred=None)  # cleared: no star
     other = explorer.models("mnist").vae_maps.images[4]
-    assert handlers.star_on_visit(other, starred)[1] is other
+    assert handlers.star_on_visit(other, shown.starred).starred is other
 
 
 def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path):

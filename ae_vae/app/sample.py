@@ -8,6 +8,7 @@ import gradio as gr
 from ..data import CLASS_NAMES
 from .gradio_io import user_errors
 from .handlers import TabHandlers
+from .views import SampleView
 
 
 class SampleHandlers(TabHandlers):
@@ -15,10 +16,11 @@ class SampleHandlers(TabHandlers):
 
     @user_errors
     def sample(self, dataset: str, count: int, seed: int, temperature: float, prior: str = "standard",
-               label: int = -1):
+               label: int = -1) -> SampleView:
         """Three grids: AE and VAE from `prior` ("standard" N(0, I) or "mixture"), AE from one fitted Gaussian."""
-        grids = self.explorer.sample(dataset, count, seed, temperature, prior, label)
-        return tuple(self.files.png(grid) for grid in grids)
+        ae, vae, ae_fitted = (self.files.png(grid) for grid in self.explorer.sample(dataset, count, seed, temperature,
+                                                                                     prior, label))
+        return SampleView(ae=ae, vae=vae, ae_fitted=ae_fitted)
 
     def class_choices(self, dataset: str):
         """The class menu for a data set: "any", then its class names (values: -1, 0-9)."""

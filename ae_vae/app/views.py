@@ -1,7 +1,7 @@
 """Handlers answer with named values; one adapter per event puts them into components.
 
-A handler returns a dataclass (`DrawingView` for the Draw tab): each field a thing the tab shows, `KEEP` for one the
-answer leaves as it is. The layout builds one `Outputs` per tab, naming the component (or components) of each field;
+A handler returns a dataclass, one per tab (`DrawingView`, `InterpolationView`, `SampleView`, `MapsView`): each field
+a thing the tab shows, `KEEP` for one the answer leaves as it is. The layout builds one `Outputs` per tab, naming the component (or components) of each field;
 an event wires `outputs.event(handler, fields)`: the components of those fields, in that order, and the handler
 wrapped to answer with their values. Adding a field the tab shows is the result type, the handler that fills it and
 the layout's `Outputs`: no event counts its outputs.
@@ -27,8 +27,17 @@ class _Keep:
 KEEP: Any = _Keep()
 
 
+class View:
+    """What every tab's view does: `a | b` is `a` with `b`'s fields that are not `KEEP` (as `dict | dict`)."""
+
+    def __or__(self, other: View) -> View:
+        if type(other) is not type(self):
+            return NotImplemented
+        return type(self)(**{**vars(self), **{k: v for k, v in vars(other).items() if v is not KEEP}})
+
+
 @dataclass
-class DrawingView:
+class DrawingView(View):
     """What the Draw tab shows of the current drawing, by name (`KEEP`: unchanged by this answer)."""
 
     model_input: Any = KEEP  # the 28x28 model input, as an image
@@ -48,9 +57,51 @@ class DrawingView:
     walk_ae: Any = KEEP  # the AE's code walked (at 0: its reconstruction)
     walk_vae: Any = KEEP
 
-    def __or__(self, other: DrawingView) -> DrawingView:
-        """This view with `other`'s fields that are not `KEEP` (as `dict | dict`: the right one wins)."""
-        return DrawingView(**{**vars(self), **{k: v for k, v in vars(other).items() if v is not KEEP}})
+
+@dataclass
+class InterpolationView(View):
+    """What the Interpolate tab shows."""
+
+    ae_path: Any = KEEP  # the AE's decoded path, a strip of frames
+    vae_path: Any = KEEP
+    gif: Any = KEEP  # both paths animated, AE above VAE
+    profile_plot: Any = KEEP  # how typical each frame's code is, a plot
+    profile_numbers: Any = KEEP  # and its numbers (JSON)
+    image_a: Any = KEEP
+    image_b: Any = KEEP
+    next_slot: Any = KEEP  # which of A and B the next example clicked fills
+    examples: Any = KEEP  # the data set's examples (a gallery)
+    frame_ae: Any = KEEP  # the AE's frame at the scrubber's t
+    frame_vae: Any = KEEP
+
+
+@dataclass
+class SampleView(View):
+    """What the Sample tab shows: three grids of decoded samples."""
+
+    ae: Any = KEEP  # the AE from the chosen prior
+    vae: Any = KEEP  # the VAE from the chosen prior
+    ae_fitted: Any = KEEP  # the AE from one Gaussian fitted to its training codes
+
+
+@dataclass
+class MapsView(View):
+    """What the Embeddings tab shows."""
+
+    maps: Any = KEEP  # the four maps, one image
+    variance: Any = KEEP  # the explained variance, a line
+    ae_plane: Any = KEEP  # the AE decoded over its PCA plane
+    vae_plane: Any = KEEP
+    star: Any = KEEP  # the image put on the maps as a star
+    starred: Any = KEEP  # the drawing that star shows (state)
+    ae_click: Any = KEEP  # the AE's decode at the latest click on an AE map
+    ae_click_text: Any = KEEP
+    vae_click: Any = KEEP
+    vae_click_text: Any = KEEP
+    clicks: Any = KEEP  # the latest click on each model's maps (state)
+    click_status: Any = KEEP
+    point: Any = KEEP  # exact map coordinates decoded
+    point_text: Any = KEEP
 
 
 # The Draw tab's answers, by what they cover.
@@ -62,6 +113,16 @@ NEIGHBOURS = ("ae_neighbours", "vae_neighbours", "vote")  # also /neighbors's ou
 WALKED = ("walk_ae", "walk_vae")  # also /traverse's outputs
 # What a page that runs the models is told after a final frame it drew: what needs the server's data
 PAGE_ADDED = ("errors", "drawing", "source", "status", "typicality", *NEIGHBOURS, "walk_sigmas")
+
+INTERPOLATED = ("ae_path", "vae_path", "gif")  # /interpolate's outputs
+PROFILED = ("profile_plot", "profile_numbers")  # /interpolation_profile's
+PAIR = ("image_a", "image_b")
+FRAME_AT = ("frame_ae", "frame_vae")  # /interpolate_at's
+SAMPLED = ("ae", "vae", "ae_fitted")  # /sample's
+MAPPED = ("maps", "variance", "ae_plane", "vae_plane")  # /embedding's
+STARRED = ("star", "starred")
+CLICKED = ("maps", "ae_click", "ae_click_text", "vae_click", "vae_click_text", "clicks", "click_status")
+POINT = ("point", "point_text")  # /decode_point's
 
 
 class Outputs:
