@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from .blocks import BetaEmbedding, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput, codec_call
 from .config import BetaVAEConfig
 from .format import SafeHubMixin, as_config
-from .losses import add_edge_matching, add_input_noise, add_prior_matching
+from .losses import add_input_noise, vae_output
 
 
 class BetaVAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "beta-vae"],
@@ -83,13 +82,5 @@ class BetaVAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["
         betas = self._betas(at_beta, len(x), x.device)
         posterior = self.encode(add_input_noise(x, input_noise, generator), betas)
         z = posterior.sample(generator)
-        logits = self.decode_logits(z, betas)
-        recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-        kl = posterior.kl()
-        loss = (recon_nll + beta * betas * kl).mean()
-        recon = torch.sigmoid(logits)
-        terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
-                 "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
-        loss = add_prior_matching(loss, terms, z, prior_matching, generator)
-        loss = add_edge_matching(loss, terms, recon, x, edge_matching, per_image_sum=True)
-        return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
+        return vae_output(x, posterior, z, self.decode_logits(z, betas), beta * betas, generator, prior_matching,
+                          edge_matching)

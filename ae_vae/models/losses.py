@@ -1,8 +1,29 @@
-"""Training losses beyond each model's own likelihood: input noise, prior matching, edge matching."""
+"""Training losses: the VAEs' β-weighted negative ELBO, and what training may add to it (input noise, prior matching,
+edge matching)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+from .blocks import DiagonalGaussian, ModelOutput
+
+
+def vae_output(x: torch.Tensor, posterior: DiagonalGaussian, z: torch.Tensor, logits: torch.Tensor,
+               kl_weight: float | torch.Tensor, generator: torch.Generator | None = None, prior_matching: float = 0.0,
+               edge_matching: float = 0.0) -> ModelOutput:
+    """What a VAE's `forward` returns for images `x` encoded as `posterior`, `z` drawn from it and decoded to `logits`:
+    the loss (Bernoulli reconstruction term summed over pixels + `kl_weight` × KL, a number or one per image,
+    averaged; plus prior and edge matching when asked for) and the terms to log (`neg_elbo` the true −ELBO)."""
+    recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    kl = posterior.kl()
+    loss = (recon_nll + kl_weight * kl).mean()
+    recon = torch.sigmoid(logits)
+    terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
+             "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
+    loss = add_prior_matching(loss, terms, z, prior_matching, generator)
+    loss = add_edge_matching(loss, terms, recon, x, edge_matching, per_image_sum=True)
+    return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
 
 
 def add_input_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:

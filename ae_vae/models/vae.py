@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .blocks import LOG_2PI, Decoder, DiagonalGaussian, Encoder, LatentCodec, ModelOutput, codec_call
 from .config import VAEConfig
 from .format import SafeHubMixin, as_config
-from .losses import add_edge_matching, add_input_noise, add_prior_matching
+from .losses import add_input_noise, vae_output
 
 
 class VAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "variational-autoencoder"],
@@ -48,16 +48,7 @@ class VAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae"
         of `image_gradient_error` summed over pixels; `neg_elbo` stays the true −ELBO."""
         posterior = self.encode(add_input_noise(x, input_noise, generator))
         z = posterior.sample(generator)
-        logits = self.decode_logits(z)
-        recon_nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-        kl = posterior.kl()
-        loss = (recon_nll + beta * kl).mean()
-        recon = torch.sigmoid(logits)
-        terms = {"neg_elbo": (recon_nll + kl).mean().detach(), "recon": recon_nll.mean().detach(),
-                 "kl": kl.mean().detach(), "mse": F.mse_loss(recon, x).detach()}
-        loss = add_prior_matching(loss, terms, z, prior_matching, generator)
-        loss = add_edge_matching(loss, terms, recon, x, edge_matching, per_image_sum=True)
-        return ModelOutput(loss=loss, reconstruction=recon, terms=terms)
+        return vae_output(x, posterior, z, self.decode_logits(z), beta, generator, prior_matching, edge_matching)
 
     @torch.no_grad()
     def iwae_nll(self, x: torch.Tensor, num_samples: int = 100, generator: torch.Generator | None = None,
