@@ -16,12 +16,18 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image
 from support.harness import DEFAULT_WEIGHTS_DIR, SHAPES, missing_weights, render_strokes, shape_on_canvas
 
-from ae_vae.app.draw import AT_ZERO, DrawHandlers, empty_pad_message, nothing_described, nothing_reconstructed
+from ae_vae.app.draw import (
+    AT_ZERO,
+    DONE_STATUS,
+    LIVE_STATUS,
+    DrawHandlers,
+    empty_pad_message,
+    nothing_described,
+    nothing_reconstructed,
+)
 from ae_vae.app.explorer import error_table
 from ae_vae.app.gradio_io import OutputFiles, inline_png
 from ae_vae.app.pad import (
-    DONE_STATUS,
-    LIVE_STATUS,
     MARGIN,
     MAX_CODE,
     MAX_PAYLOAD_CHARS,
@@ -382,5 +388,5 @@ def test_page_results_the_server_cannot_use_are_said_on_the_status_line(events):
                                           sketch["page"].errors))
     answer = events.page_frame(wrong, "mnist", "pad")
     assert "AE's code must have" in answer.status and (answer.errors, answer.drawing, answer.source) == ("", None, "pad")
-    assert answer == DrawingView(errors="", drawing=None, source="pad", status=answer.status) | nothing_described()
+    assert answer == nothing_reconstructed("pad", answer.status)
     assert "no results of its own" in events.page_frame(seven("final"), "mnist", "pad").status

@@ -8,7 +8,7 @@ drawing parameter defaulting to None so a client may pass either alone, by name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
@@ -16,12 +16,17 @@ import numpy as np
 from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
 from .contract import Ids
-from .explorer import DrawingAnalysis, Explorer
+from .explorer import DrawingAnalysis, Explorer, error_table
 from .gradio_io import OutputFiles, inline_png, user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
 from .views import DrawingView
 
+if TYPE_CHECKING:  # the pad's module decodes them; the Draw tab shows them
+    from .pad import PageResults
+
 DEFAULT_NEIGHBOURS = 8
+LIVE_STATUS = "Drawing… (the reconstructions follow the pen)"
+DONE_STATUS = "Reconstructed your drawing."
 # the neighbour panel's line while there is no drawing (before the first, after Clear or a failed upload)
 NEIGHBOURS_HINT = "Draw, upload or click an example: its nearest real images in each model's latent space show here."
 WALK_SLIDERS = len(Ids.WALK_SLIDERS)  # /traverse's pc1, pc2, pc3
@@ -94,25 +99,49 @@ class DrawHandlers(TabHandlers):
         return DrawingView(model_input=png(result.model_input), ae=png(result.ae), vae=png(result.vae),
                            vae_samples=png(result.vae_samples), errors=result.summary(), drawing=result.model_input)
 
-    def _soft_reconstruct(self, sketch: Any, image: Any, dataset: str, source: str | None, done: str,
-                          fill_outlines: bool = False) -> DrawingView:
-        """For automatic updates: problems go to the status line instead of an error pop-up, and the outputs
-        are emptied so that nothing on screen belongs to an earlier input."""
+    def show_drawing(self, drawing: Any, dataset: str, source: str | None, fill_outlines: bool = False,
+                     k: int = DEFAULT_NEIGHBOURS, *, live: bool = False, page: PageResults | None = None,
+                     describe: bool = True, inline: bool = True, done: str = DONE_STATUS) -> DrawingView:
+        """The one entry for a new drawing, however it came: the pad's frames (`live` while the pen moves: the model
+        input and both reconstructions only), a page's final frame (`page`: what the page computed and drew itself,
+        so only what needs the server's data, from its codes), an upload, an example, the Reconstruct button, a switch
+        of data set or framing. `describe` False leaves typicality, neighbours and the walk to `after_drawing` (those
+        events show the reconstructions first); `inline` puts the images inside the answer (`inline_png`: events run
+        with `postprocess=False`). A drawing that cannot be shown empties the outputs and says why on the status line,
+        so nothing on screen belongs to an earlier input."""
+        fill_outlines = bool(fill_outlines)
+        image = inline_png if inline else self.files.png
         try:
-            shown = self.reconstruct(sketch, image, dataset, source, fill_outlines)
-            return shown | DrawingView(source=source, status=done)
-        except gr.Error as exc:
-            return nothing_reconstructed(source, f"⚠️ {exc.message}")
+            if page is not None:
+                typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
+                shown = DrawingView(errors=error_table(page.errors[0], page.errors[1], list(page.errors[2:])),
+                                    drawing=page.model_input, source=source, status=done)
+                return shown | self.description(typicality, neighbours, dataset, inline)
+            if live or not describe:
+                result, described = self.explorer.reconstruct(drawing, dataset, fill_outlines=fill_outlines), None
+            else:
+                analysis = self.explorer.analyse(drawing, dataset, k, fill_outlines=fill_outlines)
+                result, described = analysis.reconstruction, self.described(analysis, dataset, inline)
+        except InputError as exc:
+            return nothing_reconstructed(source, f"⚠️ {exc}")
+        shown = DrawingView(model_input=image(result.model_input), ae=image(result.ae), vae=image(result.vae),
+                            source=source, status=LIVE_STATUS if live else done)
+        if live:
+            return shown
+        shown |= DrawingView(vae_samples=image(result.vae_samples), errors=result.summary(), drawing=result.model_input)
+        return shown | described if described is not None else shown
 
     def reconstruct_button(self, sketch: Any, image: Any, dataset: str, source: str | None,
                            fill_outlines: bool = False) -> DrawingView:
         """The page's Reconstruct button: as `/reconstruct`, but a problem (an empty pad) is said on the status
         line beside the pad and empties the outputs, instead of an error pop-up over stale images."""
-        done = "Reconstructed your upload." if source == "upload" and image is not None else "Reconstructed."
-        return self._soft_reconstruct(sketch, image, dataset, source, done, fill_outlines)
+        upload = image is not None and (source != "pad" or sketch is None)
+        return self.show_drawing(image if upload else sketch, dataset, source, fill_outlines, describe=False,
+                                 inline=False, done="Reconstructed your upload." if upload else "Reconstructed.")
 
     def reconstruct_from_upload(self, image: Any, dataset: str, fill_outlines: bool = False) -> DrawingView:
-        return self._soft_reconstruct(None, image, dataset, "upload", "Reconstructed your upload.", fill_outlines)
+        return self.show_drawing(image, dataset, "upload", fill_outlines, describe=False, inline=False,
+                                 done="Reconstructed your upload.")
 
     def refresh_draw(self, sketch: Any, image: Any, dataset: str, source: str | None, fill_outlines: bool = False
                      ) -> DrawingView:
@@ -121,14 +150,15 @@ class DrawHandlers(TabHandlers):
         reached this step yet: that input's own event shows it, so nothing is redone or emptied here."""
         if source is None or (source == "upload" and image is None):
             return DrawingView()
-        return self._soft_reconstruct(sketch, image, dataset, source,
-                                      f"Reconstructed with the {DATASET_TITLES[dataset]} models.", fill_outlines)
+        return self.show_drawing(image if source == "upload" else sketch, dataset, source, fill_outlines,
+                                 describe=False, inline=False,
+                                 done=f"Reconstructed with the {DATASET_TITLES[dataset]} models.")
 
     def pick_example(self, dataset: str, evt: gr.SelectData) -> DrawingView:
         image = self.explorer.models(dataset).example_images[evt.index]
-        shown = self.reconstruct(None, image, dataset, "upload")
-        return shown | DrawingView(upload=self.files.png(image), source="upload",
-                                   status=f"Reconstructed test example #{evt.index}.")
+        shown = self.show_drawing(image, dataset, "upload", describe=False, inline=False,
+                                  done=f"Reconstructed test example #{evt.index}.")
+        return shown | DrawingView(upload=self.files.png(image))
 
     # ------------------------------------------------------------------ typicality
 

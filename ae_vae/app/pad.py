@@ -50,9 +50,14 @@ from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
 from .contract import STATIC
-from .draw import DEFAULT_NEIGHBOURS, DrawHandlers, empty_pad_message, nothing_described, nothing_reconstructed
-from .explorer import POSTERIOR_SAMPLES, error_table
-from .gradio_io import inline_png, patch_component
+from .draw import (
+    DEFAULT_NEIGHBOURS,
+    DrawHandlers,
+    empty_pad_message,
+    nothing_reconstructed,
+)
+from .explorer import POSTERIOR_SAMPLES
+from .gradio_io import patch_component
 from .views import DrawingView
 
 PAD_SIZE = 280  # canvas pixels per side (its CSS size is at most this, so 1:1 on most screens)
@@ -81,8 +86,6 @@ MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + _b64_chars(MAX_SIDE *
 # of the same ink may not exceed what the drawing's own jitter does (drawing the same ink half a canvas pixel
 # elsewhere): docs/experiments.md, "Numbers behind the app's constants".
 PAYLOAD_TOLERANCE = 0.08
-LIVE_STATUS = "Drawing… (the reconstructions follow the pen)"
-DONE_STATUS = "Reconstructed your drawing."
 _B64 = r"([A-Za-z0-9+/]*={0,2})"
 _PAYLOAD = re.compile(rf"(live|final):(\d{{1,4}})x(\d{{1,4}}):{_B64}(?:\|page:([a-z_]{{1,32}}):([01]):{_B64}:{_B64}:{_B64}:{_B64})?")
 
@@ -254,20 +257,8 @@ class PadEvents:
             if source == "upload":  # the outputs show an upload: leave them
                 return DrawingView(status=empty_pad_message(dataset))
             return nothing_reconstructed(None, empty_pad_message(dataset))
-        fill_outlines = bool(fill_outlines)
-        try:
-            if sketch.get("phase") == "live":
-                result = self.explorer.reconstruct(sketch["composite"], dataset, fill_outlines=fill_outlines)
-                return DrawingView(model_input=inline_png(result.model_input), ae=inline_png(result.ae),
-                                   vae=inline_png(result.vae), source="pad", status=LIVE_STATUS)
-            analysis = self.explorer.analyse(sketch["composite"], dataset, k, fill_outlines=fill_outlines)
-        except InputError as exc:
-            return nothing_reconstructed("pad", f"⚠️ {exc}")
-        result = analysis.reconstruction
-        shown = DrawingView(model_input=inline_png(result.model_input), ae=inline_png(result.ae),
-                            vae=inline_png(result.vae), vae_samples=inline_png(result.vae_samples),
-                            errors=result.summary(), drawing=result.model_input, source="pad", status=DONE_STATUS)
-        return shown | self.handlers.described(analysis, dataset, inline=True)
+        return self.handlers.show_drawing(sketch["composite"], dataset, "pad", fill_outlines, k,
+                                          live=sketch.get("phase") == "live")
 
     def page_frame(self, sketch: dict | None, dataset: str, source: str | None, fill_outlines: bool = False,
                    k: int = DEFAULT_NEIGHBOURS):
@@ -283,12 +274,9 @@ class PadEvents:
         try:
             if (page.dataset, page.fill_outlines) != (self.explorer.models(dataset).dataset, bool(fill_outlines)):
                 return DrawingView()
-            typicality, neighbours = self.explorer.describe_codes(dataset, page.codes, k)
         except InputError as exc:
-            return DrawingView(errors="", drawing=None, source="pad", status=f"⚠️ {exc}") | nothing_described()
-        shown = DrawingView(errors=error_table(page.errors[0], page.errors[1], list(page.errors[2:])),
-                            drawing=page.model_input, source="pad", status=DONE_STATUS)
-        return shown | self.handlers.description(typicality, neighbours, dataset, inline=True)
+            return nothing_reconstructed("pad", f"⚠️ {exc}")
+        return self.handlers.show_drawing(None, dataset, "pad", fill_outlines, k, page=page)
 
 
 # ---------------------------------------------------------------- the component
