@@ -1,12 +1,16 @@
-"""The names the layout (`app.py`) and the page's modules share, defined once here and handed to the page in its
-config (`page.page_config`): the element ids of the components the page draws into, reads or listens to, and the
-names of the events through which the page learns the values it follows (the data set, the fill switch).
+"""What the layout (`app.py`), the server and the page's modules share, defined once here: the element ids of the
+components the page draws into, reads or listens to, and the names of the events through which the page learns the
+values it follows (the data set, the fill switch), both handed to the page in its config (`page.page_config`); and
+what a page that runs the models sends back of a drawing (`PageResults`, decoded by `pad.py`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 STATIC = Path(__file__).resolve().parent / "static"  # the page's files: the pad's template, its modules, the runtime
 PAGE_MODULES = STATIC / "page"
@@ -50,3 +54,16 @@ PAGE_EVENTS = {"dataset": "ae-vae:dataset", "fill": "ae-vae:fill"}
 def page_event_js(name: str) -> str:
     """The `js=` of a page-only listener that hands a component's new value to the page as `PAGE_EVENTS[name]`."""
     return f"(value) => {{ document.dispatchEvent(new CustomEvent({json.dumps(PAGE_EVENTS[name])}, {{detail: value}})); }}"
+
+
+@dataclass(frozen=True)
+class PageResults:
+    """What a page running the models computed of a final frame: for the data set and framing it was computed with,
+    its model input, the AE's code and the VAE's posterior mean of it, and the reconstruction errors it shows (MSE per
+    pixel: AE, VAE posterior mean, each posterior sample, `pad.PAGE_ERRORS` in all)."""
+
+    dataset: str
+    fill_outlines: bool
+    model_input: np.ndarray  # (28, 28) uint8
+    codes: dict[str, np.ndarray]  # "ae", "vae": float32
+    errors: tuple[float, ...]

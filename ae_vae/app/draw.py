@@ -8,21 +8,18 @@ drawing parameter defaulting to None so a client may pass either alone, by name.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
 from ..errors import InputError
-from .contract import Ids
+from .contract import Ids, PageResults
 from .explorer import DrawingAnalysis, Explorer, error_table
 from .gradio_io import OutputFiles, inline_png, user_errors
 from .handlers import TabHandlers, drawing_made, drawing_sent
 from .views import DrawingView
-
-if TYPE_CHECKING:  # the pad's module decodes them; the Draw tab shows them
-    from .pad import PageResults
 
 DEFAULT_NEIGHBOURS = 8
 LIVE_STATUS = "Drawing… (the reconstructions follow the pen)"

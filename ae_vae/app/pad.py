@@ -49,7 +49,7 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
-from .contract import STATIC
+from .contract import STATIC, PageResults
 from .draw import (
     DEFAULT_NEIGHBOURS,
     DrawHandlers,
@@ -88,19 +88,6 @@ MAX_PAYLOAD_CHARS = len(f"final:{MAX_SIDE}x{MAX_SIDE}:") + _b64_chars(MAX_SIDE *
 PAYLOAD_TOLERANCE = 0.08
 _B64 = r"([A-Za-z0-9+/]*={0,2})"
 _PAYLOAD = re.compile(rf"(live|final):(\d{{1,4}})x(\d{{1,4}}):{_B64}(?:\|page:([a-z_]{{1,32}}):([01]):{_B64}:{_B64}:{_B64}:{_B64})?")
-
-
-@dataclass(frozen=True)
-class PageResults:
-    """What a page running the models computed of a final frame: for the data set and framing it was computed with,
-    its model input, the AE's code and the VAE's posterior mean of it, and the reconstruction errors it shows (MSE per
-    pixel: AE, VAE posterior mean, each posterior sample, `PAGE_ERRORS` in all)."""
-
-    dataset: str
-    fill_outlines: bool
-    model_input: np.ndarray  # (28, 28) uint8
-    codes: dict[str, np.ndarray]  # "ae", "vae": float32
-    errors: tuple[float, ...]
 
 
 def encode_page_results(results: PageResults) -> str:
