@@ -225,10 +225,8 @@ def sketch_value(value: Any) -> dict | None:
 
 
 class PadEvents:
-    """The pad's frames over the Draw tab's handlers. Outputs: as `DrawHandlers.reconstruct`'s (model input, AE, VAE,
-    samples, errors, current model input), the source ("pad" / "upload"), the status line, then what
-    `DrawHandlers.described` gives (typicality, neighbours, their vote, the walk at 0); images inline (`inline_png`:
-    the events run with `postprocess=False`)."""
+    """The pad's events over the Draw tab's handlers: each answers a `DrawingView` from `DrawHandlers.show_drawing`
+    (images inline: the events run with `postprocess=False`), or says the pad was emptied."""
 
     def __init__(self, handlers: DrawHandlers):
         self.handlers = handlers
