@@ -104,6 +104,21 @@ CSS = """
   .prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; font-size: 0.8em; }
   #examples .grid-container, #interp-examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
   .neighbours .grid-container { grid-template-columns: repeat(min(var(--grid-cols), 4), minmax(0, 1fr)) !important; }
+  /* Draw: the model input and both reconstructions in a strip beside the pad, so the finger and what the models
+     make of the drawing are in view together; the columns' other parts follow below, full width */
+  #draw-main { display: grid !important; grid-template-columns: minmax(0, 1fr) 92px; gap: 8px 8px; align-items: start; }
+  #draw-input, #draw-output { display: contents !important; }
+  #draw-input > *, #draw-output > * { grid-column: 1 / -1; min-width: 0 !important; }
+  #draw-main #sketchpad { grid-column: 1; grid-row: 1; }
+  #draw-main #draw-status { grid-column: 1; }
+  #draw-main #draw-strip { grid-column: 2; grid-row: 1 / span 2; flex-direction: column !important; flex-wrap: nowrap !important;
+                          gap: 4px !important; }
+  #draw-strip > .captioned { min-width: 0 !important; width: 100%; }
+  #draw-strip .image-caption p { font-size: 0.7em; line-height: 1.1; }
+  #draw-strip .block.pixelated { height: auto !important; aspect-ratio: 1 / 1; min-height: 0 !important; }
+  #draw-strip .block.pixelated > div:not(.wrap) { height: 100% !important; min-height: 0 !important; }
+  /* every tab's button in the bar, none behind an overflow menu */
+  .tab-container button { padding-left: 8px !important; padding-right: 8px !important; }
 }
 """
 INTRO = ("# AE vs VAE explorer\nAn autoencoder and a variational autoencoder, side by side, on MNIST and "
@@ -128,7 +143,7 @@ QUEUE_SUMMARY_EVERY = 1000  # events between two refreshes of Gradio's monitorin
 def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
     """The Draw tab's left column: the pad (reconstructing in the page where it can: `page` holds the URLs of the
     page's config and modules), its status line (in view without scrolling), fill, button, upload."""
-    with gr.Column(scale=3):
+    with gr.Column(scale=3, elem_id="draw-input"):
         pad = drawing_pad(page["config"], page["modules"],
                           label="Draw a digit (or a garment): the reconstructions follow the pen",
                           elem_id="sketchpad")
@@ -148,10 +163,10 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     source = gr.State(None)
     current_input = gr.State(None)
     with gr.Tab("Draw"):
-        with gr.Row():
+        with gr.Row(elem_id="draw-main"):
             pad, status, fill, run, upload = input_column(page)
-            with gr.Column(scale=4):
-                with gr.Row():
+            with gr.Column(scale=4, elem_id="draw-output"):
+                with gr.Row(elem_id="draw-strip"):  # beside the pad on a phone (CSS)
                     model_input = output_image("28×28 model input", height=168, elem_id=Ids.MODEL_INPUT)
                     ae_out = output_image("AE reconstruction", height=168, elem_id=Ids.AE_RECON)
                     vae_out = output_image("VAE reconstruction (mean)", height=168, elem_id=Ids.VAE_RECON)

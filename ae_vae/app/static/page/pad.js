@@ -171,7 +171,10 @@ export function startPad(element, trigger, props, config) {
     return [(e.clientX - r.left) * SIZE / r.width, (e.clientY - r.top) * SIZE / r.height];
   }
 
+  // The hint under the pad: keyboard shortcuts, or on a touch screen (or once a finger draws) what a finger does.
+  root.classList.toggle('touch', window.matchMedia('(pointer: coarse)').matches);
   canvas.addEventListener('pointerdown', (e) => {
+    if (e.pointerType === 'touch' || e.pointerType === 'mouse') root.classList.toggle('touch', e.pointerType === 'touch');
     if (current || !e.isPrimary || (e.pointerType === 'mouse' && e.button !== 0)) return;
     e.preventDefault();
     try { canvas.setPointerCapture(e.pointerId); } catch (_err) { /* synthetic pointers: no capture needed */ }
