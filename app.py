@@ -80,6 +80,8 @@ DATASET_CHOICES = [(DATASET_TITLES[d], d) for d in DATASETS]
 CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }
 #source-notice { font-size: 0.9em; opacity: 0.85; }
+.page-status > :not(.in-page-status) { display: none !important; }  /* the page's status line over the server's */
+.in-page-status { margin: 0; }
 .image-caption p { margin: 0 0 2px 0; font-size: 0.85em; font-weight: 600; }
 .captioned { gap: 0 !important; }
 /* small galleries (examples, neighbours): each class name under its thumbnail, whole, not a badge over it; the
@@ -147,7 +149,7 @@ def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbo
         pad = drawing_pad(page["config"], page["modules"],
                           label="Draw a digit (or a garment): the reconstructions follow the pen",
                           elem_id="sketchpad")
-        status = gr.Markdown("", elem_id="draw-status")
+        status = gr.Markdown("", elem_id=Ids.DRAW_STATUS)
         fill = gr.Checkbox(False, label="Fill closed outlines (Fashion-MNIST items are filled silhouettes: "
                                         "tick this when you draw a garment's outline)", elem_id=Ids.FILL)
         run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")

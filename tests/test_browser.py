@@ -38,7 +38,7 @@ from support.harness import (
     write_digit_png,
 )
 
-from ae_vae.app.draw import NEIGHBOURS_HINT
+from ae_vae.app.draw import DONE_STATUS, LIVE_STATUS, NEIGHBOURS_HINT
 from ae_vae.app.figures import PANELS
 from ae_vae.app.pad import encode_payload, sketch_value
 from ae_vae.app.sources import load_explorer
@@ -621,6 +621,76 @@ def test_if_the_pads_script_fails_the_page_says_so_and_upload_works(app_url, tmp
         status = wait_status(page, contains="upload", timeout_s=RECON_TIMEOUT_MS / 1000)
         assert "Reconstructed your upload" in status, status
         assert img_src(page, "ae-recon") and img_src(page, "vae-recon")
+
+
+# ---------------------------------------------------------------- the visitor's view: a desktop's and a phone's
+
+SIZES = {"desktop": ((1280, 800), False), "phone": ((390, 844), True)}
+IN_VIEW_JS = """(ids) => Object.fromEntries(ids.map((id) => {
+    const e = document.querySelector(id === 'sketchpad' ? '#sketchpad canvas' : '#' + id + ' img, #' + id + ' canvas');
+    const r = e.getBoundingClientRect();
+    return [id, {width: r.width, inside: r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight
+                                         && r.right <= window.innerWidth}]; }))"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_during_a_stroke_the_pad_and_the_reconstructions_are_in_view(app_url, size):
+    """With the pad in view (scrolled to, as a visitor does), during a stroke the whole pad, the model input and both
+    reconstructions (each >= 84 px wide) lie inside the viewport; the hint under the pad speaks of keys on a desktop and
+    of a finger on a touch screen."""
+    viewport, phone = SIZES[size]
+    with chromium(viewport=viewport, phone=phone) as page:
+        open_app(page, app_url)
+        wait_for_engine(page, "page")
+        page.evaluate("() => document.querySelector('#sketchpad canvas').scrollIntoView({block: 'center'})")
+        seen = {}
+        look = lambda: seen.update(page.evaluate(IN_VIEW_JS, ["sketchpad", *OUTPUT_IDS]))
+        touch_stroke(page, "7", before_up=look) if phone else stroke(page, "7", duration_s=0.6, before_up=look)
+        assert all(v["inside"] for v in seen.values()), seen
+        assert all(seen[id_]["width"] >= 84 for id_ in OUTPUT_IDS), seen
+        keys, touch = (page.locator(f"#sketchpad .pad-{k}").is_visible() for k in ("keys", "touch"))
+        assert (keys, touch) == ((False, True) if phone else (True, False))
+
+
+def test_on_a_phone_every_tab_is_in_the_bar(app_url):
+    with chromium(viewport=SIZES["phone"][0], phone=True) as page:
+        open_app(page, app_url)
+        tabs = page.evaluate("() => [...document.querySelectorAll('.tab-container:not(.visually-hidden) button')]"
+                             ".map((b) => [b.innerText.trim(), b.getBoundingClientRect().right <= innerWidth])")
+        assert [name for name, _ in tabs] == ["Draw", "Interpolate", "Sample", "Embeddings"], tabs
+        assert all(inside for _, inside in tabs), tabs
+        assert not page.locator(".overflow-menu").is_visible()
+
+
+def test_while_the_page_reconstructs_the_status_line_says_drawing(page):
+    """After Clear the status line says the pad is empty; during the next stroke, reconstructed in the page, it says
+    what the server's path says while drawing, and after it that the drawing is reconstructed."""
+    stroke(page, "7")
+    page_drawn(page)
+    clear_pad(page)
+    wait_status(page, contains="empty", timeout_s=RECON_TIMEOUT_MS / 1000)
+    during = []
+    stroke(page, "1", duration_s=0.5, before_up=lambda: during.append(page.locator("#draw-status").inner_text()))
+    assert during == [LIVE_STATUS], during
+    assert DONE_STATUS in wait_status(page, contains=DONE_STATUS, timeout_s=RECON_TIMEOUT_MS / 1000)
+    clear_pad(page)
+    assert "empty" in wait_status(page, contains="empty", timeout_s=RECON_TIMEOUT_MS / 1000)
+
+
+@pytest.mark.parametrize("address", ["", "?inference=server"])
+def test_only_a_page_that_runs_the_models_fetches_the_runtime_and_graphs(app_url, address):
+    with chromium() as page:
+        fetched = []
+        page.on("request", lambda request: fetched.append(request.url))
+        open_app(page, app_url + address)
+        wait_for_engine(page, "server" if address else "page")
+        stroke(page, "7")
+        wait_status(page, contains=DONE, timeout_s=RECON_TIMEOUT_MS / 1000)
+        heavy = [url for url in fetched if "onnxruntime-web" in url or url.endswith(".onnx")]
+        if address:
+            assert heavy == [], heavy
+        else:  # the runtime's two files and at least one data set's four graphs
+            assert len(heavy) >= 6, heavy
 
 
 # ---------------------------------------------------------------- the latent maps

@@ -174,11 +174,12 @@ def test_the_pages_preloads_name_the_files_its_modules_load():
     import re
 
     from ae_vae.app.contract import PAGE_MODULES
-    from ae_vae.app.page import FILE_ROUTE, RUNTIME_MODULE, RUNTIME_WASM, VENDOR, preload_head
+    from ae_vae.app.page import FILE_ROUTE, RUNTIME_MODULE, RUNTIME_WASM, VENDOR, preload_head, preloads
 
     runtime = (PAGE_MODULES / "runtime.js").read_text()
     assert RUNTIME_MODULE in runtime and RUNTIME_WASM in runtime
-    hrefs = [Path(h.removeprefix(FILE_ROUTE)) for h in re.findall(r'href="([^"]+)"', preload_head())]
+    hrefs = [Path(link["href"].removeprefix(FILE_ROUTE)) for link in preloads()]
+    assert re.findall(r'"href": "([^"]+)"', preload_head()) == [link["href"] for link in preloads()]
     assert sorted(hrefs) == sorted([*PAGE_MODULES.glob("*.js"), VENDOR / RUNTIME_MODULE, VENDOR / RUNTIME_WASM])
     assert all(h.is_file() for h in hrefs)
 

@@ -21,6 +21,7 @@ class Ids:
 
     DATASET = "dataset"
     FILL = "fill-outlines"
+    DRAW_STATUS = "draw-status"
     UPLOAD = "upload"
     EXAMPLES = "examples"
     MODEL_INPUT = "model-input"

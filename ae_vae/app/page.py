@@ -32,6 +32,7 @@ from ..models.config import LOGVAR_RANGE
 from ..preprocess import FRAME, FRAMINGS, MNIST_CENTRE
 from ..runtime import GraphModel
 from .contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
+from .draw import DONE_STATUS, LIVE_STATUS
 from .explorer import Explorer, posterior_noise
 from .figures import PANELS
 from .memory import return_freed_memory
@@ -66,7 +67,8 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
     page's are the server's); where each data set's map data will be (`write_map_data`; absent until written); the
     pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the margin the server puts
     around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element ids and page events
-    (`contract`); the data set shown first and what each data set's images show."""
+    (`contract`); the data set shown first and what each data set's images show; the status line's words for a
+    drawing the page reconstructs (the server's own)."""
     graphs = {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
@@ -84,7 +86,8 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "pad": {"size": PAD_SIZE, "brush": BRUSH_WIDTH, "max_side": MAX_SIDE, "frame_interval_ms": FRAME_INTERVAL_MS},
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
-            "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets}}
+            "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets},
+            "status": {"live": LIVE_STATUS, "done": DONE_STATUS}}
 
 
 def write_page_config(explorer: Explorer, page_folder: Path) -> str:
@@ -142,10 +145,22 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
     gr.set_static_paths([STATIC, page_folder])
 
 
-def preload_head() -> str:
-    """<link>s for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
-    scripts start, instead of after the pad has mounted."""
+def preloads() -> list[dict[str, str]]:
+    """The attributes of each <link> that makes a page running the models fetch them early: its modules and the
+    runtime (both of its files)."""
     modules = sorted(PAGE_MODULES.glob("*.js"))
-    links = [f'<link rel="modulepreload" href="{file_url(path)}">' for path in [*modules, VENDOR / RUNTIME_MODULE]]
-    links.append(f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{file_url(VENDOR / RUNTIME_WASM)}">')
-    return "\n".join(links)
+    links = [{"rel": "modulepreload", "href": file_url(path)} for path in [*modules, VENDOR / RUNTIME_MODULE]]
+    links.append({"rel": "preload", "as": "fetch", "crossOrigin": "anonymous", "href": file_url(VENDOR / RUNTIME_WASM)})
+    return links
+
+
+def preload_head() -> str:
+    """A script for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
+    scripts start, instead of after the pad has mounted. Not where the address asks for the server
+    (`?inference=server`): such a page fetches no runtime at all."""
+    return ("<script>(() => {\n"
+            "  if (new URLSearchParams(window.location.search).get('inference') === 'server') return;\n"
+            f"  for (const attributes of {json.dumps(preloads())}) {{\n"
+            "    document.head.appendChild(Object.assign(document.createElement('link'), attributes));\n"
+            "  }\n"
+            "})();</script>")

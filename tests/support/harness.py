@@ -192,14 +192,17 @@ def shape_on_canvas(shape: str, scale: float = 1.0, size: int = 280, offset: tup
 
 
 @contextlib.contextmanager
-def chromium(viewport: tuple[int, int] = (1280, 900)):
-    """A headless Chromium page (the system binary; Playwright's own browsers are never downloaded)."""
+def chromium(viewport: tuple[int, int] = (1280, 900), phone: bool = False):
+    """A headless Chromium page (the system binary; Playwright's own browsers are never downloaded); `phone`: a
+    touch screen and a mobile browser's viewport rules, as on a phone."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, is_mobile=phone,
+                                          has_touch=phone)
+            yield context.new_page()
         finally:
             browser.close()
 
@@ -282,9 +285,11 @@ def stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float 
     page.mouse.up()
 
 
-def touch_stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0, moves: int = 12) -> None:
+def touch_stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: float = 1.0, moves: int = 12,
+                 before_up=None) -> None:
     """One finger stroke of `shape` through the Chrome DevTools Protocol (`Input.dispatchTouchEvent`):
-    Playwright's touchscreen only taps. The page gets touch pointer events, as on a phone."""
+    Playwright's touchscreen only taps. The page gets touch pointer events, as on a phone. `before_up` (if given)
+    is called just before the finger lifts."""
     xy = pad_points(page, shape, scale)
     path = [along(xy, i / (moves - 1)) for i in range(moves)]
     cdp = page.context.new_cdp_session(page)
@@ -292,6 +297,8 @@ def touch_stroke(page, shape: str | Sequence[tuple[float, float]] = "7", scale: 
         cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
         for kind, (x, y) in [("touchStart", path[0])] + [("touchMove", p) for p in path[1:]]:
             cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": 1}]})
+        if before_up is not None:
+            before_up()
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     finally:
         cdp.detach()

@@ -141,3 +141,35 @@ export function onDrawingReplaced(uploadId, examplesId, replaced) {
   };
   ['change', 'drop', 'click'].forEach((type) => document.addEventListener(type, handler, true));
 }
+
+// A status line of the page's own over the Gradio markdown `elemId` (the server's line hidden under it) until the
+// server writes another line there; `null` takes it away at once.
+const statuses = new WeakMap();  // component element -> {line, serverText}
+
+function serverText(element, line) {
+  return [...element.childNodes].filter((n) => n !== line).map((n) => n.textContent).join('').trim();
+}
+
+export function showStatus(elemId, text) {
+  const element = document.getElementById(elemId);
+  if (!element) return;
+  let status = statuses.get(element);
+  if (text === null) {
+    if (status) { status.line.remove(); element.classList.remove('page-status'); statuses.delete(element); }
+    return;
+  }
+  if (!status || !status.line.isConnected) {
+    const line = document.createElement('p');
+    line.className = 'in-page-status';
+    status = {line, serverText: ''};
+    statuses.set(element, status);
+    element.appendChild(line);
+    new MutationObserver((_records, observer) => {
+      if (statuses.get(element) !== status) { observer.disconnect(); return; }
+      if (serverText(element, status.line) !== status.serverText) { showStatus(elemId, null); observer.disconnect(); }
+    }).observe(element, {subtree: true, childList: true, characterData: true});
+  }
+  status.serverText = serverText(element, status.line);
+  status.line.textContent = text;
+  element.classList.add('page-status');
+}

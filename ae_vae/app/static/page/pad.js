@@ -3,7 +3,7 @@
 // component's element, its `trigger`, its `props` and the page's config (ae_vae.app.page.page_config, fetched), the
 // one source of every number and element id used here.
 
-import {onDrawingReplaced} from './dom.js';
+import {onDrawingReplaced, showStatus} from './dom.js';
 import {warnOnce} from './latest.js';
 
 // The ink's bounding box on a size x size canvas, reduced by the smallest integer factor that fits maxSide (area
@@ -130,7 +130,7 @@ export function startPad(element, trigger, props, config) {
   });
   // An upload or an example replaces the drawing: what the page drew of it goes at once, also where the server's
   // answer leaves a component as it was (a failed upload empties components the page's images lay over).
-  onDrawingReplaced(config.ids.upload, config.ids.examples, () => { if (services.draw) services.draw.clear(); });
+  onDrawingReplaced(config.ids.upload, config.ids.examples, () => { if (services.draw) { services.draw.clear(); say(null); } });
   function pageFrame() {
     if (drawsHere()) services.draw.frame(reduce(), state.dataset(), state.fill());
   }
@@ -139,17 +139,21 @@ export function startPad(element, trigger, props, config) {
   // draws the reconstructions; when the page does, it computes the final frame first and sends `submit` (one plain
   // request) with what the server needs to add the rest (draw.js `pagePart`), or `clear` for an emptied pad. Should
   // the page fail to compute it, the ink goes to `input`: the server computes everything.
+  // The status line says what the page does while it draws (the server's own words, from the config) until the
+  // server's next line.
   let asked = '';  // the last drawing given to the server, as its ink payload
+  const say = (text) => showStatus(config.ids.draw_status, text);
   function show(value, reduced = null) {
     root.classList.toggle('empty', strokes.length === 0 && current === null);
     if (value === asked) return;
     asked = value;
     if (!drawsHere() || !value) {
-      if (drawsHere()) services.draw.clear();
+      if (drawsHere()) { services.draw.clear(); say(null); }
       props.value = value; trigger(drawsHere() ? 'clear' : 'input'); return;
     }
     services.draw.final(reduced || reduce(), state.dataset(), state.fill()).then((part) => {
       if (asked !== value || part === false) return;  // a newer drawing was sent meanwhile, or another input came
+      say(part ? config.status.done : null);
       props.value = value + (part || ''); trigger(part ? 'submit' : 'input');
     });
   }
@@ -160,7 +164,7 @@ export function startPad(element, trigger, props, config) {
     return value;
   }
   function schedule() {
-    if (drawsHere()) { pageFrame(); return; }
+    if (drawsHere()) { say(config.status.live); pageFrame(); return; }
     if (timer !== null) return;
     timer = setTimeout(() => { timer = null; if (current) send('live'); },
                        Math.max(0, lastFrame + INTERVAL_MS - performance.now()));
@@ -172,7 +176,8 @@ export function startPad(element, trigger, props, config) {
   }
 
   // The hint under the pad: keyboard shortcuts, or on a touch screen (or once a finger draws) what a finger does.
-  root.classList.toggle('touch', window.matchMedia('(pointer: coarse)').matches);
+  root.classList.toggle('touch', window.matchMedia('(pointer: coarse)').matches
+                                 || (navigator.maxTouchPoints > 0 && window.matchMedia('(hover: none)').matches));
   canvas.addEventListener('pointerdown', (e) => {
     if (e.pointerType === 'touch' || e.pointerType === 'mouse') root.classList.toggle('touch', e.pointerType === 'touch');
     if (current || !e.isPrimary || (e.pointerType === 'mouse' && e.button !== 0)) return;
