@@ -39,13 +39,13 @@ from ae_vae.app.gradio_io import (
     upload_image,
 )
 from ae_vae.app.interpolate import InterpolateHandlers
+from ae_vae.app.mapview import maps_view
 from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import file_url, preload_head, serve_page_files, write_map_data, write_page_config
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.app.views import (
-    CLICKED,
     DESCRIBED,
     DRAWN,
     FRAME_AT,
@@ -60,6 +60,7 @@ from ae_vae.app.views import (
     SAMPLED,
     SHOWN,
     STARRED,
+    VIEWED,
     WALKED,
     DrawingView,
     InterpolationView,
@@ -103,6 +104,7 @@ CSS = """
 /* tables (error table, the Sample lesson's figures) break between words, never inside a number */
 .prose td, .prose th { overflow-wrap: normal !important; word-break: normal !important; }
 @media (max-width: 640px) {  /* a phone: thumbnails a finger can hit; tables in a smaller type, scrolled if wider */
+  .gradio-container .main.fillable { padding-left: 10px !important; padding-right: 10px !important; }
   .prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; font-size: 0.8em; }
   #examples .grid-container, #interp-examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
   .neighbours .grid-container { grid-template-columns: repeat(min(var(--grid-cols), 4), minmax(0, 1fr)) !important; }
@@ -326,41 +328,49 @@ MAPS_HELP = """Each dot is one test image, placed where the model's **latent cod
 numbers (32 for MNIST, 64 for Fashion-MNIST) the encoder squeezes an image into. The codes are flattened to two
 dimensions in two ways: **PCA** shows the two directions along which the codes vary most (distances are true to
 scale, but clusters can overlap), **UMAP** keeps each point's nearest neighbours together (clusters are trustworthy,
-the distances between them are not). Colours and labels are the classes; the yellow star is your drawing. Click any
-spot to see what each model decodes there: between the AE's clusters it tends to produce smudges, the VAE fills its
-space more evenly."""
+the distances between them are not). Colours and names are the classes; the yellow star is your drawing. Move the
+pointer over a map to see what its model decodes there, in the map's corner; a click or a tap pins the point and
+says how far it is from the data: between the AE's clusters it tends to produce smudges, the VAE fills its space
+more evenly."""
 
 MANIFOLD_HELP = """Below, each model decodes a 12 × 12 grid of points on its PCA plane: from left to right along
 PC1 and from bottom to top along PC2, each from −2 to +2 standard deviations (σ) of its test codes."""
 
 
-def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_input: gr.State) -> None:
-    """PCA and UMAP maps of both latent spaces with the user's drawing starred, and decoded PCA planes."""
+def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_input: gr.State,
+                   page: dict[str, Any]) -> dict[str, Any]:
+    """Live PCA and UMAP maps of both latent spaces with the user's drawing starred (drawn and decoded in the page,
+    `mapview.py`), and decoded PCA planes. Returns the dataset switch's refresh."""
+    first = handlers.explorer.datasets[0]
     with gr.Tab("Embeddings") as tab:
         gr.Markdown(MAPS_HELP, elem_id="maps-help")
-        with gr.Row():
+        with gr.Row(equal_height=False):
             mark = upload_image("The star: your drawing from the Draw tab (or upload another image)", height=140,
                                 sources=["upload", "clipboard"], elem_id="maps-star")
-            run = gr.Button("Update maps", variant="primary", elem_id="maps-button")
-        caption = "PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there"
-        gr.Markdown(caption, elem_classes="image-caption")
-        # not `output_image`: its `pixelated` class sets object-fit, and evt.index assumes the default (scale-down)
-        maps_plot = gr.Image(label=caption, show_label=False, format="png", interactive=False, elem_id=Ids.MAPS_PLOT)
+            variance = gr.Markdown(label="explained variance", elem_id="maps-variance")
+        maps_live = maps_view(page["config"], page["modules"], first, handlers.map_point, elem_id=Ids.MAPS_VIEW)
         starred = gr.State(None)  # the drawing last put on the star
-        view = Outputs(MapsView, {"maps": maps_plot, "variance": gr.Markdown(label="explained variance"),
-                                  "star": mark, "starred": starred})
-        click_panel(handlers, view, dataset, maps_plot, mark)
+        view = Outputs(MapsView, {"view": maps_live, "variance": variance, "star": mark, "starred": starred})
         point_panel(handlers, view, dataset)
         gr.Markdown(MANIFOLD_HELP)
         with gr.Row():
             view.add(ae_plane=output_image("AE decoded over its PCA plane"),
                      vae_plane=output_image("VAE decoded over its PCA plane"))
+        # API only: the four maps as one image, the drawing starred (the tab draws them live above)
+        # (its label as the API has always described it)
+        maps_image = gr.Image(visible=False, format="png",
+                              label="PCA (top) and UMAP (bottom), AE left, VAE right — click a map to decode there")
+        view.add(maps=maps_image)
+        api_embedding = gr.Button(visible=False)
 
-    mapped = event(view, handlers.embedding, [dataset, mark], MAPPED)
-    run.click(*mapped, api_name="embedding")
+    api_embedding.click(*event(view, handlers.embedding, [dataset, mark], MAPPED), api_name="embedding")
+    viewed = event(view, handlers.maps_view, [dataset, mark], VIEWED)
+    quiet = {"show_progress": "hidden", **PRIVATE}
+    mark.upload(*viewed, **quiet)
+    mark.clear(*viewed, **quiet)
     # the tab opened: the star follows the Draw tab's drawing (checked here, not sent after every stroke)
-    tab.select(*event(view, handlers.star_on_visit, [current_input, starred], STARRED), show_progress="hidden",
-               **PRIVATE).then(*mapped, **PRIVATE)
+    tab.select(*event(view, handlers.star_on_visit, [current_input, starred], STARRED), **quiet).then(*viewed, **quiet)
+    return {"refresh": viewed}
 
 
 def neighbours_panel(handlers: DrawHandlers, view: Outputs, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
@@ -439,26 +449,6 @@ def code_panel(handlers: DrawHandlers, dataset: gr.Radio, pad: gr.HTML, upload: 
     gr.Button(visible=False).click(handlers.locate, [pad, upload, dataset], where, api_name="locate")
 
 
-def click_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio, maps_plot: gr.Image,
-                mark: gr.Image) -> None:
-    """A click on a map decodes that point with the map's model; the latest AE and VAE decodes side by side."""
-    clicks = gr.State(None)
-    status = gr.Markdown(elem_id="click-status")
-    with gr.Row():
-        with gr.Column():
-            ae_image = output_image("AE: decoded at your latest click on an AE map", height=224, elem_id=Ids.CLICK_AE)
-            ae_text = gr.Markdown(elem_id="click-ae-text")
-        with gr.Column():
-            vae_image = output_image("VAE: decoded at your latest click on a VAE map", height=224,
-                                     elem_id=Ids.CLICK_VAE)
-            vae_text = gr.Markdown(elem_id="click-vae-text")
-
-    view.add(ae_click=ae_image, ae_click_text=ae_text, vae_click=vae_image, vae_click_text=vae_text, clicks=clicks,
-             click_status=status)
-    maps_plot.select(*event(view, handlers.click_map, [dataset, mark, clicks], CLICKED), show_progress="hidden",
-                     trigger_mode="always_last", **PRIVATE)
-
-
 def point_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio) -> None:
     """Decode exact map coordinates (the API's /decode_point)."""
     with gr.Accordion("Decode exact map coordinates (as the API's /decode_point does)", open=False):
@@ -496,12 +486,13 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         draw = draw_tab(DrawHandlers(explorer, files), dataset, page)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
-        embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"])
+        maps = embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"], page)
 
         # one chain, so the tabs refresh in order after the switch: the examples first, then the outputs
         switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
             *interp["switched"], **PRIVATE)
         refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
+        switched = switched.then(*maps["refresh"], show_progress="hidden", **PRIVATE)
         switched = switched.then(*draw["refresh"], **PRIVATE).then(*draw["describe"], show_progress="hidden",
                                                                     postprocess=False, **PRIVATE)
         for fn, inputs, outputs in refreshes:

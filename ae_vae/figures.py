@@ -132,6 +132,31 @@ def _class_names_on_map(ax, coords: np.ndarray, labels: np.ndarray, names: Seque
                                      "edgecolor": LABEL_COLOURS[label], "alpha": 0.85, "linewidth": 1.2})
 
 
+MAP_MARGIN = 0.04  # of each side's span, around the points of a map drawn in the page (`map_extent`)
+
+
+def map_extent(coords: np.ndarray) -> list[float]:
+    """[x0, x1, y0, y1] of a map drawn in the page: the points' range plus `MAP_MARGIN` of it on every side."""
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    pad = MAP_MARGIN * np.maximum(high - low, 1e-6)
+    return [float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1])]
+
+
+def class_name_places(coords: np.ndarray, labels: np.ndarray, names: Sequence[str], extent: Sequence[float],
+                      side_px: float = 400.0, fontsize_px: float = 11.0) -> list[dict]:
+    """Where a square map of `side_px` drawn over `extent` writes each class's name: at the median of its points,
+    names that would overlap pushed apart as on the maps figure (`_spread_boxes`). Per class present: its label, its
+    median (data coordinates) and its name's centre (fractions of the map, y up)."""
+    x0, x1, y0, y1 = extent
+    present = [label for label in range(len(names)) if (labels == label).any()]
+    medians = np.array([np.median(coords[labels == label], axis=0) for label in present]).reshape(-1, 2)
+    fractions = (medians - [x0, y0]) / [x1 - x0, y1 - y0]
+    sizes = np.array([(0.6 * fontsize_px * len(names[label]) + 8.0, 1.5 * fontsize_px + 4.0) for label in present])
+    placed = _spread_boxes(fractions, sizes.reshape(-1, 2) / side_px) if present else fractions
+    return [{"label": int(label), "median": [float(v) for v in median], "place": [float(v) for v in place]}
+            for label, median, place in zip(present, medians, placed, strict=True)]
+
+
 def _spread_boxes(centres: np.ndarray, sizes: np.ndarray, iterations: int = 300) -> np.ndarray:
     """Centres (in [0, 1]²) moved, as little as it takes, so that boxes of `sizes` around them do not overlap and
     stay inside the unit square: each overlapping pair is pushed apart along the axis it overlaps least."""

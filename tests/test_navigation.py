@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import colorsys
 import io
+import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -18,9 +18,9 @@ from safetensors import safe_open
 from ae_vae.app.draw import NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
 from ae_vae.app.explorer import Explorer, load_dataset_models
-from ae_vae.app.figures import PANELS, maps_figure
+from ae_vae.app.figures import MARKER_FILL, PANELS, maps_figure
 from ae_vae.app.gradio_io import OutputFiles
-from ae_vae.app.views import KEEP, DrawingView, MapsView
+from ae_vae.app.views import DrawingView, MapsView
 from ae_vae.errors import EmbeddingsError, InputError
 from ae_vae.figures import LABEL_COLOURS, _spread_boxes
 from ae_vae.latent import maps as maps_module
@@ -446,25 +446,21 @@ def test_pixel_and_data_coordinates_round_trip_on_every_panel(explorer, dataset)
     for panel, (x_min, x_max, y_min, y_max) in enumerate(rendered.limits):
         for x, y in zip(rng.uniform(x_min, x_max, 25), rng.uniform(y_min, y_max, 25)):
             px, py = rendered.to_pixel(panel, x, y)
-            assert rendered.panel_at(px, py) == panel
+            left, top, right, bottom = rendered.boxes[panel]
+            assert left <= px <= right and top <= py <= bottom
             assert np.allclose(rendered.to_data(panel, px, py), (x, y), rtol=1e-9, atol=1e-9)
-            model, projection, x2, y2 = explorer.map_position(dataset, [px, py])
-            assert (model, projection) == PANELS[panel] and np.allclose((x2, y2), (x, y))
-    with pytest.raises(InputError, match="outside the plot areas"):
-        explorer.map_position(dataset, [1, 1])  # the figure's corner: no panel there
-    with pytest.raises(InputError, match="Click on one of the four maps"):
-        explorer.map_position(dataset, None)
 
 
-def test_a_click_draws_a_crosshair_on_a_copy(explorer):
+def test_the_api_maps_star_the_drawing_on_a_copy(explorer):
     rendered = explorer.rendered_maps("mnist")
     before = rendered.pixels.copy()
-    marked = explorer.marked_maps("mnist", None, {("vae", "umap"): (5.0, 5.0)})
+    image = explorer.models("mnist").vae_maps.images[3]
+    marked = explorer.marked_maps("mnist", image)
     assert marked.shape == before.shape and np.array_equal(rendered.pixels, before)
-    _, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
-    left, _, right, _ = rendered.boxes[PANELS.index(("vae", "umap"))]
-    row, columns = round(py), slice(int(left) + 2, int(right) - 2)  # the crosshair's horizontal line
-    assert (np.abs(marked[row, columns].astype(int) - before[row, columns]).sum(1) > 0).mean() > 0.8
+    star = (marked.reshape(-1, 3) == MARKER_FILL).all(1).reshape(marked.shape[:2])
+    for panel, (model, projection) in enumerate(PANELS):
+        px, py = rendered.to_pixel(panel, *explorer.locate(image, "mnist")[model][projection])
+        assert star[round(py) - 2:round(py) + 3, round(px) - 2:round(px) + 3].any(), (model, projection)
 
 
 @pytest.mark.parametrize("model", ["ae", "vae"])
@@ -578,23 +574,30 @@ def test_bad_points_give_messages(explorer, args, message):
 
 # ---------------------------------------------------------------- the handlers (no UI)
 
-def test_map_clicks_decode_keep_both_models_and_explain_misses(explorer, tmp_path):
+def test_a_tap_on_a_live_map_is_decoded_with_its_sentence_and_bad_ones_get_reasons(explorer, tmp_path):
+    """`map_point`, the live maps' server function: the point decoded by that map's model (the bytes of
+    `decode_point`'s image) with its sentence; anything else a reason, never an exception."""
     nav = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
-    rendered = explorer.rendered_maps("mnist")
-    miss = nav.click_map("mnist", None, None, SimpleNamespace(index=[1, 1]))
-    assert miss.click_status.startswith("⚠️") and "outside the plot areas" in miss.click_status
-    assert miss.maps is KEEP and miss.vae_click is KEEP  # a miss leaves the maps and the decodes as they are
-    px, py = rendered.to_pixel(PANELS.index(("vae", "umap")), 5.0, 5.0)
-    hit = nav.click_map("mnist", None, None, SimpleNamespace(index=[px, py]))
-    assert hit.click_status == "" and hit.vae_click_text.startswith("VAE at UMAP (5.00, 5.00): ")
-    assert "nearest test code at" in hit.vae_click_text
-    assert np.asarray(Image.open(hit.vae_click)).shape == (28, 28) and hit.ae_click is KEEP  # the AE's stays
-    assert np.asarray(Image.open(hit.maps).convert("RGB")).shape == rendered.pixels.shape
-    px, py = rendered.to_pixel(PANELS.index(("ae", "pca")), 0.0, 0.0)
-    clicks = nav.click_map("mnist", None, hit.clicks, SimpleNamespace(index=[px, py])).clicks
-    assert clicks["vae"][0] == "umap" and clicks["ae"][0] == "pca"  # the latest of each model: two crosshairs
-    clicks = nav.click_map("fashion_mnist", None, clicks, SimpleNamespace(index=[px, py])).clicks
-    assert set(clicks) == {"dataset", "ae"} and clicks["dataset"] == "fashion_mnist"
+    answer = nav.map_point({"dataset": "mnist", "model": "vae", "projection": "umap", "x": 5.0, "y": 5.0})
+    assert answer["summary"].startswith("VAE at UMAP (5.00, 5.00): ") and "nearest test code at" in answer["summary"]
+    image = np.frombuffer(base64.b64decode(answer["image"]), np.uint8).reshape(28, 28)
+    assert np.array_equal(image, explorer.decode_point("mnist", "vae", "umap", 5.0, 5.0).image)
+    for request, reason in [(None, "A map point is"), ({"dataset": "cifar10"}, "cifar10"),
+                            ({"dataset": "mnist", "model": "gan", "projection": "pca"}, "A map is one of"),
+                            ({"dataset": "mnist", "model": "ae", "projection": "pca", "x": "far", "y": 0}, ""),
+                            ({"dataset": "mnist", "model": "ae", "projection": "pca", "x": 1e30, "y": 0}, "outside")]:
+        answer = nav.map_point(request)
+        assert set(answer) == {"error"} and reason in answer["error"], (request, answer)
+
+
+def test_the_maps_view_carries_the_data_set_and_the_stars_places(explorer, tmp_path):
+    nav = EmbeddingsHandlers(explorer, OutputFiles(tmp_path))
+    image = explorer.models("fashion_mnist").vae_maps.images[5]
+    shown = nav.maps_view("fashion_mnist", image)
+    state = json.loads(shown.view)
+    assert state == {"dataset": "fashion_mnist", "star": explorer.locate(image, "fashion_mnist")}
+    assert "principal components explain" in shown.variance and shown.ae_plane and shown.vae_plane
+    assert json.loads(nav.maps_view("mnist", None).view) == {"dataset": "mnist", "star": None}
 
 
 def test_handlers_before_any_drawing(explorer, tmp_path):
@@ -667,18 +670,6 @@ def test_neighbours_summary_says_when_a_folder_has_no_images(explorer, tmp_path)
     found = nav.neighbours_of(pair.vae_maps.images[17], "mnist", 4)
     assert found.ae_neighbours == [] and len(found.vae_neighbours) == 4 and found.vae_neighbours[0][1] == "7"
     assert "The AE's 4 nearest neighbours: 4 sevens. (Neighbours unavailable for this folder" in found.vote
-
-
-def test_the_png_a_click_sends_shows_the_same_marks(explorer):
-    """The palette copy: the figure within a few grey levels (quantised once); the marks' colours, the white
-    background and the black text exact."""
-    crosshairs = {("ae", "pca"): (1.0, -1.0), ("vae", "umap"): (5.0, 5.0)}
-    image = explorer.models("mnist").vae_maps.images[3]
-    rgb = explorer.marked_maps("mnist", image, crosshairs)
-    sent = np.asarray(Image.open(io.BytesIO(explorer.marked_maps_png("mnist", image, crosshairs))).convert("RGB"))
-    assert sent.shape == rgb.shape and np.abs(sent.astype(int) - rgb).mean() < 3
-    marks = np.isin(rgb.reshape(-1, 3) @ [65536, 256, 1], [0xFFDD00, 0xFFFFFF, 0])
-    assert np.array_equal(sent.reshape(-1, 3)[marks], rgb.reshape(-1, 3)[marks])
 
 
 def test_a_drawing_between_two_clusters_is_placed_in_the_heavier_one():

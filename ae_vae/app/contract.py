@@ -36,9 +36,7 @@ class Ids:
     INTERP_PATH = "interp-path"
     SCRUB_AE = "scrub-ae"
     SCRUB_VAE = "scrub-vae"
-    MAPS_PLOT = "maps-plot"
-    CLICK_AE = "click-ae"
-    CLICK_VAE = "click-vae"
+    MAPS_VIEW = "maps-view"
 
     @classmethod
     def for_page(cls) -> dict[str, str | list[str]]:
@@ -55,6 +53,24 @@ PAGE_EVENTS = {"dataset": "ae-vae:dataset", "fill": "ae-vae:fill"}
 def page_event_js(name: str) -> str:
     """The `js=` of a page-only listener that hands a component's new value to the page as `PAGE_EVENTS[name]`."""
     return f"(value) => {{ document.dispatchEvent(new CustomEvent({json.dumps(PAGE_EVENTS[name])}, {{detail: value}})); }}"
+
+
+def page_module_loader(module: str, call: str, what: str) -> str:
+    """The `js_on_load` of a component the page runs (the pad, the maps): it fetches the page's config (the
+    component's `config` prop, a URL) and imports `module` from the page's modules (its `modules` prop), then makes
+    `call` of the module with `config` (what the component's `js_on_load` has: `element`, `trigger`, `props`,
+    `server`, `watch`). One fixed script: every number and id reaches the module through the config."""
+    return f"""
+const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;
+const url = (path) => new URL(path, root).href;
+const loading = fetch(url(props.config)).then((response) => {{
+  if (!response.ok) throw new Error(`the page's config did not load (HTTP ${{response.status}})`);
+  return response.json();
+}});
+Promise.all([import(url(props.modules + '/{module}')), loading])
+  .then(([module, config]) => module.{call})
+  .catch((err) => console.warn('ae-vae: {what} did not start', err));
+"""
 
 
 @dataclass(frozen=True)

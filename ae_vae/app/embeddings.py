@@ -1,17 +1,19 @@
-"""The Embeddings tab's handlers: the PCA and UMAP maps with the drawing starred, a click decoding under the
-pointer, exact map coordinates decoded, and each model's decoded PCA plane."""
+"""The Embeddings tab's handlers: the live maps' state with the drawing starred, a tap on a map decoded with its
+distance to the data, the maps image of the API, exact map coordinates decoded, and each model's decoded PCA
+plane."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-import gradio as gr
 import numpy as np
 
 from ..errors import InputError
-from ..latent.navigation import MODELS
+from ..latent.navigation import MODELS, PROJECTIONS
 from .gradio_io import user_errors
 from .handlers import TabHandlers
+from .mapview import view_value
 from .views import MapsView
 
 
@@ -44,20 +46,29 @@ class EmbeddingsHandlers(TabHandlers):
         point = self.explorer.decode_point(dataset, model, projection, x, y)
         return MapsView(point=self.files.png(point.image), point_text=point.summary())
 
-    def click_map(self, dataset: str, mark: Any, clicks: dict | None, evt: gr.SelectData) -> MapsView:
-        """A click on the maps: decode there with that map's model; keep the latest AE and VAE decodes side by side
-        and a crosshair for each on the maps (redrawn on a copy of the pre-rendered maps). Problems go to the
-        status line, not a pop-up."""
-        clicks = dict(clicks or {})
-        if clicks.get("dataset") != dataset:
-            clicks = {"dataset": dataset}
+    @user_errors
+    def maps_view(self, dataset: str = "mnist", image: Any = None) -> MapsView:
+        """What the tab shows around its live maps: their state (the data set, the star where `image` lands), the
+        variance line and the decoded PCA planes."""
+        dataset = self.explorer.models(dataset).dataset
+        star = None if image is None else self.explorer.locate(image, dataset)
+        ae_grid, vae_grid = self.explorer.manifold(dataset)
+        return MapsView(view=view_value(dataset, star), variance=self.explorer.variance_line(dataset),
+                        ae_plane=self.files.png(ae_grid), vae_plane=self.files.png(vae_grid))
+
+    def map_point(self, request: Any) -> dict[str, Any]:
+        """A tap on a live map (its server function): {"dataset", "model", "projection", "x", "y"} -> that point
+        decoded (28x28 bytes, base64) and its sentence, or {"error": why}."""
         try:
-            model, projection, x, y = self.explorer.map_position(dataset, evt.index)
-            point = self.explorer.decode_point(dataset, model, projection, x, y)
-            clicks[model] = [projection, x, y]
-            crosshairs = {(m, clicks[m][0]): tuple(clicks[m][1:]) for m in MODELS if m in clicks}
-            maps = self.explorer.marked_maps_png(dataset, mark, crosshairs)
+            if not isinstance(request, dict):
+                raise InputError("A map point is {dataset, model, projection, x, y}.")
+            dataset = self.explorer.models(request.get("dataset")).dataset
+            model, projection = request.get("model"), request.get("projection")
+            if model not in MODELS or projection not in PROJECTIONS:
+                raise InputError(f"A map is one of {', '.join(MODELS)} by one of {', '.join(PROJECTIONS)}.")
+            point = self.explorer.decode_point(dataset, model, projection, request.get("x"), request.get("y"))
         except InputError as exc:
-            return MapsView(clicks=clicks, click_status=f"⚠️ {exc}")
-        decoded = {f"{model}_click": self.files.png(point.image), f"{model}_click_text": point.summary()}
-        return MapsView(maps=self.files.write(maps, ".png"), clicks=clicks, click_status="", **decoded)
+            return {"error": str(exc)}
+        return {"dataset": dataset, "model": model, "projection": projection, "x": point.x, "y": point.y,
+                "image": base64.b64encode(np.ascontiguousarray(point.image, np.uint8).tobytes()).decode("ascii"),
+                "summary": point.summary()}

@@ -375,33 +375,25 @@ class Explorer:
     def embedding(self, dataset: str, image: Any = None) -> tuple[np.ndarray, str]:
         """PCA and UMAP maps, AE beside VAE, as an RGB image; the user's drawing (if any) starred on every map."""
         pair = self.models(dataset)
+        return self.marked_maps(pair.dataset, image), self.variance_line(pair.dataset)
+
+    def variance_line(self, dataset: str) -> str:
+        """How much of each model's codes' variance its PCA map shows, one line."""
+        pair = self.models(dataset)
         lines = [f"{kind}: the first two principal components explain "
                  f"{100 * maps.pca_explained_variance_ratio.sum():.1f}% of the variance of its "
                  f"{model.latent_dim}-d latents"
                  for kind, model, maps in (("AE", pair.ae, pair.ae_maps), ("VAE", pair.vae, pair.vae_maps))]
-        return self.marked_maps(pair.dataset, image), "; ".join(lines) + "."
+        return "; ".join(lines) + "."
 
-    def marked_maps(self, dataset: str, image: Any = None,
-                    crosshairs: dict[tuple[str, str], tuple[float, float]] | None = None) -> np.ndarray:
-        """The rendered maps with the drawing starred on every panel and a crosshair per (model, projection)."""
-        rendered, stars, lines = self._marks(dataset, image, crosshairs)
-        return rendered.with_markers(stars, crosshairs=lines)
-
-    def marked_maps_png(self, dataset: str, image: Any = None,
-                        crosshairs: dict[tuple[str, str], tuple[float, float]] | None = None) -> bytes:
-        """`marked_maps` as PNG bytes, drawn on the maps' palette copy (what the app sends after a click)."""
-        rendered, stars, lines = self._marks(dataset, image, crosshairs)
-        return rendered.marked_png(stars, crosshairs=lines)
-
-    def _marks(self, dataset: str, image: Any, crosshairs: dict | None
-               ) -> tuple[RenderedFigure, list[np.ndarray | None], list[tuple[float, float] | None]]:
+    def marked_maps(self, dataset: str, image: Any = None) -> np.ndarray:
+        """The rendered maps with the drawing starred on every panel."""
         pair = self.models(dataset)
         stars: list[np.ndarray | None] = [None] * len(PANELS)
         if image is not None:
             where = self.locate(image, pair.dataset)
             stars = [np.array(where[model][projection]) for model, projection in PANELS]
-        crosshairs = crosshairs or {}
-        return self.rendered_maps(pair.dataset), stars, [crosshairs.get(p) for p in PANELS]
+        return self.rendered_maps(pair.dataset).with_markers(stars)
 
     def rendered_maps(self, dataset: str) -> RenderedFigure:
         """The four class-coloured maps of a data set, rendered once (thread-safe, lazily or by `prepare`)."""
@@ -484,18 +476,6 @@ class Explorer:
         pair = self.models(dataset)
         image = to_uint8(pair.models[model].decode(latent[None])[0, 0])
         return PointDecode(model, projection, x, y, image, latent, navigator.closeness(latent), map_distance)
-
-    def map_position(self, dataset: str, index: Any) -> tuple[str, str, float, float]:
-        """A click on the maps image (`evt.index`: [px, py], the image's own pixels) -> (model, projection, x, y)."""
-        rendered = self.rendered_maps(self.models(dataset).dataset)
-        try:
-            px, py = (float(v) for v in index)
-        except (TypeError, ValueError):
-            raise InputError("Click on one of the four maps.") from None
-        panel = rendered.panel_at(px, py) if np.isfinite(px) and np.isfinite(py) else None
-        if panel is None or panel >= len(PANELS):
-            raise InputError("That click was outside the plot areas: click inside one of the four maps.")
-        return (*PANELS[panel], *rendered.to_data(panel, px, py))
 
     def neighbours(self, image: Any, dataset: str, k: Any = 8) -> dict[str, tuple[Neighbours, str]]:
         """The k stored points (test and training images) nearest to the drawing's code in each model's latent space,

@@ -19,29 +19,22 @@ from ..latent.maps import LatentMaps
 PANELS = (("ae", "pca"), ("vae", "pca"), ("ae", "umap"), ("vae", "umap"))
 
 
-MARKER_FILL = (255, 221, 0)
-# the marks: a yellow star outlined in black; crosshairs white under black, visible on any class colour
-MARK_COLOURS = {"fill": MARKER_FILL, "black": (0, 0, 0), "white": (255, 255, 255)}  # exact in the palette copy
-PALETTE_COLOURS = 256 - len(MARK_COLOURS)  # for the figure itself
+MARKER_FILL = (255, 221, 0)  # the drawing's star: yellow, outlined in black (also the live maps', page.page_config)
 
 
 @dataclass
 class RenderedFigure:
-    """A figure rasterised once, with each panel's data <-> pixel maps, so marks cost ~1 ms instead of a re-render.
+    """A figure rasterised once, with each panel's data <-> pixel maps, so a star costs ~1 ms instead of a re-render.
 
-    Drawing 4 scatter plots of 5 000 points and encoding them takes ~1 s on 2 cores; the app only
-    needs to add a star for the user's drawing or a crosshair where a map was clicked, which this does on a
-    copy of the pixels. Pixel coordinates are the image's own: x to the right, y down, (0, 0) the top-left
-    pixel's corner — what `gr.Image.select` reports as `evt.index` (for an image shown without `object-fit`
-    stretching). `marked_png` draws on a palette copy (the figure quantised to 253 colours once, plus the
-    marks' exact colours): encoding 1 byte per pixel instead of 3 makes the PNG ~4x faster and ~2.5x smaller.
+    Drawing 4 scatter plots of 5 000 points takes ~1 s on 2 cores; the API's /embedding only needs to add a star for
+    the user's drawing, which this does on a copy of the pixels. Pixel coordinates are the image's own: x to the
+    right, y down, (0, 0) the top-left pixel's corner.
     """
 
     pixels: np.ndarray  # (H, W, 3) uint8
     affines: list[np.ndarray]  # per panel (2, 3): [px, py] = affine @ [x, y, 1], image coordinates
     boxes: list[tuple[float, float, float, float]]  # per panel (left, top, right, bottom) in pixels
     limits: list[tuple[float, float, float, float]]  # per panel (x_min, x_max, y_min, y_max): the data shown
-    palette: Image.Image | None = None  # "P" mode copy of `pixels` (see `palette_copy`)
 
     @classmethod
     def render(cls, fig: Figure, dpi: int = 80) -> RenderedFigure:
@@ -58,7 +51,7 @@ class RenderedFigure:
             x0, y0, x1, y1 = ax.bbox.extents
             boxes.append((x0, height - y1, x1, height - y0))
             limits.append((*sorted(ax.get_xlim()), *sorted(ax.get_ylim())))
-        return cls(pixels, affines, boxes, limits, palette_copy(pixels))
+        return cls(pixels, affines, boxes, limits)
 
     def to_pixel(self, panel: int, x: float, y: float) -> tuple[float, float]:
         """Data coordinates of `panel` -> image pixel coordinates."""
@@ -71,36 +64,10 @@ class RenderedFigure:
         x, y = np.linalg.solve(affine[:, :2], np.array([px, py]) - affine[:, 2])
         return float(x), float(y)
 
-    def panel_at(self, px: float, py: float) -> int | None:
-        """The panel whose plot area (axes frame) holds the pixel, or None (titles, margins, outside)."""
-        for panel, (left, top, right, bottom) in enumerate(self.boxes):
-            if left <= px <= right and top <= py <= bottom:
-                return panel
-        return None
-
-    def with_markers(self, points: Sequence[np.ndarray | None], radius: float = 11.0,
-                     crosshairs: Sequence[tuple[float, float] | None] = ()) -> np.ndarray:
-        """A copy of the pixels with a star at each panel's points (clamped to the panel's frame) and a crosshair
-        at each panel's `crosshairs` point (data coordinates; lines across the panel, a ring at the point)."""
+    def with_markers(self, points: Sequence[np.ndarray | None], radius: float = 11.0) -> np.ndarray:
+        """A copy of the pixels with a star at each panel's points (clamped to the panel's frame)."""
         image = Image.fromarray(self.pixels)
-        self._mark(ImageDraw.Draw(image), MARK_COLOURS, points, radius, crosshairs)
-        return np.asarray(image)
-
-    def marked_png(self, points: Sequence[np.ndarray | None], radius: float = 11.0,
-                   crosshairs: Sequence[tuple[float, float] | None] = ()) -> bytes:
-        """The same marks on the palette copy, as PNG bytes (zlib level 1: the app sends one per click)."""
-        image = (self.palette or palette_copy(self.pixels)).copy()
-        indices = {name: PALETTE_COLOURS + i for i, name in enumerate(MARK_COLOURS)}
-        self._mark(ImageDraw.Draw(image), indices, points, radius, crosshairs)
-        buffer = io.BytesIO()
-        image.save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
-
-    def _mark(self, draw: ImageDraw.ImageDraw, colours: dict, points: Sequence[np.ndarray | None], radius: float,
-              crosshairs: Sequence[tuple[float, float] | None]) -> None:
-        for panel, point in enumerate(crosshairs):
-            if point is not None:
-                self._crosshair(draw, colours, panel, *point)
+        draw = ImageDraw.Draw(image)
         for affine, box, panel_points in zip(self.affines, self.boxes, points):
             if panel_points is None:
                 continue
@@ -108,32 +75,8 @@ class RenderedFigure:
                 px, py = affine @ np.array([x, y, 1.0])
                 px = float(np.clip(px, box[0] + radius, box[2] - radius))
                 py = float(np.clip(py, box[1] + radius, box[3] - radius))
-                draw.polygon(_star(px, py, radius), fill=colours["fill"], outline=colours["black"], width=2)
-
-    def _crosshair(self, draw: ImageDraw.ImageDraw, colours: dict, panel: int, x: float, y: float,
-                   ring: float = 7.0) -> None:
-        left, top, right, bottom = self.boxes[panel]
-        px, py = self.to_pixel(panel, x, y)
-        px, py = float(np.clip(px, left, right)), float(np.clip(py, top, bottom))
-        for colour, width in ((colours["white"], 3), (colours["black"], 1)):
-            draw.line([(left, py), (px - ring, py)], fill=colour, width=width)
-            draw.line([(px + ring, py), (right, py)], fill=colour, width=width)
-            draw.line([(px, top), (px, py - ring)], fill=colour, width=width)
-            draw.line([(px, py + ring), (px, bottom)], fill=colour, width=width)
-            draw.ellipse([px - ring, py - ring, px + ring, py + ring], outline=colour, width=width)
-
-
-def palette_copy(pixels: np.ndarray) -> Image.Image:
-    """`pixels` quantised to PALETTE_COLOURS colours (fast octree), the mark colours appended to the palette; pixels
-    of exactly a mark colour (the white background, black text and frames) keep it exactly."""
-    quantised = Image.fromarray(pixels).quantize(PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE)
-    palette = ((quantised.getpalette() or []) + [0] * 768)[:3 * PALETTE_COLOURS]
-    indices = np.asarray(quantised).copy()
-    for i, colour in enumerate(MARK_COLOURS.values()):
-        indices[(pixels == colour).all(-1)] = PALETTE_COLOURS + i
-    image = Image.fromarray(indices, mode="P")
-    image.putpalette(palette + [c for colour in MARK_COLOURS.values() for c in colour])
-    return image
+                draw.polygon(_star(px, py, radius), fill=MARKER_FILL, outline=(0, 0, 0), width=2)
+        return np.asarray(image)
 
 
 def _star(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:

@@ -49,7 +49,7 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
-from .contract import STATIC, PageResults
+from .contract import STATIC, PageResults, page_module_loader
 from .draw import (
     DEFAULT_NEIGHBOURS,
     DrawHandlers,
@@ -269,17 +269,7 @@ class PadEvents:
 # The pad's `js_on_load`: import its module (static/page/pad.js) and fetch the page's config (`page.write_page_config`),
 # then start the pad with the component's element, `trigger` and `props`. Nothing is filled into the script: it is the
 # same text for every app; the two URLs are props.
-PAD_LOADER = """
-const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;
-const url = (path) => new URL(path, root).href;
-const config = fetch(url(props.config)).then((response) => {
-  if (!response.ok) throw new Error(`the page's config did not load (HTTP ${response.status})`);
-  return response.json();
-});
-Promise.all([import(url(props.modules + '/pad.js')), config])
-  .then(([module, page]) => module.startPad(element, trigger, props, page))
-  .catch((err) => console.warn('ae-vae: the drawing pad did not start', err));
-"""
+PAD_LOADER = page_module_loader("pad.js", "startPad(element, trigger, props, config)", "the drawing pad")
 
 
 def _sketch_api_info() -> dict[str, Any]:

@@ -23,18 +23,18 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..data import SUBJECTS
-from ..figures import GRID_GREY, GRID_PAD
+from ..data import CLASS_NAMES, DATASET_TITLES, SUBJECTS
+from ..figures import GRID_GREY, GRID_PAD, LABEL_COLOURS, class_name_places, map_extent
 from ..fileio import atomic_write_text
 from ..graph_files import DECODER_FILE, ENCODER_FILE
-from ..latent.navigation import UMAP_INVERSE_SECTORS
+from ..latent.navigation import MODEL_TITLES, UMAP_INVERSE_SECTORS
 from ..models.config import LOGVAR_RANGE
 from ..preprocess import FRAME, FRAMINGS, MNIST_CENTRE
 from ..runtime import GraphModel
 from .contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
 from .draw import DONE_STATUS, LIVE_STATUS
 from .explorer import Explorer, posterior_noise
-from .figures import PANELS
+from .figures import MARKER_FILL, PANELS
 from .memory import return_freed_memory
 from .pad import BRUSH_WIDTH, FRAME_INTERVAL_MS, MARGIN, MAX_SIDE, PAD_SIZE
 
@@ -68,7 +68,7 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
     pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the margin the server puts
     around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element ids and page events
     (`contract`); the data set shown first and what each data set's images show; the status line's words for a
-    drawing the page reconstructs (the server's own)."""
+    drawing the page reconstructs (the server's own); the maps' order, the models' names and the star's colour."""
     graphs = {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
@@ -87,7 +87,9 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
             "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets},
-            "status": {"live": LIVE_STATUS, "done": DONE_STATUS}}
+            "status": {"live": LIVE_STATUS, "done": DONE_STATUS},
+            "panels": [list(panel) for panel in PANELS], "model_titles": dict(MODEL_TITLES),
+            "star": "#{:02x}{:02x}{:02x}".format(*MARKER_FILL)}
 
 
 def write_page_config(explorer: Explorer, page_folder: Path) -> str:
@@ -104,30 +106,38 @@ def _floats(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
 
 
+def _bytes(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
+
+
 def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
-    """What the page needs to decode under the pointer on the maps image, as `Explorer.map_position` and
-    `Navigator.latent_at` do on the server, and to walk a code as `Navigator.walk`: each panel's pixel box and
-    data -> pixel affine, and per model its stored map points, codes, PCA basis and walk directions (float32,
-    little-endian, base64)."""
-    rendered = explorer.rendered_maps(dataset)
+    """What the page needs to draw each model's maps (`static/page/mapview.js`) and decode under the pointer as
+    `Navigator.latent_at` does on the server, and to walk a code as `Navigator.walk`: per model its stored map
+    points (PCA and UMAP), their classes, codes, PCA basis and share of variance, walk directions, and per map its
+    extent and where each class's name goes (float32 little-endian or uint8, base64); the classes' names and
+    colours."""
     pair = explorer.models(dataset)
-    panels = [{"model": model, "projection": projection, "box": list(rendered.boxes[i]),
-               "affine": rendered.affines[i].ravel().tolist()} for i, (model, projection) in enumerate(PANELS)]
+    names = CLASS_NAMES[pair.dataset]
     models = {}
     for kind, maps in (("ae", pair.ae_maps), ("vae", pair.vae_maps)):
         n, d = maps.latents.shape
         directions = [{"vector": _floats(direction.vector), "std": float(direction.std)}
                       for direction in explorer.navigator(dataset, kind).directions]
+        extents = {"pca": map_extent(maps.pca), "umap": map_extent(maps.umap)}
         models[kind] = {"n": int(n), "d": int(d), "latents": _floats(maps.latents), "umap": _floats(maps.umap),
+                        "pca": _floats(maps.pca), "labels": _bytes(maps.labels),
                         "pca_mean": _floats(maps.pca_mean), "pca_components": _floats(maps.pca_components),
-                        "directions": directions}
-    return {"dataset": dataset, "size": list(rendered.pixels.shape[1::-1]), "panels": panels, "models": models,
-            "sectors": UMAP_INVERSE_SECTORS}
+                        "explained": [float(v) for v in maps.pca_explained_variance_ratio],
+                        "directions": directions, "extents": extents,
+                        "names": {projection: class_name_places(getattr(maps, projection), maps.labels, names, extent)
+                                  for projection, extent in extents.items()}}
+    return {"dataset": pair.dataset, "title": DATASET_TITLES[pair.dataset], "classes": list(names),
+            "colours": LABEL_COLOURS, "models": models, "sectors": UMAP_INVERSE_SECTORS}
 
 
 def write_map_data(explorer: Explorer, folder: Path) -> None:
-    """Render every data set's maps and index its codes (what `Explorer.prepare` does), writing each data set's map
-    data for the page as soon as it is ready (atomically), the first data set first."""
+    """Write each data set's map data for the page (atomically), the first data set first, then render the maps
+    image the API's /embedding returns and index the codes (what `Explorer.prepare` does)."""
     for dataset in explorer.datasets:
         atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()

@@ -88,18 +88,13 @@ class SampleView(View):
 class MapsView(View):
     """What the Embeddings tab shows."""
 
-    maps: Any = KEEP  # the four maps, one image
+    maps: Any = KEEP  # the four maps, one image (the API's)
+    view: Any = KEEP  # the live maps' state: the data set and the star's places (mapview.view_value)
     variance: Any = KEEP  # the explained variance, a line
     ae_plane: Any = KEEP  # the AE decoded over its PCA plane
     vae_plane: Any = KEEP
     star: Any = KEEP  # the image put on the maps as a star
     starred: Any = KEEP  # the drawing that star shows (state)
-    ae_click: Any = KEEP  # the AE's decode at the latest click on an AE map
-    ae_click_text: Any = KEEP
-    vae_click: Any = KEEP
-    vae_click_text: Any = KEEP
-    clicks: Any = KEEP  # the latest click on each model's maps (state)
-    click_status: Any = KEEP
     point: Any = KEEP  # exact map coordinates decoded
     point_text: Any = KEEP
 
@@ -120,8 +115,8 @@ PAIR = ("image_a", "image_b")
 FRAME_AT = ("frame_ae", "frame_vae")  # /interpolate_at's
 SAMPLED = ("ae", "vae", "ae_fitted")  # /sample's
 MAPPED = ("maps", "variance", "ae_plane", "vae_plane")  # /embedding's
+VIEWED = ("view", "variance", "ae_plane", "vae_plane")  # the tab's live maps, and what goes with them
 STARRED = ("star", "starred")
-CLICKED = ("maps", "ae_click", "ae_click_text", "vae_click", "vae_click_text", "clicks", "click_status")
 POINT = ("point", "point_text")  # /decode_point's
 
 

@@ -3,7 +3,7 @@
 
 import {showPixels} from './dom.js';
 
-function toBytes(pixels) {
+export function toBytes(pixels) {
   return Uint8Array.from(pixels, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 0xff));
 }
 

@@ -1,22 +1,20 @@
-// The Embeddings tab in the page: the pointer over a map is decoded under it, continuously, by that map's model
-// (as Explorer.map_position + Navigator.latent_at + decode do on the server), with a crosshair drawn in the page.
-// A click still goes to the server, which pins the point with its text.
+// The map data in the page (ae_vae.app.page.map_data), fetched once per data set and shared: each model's stored map
+// points and codes, and the latent at a map position, as the server's Navigator.latent_at computes it; the live maps
+// (mapview.js) draw it and the walk (walk.js) moves codes along its directions.
 
-import {imageIn, onPointerOver, overlayOnImage} from './dom.js';
-import {showImage} from './images.js';
-import {latestWins, warnOnce} from './latest.js';
+import {warnOnce} from './latest.js';
 
-function floats(b64) {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return new Float32Array(bytes.buffer);
-}
+function bytes(b64) { return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); }
+function floats(b64) { return new Float32Array(bytes(b64).buffer); }
 
 // The stored map of one model, and the latent at a map position: PCA exactly (mean + x c1 + y c2), UMAP as the
 // 1/d²-weighted codes of the nearest map point in each of `sectors` directions (ae_vae.latent.navigation).
 class ModelMap {
   constructor(data, sectors) {
     this.n = data.n; this.d = data.d; this.sectors = sectors;
-    this.latents = floats(data.latents); this.umap = floats(data.umap);
+    this.latents = floats(data.latents); this.umap = floats(data.umap); this.pca = floats(data.pca);
+    this.labels = bytes(data.labels); this.explained = data.explained;
+    this.extents = data.extents; this.names = data.names;
     this.mean = floats(data.pca_mean); this.components = floats(data.pca_components);
     this.directions = data.directions.map((d) => ({vector: floats(d.vector), std: d.std}));
   }
@@ -60,20 +58,12 @@ class ModelMap {
 }
 
 export class PageMaps {
-  // state: {dataset()}, the data set the page shows.
-  constructor(config, root, models, state) {
+  // models: the PageModels that decode a latent, or null while (or where) the page does not run them.
+  constructor(config, root) {
     this.urls = Object.fromEntries(Object.entries(config.maps || {}).map(([k, v]) => [k, new URL(v, root).href]));
-    this.models = models;
-    this.state = state;
-    this.frameSize = config.frame;
-    this.output = {ae: config.ids.click_ae, vae: config.ids.click_vae};
-    this.data = new Map();  // dataset -> Promise of {panels, size, maps}
+    this.models = null;
+    this.data = new Map();  // dataset -> Promise of {dataset, title, classes, colours, maps: {ae, vae}}
     this.loaded = new Set();  // data sets whose map data has arrived
-    this.hovers = [];  // [pointer event time, image shown time] of the latest hovers (for benchmarks)
-    this.decoded = 0;
-    this.queue = latestWins((hover) => this.run(hover), {name: 'decoding under the pointer'});
-    // The Embeddings tab may mount after this runs (and remount): dom.js listens on the document.
-    onPointerOver(config.ids.maps_plot, (e, plot) => this.move(e, plot), (plot) => this.hideCrosshair(plot));
   }
 
   load(dataset) {
@@ -84,7 +74,7 @@ export class PageMaps {
         return r.json();
       }).then((d) => {
         this.loaded.add(dataset);
-        return {panels: d.panels, size: d.size,
+        return {dataset: d.dataset, title: d.title, classes: d.classes, colours: d.colours,
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
       })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
@@ -98,76 +88,17 @@ export class PageMaps {
     return this.data.get(dataset);
   }
 
-  // Fetch a data set's map data ahead of the first hover (the server writes it while it starts: retried).
+  // Fetch a data set's map data ahead of its first use (the server writes it while it starts: retried).
   prefetch(dataset, tries = 15) {
     this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });  // said by load
   }
 
-  // The pointer's position in the maps image's own pixels, or null off the image.
-  static imagePixel(img, e) {
-    if (!img || !img.naturalWidth) return null;
-    const r = img.getBoundingClientRect(), fit = getComputedStyle(img).objectFit;
-    let scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
-    if (fit === 'scale-down') scale = Math.min(scale, 1);
-    if (fit === 'none') scale = 1;
-    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
-    const left = r.left + (r.width - w) / 2, top = r.top + (r.height - h) / 2;
-    const px = (e.clientX - left) / scale, py = (e.clientY - top) / scale;
-    if (px < 0 || py < 0 || px > img.naturalWidth || py > img.naturalHeight) return null;
-    return {px, py, scale, left: left - r.left, top: top - r.top, w, h};
-  }
-
-  move(e, plot) {
-    const img = imageIn(plot);
-    const at = PageMaps.imagePixel(img, e);
-    if (!at) { this.hideCrosshair(plot); return; }
-    this.queue.request({at, img, plot, t: e.timeStamp || performance.now(), dataset: this.state.dataset()});
-  }
-
-  async run({at, img, plot, t, dataset}) {
-    const found = await this.decodeAt(dataset, at.px, at.py, img);
-    if (!found) { this.hideCrosshair(plot); return; }
-    const {panel, image} = found;
-    showImage(this.output[panel.model], image, this.frameSize);
-    this.drawCrosshair(plot, img, at, panel);
-    this.decoded += 1;
-    this.hovers.push([t, performance.now()]);
-    if (this.hovers.length > 500) this.hovers.shift();
-  }
-
-  // The maps image's pixel (px, py) -> {panel, x, y, latent, image}: that panel's model decoding its data point
-  // (x, y); null outside the plot areas (or when `img` is not the rendering the map data describes).
-  async decodeAt(dataset, px, py, img = null) {
+  // The map point (x, y) of `model`'s `projection` map decoded in the page: {latent, image}; null where the page
+  // does not run the models.
+  async decodeAt(dataset, model, projection, x, y) {
+    if (!this.models) return null;
     const data = await this.load(dataset);
-    if (img && (data.size[0] !== img.naturalWidth || data.size[1] !== img.naturalHeight)) return null;
-    const panel = data.panels.find((p) => px >= p.box[0] && px <= p.box[2] && py >= p.box[1] && py <= p.box[3]);
-    if (!panel) return null;
-    const [a, b, c, d, e, f] = panel.affine;  // [px, py] = [[a, b, c], [d, e, f]] @ [x, y, 1]
-    const det = a * e - b * d, qx = px - c, qy = py - f;
-    const x = (e * qx - b * qy) / det, y = (a * qy - d * qx) / det;
-    const latent = data.maps[panel.model].latentAt(panel.projection, x, y);
-    const image = await this.models.decode(dataset, panel.model, latent);
-    return {panel, x, y, latent, image};
-  }
-
-  drawCrosshair(plot, img, at, panel) {
-    const canvas = overlayOnImage(plot, 'map-crosshair'), host = canvas.parentElement.getBoundingClientRect();
-    const r = img.getBoundingClientRect();
-    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-    Object.assign(canvas.style, {left: `${r.left - host.left + at.left}px`, top: `${r.top - host.top + at.top}px`,
-                                 width: `${at.w}px`, height: `${at.h}px`});
-    const ctx = canvas.getContext('2d'), [x0, y0, x1, y1] = panel.box;
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.strokeStyle = 'rgba(0, 0, 0, 0.55)'; ctx.lineWidth = 1;
-    ctx.beginPath(); ctx.moveTo(x0, at.py); ctx.lineTo(x1, at.py); ctx.moveTo(at.px, y0); ctx.lineTo(at.px, y1);
-    ctx.stroke();
-    ctx.strokeStyle = '#d62728'; ctx.lineWidth = 2;
-    ctx.beginPath(); ctx.arc(at.px, at.py, 6, 0, 2 * Math.PI); ctx.stroke();
-    canvas.hidden = false;
-  }
-
-  hideCrosshair(plot) {
-    const canvas = plot && overlayOnImage(plot, 'map-crosshair', false);
-    if (canvas) canvas.hidden = true;
+    const latent = data.maps[model].latentAt(projection, x, y);
+    return {latent, image: await this.models.decode(dataset, model, latent)};
   }
 }

@@ -5,6 +5,8 @@
 
 import {onDrawingReplaced, showStatus} from './dom.js';
 import {warnOnce} from './latest.js';
+import {PageMaps} from './maps.js';
+import {offer, pageState} from './services.js';
 
 // The ink's bounding box on a size x size canvas, reduced by the smallest integer factor that fits maxSide (area
 // average, rounded half up): {ink, w, h}, or null for an empty pad. The Python twin is ae_vae.app.pad.encode_payload.
@@ -44,15 +46,6 @@ export function payloadOf(phase, reduced) {
   return phase + ':' + reduced.w + 'x' + reduced.h + ':' + btoa(bytes);
 }
 
-// The data set and the fill switch as the page knows them: their starting values from the config, then each change as
-// a value, dispatched by the app's page-only event listeners (app.py, `page_events`).
-function pageState(config) {
-  const state = {dataset: config.dataset, fill: false};
-  document.addEventListener(config.events.dataset, (e) => { state.dataset = e.detail; });
-  document.addEventListener(config.events.fill, (e) => { state.fill = Boolean(e.detail); });
-  return {dataset: () => state.dataset, fill: () => state.fill};
-}
-
 export function startPad(element, trigger, props, config) {
   const {size: SIZE, brush: BRUSH, max_side: MAX_SIDE, frame_interval_ms: INTERVAL_MS} = config.pad;
   const root = element.querySelector('.pad');
@@ -83,7 +76,9 @@ export function startPad(element, trigger, props, config) {
   // frames go to the server. The line under the pad says which.
   const appRoot = (window.gradio_config && window.gradio_config.root) || document.baseURI;
   const engine = root.querySelector('.pad-engine');
-  const services = {draw: null, maps: null, walk: null, scrub: null};
+  // The map data serves the live maps on either path (offered to them); the page decodes with it where it runs models.
+  const services = {draw: null, maps: new PageMaps(config, appRoot), walk: null, scrub: null};
+  offer('maps', services.maps);
   const drawsHere = () => Boolean(services.draw && services.draw.runsIn(state.dataset()));
   let serverReason = '';
   function sayEngine() {
@@ -104,9 +99,8 @@ export function startPad(element, trigger, props, config) {
       const first = config.graphs[state.dataset()] ? state.dataset() : Object.keys(config.graphs)[0];
       await draw.start(first);
       services.draw = draw;
-      const [{PageMaps}, {PageWalk}, {PageScrub}] = await Promise.all(
-        ['maps.js', 'walk.js', 'scrub.js'].map(module));
-      services.maps = new PageMaps(config, appRoot, draw.models, state);
+      const [{PageWalk}, {PageScrub}] = await Promise.all(['walk.js', 'scrub.js'].map(module));
+      services.maps.models = draw.models;
       services.maps.prefetch(state.dataset());
       services.walk = new PageWalk(config, draw, services.maps, state);
       services.scrub = new PageScrub(config, draw.models);
@@ -125,7 +119,7 @@ export function startPad(element, trigger, props, config) {
     const dataset = state.dataset();  // the other data set's models and maps, before they are needed
     if (drawsHere()) {
       services.draw.models.load(dataset).catch((err) => warnOnce(`the ${dataset} models did not load`, err));
-      if (services.maps) services.maps.prefetch(dataset);
+      services.maps.prefetch(dataset);
     }
   });
   // An upload or an example replaces the drawing: what the page drew of it goes at once, also where the server's

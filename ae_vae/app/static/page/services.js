@@ -1,0 +1,33 @@
+// What the page's parts share, once per page (ES modules are loaded once, so every importer gets these same ones):
+// the data set and fill switch as the page knows them, and what one part offers the others (the pad starts the
+// models and the map data; the live maps, mounted when their tab opens, use them).
+
+let state = null;
+const offered = new Map();  // name -> {promise, resolve}
+
+// The data set and the fill switch: their starting values from the config, then each change as a value, dispatched
+// by the app's page-only event listeners (app.py, `page_event_js`).
+export function pageState(config) {
+  if (!state) {
+    const now = {dataset: config.dataset, fill: false};
+    document.addEventListener(config.events.dataset, (e) => { now.dataset = e.detail; });
+    document.addEventListener(config.events.fill, (e) => { now.fill = Boolean(e.detail); });
+    state = {dataset: () => now.dataset, fill: () => now.fill};
+  }
+  return state;
+}
+
+function entry(name) {
+  if (!offered.has(name)) {
+    let resolve = null;
+    const promise = new Promise((r) => { resolve = r; });
+    offered.set(name, {promise, resolve});
+  }
+  return offered.get(name);
+}
+
+// Offer `value` under `name` to every part that waits for it (`when`).
+export function offer(name, value) { entry(name).resolve(value); }
+
+// The value offered under `name`, once it is.
+export function when(name) { return entry(name).promise; }
