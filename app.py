@@ -104,7 +104,10 @@ CSS = """
 /* tables (error table, the Sample lesson's figures) break between words, never inside a number */
 .prose td, .prose th { overflow-wrap: normal !important; word-break: normal !important; }
 @media (max-width: 640px) {  /* a phone: thumbnails a finger can hit; tables in a smaller type, scrolled if wider */
-  .gradio-container .main.fillable { padding-left: 10px !important; padding-right: 10px !important; }
+  /* the live maps and the pad's row take most of the page's side margins (Gradio's own, outside this CSS's reach) */
+  #maps-view, #draw-main { margin-left: -22px !important; margin-right: -22px !important;
+                           width: calc(100% + 44px) !important; max-width: none !important; }
+  #maps-view .html-container { padding: 0 !important; }
   .prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; font-size: 0.8em; }
   #examples .grid-container, #interp-examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
   .neighbours .grid-container { grid-template-columns: repeat(min(var(--grid-cols), 4), minmax(0, 1fr)) !important; }

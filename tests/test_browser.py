@@ -23,9 +23,6 @@ from support.harness import (
     app_server,
     chromium,
     clear_pad,
-    click_image_pixel,
-    image_geometry,
-    image_pixel_on_page,
     img_src,
     move_slider,
     not_ready,
@@ -480,38 +477,98 @@ def test_the_maps_star_takes_the_drawing_when_the_tab_opens(page):
     page.wait_for_function("() => !document.querySelector('#maps-star img')", timeout=20_000)
 
 
-def test_hovering_a_map_decodes_under_the_pointer_in_the_page(page):
-    """Moving the pointer over the maps decodes, in the page, what the server decodes at that point (PCA exact,
-    the UMAP inverse from the stored points and codes), into the panel model's image, with a crosshair; the
-    page's latents and images equal the server's."""
+MAPS_VIEW = "document.querySelector('#maps-view .maps-view').aeVaeMaps"
+# the inset's picture of the map (model, projection) when shown: its 28x28 grey levels, else null
+INSET_JS = """([model, projection]) => {
+    const inset = document.querySelector(`#maps-view figure[data-model=${model}][data-projection=${projection}] .map-inset`);
+    if (!inset || inset.hidden) return null;
+    const c = inset.querySelector('canvas');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
+
+
+def open_maps(page) -> None:
+    """Open the Embeddings tab and wait until its four live maps are drawn."""
     open_tab(page, "Embeddings")
-    page.wait_for_selector("#maps-plot img")
-    plot = page.locator("#maps-plot img")
-    plot.scroll_into_view_if_needed()
-    explorer = load_explorer(None, WEIGHTS_DIR)
-    rendered = explorer.rendered_maps("mnist")
-    for panel, (model, projection) in enumerate(PANELS):
-        left, top, right, bottom = rendered.boxes[panel]
+    page.wait_for_function(f"() => {MAPS_VIEW} && {MAPS_VIEW}.data && "
+                           "document.querySelectorAll('#maps-view figure.map').length === 4", timeout=60_000)
+
+
+def map_area(page, model: str, projection: str):
+    return page.locator(f"#maps-view figure[data-model={model}][data-projection={projection}] .map-area")
+
+
+def map_point_on_page(page, model: str, projection: str, fx: float, fy: float, extents: dict
+                      ) -> tuple[float, float, float, float]:
+    """The page position of the point at fractions (fx, fy) of a live map (scrolled into view), and its data
+    coordinates by the map's extent (`page.map_data`)."""
+    area = map_area(page, model, projection)
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    x0, x1, y0, y1 = extents[model][projection]
+    return (box["x"] + fx * box["width"], box["y"] + fy * box["height"], x0 + fx * (x1 - x0), y1 - fy * (y1 - y0))
+
+
+@pytest.fixture(scope="module")
+def mnist_extents(explorer):
+    from ae_vae.app.page import map_data
+
+    return {kind: model["extents"] for kind, model in map_data(explorer, "mnist")["models"].items()}
+
+
+def test_the_live_maps_decode_under_the_pointer_in_the_page(page, explorer, mnist_extents):
+    """Each of the four maps is drawn, named for assistive technology, with the drawing's star; moving the pointer
+    over a map shows, inside that map, what the server decodes at that point (PCA exact, the UMAP inverse from the
+    stored points and codes); leaving the map takes the inset away."""
+    stroke(page, "7")
+    page_drawn(page)
+    open_maps(page)
+    page.wait_for_function(f"() => {MAPS_VIEW}.state.star !== null", timeout=30_000)
+    labels = page.locator("#maps-view figure.map").evaluate_all("(fs) => fs.map((f) => f.getAttribute('aria-label'))")
+    assert len(labels) == 4 and all("test images" in label and "star" in label for label in labels), labels
+    for model, projection in PANELS:
         for fx, fy in ((0.3, 0.4), (0.62, 0.71)):
-            px, py = left + fx * (right - left), top + fy * (bottom - top)
-            page.mouse.move(*image_pixel_on_page(page, "maps-plot", px, py))
-            page.wait_for_function("""(id) => { const c = document.querySelector('#' + id + ' canvas.in-page-image');
-                return c && !c.hidden; }""", arg=f"click-{model}", timeout=5_000)
-            found = page.evaluate("""async ([px, py]) => {
-                const maps = document.querySelector('#sketchpad canvas').aeVae.services.maps;
-                const f = await maps.decodeAt('mnist', px, py);
-                return {model: f.panel.model, projection: f.panel.projection, x: f.x, y: f.y,
-                        latent: Array.from(f.latent), image: Array.from(f.image)}; }""", [px, py])
-            assert (found["model"], found["projection"]) == (model, projection)
-            x, y = rendered.to_data(panel, px, py)
-            assert abs(found["x"] - x) < 1e-6 and abs(found["y"] - y) < 1e-6
-            latent, _ = explorer.navigator("mnist", model).latent_at(projection, x, y)
-            assert np.abs(np.asarray(found["latent"]) - latent).max() < 1e-4, (model, projection)
-            server = explorer.decode("mnist", model, latent.tolist()).astype(float) / 255
-            assert np.abs(np.asarray(found["image"]).reshape(28, 28) - server).mean() <= 0.01
-    assert page.locator("#maps-plot canvas.map-crosshair").is_visible()
-    hovers = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.services.maps.decoded")
-    assert hovers >= len(PANELS) * 2
+            px, py, x, y = map_point_on_page(page, model, projection, fx, fy, mnist_extents)
+            before = page.evaluate(f"() => {MAPS_VIEW}.decoded")
+            page.mouse.move(px, py)
+            page.wait_for_function(f"(n) => {MAPS_VIEW}.decoded > n", arg=before, timeout=5_000)
+            shown = page.evaluate(INSET_JS, [model, projection])
+            assert shown is not None, (model, projection)
+            server = explorer.decode_point("mnist", model, projection, x, y).image.astype(int)
+            assert np.abs(np.asarray(shown).reshape(28, 28) - server).mean() / 255 <= 0.01, (model, projection)
+        page.mouse.move(2, 2)
+        page.wait_for_function(INSET_JS.replace("return Array.from", "return false && Array.from").replace(
+            "if (!inset || inset.hidden) return null;", "if (!inset || inset.hidden) return true;"),
+            arg=[model, projection], timeout=5_000)
+
+
+@pytest.mark.parametrize("how", ["page", "?inference=server", "no WebAssembly"])
+def test_a_tap_on_a_live_map_pins_the_point_with_its_sentence(app_url, explorer, mnist_extents, how):
+    """On a phone: every map at least 340 px wide, one per row; a tap pins the point: its decode stays in the map's
+    inset, inside the viewport, beside the map's sentence about its distance to the data, whether the page decodes
+    it or the server does (the address asks for the server, or the browser has no WebAssembly)."""
+    address = "?inference=server" if how == "?inference=server" else ""
+    with chromium(viewport=SIZES["phone"][0], phone=True) as page:
+        if how == "no WebAssembly":
+            page.add_init_script("delete window.WebAssembly;")
+        open_app(page, app_url + address)
+        wait_for_engine(page, "page" if how == "page" else "server")
+        open_maps(page)
+        widths = page.locator("#maps-view figure.map").evaluate_all("(fs) => fs.map((f) => f.offsetWidth)")
+        assert min(widths) >= 340, widths
+        px, py, x, y = map_point_on_page(page, "vae", "umap", 0.5, 0.5, mnist_extents)
+        page.touchscreen.tap(px, py)
+        figure = "#maps-view figure[data-model=vae][data-projection=umap]"
+        page.wait_for_selector(f"{figure}[data-pinned]", timeout=RECON_TIMEOUT_MS)
+        assert page.locator(f"{figure} .map-text").inner_text().startswith("VAE at UMAP (")
+        assert "nearest test code at" in page.locator(f"{figure} .map-text").inner_text()
+        shown = page.evaluate(INSET_JS, ["vae", "umap"])
+        pinned = page.evaluate(f"() => {MAPS_VIEW}.panels.find((p) => p.model === 'vae' && p.projection === 'umap')"
+                               ".pinned")  # where the tap landed (the finger's point, rounded), as the page read it
+        assert abs(pinned["x"] - x) < 0.1 and abs(pinned["y"] - y) < 0.1
+        server = explorer.decode_point("mnist", "vae", "umap", pinned["x"], pinned["y"]).image.astype(int)
+        assert np.abs(np.asarray(shown).reshape(28, 28) - server).mean() / 255 <= 0.01
+        assert page.evaluate(IN_VIEW_JS.replace("'#' + id + ' img, #' + id + ' canvas'", "id"),
+                             [f"{figure} .map-inset"])[f"{figure} .map-inset"]["inside"]
 
 
 def test_a_walk_slider_decodes_in_the_page_while_it_moves(app, page):
@@ -694,32 +751,6 @@ def test_only_a_page_that_runs_the_models_fetches_the_runtime_and_graphs(app_url
 
 
 # ---------------------------------------------------------------- the latent maps
-
-def test_a_click_on_a_map_shows_the_point_decoded(page):
-    """Embeddings tab: a click on the VAE's UMAP map shows that point decoded, with its distance to the data; a
-    click on the AE's PCA map adds the AE's beside it; a click off the plot areas says so."""
-    rendered = load_explorer(None, WEIGHTS_DIR).rendered_maps("mnist")  # the same figure the app renders
-    open_tab(page, "Embeddings")
-    plain = wait_new_image(page, "maps-plot", None, timeout_ms=60_000)
-    geometry = image_geometry(page, "maps-plot")
-    assert (geometry["natural_width"], geometry["natural_height"]) == rendered.pixels.shape[1::-1]
-    assert geometry["object_fit"] == "scale-down", geometry  # what Gradio's evt.index assumes
-    maps = plain
-    for model, projection in (("vae", "umap"), ("ae", "pca")):
-        left, top, right, bottom = rendered.boxes[PANELS.index((model, projection))]
-        click_image_pixel(page, "maps-plot", (left + right) / 2, (top + bottom) / 2)
-        wait_new_image(page, f"click-{model}", None)
-        maps = wait_new_image(page, "maps-plot", maps)  # with the crosshair (a click while it loads is lost)
-        page.wait_for_function("(id) => document.getElementById(id).innerText.includes('nearest test code at')",
-                               arg=f"click-{model}-text", timeout=RECON_TIMEOUT_MS)
-        text = page.locator(f"#click-{model}-text").inner_text()
-        assert text.startswith(f"{model.upper()} at {projection.upper()} ("), text
-        assert image_geometry(page, f"click-{model}")["natural_width"] == 28
-    assert img_src(page, "click-vae") is not None  # the VAE's decode stays beside the AE's
-    click_image_pixel(page, "maps-plot", 2, 2)
-    page.wait_for_function("() => document.getElementById('click-status').innerText.includes('outside the plot')",
-                           timeout=RECON_TIMEOUT_MS)
-
 
 def test_an_example_gets_its_neighbours_and_a_slider_walks_its_code(page):
     page.locator("#examples button.thumbnail-item").nth(7).click()  # a "7" (examples run 0-9, 0-9, ...)

@@ -255,7 +255,7 @@ class MapView {
     this.taps += 1;
     const inPage = this.canDecode()
       ? this.maps.decodeAt(dataset, panel.model, panel.projection, point.x, point.y).catch(() => null) : null;
-    let answer = null;
+    let answer;
     try {
       answer = await this.server.map_point({dataset, model: panel.model, projection: panel.projection,
                                             x: point.x, y: point.y});
