@@ -21,10 +21,10 @@ decoded as a click there would be: how often the judge is less than 90 % sure of
 The judge is the shipped `weights/judge-mnist` (`ae_vae.judge`); without it, a 3-nearest-neighbour classifier
 in pixel space on the MNIST training set stands in (its accuracy on clean test digits is printed).
 
-Timings (in process, one thread as the app's workers): decode compute per click, the crosshair redraw
-(stars + crosshairs on a copy of the pre-rendered maps) and its PNG encoding, neighbours, a walk decode.
-With `--browser`: a click on the maps -> the decoded image loaded (target p95 <= 0.5 s) and a slider move ->
-the new decode loaded (target p95 <= 0.3 s), in headless Chromium against `python app.py`.
+Timings (in process, one thread as the app's workers): decode compute per tapped point, the API's maps image
+(stars on a copy of the pre-rendered maps) and its PNG encoding, neighbours, a walk decode.
+With `--browser`: a click on a live map -> its decode and sentence shown in the map (target p95 <= 0.5 s) and a
+slider move -> the new decode loaded (target p95 <= 0.3 s), in headless Chromium against `python app.py`.
 """
 
 from __future__ import annotations
@@ -266,46 +266,30 @@ def compute_timings(explorer, drawing: np.ndarray, repeats: int) -> list[tuple[s
         x_min, x_max, y_min, y_max = rendered.limits[panel]
         clicks.append((*PANELS[panel], rng.uniform(x_min, x_max), rng.uniform(y_min, y_max)))
     it = iter(clicks)
-    crosshairs = {("ae", "pca"): (0.0, 0.0), ("vae", "umap"): (5.0, 5.0)}
-    marked = explorer.marked_maps("mnist", drawing, crosshairs)
+    marked = explorer.marked_maps("mnist", drawing)
     return [
-        ("decode a clicked point (map -> latent -> image, distance to the data)",
+        ("decode a tapped point (map -> latent -> image, distance to the data)",
          timed_ms(lambda: explorer.decode_point("mnist", *next(it)), repeats)),
-        ("crosshair redraw: stars + 2 crosshairs on a copy of the maps (RGB)",
-         timed_ms(lambda: explorer.marked_maps("mnist", drawing, crosshairs), repeats)),
-        ("  the same as the app sends it: on the palette copy, PNG-encoded",
-         timed_ms(lambda: explorer.marked_maps_png("mnist", drawing, crosshairs), repeats)),
-        ("  (for comparison: the RGB copy PNG-encoded at zlib level 1)",
-         timed_ms(lambda: rgb_png(marked), repeats)),
+        ("the API's maps image: stars on a copy of the maps (RGB)",
+         timed_ms(lambda: explorer.marked_maps("mnist", drawing), repeats)),
+        ("  PNG-encoded at zlib level 1", timed_ms(lambda: rgb_png(marked), repeats)),
         ("8 neighbours in both latent spaces", timed_ms(lambda: explorer.neighbours(drawing, "mnist", 8), repeats)),
         ("a walk decode (both models)", timed_ms(lambda: explorer.walk(drawing, "mnist", [1.0, -0.5, 2.0]), repeats)),
     ]
 
 
 def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[float]]]:
-    """Click -> decoded image loaded, and slider move -> new decode loaded, in headless Chromium."""
-    from tests.support.harness import (
-        app_server,
-        chromium,
-        click_image_pixel,
-        move_slider,
-        open_app,
-        open_tab,
-        wait_new_image,
-    )
+    """Tap on a live map -> its decode and sentence shown in the map, and slider move -> new decode loaded, in
+    headless Chromium."""
+    from tests.support.harness import app_server, chromium, move_slider, open_app, open_tab, wait_new_image
 
-    rendered = load_explorer(None, weights_dir).rendered_maps("mnist")
     rng = np.random.default_rng(1)
     clicks, slides = [], []
-    # Equal images are equal files (content-addressed), so "the image changed" cannot be the signal: a click's
-    # text names its coordinates, a slider's decode its own value; each wait also needs the image loaded.
-    # A click is on screen when its text, its decoded image and the maps with the new crosshair are (a click on
-    # maps still loading their previous crosshair is lost: Gradio cannot place it while the image has no size).
-    changed = """([id, before, maps]) => { const text = document.getElementById(id + '-text');
-        const loaded = (sel) => { const img = document.querySelector(sel); return img && img.complete &&
-                                  img.naturalWidth > 0; };
-        return text && text.innerText && text.innerText !== before && loaded('#' + id + ' img')
-               && loaded('#maps-plot img') && document.querySelector('#maps-plot img').src !== maps; }"""
+    view = "document.querySelector('#maps-view .maps-view').aeVaeMaps"
+    # A click is on screen when the map's sentence is the new point's and its inset shows the decode.
+    pinned = """([selector, before]) => { const f = document.querySelector(selector);
+        const text = f.querySelector('.map-text').innerText;
+        return text !== before && text.includes('nearest test code') && !f.querySelector('.map-inset').hidden; }"""
     with app_server(weights_dir) as app, chromium() as page:
         page.set_default_timeout(60_000)
         open_app(page, app.url)
@@ -321,17 +305,20 @@ def browser_timings(weights_dir: Path, repeats: int) -> list[tuple[str, list[flo
             wait_new_image(page, "walk-vae", before)
             slides.append(1000 * (time.perf_counter() - start))
         open_tab(page, "Embeddings")
-        wait_new_image(page, "maps-plot", None, 60_000)
+        page.wait_for_function(f"() => {view} && {view}.data", timeout=60_000)
         for i in range(repeats + 1):
-            model = PANELS[i % len(PANELS)][0]
-            left, top, right, bottom = rendered.boxes[i % len(PANELS)]
-            before = page.evaluate("(id) => document.getElementById(id).innerText", f"click-{model}-text")
-            maps = page.evaluate("() => document.querySelector('#maps-plot img').src")
+            model, projection = PANELS[i % len(PANELS)]
+            selector = f"#maps-view figure[data-model={model}][data-projection={projection}]"
+            area = page.locator(f"{selector} .map-area")
+            area.scroll_into_view_if_needed()
+            box = area.bounding_box()
+            before = page.locator(f"{selector} .map-text").inner_text()
             start = time.perf_counter()
-            click_image_pixel(page, "maps-plot", rng.uniform(left + 5, right - 5), rng.uniform(top + 5, bottom - 5))
-            page.wait_for_function(changed, arg=[f"click-{model}", before, maps], polling="raf", timeout=15_000)
+            page.mouse.click(box["x"] + box["width"] * rng.uniform(0.05, 0.95),
+                             box["y"] + box["height"] * rng.uniform(0.05, 0.95))
+            page.wait_for_function(pinned, arg=[selector, before], polling="raf", timeout=15_000)
             clicks.append(1000 * (time.perf_counter() - start))
-    return [("browser: click on a map -> decoded image, its text and the crosshair on screen", clicks[1:]),
+    return [("browser: click on a live map -> its decode and sentence shown in the map", clicks[1:]),
             ("browser: slider move -> new decode loaded", slides[1:])]
 
 

@@ -115,19 +115,23 @@ def browser_part(args) -> dict:
     return {"ready_s": ready_ms / 1000, "fetched": fetched, "hover_ms": hovers, **results}
 
 
+MAPS_VIEW = "document.querySelector('#maps-view .maps-view').aeVaeMaps"
+
+
 def hover_part(page, count: int) -> list[float]:
-    """Pointer moves over the maps at a human pace: each move's event -> its decoded image shown (ms)."""
+    """Pointer moves over the live maps at a human pace: each move's event -> its decode shown in the map's inset
+    (ms)."""
     page.get_by_role("tab", name="Embeddings").click()
-    page.wait_for_selector("#maps-plot img", timeout=30_000)
-    page.wait_for_function(f"() => {PAD_CANVAS}.aeVae.services.maps.loaded.size > 0", timeout=30_000)
-    page.evaluate("() => document.querySelector('#maps-plot img').scrollIntoView({block: 'center'})")
-    box = page.locator("#maps-plot img").bounding_box()
-    before = page.evaluate(f"() => {PAD_CANVAS}.aeVae.services.maps.hovers.length")
-    for i in range(count):  # a slow sweep across the two UMAP panels, one move every 25 ms
-        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.55 * i / count), box["y"] + box["height"] * 0.72)
+    page.wait_for_function(f"() => {MAPS_VIEW} && {MAPS_VIEW}.data", timeout=60_000)
+    area = page.locator("#maps-view figure[data-projection=umap] .map-area").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    before = page.evaluate(f"() => {MAPS_VIEW}.hovers.length")
+    for i in range(count):  # a slow sweep across the AE's UMAP map, one move every 25 ms
+        page.mouse.move(box["x"] + box["width"] * (0.1 + 0.8 * i / count), box["y"] + box["height"] * 0.6)
         time.sleep(0.025)
     time.sleep(0.3)
-    return [b - a for a, b in page.evaluate(f"() => {PAD_CANVAS}.aeVae.services.maps.hovers")[before:]]
+    return [b - a for a, b in page.evaluate(f"() => {MAPS_VIEW}.hovers")[before:]]
 
 
 def server_part(args) -> list[tuple[int, str, float, float, int, int]]:
