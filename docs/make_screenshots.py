@@ -1,6 +1,7 @@
 """Screenshots of every tab of the running app, for the README: a docs generator, not a benchmark.
 
-Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png.
+Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png at a desktop's size (1280x900) and
+docs/screenshots/{draw,interpolate,sample,embeddings}-phone.png at a phone's (390x844, a touch screen).
 
     python docs/make_screenshots.py                            # bundled weights/ (the real ones)
     AE_VAE_WEIGHTS_DIR=/tmp/devw python docs/make_screenshots.py --out /tmp/shots
@@ -8,13 +9,15 @@ Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png.
 Starts `app.py` on a free port (`--threads 1` unless told otherwise), drives the system Chromium
 (/usr/bin/chromium, headless) with Playwright, one tab after the other:
 
-- Draw: a "7" drawn with the mouse on the pad, once the status line says it is reconstructed and the model
+- Draw: a "7" drawn on the pad (with the mouse; on the phone with a finger), once the status line says it is
+  reconstructed and the model
   input, both reconstructions and the posterior samples are shown;
 - Interpolate: after clicking Interpolate (the two decoded paths and the typicality profile);
 - Sample: the prior "mixture fitted to the training codes" and a class (`--sample-class`, default 7), so the
   grids show class-conditional samples;
-- Embeddings: the maps (opening the tab computes them, with the drawing starred) and both decoded PCA planes,
-  then a click at the drawing's star on each model's UMAP map: both decodes and their crosshairs.
+- Embeddings: the live maps (opening the tab stars the drawing on them) and both decoded PCA planes, then a
+  click (a tap) at the drawing's star on each model's UMAP map: each point pinned, its decode in the map's inset
+  and its sentence under the map.
 
 Each picture is the tab's part of the page, from the tab bar down: Draw to the typicality line (not the examples,
 the walk and the codes below), Interpolate to the typicality profile, Sample and Embeddings whole. The intro above
@@ -22,9 +25,9 @@ the tabs and the rest would only make the README's thumbnails smaller. Every wai
 did not arrive; error toasts or error badges on the page fail the run too. The lines printed are seconds from the
 action (stroke, click, choice) until its images are shown, as a rough check, not a benchmark.
 
-Starting the app and driving Chromium and the pad use `bench/common.py`, the same helpers the browser
-benchmark and the browser test use, so the three cannot drift apart; they live there rather than in the
-`ae_vae` package because the package is what the Space ships, and Playwright and subprocesses are not.
+Starting the app and driving Chromium and the pad use `tests/support/harness.py`, the same helpers the browser
+benchmarks and the browser tests use, so they cannot drift apart; they live there rather than in the `ae_vae`
+package because the package is what the Space ships, and Playwright and subprocesses are not.
 """
 
 from __future__ import annotations
@@ -35,20 +38,19 @@ from argparse import Namespace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ae_vae.app.figures import MARKER_FILL
-from ae_vae.app.pad import DONE_STATUS
-from bench.common import (
+from ae_vae.app.draw import DONE_STATUS
+from bench.common import argument_parser
+from tests.support.harness import (
     ROOT,
     SHAPES,
     app_server,
-    argument_parser,
     chromium,
-    click_image_pixel,
     exit_unless_ready,
     img_src,
     open_app,
     open_tab,
     stroke,
+    touch_stroke,
     wait_status,
 )
 
@@ -68,20 +70,9 @@ CAPTIONED_JS = """(text) => { const imgs = [...document.querySelectorAll('.capti
     .filter(c => (c.querySelector('.image-caption') || {innerText: ''}).innerText.includes(text))
     .map(c => c.querySelector('img'));
     return imgs.length > 0 && imgs.every(i => i && i.complete && i.naturalWidth > 0); }"""
-# The centre of the drawing's star (the marker's fill colour) in `box` (left, top, right, bottom) of the
-# maps image, in its own pixels; null when no star is there.
-STAR_JS = """([id, box, fill]) => {
-    const img = document.querySelector('#' + id + ' img');
-    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-    const [l, t, r, b] = box.map(Math.round);
-    const d = ctx.getImageData(l, t, r - l, b - t).data;
-    let n = 0, sx = 0, sy = 0;
-    for (let i = 0; i < d.length; i += 4) {
-        if (d[i] === fill[0] && d[i + 1] === fill[1] && d[i + 2] === fill[2]) {
-            const p = i / 4; n++; sx += p % (r - l); sy += Math.floor(p / (r - l)); }
-    }
-    return n ? [l + sx / n, t + sy / n] : null; }"""
+# every `#id` of `ids` shows the page's own image, or a loaded image whose src is not `before[id]`
+DRAWN_JS = LOADED_JS.replace("ids.every(id => {", "ids.every(id => { if (document.getElementById(id).dataset.inPage) "
+                                                  "return true;")
 DRAW_IDS = ["model-input", "ae-recon", "vae-recon"]
 INTERPOLATE_IDS = ["interp-ae", "interp-vae", "interp-profile"]
 SAMPLE_IDS = ["sample-ae", "sample-vae", "sample-ae-fitted"]
@@ -122,7 +113,9 @@ def wait_loaded(page, ids: list[str], before: dict[str, str | None] | None = Non
 
 
 def wait_captioned(page, caption: str, timeout_s: float, what: str) -> None:
-    """Wait until the output image captioned `caption` (a part of it) shows a loaded image."""
+    """Wait until the output image captioned `caption` (a part of it) shows a loaded image (scrolled to: a browser
+    loads an image far below the viewport only when it comes near)."""
+    page.get_by_text(caption, exact=True).last.scroll_into_view_if_needed()
     try:
         page.wait_for_function(CAPTIONED_JS, arg=caption, timeout=timeout_s * 1000, polling=100)
     except Exception as exc:  # Playwright's TimeoutError
@@ -156,18 +149,20 @@ def shoot(page, path: Path, last_selector: str | None = None) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def draw(page, shape: str) -> float:
-    """Draw `shape` on the pad; wait for the final reconstruction and the posterior samples; seconds."""
+def draw(page, shape: str, phone: bool) -> float:
+    """Draw `shape` on the pad (with a finger on a phone); wait for the final reconstruction; seconds."""
     before = srcs(page, DRAW_IDS)
     start = time.monotonic()
-    stroke(page, shape)
+    touch_stroke(page, shape) if phone else stroke(page, shape)
     try:
         page.wait_for_function("(done) => document.querySelector('#draw-status').innerText.includes(done)",
                                arg=DONE_STATUS, timeout=30_000, polling=100)
     except Exception as exc:
         raise TimeoutError(f"draw: the status line says {wait_status(page, timeout_s=0.5)!r}") from exc
-    wait_loaded(page, DRAW_IDS, before, 30, "draw")
-    wait_captioned(page, "VAE posterior samples", 30, "draw")
+    try:  # drawn in the page (its canvases over the components), or sent by the server
+        page.wait_for_function(DRAWN_JS, arg=[DRAW_IDS, before], timeout=30_000, polling=100)
+    except Exception as exc:
+        raise TimeoutError(f"draw: neither the page nor the server showed all of {DRAW_IDS}") from exc
     took = time.monotonic() - start
     wait_idle(page, time.monotonic(), 30)  # what follows a new input: neighbours, walk, typicality
     return took
@@ -209,31 +204,36 @@ def sample(page, class_name: str) -> list[tuple[str, float]]:
     return steps
 
 
-def embeddings(page) -> tuple[float, float]:
-    """Open the tab (which computes the maps, starring the drawing) and wait for the maps and both decoded PCA
-    planes; then click the star on each model's UMAP map. Seconds for the maps and for the two clicks."""
-    before = srcs(page, ["maps-plot"])
+MAPS_VIEW = "document.querySelector('#maps-view .maps-view').aeVaeMaps"
+# where the drawing's star is on the page, on `model`'s UMAP map (scrolled into view first)
+STAR_ON_PAGE_JS = f"""(model) => {{ const view = {MAPS_VIEW};
+    const panel = view.panels.find((p) => p.model === model && p.projection === 'umap');
+    const r = panel.area.getBoundingClientRect(), star = view.state.star[model].umap;
+    const [x, y] = panel.toPixel(star[0], star[1], r.width, r.height);
+    return [r.left + x, r.top + y]; }}"""
+
+
+def embeddings(page, phone: bool) -> tuple[float, float]:
+    """Open the tab (the live maps, with the drawing starred) and wait for the maps and both decoded PCA planes;
+    then click (on a phone: tap) the star on each model's UMAP map: the point pinned, its decode in the map's inset
+    and its sentence under it. Seconds for the maps and for the two clicks."""
     start = time.monotonic()
     open_tab(page, "Embeddings")
-    wait_loaded(page, ["maps-plot"], before, 180, "embeddings (maps)")
+    page.wait_for_function(f"() => {MAPS_VIEW} && {MAPS_VIEW}.data && {MAPS_VIEW}.state.star", timeout=180_000)
     for model in ("AE", "VAE"):  # the decoded PCA planes (no elem_id: found by their captions)
         wait_captioned(page, f"{model} decoded over its PCA plane", 180, "embeddings")
     wait_idle(page, start, 180)
     maps_took = time.monotonic() - start
 
     start = time.monotonic()
-    size = page.evaluate("() => { const i = document.querySelector('#maps-plot img'); "
-                         "return [i.naturalWidth, i.naturalHeight]; }")
-    w, h = size
-    for model, box in (("ae", (0, h / 2, w / 2, h)), ("vae", (w / 2, h / 2, w, h))):  # bottom row: UMAP
-        star = page.evaluate(STAR_JS, ["maps-plot", list(box), list(MARKER_FILL)])
-        x, y = star if star else ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        maps = img_src(page, "maps-plot")
-        click_image_pixel(page, "maps-plot", x, y)
-        wait_loaded(page, [f"click-{model}"], None, 30, f"embeddings (click on the {model.upper()}'s UMAP)")
-        wait_loaded(page, ["maps-plot"], {"maps-plot": maps}, 30, "embeddings (crosshair)")
-        page.wait_for_function("(id) => document.getElementById(id).innerText.includes('nearest test code at')",
-                               arg=f"click-{model}-text", timeout=30_000)
+    for model in ("ae", "vae"):
+        figure = f"#maps-view figure[data-model={model}][data-projection=umap]"
+        page.locator(f"{figure} .map-area").scroll_into_view_if_needed()
+        x, y = page.evaluate(STAR_ON_PAGE_JS, model)
+        page.touchscreen.tap(x, y) if phone else page.mouse.click(x, y)
+        page.wait_for_selector(f"{figure}[data-pinned]", timeout=30_000)
+        page.wait_for_function("(f) => document.querySelector(f + ' .map-text').innerText.includes('nearest test')",
+                               arg=figure, timeout=30_000)
     return maps_took, time.monotonic() - start
 
 
@@ -242,11 +242,31 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
     parser.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
     parser.add_argument("--threads", type=int, default=1, help="the app's torch threads (app.py --threads)")
-    parser.add_argument("--width", type=int, default=1280, help="viewport width")
-    parser.add_argument("--height", type=int, default=900, help="viewport height")
     parser.add_argument("--shape", default="7", choices=list(SHAPES), help="digit to draw")
     parser.add_argument("--sample-class", default="7", help="class shown on the Sample tab (its name in the menu)")
     return parser.parse_args(argv)
+
+
+def shoot_every_tab(url: str, out: Path, args: Namespace, viewport: tuple[int, int], phone: bool) -> None:
+    """Every tab at one size; a phone's pictures are named `<tab>-phone.png`."""
+    suffix = "-phone" if phone else ""
+    with chromium(viewport=viewport, phone=phone) as page:
+        open_app(page, url)
+        took = draw(page, args.shape, phone)
+        print(f"  draw: {took:.1f} s")
+        shoot(page, out / f"draw{suffix}.png", "#typicality")
+
+        open_tab(page, "Interpolate")
+        print(f"  interpolate: {interpolate(page):.1f} s")
+        shoot(page, out / f"interpolate{suffix}.png", "#interp-profile")
+
+        open_tab(page, "Sample")
+        print("  sample: " + ", ".join(f"{what} {took:.1f} s" for what, took in sample(page, args.sample_class)))
+        shoot(page, out / f"sample{suffix}.png", "#sample-lesson")
+
+        maps_took, clicks_took = embeddings(page, phone)
+        print(f"  embeddings: {maps_took:.1f} s, two clicks on the maps {clicks_took:.1f} s")
+        shoot(page, out / f"embeddings{suffix}.png")  # down to the decoded PCA planes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,25 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     exit_unless_ready(args.weights_dir)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    with app_server(args.weights_dir, port=args.port or None, args=["--threads", str(args.threads)]) as app, \
-            chromium(viewport=(args.width, args.height)) as page:
-        open_app(page, app.url)
-
-        took = draw(page, args.shape)
-        print(f"  draw: {took:.1f} s")
-        shoot(page, out / "draw.png", "#typicality")
-
-        open_tab(page, "Interpolate")
-        print(f"  interpolate: {interpolate(page):.1f} s")
-        shoot(page, out / "interpolate.png", "#interp-profile")
-
-        open_tab(page, "Sample")
-        print("  sample: " + ", ".join(f"{what} {took:.1f} s" for what, took in sample(page, args.sample_class)))
-        shoot(page, out / "sample.png", "#sample-lesson")
-
-        maps_took, clicks_took = embeddings(page)
-        print(f"  embeddings: {maps_took:.1f} s, two clicks on the maps {clicks_took:.1f} s")
-        shoot(page, out / "embeddings.png")  # down to the decoded PCA planes
+    with app_server(args.weights_dir, port=args.port or None, args=["--threads", str(args.threads)]) as app:
+        for viewport, phone in (((1280, 900), False), ((390, 844), True)):
+            print(f"{viewport[0]}x{viewport[1]}{' (a phone)' if phone else ''}:")
+            shoot_every_tab(app.url, out, args, viewport, phone)
     return 0
 
 
