@@ -356,3 +356,21 @@ def test_gradio_reads_the_attributes_patch_component_sets():
     assert asyncio.run(demo.preprocess_data(block_fn, ["abc"], None)) == ["ABC"]
     parameter = demo.get_api_info()["named_endpoints"]["/shout"]["parameters"][0]
     assert parameter["type"]["description"] == "patched" and parameter["example_input"] == 7
+
+
+def test_the_docs_api_examples_run_as_written(client, monkeypatch):
+    """Every Python block of README.md's API section and docs/api.md, run from the repository's root against the
+    app: the images they send are shipped (docs/examples/, made by docs/make_examples.py) and every call answers."""
+    readme = (app_module.ROOT / "README.md").read_text()
+    api = (app_module.ROOT / "docs" / "api.md").read_text()
+    blocks = [block.split("```", 1)[0] for text in (readme.split("Every feature is an endpoint", 1)[1], api)
+              for block in text.split("```python\n")[1:]]
+    blocks = [block for block in blocks if "client" in block]
+    assert len(blocks) >= 3, "the API examples were not found"
+    monkeypatch.chdir(app_module.ROOT)
+    monkeypatch.setattr(gradio_client, "Client", lambda *args, **kwargs: client)  # the docs' address: this app
+    namespace: dict = {}
+    for block in blocks:
+        exec(block, namespace)  # noqa: S102 - the docs' own examples
+    assert namespace["summary"].startswith("The AE's 8 nearest neighbours: ")
+    assert "sevens" in namespace["summary"]  # docs/examples/digit.png reads as a seven
