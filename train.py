@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ae_vae.data import default_data_dir, load_dataset, normalize_dataset_name
-from ae_vae.errors import DataNotFoundError, HubError, WeightsError
+from ae_vae.errors import DataNotFoundError, HubError, InputError, WeightsError
 from ae_vae.fileio import atomic_write_json
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
@@ -65,6 +65,15 @@ def _lower(value: str) -> str:
     return value.strip().lower()
 
 
+def _dataset(value: str) -> str:
+    """A data set's name as `normalize_dataset_name` accepts it; argparse says why another is refused (it would
+    only say "invalid value")."""
+    try:
+        return normalize_dataset_name(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train an autoencoder (AE), a variational autoencoder (VAE) or a β-conditioned VAE (one network "
@@ -74,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="model type (accepted in any case)")
     parser.add_argument("--beta-range", type=float, nargs=2, default=list(DEFAULT_BETA_RANGE), metavar=("LOW", "HIGH"),
                         help="beta-vae: the KL weights it learns, drawn log-uniformly per training image")
-    parser.add_argument("--dataset", type=normalize_dataset_name, default="mnist",
+    parser.add_argument("--dataset", type=_dataset, default="mnist",
                         help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
     parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
                         help="size of the latent code")

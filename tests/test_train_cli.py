@@ -157,6 +157,8 @@ def test_bad_flags_are_rejected_without_traceback(tmp_path):
     for args in (["--model", "gan"], ["--epochs", "0"], ["--dataset", "cifar"], ["--weight-decay", "-0.1"]):
         result = run_train(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr and "error:" in result.stderr
+        if args[0] == "--dataset":  # the names it takes, not argparse's "invalid value"
+            assert "choose one of mnist, fashion_mnist" in result.stderr and "invalid" not in result.stderr
 
 
 def test_holding_out_the_whole_training_set_is_one_clear_line(tiny_data_dir, tmp_path):

@@ -54,6 +54,24 @@ class _Decoder(nn.Module):
         return torch.sigmoid(self.model.decoder(z))
 
 
+# The exporter's graph passes log each step at INFO: ~20 lines per model at the end of a training run's log.
+EXPORTER_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx")
+
+
+@contextlib.contextmanager
+def _quiet_loggers(names: tuple[str, ...]):
+    """Only warnings and errors from these loggers (and theirs below) while the block runs; their levels after."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger_.level for logger_ in loggers]
+    for logger_ in loggers:
+        logger_.setLevel(max(logger_.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger_, level in zip(loggers, levels, strict=True):
+            logger_.setLevel(level)
+
+
 def _export(module: nn.Module, example: torch.Tensor, input_name: str, output_names: tuple[str, ...],
             weights_sha256: str) -> bytes:
     """One graph as bytes, from torch's own exporter, with the weights inside (no sidecar file) and the SHA-256 of
@@ -61,7 +79,7 @@ def _export(module: nn.Module, example: torch.Tensor, input_name: str, output_na
     import onnx  # the exporter's own dependency; only exporting needs it
     batch = torch.export.Dim("batch", min=1, max=4096)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), \
-            contextlib.redirect_stdout(io.StringIO()):
+            contextlib.redirect_stdout(io.StringIO()), _quiet_loggers(EXPORTER_LOGGERS):
         warnings.simplefilter("ignore")
         path = Path(tmp) / "graph.onnx"
         torch.onnx.export(module, (example,), str(path), input_names=[input_name], output_names=list(output_names),
