@@ -32,8 +32,9 @@ def files(tmp_path_factory) -> dict[str, str]:
     digit = np.full((200, 160), 255, np.uint8)
     digit[30:170, 70:90] = 0
     Image.fromarray(digit).save(folder / "digit.png")
+    Image.new("L", (12000, 12000), 255).save(folder / "huge.png")  # 144 megapixels: Pillow warns, then opens it
     return {name: str(folder / f"{name}{'.txt' if name == 'notes' else '.png'}")
-            for name in ("notes", "white", "tiny", "broken", "digit")}
+            for name in ("notes", "white", "tiny", "broken", "digit", "huge")}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def bad_calls(f: dict[str, str]) -> list[tuple[dict, str]]:
         ({"image": image["broken"], "dataset": "mnist", "api_name": "/reconstruct"}, "image"),
         ({"image": image["white"], "dataset": "mnist", "api_name": "/reconstruct"}, "No ink"),
         ({"image": image["tiny"], "dataset": "mnist", "api_name": "/reconstruct"}, "1×1"),
+        ({"image": image["huge"], "dataset": "mnist", "api_name": "/reconstruct"}, "limit is 50 megapixels"),
         ({"dataset": "mnist", "api_name": "/reconstruct"}, "draw a digit"),
         ({"sketch": "abc", "dataset": "mnist", "api_name": "/reconstruct"}, "not a drawing"),
         ({"image": image["digit"], "dataset": "cifar10", "api_name": "/reconstruct"}, "choices"),
@@ -92,3 +94,4 @@ def test_every_bad_input_gets_a_message_and_no_traceback_from_our_code(served, f
     tracebacks = [block for block in log.read_text(errors="replace").split("Traceback (most recent call last)")[1:]
                   if OWN_CODE.search(block)]
     assert not tracebacks, "a traceback from our code in the server log:\n" + tracebacks[0][:3000]
+    assert "DecompressionBombWarning" not in log.read_text(errors="replace")  # refused in words, not warned of

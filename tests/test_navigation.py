@@ -419,6 +419,38 @@ def test_the_class_names_on_each_map_do_not_overlap(explorer, dataset):
         assert not overlapping, (ax.get_title(), overlapping)
 
 
+def test_each_map_counts_the_points_it_shows(explorer):
+    """A folder of one's own may store fewer points than the other model's: each panel says its own number."""
+    pair = explorer.models("mnist")
+    few = LatentMaps(**{**pair.vae_maps.__dict__, **{k: getattr(pair.vae_maps, k)[:1000] for k in
+                                                      ("labels", "pca", "umap")}})
+    titles = [ax.get_title() for ax in maps_figure("mnist", pair.ae_maps, few).axes]
+    assert all(title.endswith(f"{n} images") for title, n in zip(titles, (5000, 1000, 5000, 1000), strict=True)), titles
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_the_live_maps_data_names_each_class_where_its_points_are(explorer, dataset):
+    """`page.map_data`: per map an extent holding every point, each present class's name placed inside the map
+    (fractions in [0, 1]), near its median unless pushed apart; the labels and points of every stored code."""
+    from ae_vae.app.page import map_data
+
+    data = map_data(explorer, dataset)
+    assert len(data["classes"]) == len(data["colours"]) == 10
+    for kind, model in data["models"].items():
+        maps = explorer.models(dataset).maps[kind]
+        labels = np.frombuffer(base64.b64decode(model["labels"]), np.uint8)
+        assert np.array_equal(labels, maps.labels) and model["n"] == len(labels)
+        for projection in ("pca", "umap"):
+            points = np.frombuffer(base64.b64decode(model[projection]), "<f4").reshape(-1, 2)
+            assert np.allclose(points, getattr(maps, projection), atol=1e-5)
+            x0, x1, y0, y1 = model["extents"][projection]
+            assert (points[:, 0] > x0).all() and (points[:, 0] < x1).all()
+            assert (points[:, 1] > y0).all() and (points[:, 1] < y1).all()
+            names = model["names"][projection]
+            assert sorted(n["label"] for n in names) == sorted(set(labels.tolist()))
+            assert all(0 <= v <= 1 for n in names for v in n["place"])
+
+
 def test_spread_boxes_moves_only_what_overlaps():
     centres = np.array([[0.5, 0.5], [0.51, 0.5], [0.9, 0.1]])
     sizes = np.array([[0.2, 0.05], [0.2, 0.05], [0.1, 0.05]])

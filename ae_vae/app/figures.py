@@ -103,18 +103,18 @@ def profile_figure(profile: dict[str, list[float]], ylabel: str, title: str) -> 
 
 def maps_figure(dataset: str, ae_maps: LatentMaps, vae_maps: LatentMaps) -> Figure:
     """2 x 2 panels: PCA (top) and UMAP (bottom) of the stored test latents, AE left, VAE right; every panel
-    with its legend and the class names written on it."""
+    with its legend, the class names written on it, and how many test images it shows (a folder of one's own may
+    store another number than the other model's)."""
     fig = Figure(figsize=(11.5, 8.6))
     axes = fig.subplots(2, 2)
     for col, (kind, maps) in enumerate((("AE", ae_maps), ("VAE", vae_maps))):
-        ratio = maps.pca_explained_variance_ratio
+        ratio, count = maps.pca_explained_variance_ratio, len(maps.labels)
         scatter_figure(maps.pca, maps.labels, dataset,
-                       f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance)",
-                       ax=axes[0, col], names_on_map=True)
-        scatter_figure(maps.umap, maps.labels, dataset, f"{kind} latents, UMAP", ax=axes[1, col],
+                       f"{kind} latents, PCA (PC1 {100 * ratio[0]:.0f}%, PC2 {100 * ratio[1]:.0f}% of variance), "
+                       f"{count} images", ax=axes[0, col], names_on_map=True)
+        scatter_figure(maps.umap, maps.labels, dataset, f"{kind} latents, UMAP, {count} images", ax=axes[1, col],
                        names_on_map=True)
-    fig.suptitle(f"{DATASET_TITLES[dataset]} test set ({len(vae_maps.labels)} images); "
-                 "a yellow star marks your drawing")
+    fig.suptitle(f"{DATASET_TITLES[dataset]} test set; a yellow star marks your drawing")
     fig.tight_layout()
     return fig
 

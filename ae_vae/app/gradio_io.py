@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -166,8 +167,10 @@ def readable_upload(component: gr.Image) -> gr.Image:
 
     def preprocess(payload: Any, original: Callable) -> Any:
         try:
-            return original(payload)
-        except Image.DecompressionBombError:
+            with warnings.catch_warnings():  # Pillow warns of an image that big (then opens it): refused here instead
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                return original(payload)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             name = getattr(payload, "orig_name", None) or "The image"
             return UnreadableUpload(f"{name} is too large to open: the limit is {MAX_PIXELS // 1_000_000} "
                                     "megapixels.")
