@@ -42,7 +42,14 @@ from ae_vae.app.interpolate import InterpolateHandlers
 from ae_vae.app.mapview import maps_view
 from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
-from ae_vae.app.page import file_url, preload_head, serve_page_files, write_map_data, write_page_config
+from ae_vae.app.page import (
+    file_url,
+    first_answer_files,
+    preload_head,
+    serve_page_files,
+    write_map_data,
+    write_page_config,
+)
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.app.views import (
@@ -473,8 +480,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
     page_folder = Path(tempfile.mkdtemp(prefix="ae-vae-page-"))
     serve_page_files(explorer, page_folder)
-    # Render the latent maps and the page's map data off the start-up path, before anyone opens the tab.
-    threading.Thread(target=write_map_data, args=(explorer, page_folder), name="render-maps", daemon=True).start()
+    # Write the page's map data and index the codes off the start-up path, before anyone draws or opens the maps.
+    threading.Thread(target=write_map_data, args=(explorer, page_folder), name="map-data", daemon=True).start()
     # Gradio's queue rebuilds a pandas summary of its last 10 000 events after every event, for a monitoring page
     # this app does not open: more CPU per event than a drawing's final frame computes (docs/experiments.md).
     # Refreshed every QUEUE_SUMMARY_EVERY events instead (read when the queue is made, in gr.Blocks).
@@ -486,6 +493,7 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
                            elem_id=Ids.DATASET)
         dataset.change(None, dataset, None, js=page_event_js("dataset"), **PRIVATE)  # the page follows it (pad.js)
         page = {"config": write_page_config(explorer, page_folder), "modules": file_url(PAGE_MODULES)}
+        demo.first_answer_files = first_answer_files(explorer, page_folder, page["config"])  # preloaded (launch)
         draw = draw_tab(DrawHandlers(explorer, files), dataset, page)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
@@ -548,7 +556,8 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME, head=preload_head(),
+    head = preload_head(getattr(demo, "first_answer_files", ()))
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME, head=head,
                        max_file_size="25mb", show_error=True, **kwargs)
 
 

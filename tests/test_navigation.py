@@ -451,6 +451,19 @@ def test_the_live_maps_data_names_each_class_where_its_points_are(explorer, data
             assert all(0 <= v <= 1 for n in names for v in n["place"])
 
 
+@pytest.mark.parametrize("dims", [2, 3, 4, 32])
+def test_nearest_other_distances_are_exact_by_tree_and_by_matrix(dims):
+    """A map's points go through a k-d tree, codes through chunked matrix products: both give each point's distance
+    to its nearest other point, as the plain pairwise computation does (duplicates included: 0)."""
+    from ae_vae.latent.navigation import nearest_other_distances
+
+    points = np.random.default_rng(dims).normal(size=(700, dims)).astype(np.float32)
+    points[5] = points[9]
+    pairwise = np.linalg.norm(points[:, None].astype(np.float64) - points[None], axis=-1)
+    np.fill_diagonal(pairwise, np.inf)
+    assert np.allclose(nearest_other_distances(points, chunk=128), pairwise.min(1), atol=1e-9)
+
+
 def test_spread_boxes_moves_only_what_overlaps():
     centres = np.array([[0.5, 0.5], [0.51, 0.5], [0.9, 0.1]])
     sizes = np.array([[0.2, 0.05], [0.2, 0.05], [0.1, 0.05]])

@@ -404,9 +404,10 @@ class Explorer:
             return self._rendered[dataset]
 
     def prepare(self) -> None:
-        """Render every data set's maps and index its codes now (the app calls this in the background at start-up)."""
+        """Index every data set's codes now (the app calls this in the background at start-up). The maps image is
+        rendered on the API's first /embedding instead: the page draws its maps itself, and rendering them (~1 CPU
+        second per data set) at start-up would slow the first visitors' pages."""
         for dataset in self._models:
-            self.rendered_maps(dataset)
             for model in MODELS:
                 self.navigator(dataset, model)
 

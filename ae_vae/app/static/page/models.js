@@ -5,9 +5,19 @@ import {loadRuntime} from './runtime.js';
 
 const sessions = new Map();  // url -> Promise<InferenceSession>
 
-function session(ort, url) {
+// A graph's bytes, fetched at once (while the runtime starts, not after it; the page's <head> may have preloaded it).
+function graphBytes(url) {
+  return fetch(url).then((response) => {
+    if (!response.ok) throw new Error(`${url.split('/').pop()}: HTTP ${response.status}`);
+    return response.arrayBuffer();
+  }).then((buffer) => new Uint8Array(buffer));
+}
+
+function session(runtime, url) {
   if (!sessions.has(url)) {
-    const created = ort.InferenceSession.create(url, {executionProviders: ['wasm'], graphOptimizationLevel: 'all'});
+    const bytes = graphBytes(url);
+    const created = Promise.all([runtime, bytes]).then(([ort, graph]) => ort.InferenceSession.create(
+      graph, {executionProviders: ['wasm'], graphOptimizationLevel: 'all'}));
     created.catch(() => sessions.delete(url));
     sessions.set(url, created);
   }
@@ -34,12 +44,13 @@ export class PageModels {
   has(dataset) { return Boolean(this.graphs[dataset]); }
 
   async load(dataset) {
-    const ort = await loadRuntime(this.vendorUrl);
     const pair = this.graphs[dataset];
     if (!pair) throw new Error(`no in-page models for ${dataset}`);
+    const runtime = loadRuntime(this.vendorUrl);
     const [aeEncoder, aeDecoder, vaeEncoder, vaeDecoder] = await Promise.all([
-      session(ort, pair.ae.encoder), session(ort, pair.ae.decoder),
-      session(ort, pair.vae.encoder), session(ort, pair.vae.decoder)]);
+      session(runtime, pair.ae.encoder), session(runtime, pair.ae.decoder),
+      session(runtime, pair.vae.encoder), session(runtime, pair.vae.decoder)]);
+    const ort = await runtime;
     return {ort, ae: {encoder: aeEncoder, decoder: aeDecoder, latentDim: pair.ae.latent_dim},
             vae: {encoder: vaeEncoder, decoder: vaeDecoder, latentDim: pair.vae.latent_dim}};
   }
