@@ -44,7 +44,7 @@ from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import (
     file_url,
-    first_answer_files,
+    first_graphs,
     preload_head,
     serve_page_files,
     write_map_data,
@@ -493,7 +493,7 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
                            elem_id=Ids.DATASET)
         dataset.change(None, dataset, None, js=page_event_js("dataset"), **PRIVATE)  # the page follows it (pad.js)
         page = {"config": write_page_config(explorer, page_folder), "modules": file_url(PAGE_MODULES)}
-        demo.first_answer_files = first_answer_files(explorer, page_folder, page["config"])  # preloaded (launch)
+        demo.page_head = preload_head(page["config"], first_graphs(explorer, page_folder))  # for launch
         draw = draw_tab(DrawHandlers(explorer, files), dataset, page)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
@@ -556,8 +556,7 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
-    head = preload_head(getattr(demo, "first_answer_files", ()))
-    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME, head=head,
+    return demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=THEME, head=demo.page_head,
                        max_file_size="25mb", show_error=True, **kwargs)
 
 

@@ -156,17 +156,17 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
     gr.set_static_paths([STATIC, page_folder])
 
 
-def first_answer_files(explorer: Explorer, page_folder: Path, config_url: str) -> list[str]:
-    """The URLs a page needs before its first answer besides the modules and the runtime: its config and the first
-    data set's graphs (`preload_head` has the browser fetch them while Gradio's own scripts start)."""
+def first_graphs(explorer: Explorer, page_folder: Path) -> list[str]:
+    """The URLs of the first data set's graphs: what a page needs for its first answer besides its modules, the
+    runtime and its config."""
     pair = explorer.models(explorer.datasets[0])
-    return [config_url, *(file_url(served_graph(page_folder, pair.dataset, model, graph))
-                          for model in (pair.ae, pair.vae) for graph in (ENCODER_FILE, DECODER_FILE))]
+    return [file_url(served_graph(page_folder, pair.dataset, model, graph))
+            for model in (pair.ae, pair.vae) for graph in (ENCODER_FILE, DECODER_FILE)]
 
 
 def preloads(files: Sequence[str] = ()) -> list[dict[str, str]]:
     """The attributes of each <link> that makes a page running the models fetch them early: its modules, the
-    runtime (both of its files) and `files` (`first_answer_files`)."""
+    runtime (both of its files) and `files` (its config, the first data set's graphs)."""
     modules = sorted(PAGE_MODULES.glob("*.js"))
     links = [{"rel": "modulepreload", "href": file_url(path)} for path in [*modules, VENDOR / RUNTIME_MODULE]]
     fetched = [file_url(VENDOR / RUNTIME_WASM), *files]
@@ -174,13 +174,22 @@ def preloads(files: Sequence[str] = ()) -> list[dict[str, str]]:
     return links
 
 
-def preload_head(files: Sequence[str] = ()) -> str:
-    """A script for the page's <head>: the browser fetches the runtime, the page's modules and `files` while
-    Gradio's own scripts start, instead of after the pad has mounted. Not where the address asks for the server
-    (`?inference=server`): such a page fetches no runtime and no graphs at all."""
+def preload_head(config_url: str | None = None, graphs: Sequence[str] = ()) -> str:
+    """A script for the page's <head>: the browser fetches the runtime, the page's modules, its config and `graphs`
+    while Gradio's own scripts start, and, given the config, starts the first data set's models then
+    (`draw.js` `startedDraw`, which the pad takes over when it mounts) instead of after the pad has mounted. Not
+    where the address asks for the server (`?inference=server`): such a page fetches no runtime and no graphs."""
+    files = [config_url, *graphs] if config_url else list(graphs)
+    warm_up = "" if not config_url else (
+        "  const at = (path) => new URL(path, document.baseURI).href;\n"
+        "  const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;\n"
+        f"  Promise.all([import(at({json.dumps(file_url(PAGE_MODULES / 'draw.js'))})),\n"
+        f"               fetch(at({json.dumps(config_url)})).then((response) => response.json())])\n"
+        "    .then(([draw, config]) => draw.startedDraw(config, root))\n"
+        "    .catch(() => {});  // the pad says why when it starts\n")
     return ("<script>(() => {\n"
             "  if (new URLSearchParams(window.location.search).get('inference') === 'server') return;\n"
             f"  for (const attributes of {json.dumps(preloads(files))}) {{\n"
             "    document.head.appendChild(Object.assign(document.createElement('link'), attributes));\n"
-            "  }\n"
+            "  }\n" + warm_up +
             "})();</script>")

@@ -94,10 +94,8 @@ export function startPad(element, trigger, props, config) {
     if (!Object.keys(config.graphs).length) return;
     try {
       const module = (name) => import(new URL(`${config.modules}/${name}`, appRoot).href);
-      const {PageDraw} = await module('draw.js');
-      const draw = new PageDraw(config, appRoot);
-      const first = config.graphs[state.dataset()] ? state.dataset() : Object.keys(config.graphs)[0];
-      await draw.start(first);
+      const {startedDraw} = await module('draw.js');
+      const draw = await startedDraw(config, appRoot);  // started by the page's <head> already, where it could
       services.draw = draw;
       const [{PageWalk}, {PageScrub}] = await Promise.all(['walk.js', 'scrub.js'].map(module));
       services.maps.models = draw.models;
