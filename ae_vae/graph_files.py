@@ -34,8 +34,11 @@ WEIGHTS_SHA256_KEY = "ae_vae.weights_sha256"  # ONNX metadata: SHA-256 of the mo
 logger = logging.getLogger(__name__)
 
 
+CONDITION = "beta"  # a β-conditioned VAE's graphs' second input: the KL weight, one per item (N,)
+
+
 def encoder_outputs(model_type: str) -> tuple[str, ...]:
-    return ("mean", "logvar") if model_type == "vae" else ("code",)
+    return ("mean", "logvar") if model_type in ("vae", "beta-vae") else ("code",)
 
 
 def export_command(folder: str | os.PathLike) -> str:
@@ -165,7 +168,7 @@ def _check(path: Path, signature: GraphSignature, inputs: dict[str, tuple], outp
 
 def check_graphs(folder: str | os.PathLike, config: ModelConfig, weights_sha256: str | None = None) -> CheckedGraphs:
     """Read and check a folder's two graphs: both present, their inputs and outputs fit `config` (a dynamic batch,
-    the code's size), and exported from the folder's `model.safetensors` (whose SHA-256 the caller may have read
+    the code's size; a β-conditioned VAE's β beside the image and the code), and exported from the folder's `model.safetensors` (whose SHA-256 the caller may have read
     already). Every problem is a `WeightsError` of one line naming the command that fixes it; graphs that record no
     weights are accepted with a warning."""
     folder = Path(folder)
@@ -175,8 +178,10 @@ def check_graphs(folder: str | os.PathLike, config: ModelConfig, weights_sha256:
         raise WeightsError(f"{folder}: no {missing} (the app runs the models from their ONNX graphs; "
                            f"{export_command(folder)} writes them)")
     d, image = config.latent_dim, (None, 1, 28, 28)
-    wanted = {ENCODER_FILE: ({"image": image}, {n: (None, d) for n in encoder_outputs(config.model_type)}),
-              DECODER_FILE: ({"z": (None, d)}, {"image": image})}
+    condition = {CONDITION: (None,)} if config.model_type == "beta-vae" else {}
+    wanted = {ENCODER_FILE: ({"image": image, **condition},
+                             {n: (None, d) for n in encoder_outputs(config.model_type)}),
+              DECODER_FILE: ({"z": (None, d), **condition}, {"image": image})}
     data, recorded = {}, set()
     for name in GRAPH_FILES:
         path = folder / name

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from ae_vae import VAE, AutoEncoder, AutoEncoderConfig, VAEConfig, load_model_folder, save_model_folder
+from ae_vae import (
+    VAE,
+    AutoEncoder,
+    AutoEncoderConfig,
+    BetaVAE,
+    BetaVAEConfig,
+    VAEConfig,
+    load_model_folder,
+    save_model_folder,
+)
 from ae_vae.cli import main
 from ae_vae.errors import WeightsError
 from ae_vae.graph_files import (
@@ -35,6 +44,8 @@ TOLERANCE = 1e-4
 def tiny(kind: str, latent_dim: int = 3, seed: int = 0):
     torch.manual_seed(seed)
     shape = {"latent_dim": latent_dim, "channels": (4, 8), "hidden_blocks": 1}
+    if kind == "beta-vae":
+        return BetaVAE(BetaVAEConfig(**shape, condition_width=8)).eval()
     return (AutoEncoder(AutoEncoderConfig(**shape)) if kind == "ae" else VAE(VAEConfig(**shape))).eval()
 
 
@@ -72,6 +83,29 @@ def test_exported_graphs_compute_what_the_model_does(tmp_path, kind, batch, capl
     assert [r.getMessage() for r in caplog.records if r.name.startswith(("onnx", "torch"))] == []  # no exporter chatter
     assert check_graphs(tmp_path, model.config).weights_sha256 == file_sha256(tmp_path / "model.safetensors")
     assert_graphs_match(model, tmp_path, torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
+
+
+def test_a_beta_vaes_graphs_take_beta_and_compute_what_the_model_does(tmp_path):
+    """A β-conditioned VAE's graphs take β (one per item) beside the image and the code, and give what the model
+    gives at those β; the check knows that input: a plain VAE's graphs in its place are refused, naming it."""
+    model = tiny("beta-vae")
+    folder = exported(tmp_path / "beta", model)
+    assert check_graphs(folder, model.config).weights_sha256 == file_sha256(folder / "model.safetensors")
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    betas = torch.tensor([0.03, 0.3, 1.0, 3.0, 8.0])
+    encoder = ort.InferenceSession(str(folder / ENCODER_FILE), providers=["CPUExecutionProvider"])
+    mean, logvar = encoder.run(None, {"image": images.numpy(), "beta": betas.numpy()})
+    with torch.no_grad():
+        posterior = model.encode(images, betas)
+        decoded = model.decode(posterior.mean, betas)
+    assert np.abs(mean - posterior.mean.numpy()).max() <= TOLERANCE
+    assert np.abs(logvar - posterior.logvar.numpy()).max() <= TOLERANCE
+    decoder = ort.InferenceSession(str(folder / DECODER_FILE), providers=["CPUExecutionProvider"])
+    (image,) = decoder.run(None, {"z": posterior.mean.numpy(), "beta": betas.numpy()})
+    assert np.abs(image - decoded.numpy()).max() <= TOLERANCE
+    plain = exported(tmp_path / "plain", tiny("vae"))
+    with pytest.raises(WeightsError, match=r"needs image \('N', 1, 28, 28\), beta \('N',\)"):
+        check_graphs(plain, model.config)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -196,11 +196,13 @@ def test_a_quick_run_writes_a_folder_the_app_serves(tmp_path):
 
 
 def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
-    """`--model beta-vae` end to end on the tiny data set: the folder loads as a BetaVAE with the range asked for,
-    and metrics.json holds the −ELBO at β = 1 and the curve from the range's low end to its high end."""
+    """`--model beta-vae` end to end on the tiny data set: the folder loads as a BetaVAE with the range asked for
+    and has its graphs, and metrics.json holds the −ELBO at β = 1 and the curve from the range's low end to its
+    high end."""
     from conftest import write_tiny_dataset
 
     from ae_vae import BetaVAE
+    from ae_vae.graph_files import check_graphs
 
     data = write_tiny_dataset(tmp_path / "data")
     out = tmp_path / "beta"
@@ -209,6 +211,7 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     model = load_model(out)
     assert isinstance(model, BetaVAE) and model.beta_range == (0.1, 4.0)
+    assert check_graphs(out, model.config).weights_sha256  # its ONNX graphs, β an input of both, from its weights
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["curve"][0]["beta"] == 0.1 and metrics["curve"][-1]["beta"] == 4.0
     assert metrics["at_beta_1"]["neg_elbo"] > 0 and (out / "training.json").is_file()

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..fileio import atomic_write_bytes
 from ..graph_files import (
+    CONDITION,
     DECODER_FILE,
     ENCODER_FILE,
     WEIGHTS_FILE,
@@ -54,6 +55,19 @@ class _Decoder(nn.Module):
         return torch.sigmoid(self.model.decoder(z))
 
 
+class _ConditionedEncoder(_Encoder):
+    """A β-conditioned VAE's encoder: β (one per image) is the graph's second input."""
+
+    def forward(self, image: torch.Tensor, beta: torch.Tensor):
+        codes = self.model.encoder(image, self.model.encoder_beta(beta))
+        return tuple(codes.float().chunk(2, dim=1))
+
+
+class _ConditionedDecoder(_Decoder):
+    def forward(self, z: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model.decoder(z, self.model.decoder_beta(beta)))
+
+
 # The exporter's graph passes log each step at INFO: ~20 lines per model at the end of a training run's log.
 EXPORTER_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx")
 
@@ -72,19 +86,19 @@ def _quiet_loggers(names: tuple[str, ...]):
             logger_.setLevel(level)
 
 
-def _export(module: nn.Module, example: torch.Tensor, input_name: str, output_names: tuple[str, ...],
-            weights_sha256: str) -> bytes:
+def _export(module: nn.Module, examples: tuple[torch.Tensor, ...], input_names: tuple[str, ...],
+            output_names: tuple[str, ...], weights_sha256: str) -> bytes:
     """One graph as bytes, from torch's own exporter, with the weights inside (no sidecar file) and the SHA-256 of
-    the weights file they came from in its metadata."""
+    the weights file they came from in its metadata; every input's first dimension is the batch."""
     import onnx  # the exporter's own dependency; only exporting needs it
     batch = torch.export.Dim("batch", min=1, max=4096)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), \
             contextlib.redirect_stdout(io.StringIO()), _quiet_loggers(EXPORTER_LOGGERS):
         warnings.simplefilter("ignore")
         path = Path(tmp) / "graph.onnx"
-        torch.onnx.export(module, (example,), str(path), input_names=[input_name], output_names=list(output_names),
-                          dynamic_shapes={input_name: {0: batch}}, external_data=False, opset_version=OPSET,
-                          dynamo=True, verbose=False)
+        torch.onnx.export(module, examples, str(path), input_names=list(input_names), output_names=list(output_names),
+                          dynamic_shapes={name: {0: batch} for name in input_names}, external_data=False,
+                          opset_version=OPSET, dynamo=True, verbose=False)
         graph = onnx.load_from_string(path.read_bytes())
     kept = [(entry.key, entry.value) for entry in graph.metadata_props if entry.key != WEIGHTS_SHA256_KEY]
     del graph.metadata_props[:]
@@ -101,8 +115,14 @@ def export_graphs(folder: str | os.PathLike) -> list[Path]:
     weights_sha256 = file_sha256(folder / WEIGHTS_FILE)
     model = load_model(folder).float().eval()
     outputs = encoder_outputs(model.config.model_type)
-    encoder = _export(_Encoder(model), torch.rand(2, 1, 28, 28), "image", outputs, weights_sha256)
-    decoder = _export(_Decoder(model), torch.randn(2, model.config.latent_dim), "z", ("image",), weights_sha256)
+    image, z = torch.rand(2, 1, 28, 28), torch.randn(2, model.config.latent_dim)
+    if model.config.model_type == "beta-vae":
+        beta = torch.tensor([0.5, 2.0])
+        encoder = _export(_ConditionedEncoder(model), (image, beta), ("image", CONDITION), outputs, weights_sha256)
+        decoder = _export(_ConditionedDecoder(model), (z, beta), ("z", CONDITION), ("image",), weights_sha256)
+    else:
+        encoder = _export(_Encoder(model), (image,), ("image",), outputs, weights_sha256)
+        decoder = _export(_Decoder(model), (z,), ("z",), ("image",), weights_sha256)
     written = []
     for name, data in ((ENCODER_FILE, encoder), (DECODER_FILE, decoder)):
         atomic_write_bytes(folder / name, data)
