@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .graph_files import CheckedGraphs, check_graphs
+from .graph_files import CONDITION, CheckedGraphs, check_graphs
 from .models.config import LOGVAR_RANGE, ModelConfig, read_config
 
 _SESSION_THREADS = [1]  # what `app.py --threads` sets, before any model is loaded
@@ -63,7 +63,8 @@ class Posterior:
 
 
 class GraphModel:
-    """An AE or a VAE run from its folder's `encoder.onnx` and `decoder.onnx` (checked by `check_graphs`)."""
+    """An AE, a VAE or a β-conditioned VAE run from its folder's `encoder.onnx` and `decoder.onnx` (checked by
+    `check_graphs`); the β-conditioned one takes β (a number, or one per item) with every call, the others none."""
 
     def __init__(self, config: ModelConfig, graphs: CheckedGraphs, threads: int | None = None):
         self.config = config
@@ -90,22 +91,37 @@ class GraphModel:
     def kind(self) -> str:
         return self.config.model_type
 
-    def encode(self, images: np.ndarray) -> np.ndarray | Posterior:
-        """Images (N, 1, 28, 28) in [0, 1] -> the AE's codes (N, D) or the VAE's `Posterior`."""
-        outputs = self._encoder.run(None, {"image": _float32(images, 4, "images")})
-        if self.kind == "vae":
+    @property
+    def conditioned(self) -> bool:
+        return self.kind == "beta-vae"
+
+    def _inputs(self, name: str, values: np.ndarray, beta: float | np.ndarray | None) -> dict[str, np.ndarray]:
+        if (beta is not None) != self.conditioned:
+            raise ValueError(f"a {self.kind} model takes {'a' if self.conditioned else 'no'} beta")
+        inputs = {name: values}
+        if beta is not None:
+            betas = np.ascontiguousarray(beta, dtype=np.float32).reshape(-1)
+            inputs[CONDITION] = np.broadcast_to(betas, (len(values),)).copy() if betas.size == 1 else betas
+            if inputs[CONDITION].shape != (len(values),):
+                raise ValueError(f"beta must be one number or one per item, got {betas.size} for {len(values)}")
+        return inputs
+
+    def encode(self, images: np.ndarray, beta: float | np.ndarray | None = None) -> np.ndarray | Posterior:
+        """Images (N, 1, 28, 28) in [0, 1] -> the AE's codes (N, D) or the VAE's `Posterior` (at `beta`)."""
+        outputs = self._encoder.run(None, self._inputs("image", _float32(images, 4, "images"), beta))
+        if self.kind in ("vae", "beta-vae"):
             mean, logvar = outputs
             return Posterior.clamped(mean, logvar)
         return outputs[0]
 
-    def embed(self, images: np.ndarray) -> np.ndarray:
+    def embed(self, images: np.ndarray, beta: float | np.ndarray | None = None) -> np.ndarray:
         """The deterministic code the maps, the priors and the neighbour search use: AE code, VAE posterior mean."""
-        codes = self.encode(images)
+        codes = self.encode(images, beta)
         return codes.mean if isinstance(codes, Posterior) else codes
 
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Codes (N, D) -> images (N, 1, 28, 28) float32 in [0, 1]."""
-        return self._decoder.run(None, {"z": _float32(codes, 2, "codes")})[0]
+    def decode(self, codes: np.ndarray, beta: float | np.ndarray | None = None) -> np.ndarray:
+        """Codes (N, D) -> images (N, 1, 28, 28) float32 in [0, 1] (at `beta`)."""
+        return self._decoder.run(None, self._inputs("z", _float32(codes, 2, "codes"), beta))[0]
 
 
 def _float32(values: np.ndarray, ndim: int, name: str) -> np.ndarray:

@@ -32,6 +32,7 @@ from ae_vae.graph_files import (
     graph_signature,
 )
 from ae_vae.models.graphs import export_graphs
+from ae_vae.runtime import GraphModel
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +104,19 @@ def test_a_beta_vaes_graphs_take_beta_and_compute_what_the_model_does(tmp_path):
     decoder = ort.InferenceSession(str(folder / DECODER_FILE), providers=["CPUExecutionProvider"])
     (image,) = decoder.run(None, {"z": posterior.mean.numpy(), "beta": betas.numpy()})
     assert np.abs(image - decoded.numpy()).max() <= TOLERANCE
+    served = GraphModel.from_folder(folder)  # the server's side: the same numbers, β a number or one per item
+    assert np.abs(served.encode(images.numpy(), betas.numpy()).mean - posterior.mean.numpy()).max() <= TOLERANCE
+    assert np.abs(served.decode(posterior.mean.numpy(), betas.numpy()) - decoded.numpy()).max() <= TOLERANCE
+    with torch.no_grad():
+        at_one = model.decode(posterior.mean, 1.0).numpy()
+    assert np.abs(served.decode(posterior.mean.numpy(), 1.0) - at_one).max() <= TOLERANCE
+    for call, message in [(lambda: served.decode(posterior.mean.numpy()), "takes a beta"),
+                          (lambda: served.decode(posterior.mean.numpy(), betas.numpy()[:2]), "one per item")]:
+        with pytest.raises(ValueError, match=message):
+            call()
     plain = exported(tmp_path / "plain", tiny("vae"))
+    with pytest.raises(ValueError, match="takes no beta"):
+        GraphModel.from_folder(plain).decode(posterior.mean.numpy(), 1.0)
     with pytest.raises(WeightsError, match=r"needs image \('N', 1, 28, 28\), beta \('N',\)"):
         check_graphs(plain, model.config)
 
