@@ -37,6 +37,7 @@ def test_a_subset_folder_and_single_folders(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "not a folder"), ("empty", "holds no model"), ("wrong-kind", "--vae needs a VAE folder"),
+    ("beta-vae", "describes a β-conditioned VAE; the app serves AE and VAE folders only"),
     ("no-config", "config.json: file not found"),
     ("no-graphs", (r"no encoder\.onnx and decoder\.onnx \(the app runs the models from their ONNX graphs; "
                    r"python -m ae_vae export-onnx .*no-graphs writes them\)"))])
@@ -48,6 +49,11 @@ def test_unusable_folders_are_one_line(tmp_path, case, message):
     elif case == "wrong-kind":
         kwargs = {"vae": [copy_model("mnist-ae", folder)]}
         folder = None
+    elif case == "beta-vae":  # the KL knob's model: not one the Draw, Interpolate, Sample and maps tabs serve
+        from ae_vae import BetaVAE, BetaVAEConfig, save_model_folder
+
+        save_model_folder(BetaVAE(BetaVAEConfig(latent_dim=3, channels=(4, 8), hidden_blocks=1)), folder)
+        kwargs, folder = {"vae": [folder]}, None
     elif case == "no-config":
         copy_model("mnist-ae", folder)
         (folder / "config.json").unlink()

@@ -121,6 +121,10 @@ def resolve_model_folders(hub_repo: str | None, bundled_dir: str | os.PathLike, 
     return source
 
 
+KIND_NAMES = {"ae": "an AE", "vae": "a VAE", "beta-vae": "a β-conditioned VAE"}  # each kind, as a sentence says it
+SERVED_KINDS = ("ae", "vae")
+
+
 def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[str | os.PathLike] = (),
                     vae: Sequence[str | os.PathLike] = ()) -> dict[str, ModelFolder]:
     """The user's own model folders by app name (`mnist-ae`, ...), each loaded whole (a prior that does not
@@ -137,10 +141,13 @@ def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[s
         if not folder.is_dir():
             raise WeightsError(f"{folder}: not a folder")
         config = read_config(folder)
+        described = KIND_NAMES.get(config.model_type, repr(config.model_type))
+        if config.model_type not in KIND_NAMES or config.model_type not in SERVED_KINDS:
+            raise WeightsError(f"{folder}: its config.json describes {described}; the app serves AE and VAE folders "
+                               "only")
         if kind is not None and config.model_type != kind:
-            article = {"ae": "an", "vae": "a"}
-            raise WeightsError(f"{folder}: --{kind} needs {article[kind]} {kind.upper()} folder, but its config.json "
-                               f"describes {article[config.model_type]} {config.model_type.upper()}")
+            raise WeightsError(f"{folder}: --{kind} needs {KIND_NAMES[kind]} folder, but its config.json "
+                               f"describes {described}")
         name = f"{config.dataset}-{config.model_type}"
         if name in found and found[name].path != folder:
             raise WeightsError(f"two folders for {name}: {found[name].path} and {folder}")
