@@ -34,6 +34,7 @@ from ae_vae.latent.priors import (
 from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.beta_vae import BetaVAE
 from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig
+from ae_vae.models.loading import load_model
 from ae_vae.models.vae import VAE
 from ae_vae.training.artifacts import finalize_run, machine_description
 from ae_vae.training.beta_curve import finalize_beta_run
@@ -83,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="model type (accepted in any case)")
     parser.add_argument("--beta-range", type=float, nargs=2, default=list(DEFAULT_BETA_RANGE), metavar=("LOW", "HIGH"),
                         help="beta-vae: the KL weights it learns, drawn log-uniformly per training image")
+    parser.add_argument("--init-from", default=None, metavar="VAE_FOLDER",
+                        help="beta-vae: start from a VAE folder's weights (the same shape and data set); the "
+                             "conditioning starts at zero, so training begins from that VAE at every β")
     parser.add_argument("--dataset", type=_dataset, default="mnist",
                         help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
     parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
@@ -197,6 +201,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      "--prior-matching, --grad-clip and --edge-matching must not be negative")
     if not 0 < args.beta_range[0] < args.beta_range[1] or not all(math.isfinite(b) for b in args.beta_range):
         parser.error(f"--beta-range needs two finite numbers 0 < LOW < HIGH, got {args.beta_range}")
+    if args.init_from and args.model != "beta-vae":
+        parser.error("--init-from: only a beta-vae starts from another model's weights")
     if args.model == "beta-vae" and args.push_to_hub:
         parser.error("--push-to-hub: the Hub layout has no beta-vae folder yet; train it without --push-to-hub")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
@@ -227,6 +233,15 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE | BetaVAE:
     if args.model == "beta-vae":
         return BetaVAE(BetaVAEConfig(beta_range=tuple(args.beta_range), **shape))
     return VAE(VAEConfig(**shape))
+
+
+def start_from_vae(model: BetaVAE, folder: str, dataset: str) -> None:
+    """A β-conditioned VAE starts as the VAE in `folder` (`BetaVAE.start_from`); the folder's data set must be the
+    run's."""
+    vae = load_model(folder)
+    if vae.config.dataset != dataset:
+        raise ValueError(f"its model was trained on {vae.config.dataset}, this run is on {dataset}")
+    model.start_from(vae)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -261,7 +276,15 @@ def main(args: argparse.Namespace) -> int:
                 f"{len(validation_set)} validation / " if validation_set is not None else "", len(test_set), device,
                 torch.get_num_threads())
 
-    model = build_model(args).to(device)
+    model = build_model(args)
+    if args.init_from and not args.resume:  # (a resumed run's checkpoint holds what it started from)
+        try:
+            start_from_vae(model, args.init_from, args.dataset)
+        except (WeightsError, ValueError) as exc:
+            logger.error("--init-from %s: %s", args.init_from, exc)
+            return 2
+        logger.info("started from the VAE in %s", args.init_from)
+    model = model.to(device)
     optimizer = build_optimizer(model, args.lr, args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
     state = TrainState()

@@ -132,3 +132,24 @@ def test_curve_without_a_judge_has_rate_and_distortion_per_beta():
     curve = measure_beta_curve(model, test_set, judge=None, points=5)
     assert [r["beta"] for r in curve] == curve_betas(model.beta_range, 5)
     assert all({"rate", "distortion", "mse_per_pixel", "active_units"} <= set(r) for r in curve)
+
+
+def test_starting_from_a_vae_computes_that_vae_at_every_beta():
+    """`start_from`: the VAE's layers keep their names, the conditioning starts at zero, so the β-conditioned VAE
+    then encodes and decodes as that VAE does at any β; a VAE of another shape, or an AE, is refused by name."""
+    torch.manual_seed(3)
+    vae = VAE(VAEConfig(**TINY)).eval()
+    model = tiny(seed=4)
+    model.start_from(vae)
+    x = images()
+    with torch.no_grad():
+        for beta in (0.05, 1.0, 6.0):
+            assert torch.equal(model.encode(x, beta).mean, vae.encode(x).mean)
+            z = vae.encode(x).mean
+            assert torch.allclose(model.decode(z, beta), vae.decode(z), atol=1e-6)
+    with pytest.raises(ValueError, match="needs a VAE of the same shape .*latent_dim 3.*got vae .*latent_dim 5"):
+        tiny().start_from(VAE(VAEConfig(**{**TINY, "latent_dim": 5})))
+    from ae_vae import AutoEncoder, AutoEncoderConfig
+
+    with pytest.raises(ValueError, match="got ae"):
+        tiny().start_from(AutoEncoder(AutoEncoderConfig(**TINY)))

@@ -230,3 +230,26 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 def test_bad_beta_flags_are_one_clear_line(flags, message):
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_beta_vae_can_start_from_a_vaes_weights(tmp_path):
+    """`--init-from`: the run starts from that VAE (its layers loaded, the conditioning at zero); a VAE of another
+    shape or data set is one line; the flag belongs to beta-vae runs only."""
+    from conftest import write_tiny_dataset
+
+    from ae_vae import VAE, VAEConfig
+    from ae_vae.models.format import save_model_folder
+
+    data = write_tiny_dataset(tmp_path / "data")
+    shape = {"latent_dim": 2, "channels": (4, 8), "hidden_blocks": 0}
+    save_model_folder(VAE(VAEConfig(**shape, dataset="mnist")), tmp_path / "vae")
+    save_model_folder(VAE(VAEConfig(**{**shape, "latent_dim": 3}, dataset="mnist")), tmp_path / "other")
+    common = ["--model", "beta-vae", "--dataset", "mnist", "--data-dir", str(data), *TINY_FLAGS]
+    result = run_train(*common, "--init-from", str(tmp_path / "vae"), "--output-dir", str(tmp_path / "beta"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "started from the VAE in" in result.stderr
+    refused = run_train(*common, "--init-from", str(tmp_path / "other"), "--output-dir", str(tmp_path / "b2"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "needs a VAE of the same shape" in refused.stderr
+    wrong = run_train("--model", "vae", "--init-from", str(tmp_path / "vae"))
+    assert wrong.returncode == 2 and "only a beta-vae starts from" in wrong.stderr

@@ -18,6 +18,10 @@ from .format import SafeHubMixin, as_config
 from .losses import add_input_noise, vae_output
 
 
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
 class BetaVAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["vae", "beta-vae"],
               repo_url="https://huggingface.co/spaces/ae-vae-explorer/ae-vae-explorer"):
     """A VAE (Bernoulli likelihood, N(0, I) prior) whose encoder and decoder are conditioned on β.
@@ -40,6 +44,25 @@ class BetaVAE(LatentCodec, SafeHubMixin, library_name="ae-vae-explorer", tags=["
     @property
     def beta_range(self) -> tuple[float, float]:
         return self.config.beta_range
+
+    @torch.no_grad()
+    def start_from(self, vae: torch.nn.Module) -> None:
+        """Take a plain VAE's weights (the same latent size, channels and blocks): every layer of that VAE keeps its
+        name here, and the FiLM layers start at zero, so this network then computes that VAE at every β and training
+        learns how β should change it. A `ValueError` names what does not fit."""
+        shape = ("latent_dim", "channels", "hidden_blocks")
+        mine = [_plain(getattr(self.config, k)) for k in shape]
+        theirs = [_plain(getattr(vae.config, k, None)) for k in shape]
+        kind = getattr(vae.config, "model_type", type(vae).__name__)
+        if kind != "vae" or mine != theirs:
+            said = lambda values: ", ".join(f"{k} {v}" for k, v in zip(shape, values, strict=True))
+            raise ValueError(f"needs a VAE of the same shape ({said(mine)}); got {kind} ({said(theirs)})")
+        missing, unexpected = self.load_state_dict(vae.state_dict(), strict=False)
+        conditioning = [k for k in missing
+                        if k.startswith(("encoder_beta.", "decoder_beta.")) or "film" in k.split(".")[1]]
+        if unexpected or len(conditioning) != len(missing):
+            raise ValueError(f"the VAE's layers do not match: {sorted(set(missing) - set(conditioning))[:3]} "
+                             f"missing, {sorted(unexpected)[:3]} left over")
 
     def _betas(self, beta: float | torch.Tensor, count: int, device: torch.device) -> torch.Tensor:
         """β per item: a number for all, or one per item."""
