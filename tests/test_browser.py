@@ -541,6 +541,20 @@ def test_the_live_maps_decode_under_the_pointer_in_the_page(page, explorer, mnis
             arg=[model, projection], timeout=5_000)
 
 
+def test_the_live_maps_follow_the_data_set_switch(page):
+    """Switched to Fashion-MNIST on the Embeddings tab: the maps are Fashion-MNIST's (legend, points), the drawing
+    starred on them again."""
+    stroke(page, "7")
+    page_drawn(page)
+    open_maps(page)
+    page.wait_for_function(f"() => {MAPS_VIEW}.state.star !== null", timeout=30_000)
+    page.locator("#dataset").get_by_label("Fashion-MNIST").check()
+    page.wait_for_function(f"() => {MAPS_VIEW}.data.dataset === 'fashion_mnist' && {MAPS_VIEW}.state.star !== null",
+                           timeout=60_000)
+    legend = page.locator("#maps-view .maps-legend li").all_inner_texts()
+    assert legend[0] == "T-shirt/top" and legend[-1] == "Ankle boot" and len(legend) == 10
+
+
 @pytest.mark.parametrize("how", ["page", "?inference=server", "no WebAssembly"])
 def test_a_tap_on_a_live_map_pins_the_point_with_its_sentence(app_url, explorer, mnist_extents, how):
     """On a phone: every map at least 340 px wide, one per row; a tap pins the point: its decode stays in the map's
