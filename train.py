@@ -125,6 +125,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "tune regularization without looking at the test split (0: train on all)")
     parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
                         help="VAE, beta-vae: epochs over which the KL weight rises linearly from 0 to its full value")
+    parser.add_argument("--kl-weight", type=float, default=1.0, metavar="BETA",
+                        help="VAE: the KL term's weight β after the warm-up (1: the ELBO; another value trains a "
+                             "β-VAE at that β, e.g. to compare with a beta-vae at the same β)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default=default_data_dir(),
                         help="torchvision data root (holds MNIST/raw, FashionMNIST/raw; downloaded there if absent): "
@@ -201,6 +204,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      "--prior-matching, --grad-clip and --edge-matching must not be negative")
     if not 0 < args.beta_range[0] < args.beta_range[1] or not all(math.isfinite(b) for b in args.beta_range):
         parser.error(f"--beta-range needs two finite numbers 0 < LOW < HIGH, got {args.beta_range}")
+    if not (args.kl_weight > 0 and math.isfinite(args.kl_weight)):
+        parser.error(f"--kl-weight must be a positive number, got {args.kl_weight}")
+    if args.kl_weight != 1.0 and args.model != "vae":
+        parser.error("--kl-weight: only a vae trains at another KL weight (a beta-vae draws its β from --beta-range)")
     if args.init_from and args.model != "beta-vae":
         parser.error("--init-from: only a beta-vae starts from another model's weights")
     if args.model == "beta-vae" and args.push_to_hub:
@@ -310,7 +317,7 @@ def main(args: argparse.Namespace) -> int:
     steps_per_epoch = -(-len(train_set) // args.batch_size)
     kl_warmup = int(args.kl_warmup_epochs * steps_per_epoch) if args.model != "ae" else 0
     schedule = Schedule(lr=args.lr, total_steps=args.epochs * steps_per_epoch,
-                        warmup_steps=min(200, steps_per_epoch), kl_warmup_steps=kl_warmup)
+                        warmup_steps=min(200, steps_per_epoch), kl_warmup_steps=kl_warmup, kl_weight=args.kl_weight)
     visualizer = None
     if args.visualize_every > 0:
         visualizer = EpochVisualizer(Path(args.visu_dir) / f"{args.dataset}_{args.model}", model, test_set,

@@ -226,7 +226,11 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [(["--beta-range", "2", "1"], "--beta-range"),
                                             (["--beta-range", "0", "1"], "--beta-range"),
-                                            (["--model", "beta-vae", "--push-to-hub", "me/x"], "beta-vae")])
+                                            (["--model", "beta-vae", "--push-to-hub", "me/x"], "beta-vae"),
+                                            (["--kl-weight", "0"], "--kl-weight must be a positive number"),
+                                            (["--kl-weight", "nan"], "--kl-weight must be a positive number"),
+                                            (["--model", "beta-vae", "--kl-weight", "2"], "only a vae trains"),
+                                            (["--model", "ae", "--kl-weight", "2"], "only a vae trains")])
 def test_bad_beta_flags_are_one_clear_line(flags, message):
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

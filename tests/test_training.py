@@ -195,3 +195,11 @@ def test_negative_regularization_flags_are_rejected(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(flags)
     assert exit_info.value.code == 2 and "must not be negative" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kl_weight", [1.0, 0.3, 4.0])
+def test_the_kl_weight_warms_up_linearly_to_its_value(kl_weight):
+    schedule = Schedule(lr=1e-3, total_steps=100, kl_warmup_steps=10, kl_weight=kl_weight)
+    assert [schedule.beta_at(step) for step in (0, 4, 9, 50)] == pytest.approx(
+        [0.1 * kl_weight, 0.5 * kl_weight, kl_weight, kl_weight])
+    assert Schedule(lr=1e-3, total_steps=100, kl_weight=kl_weight).beta_at(0) == kl_weight

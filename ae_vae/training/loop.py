@@ -30,7 +30,8 @@ from ..models.format import load_weights_into, save_model_folder
 
 @dataclass
 class Schedule:
-    """Learning rate (cosine decay after a short warm-up) and KL weight β (linear warm-up).
+    """Learning rate (cosine decay after a short warm-up) and KL weight β (linear warm-up to `kl_weight`: 1 for the
+    ELBO, another value for a β-VAE trained at that β).
 
     Both are pure functions of the step, so resuming needs no scheduler state.
     """
@@ -40,6 +41,7 @@ class Schedule:
     warmup_steps: int = 200
     final_lr_fraction: float = 0.02
     kl_warmup_steps: int = 0
+    kl_weight: float = 1.0
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -50,8 +52,8 @@ class Schedule:
 
     def beta_at(self, step: int) -> float:
         if self.kl_warmup_steps <= 0:
-            return 1.0
-        return min(1.0, (step + 1) / self.kl_warmup_steps)
+            return self.kl_weight
+        return self.kl_weight * min(1.0, (step + 1) / self.kl_warmup_steps)
 
 
 @dataclass
@@ -231,11 +233,12 @@ def load_checkpoint(folder: str | os.PathLike, model: Model, optimizer: torch.op
 
 RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "channels", "hidden_blocks", "ae_loss", "epochs", "batch_size",
                  "lr", "weight_decay", "encoder_noise", "augment_shift", "kl_warmup_epochs", "validation_images", "seed",
-                 "precision", "prior_matching", "grad_clip", "edge_matching", "train_images", "beta_range")
+                 "precision", "prior_matching", "grad_clip", "edge_matching", "train_images", "beta_range",
+                 "kl_weight")
 # Run arguments added after the first shipped runs, with the value their checkpoints implicitly used.
 LATER_RUN_ARGUMENTS = {"precision": "fp32", "weight_decay": 0.0, "validation_images": 0, "encoder_noise": 0.0,
                        "augment_shift": 0, "prior_matching": 0.0, "grad_clip": 0.0, "edge_matching": 0.0,
-                       "train_images": 0, "beta_range": list(DEFAULT_BETA_RANGE)}
+                       "train_images": 0, "beta_range": list(DEFAULT_BETA_RANGE), "kl_weight": 1.0}
 # --epochs may grow (the cosine schedule is then stretched over the new total); --precision may change;
 # --augment-shift, --prior-matching, --grad-clip and --edge-matching may change for a later phase of training, e.g. a
 # last phase on unshifted images (each invocation's command is kept in the train state, and the model card lists
