@@ -122,6 +122,12 @@ def test_rate_distortion_uses_the_posterior_mean():
     assert record["distortion"] == pytest.approx(float(bce), rel=1e-5)
     assert record["rate"] == pytest.approx(float(posterior.kl().mean()), rel=1e-5)
     assert rate_distortion(model, x, 0.5) == record  # deterministic
+    plain = VAE(VAEConfig(**TINY)).eval()  # a VAE trained at a fixed β: its own rate and distortion
+    with torch.no_grad():
+        own = plain.encode(x)
+        own_bce = torch.nn.functional.binary_cross_entropy_with_logits(plain.decode_logits(own.mean), x,
+                                                                      reduction="sum") / len(x)
+    assert rate_distortion(plain, x, 3.0)["distortion"] == pytest.approx(float(own_bce), rel=1e-5)
 
 
 def test_curve_without_a_judge_has_rate_and_distortion_per_beta():

@@ -26,6 +26,7 @@ from ..models.beta_vae import BetaVAE
 from ..models.format import save_model_folder
 from ..models.graphs import export_graphs
 from ..models.judge import Judge, load_judge
+from ..models.vae import VAE
 from .evaluation import unconditional_quality
 from .figures import loss_curve_figure
 
@@ -41,17 +42,19 @@ def curve_betas(beta_range: tuple[float, float], points: int = CURVE_POINTS) -> 
 
 
 @torch.no_grad()
-def rate_distortion(model: BetaVAE, images: torch.Tensor, beta: float, batch_size: int = 1000,
+def rate_distortion(model: BetaVAE | VAE, images: torch.Tensor, beta: float, batch_size: int = 1000,
                     device: torch.device | str = "cpu") -> dict[str, Any]:
     """Rate and distortion (nats per image, the module's estimator), MSE per pixel and the codes' per-dimension
-    variance across `images`, at one β."""
+    variance across `images`, at one β: the β-conditioned model's at that β, a plain VAE's own (trained at a
+    fixed β: `beta` is then only the objective's weight, which the caller applies)."""
     model.eval()
+    at = (beta,) if isinstance(model, BetaVAE) else ()
     rate = distortion = squared = 0.0
     means = []
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device)
-        posterior = model.encode(x, beta)
-        logits = model.decode_logits(posterior.mean, beta)
+        posterior = model.encode(x, *at)
+        logits = model.decode_logits(posterior.mean, *at)
         rate += float(posterior.kl().sum())
         distortion += float(F.binary_cross_entropy_with_logits(logits, x, reduction="sum"))
         squared += float(F.mse_loss(torch.sigmoid(logits), x, reduction="sum"))

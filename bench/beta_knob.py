@@ -1,0 +1,138 @@
+"""The KL knob's model against its targets, and against β-VAEs trained separately.
+
+    python bench/beta_knob.py runs/mnist-beta-vae --data-dir ../data
+    python bench/beta_knob.py runs/mnist-beta-vae --separate 0.1=runs/vae-b0.1 1=runs/vae-b1 3=runs/vae-b3
+
+The β-conditioned model's folder (`train.py --model beta-vae`) is measured on the test split with the estimator its
+`metrics.json` names (rate: the analytic KL; distortion: the reconstruction term at the posterior mean), against the
+targets, each line PASS or MISS:
+- along its curve the rate falls and the distortion rises (every step the right way or by < 0.5 nats), and the rate
+  at the curve's ends differs by >= 20 nats;
+- at the smallest β: reconstruction MSE <= 0.6x the shipped VAE's, and the judge's accuracy on the reconstructions
+  >= its accuracy on the shipped VAE's;
+- at β = 1: -ELBO within 3 nats of the shipped VAE's (metrics.json's), and N(0, I) samples' Fréchet distance (the
+  judge's features, 10 000 draws) within 20 % of the shipped VAE's; at the smallest β at least 5x the shipped VAE's.
+With `--separate β=FOLDER ...` (plain VAEs trained at a fixed β with the same recipe: `train.py --model vae
+--kl-weight β`): each one and the conditioned model at that β on the plain one's own objective, β·rate +
+distortion, and the gap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.data import load_split
+from ae_vae.models.judge import load_judge
+from ae_vae.models.loading import load_model
+from ae_vae.training.beta_curve import rate_distortion
+from ae_vae.training.evaluation import unconditional_quality
+from bench.common import argument_parser
+from tests.support.harness import ROOT
+
+STEP_SLACK = 0.5  # nats a step along the curve may go the wrong way
+RATE_SPAN = 20.0  # nats between the rates at the curve's ends
+MSE_RATIO, ELBO_SLACK, FD_SLACK, FD_COLLAPSE = 0.6, 3.0, 0.2, 5.0
+
+
+def separate_pairs(values: list[str]) -> list[tuple[float, Path]]:
+    pairs = []
+    for value in values:
+        beta, _, folder = value.partition("=")
+        try:
+            pairs.append((float(beta), Path(folder)))
+        except ValueError:
+            raise SystemExit(f"--separate takes BETA=FOLDER, got {value!r}") from None
+    return pairs
+
+
+@torch.no_grad()
+def reconstruct(model, images: torch.Tensor, *at: float) -> torch.Tensor:
+    return torch.cat([model.decode(model.embed(images[i:i + 1000], *at), *at) for i in range(0, len(images), 1000)])
+
+
+def line(ok: bool, text: str) -> bool:
+    print(f"{'PASS' if ok else 'MISS'}  {text}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(__doc__, data_dir=True)
+    parser.add_argument("folder", type=Path, help="a train.py --model beta-vae output folder")
+    parser.add_argument("--separate", nargs="*", default=[], metavar="BETA=FOLDER",
+                        help="plain VAEs trained at a fixed β with the same recipe")
+    parser.add_argument("--samples", type=int, default=10_000, help="N(0, I) draws per Fréchet distance")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+
+    model = load_model(args.folder).eval()
+    metrics = json.loads((args.folder / "metrics.json").read_text())
+    dataset = model.config.dataset
+    shipped_folder = ROOT / "weights" / f"{dataset}-vae"
+    shipped, shipped_metrics = load_model(shipped_folder).eval(), json.loads((shipped_folder / "metrics.json").read_text())
+    test = load_split(dataset, args.data_dir, train=False)
+    judge, about = load_judge(ROOT / "weights" / f"judge-{dataset}")
+    print(f"{args.folder}: {dataset}, β in {model.beta_range}; distortion estimator: {metrics['distortion_estimator']}; "
+          f"judge: {about}\n")
+
+    curve = metrics["curve"]
+    print("| β | rate (nats) | distortion (nats) | MSE/pixel | active units | judge accuracy | N(0, I) FD |\n"
+          "|---|---|---|---|---|---|---|")
+    for r in curve:
+        fd = r.get("standard_normal_samples", {}).get("frechet_distance")
+        print(f"| {r['beta']:.4g} | {r['rate']:.2f} | {r['distortion']:.2f} | {r['mse_per_pixel']:.5f} | "
+              f"{r['active_units']} | {r.get('judge_accuracy', float('nan')):.4f} | {fd} |")
+    print()
+
+    results = []
+    steps = list(itertools.pairwise(curve))
+    wrong = [(a["beta"], b["beta"]) for a, b in steps
+             if b["rate"] > a["rate"] + STEP_SLACK or b["distortion"] < a["distortion"] - STEP_SLACK]
+    results.append(line(not wrong, f"rate falls and distortion rises along the curve (steps the wrong way by >= "
+                                   f"{STEP_SLACK} nats: {wrong or 'none'})"))
+    span = curve[0]["rate"] - curve[-1]["rate"]
+    results.append(line(span >= RATE_SPAN, f"rate at the ends differs by {span:.1f} nats (>= {RATE_SPAN})"))
+
+    low = curve[0]
+    limit = MSE_RATIO * shipped_metrics["mse_per_pixel"]
+    results.append(line(low["mse_per_pixel"] <= limit, f"smallest β: MSE {low['mse_per_pixel']:.5f} "
+                                                       f"(<= {limit:.5f}, 0.6x the shipped VAE's)"))
+    shipped_accuracy = float((judge.predict(reconstruct(shipped, test.images)) == test.labels).double().mean())
+    results.append(line(low.get("judge_accuracy", 0.0) >= shipped_accuracy,
+                        f"smallest β: judge accuracy on reconstructions {low.get('judge_accuracy', 0.0):.4f} "
+                        f"(>= {shipped_accuracy:.4f}, the shipped VAE's)"))
+
+    neg_elbo = metrics["at_beta_1"]["neg_elbo"]
+    results.append(line(abs(neg_elbo - shipped_metrics["neg_elbo"]) <= ELBO_SLACK,
+                        f"β = 1: -ELBO {neg_elbo:.2f} (shipped VAE {shipped_metrics['neg_elbo']:.2f}, within "
+                        f"{ELBO_SLACK})"))
+    draws = torch.randn(args.samples, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    features = judge.features(test.images)
+    with torch.no_grad():
+        at_one = torch.cat([model.decode(draws[i:i + 1000], 1.0) for i in range(0, len(draws), 1000)])
+    fd_one = unconditional_quality(judge, at_one, features)["frechet_distance"]
+    fd_shipped = shipped_metrics["sample_quality"]["standard"]["frechet_distance"]
+    results.append(line(abs(fd_one - fd_shipped) <= FD_SLACK * fd_shipped,
+                        f"β = 1: N(0, I) samples' FD {fd_one:.1f} (shipped VAE {fd_shipped:.1f}, within 20 %)"))
+    fd_low = low.get("standard_normal_samples", {}).get("frechet_distance", 0.0)
+    results.append(line(fd_low >= FD_COLLAPSE * fd_shipped,
+                        f"smallest β: N(0, I) samples' FD {fd_low:.1f} (>= {FD_COLLAPSE:.0f}x the shipped VAE's)"))
+
+    if args.separate:
+        print("\n| β | separately trained: β·rate + distortion | conditioned at β | gap (nats) |\n|---|---|---|---|")
+        for beta, folder in separate_pairs(args.separate):
+            alone = rate_distortion(load_model(folder).eval(), test.images, beta)
+            knob = rate_distortion(model, test.images, beta)
+            own, mine = (beta * r["rate"] + r["distortion"] for r in (alone, knob))
+            print(f"| {beta:g} | {own:.2f} | {mine:.2f} | {mine - own:+.2f} |")
+    print(f"\ntargets: {'PASS' if all(results) else 'MISS'}")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
