@@ -23,7 +23,7 @@ from .lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("CLASS_NAMES", "DATASETS", "ImageSet", "load_dataset", "load_split"), ".data"),
-    **dict.fromkeys(("ModelFolder", "load_model_folder"), ".folders"),
+    **dict.fromkeys(("BetaFolder", "ModelFolder", "load_beta_folder", "load_model_folder"), ".folders"),
     **dict.fromkeys(("GaussianMixturePrior", "LatentMaps", "StandardNormalPrior", "fit_gaussian", "interpolate",
                      "load_maps"), ".latent"),
     **dict.fromkeys(("VAE", "AutoEncoder", "AutoEncoderConfig", "BetaVAE", "BetaVAEConfig", "DiagonalGaussian", "ModelOutput", "VAEConfig",
@@ -33,12 +33,12 @@ _EXPORTS = {
     **dict.fromkeys(("Schedule", "TrainState", "evaluate_model", "evaluate_terms", "train_epoch"), ".training"),
 }
 __all__ = [
-    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "BetaVAE", "BetaVAEConfig",
-    "DataNotFoundError",
+    "CLASS_NAMES", "DATASETS", "VAE", "AeVaeError", "AutoEncoder", "AutoEncoderConfig", "BetaFolder", "BetaVAE",
+    "BetaVAEConfig", "DataNotFoundError",
     "DiagonalGaussian", "GaussianMixturePrior", "GraphModel", "HubError", "ImageSet", "InputError", "LatentMaps",
     "ModelFolder", "ModelOutput", "PriorError", "Schedule", "StandardNormalPrior", "TrainState", "UnsafeRepoError",
     "VAEConfig", "WeightsError", "evaluate_model", "evaluate_terms", "fit_gaussian", "image_gradient_error",
-    "interpolate", "load_dataset", "load_maps", "load_model", "load_model_folder", "load_split",
+    "interpolate", "load_beta_folder", "load_dataset", "load_maps", "load_model", "load_model_folder", "load_split",
     "mmd_to_standard_normal", "save_model_folder", "to_model_input", "train_epoch",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -10,8 +10,10 @@ and the prior are both checked against the folder's `model.safetensors`, read on
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,53 @@ def load_model_folder(folder: str | os.PathLike, strict_prior: bool = True) -> M
             logger.warning("%s", exc)
             note = str(exc)
     return ModelFolder(folder, model, maps, prior, note, read_metrics(folder))
+
+
+@dataclass
+class BetaFolder:
+    """A β-conditioned VAE's folder, loaded: the model (its graphs take β beside the image and the code) and the
+    rate–distortion curve measured along its trained range (`metrics.json`). No maps, prior or neighbour points."""
+
+    path: Path
+    model: GraphModel
+    curve: list[dict[str, Any]]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.config.dataset}-{self.model.config.model_type}"
+
+    @property
+    def beta_range(self) -> tuple[float, float]:
+        return tuple(self.model.config.beta_range)
+
+
+def load_beta_folder(folder: str | os.PathLike) -> BetaFolder:
+    """Load and check a β-conditioned VAE's folder: its config, its graphs (exported from its weights, β an input)
+    and its curve (at least two points, β rising from the range's low end to its high end, finite rate and
+    distortion). Every problem is a `WeightsError` naming the file."""
+    folder = Path(folder)
+    config = read_config(folder)
+    if config.model_type != "beta-vae":
+        raise WeightsError(f"{folder}: its config.json describes a {config.model_type} model, not a β-conditioned "
+                           "VAE")
+    weights_sha256, _ = read_weights(folder)
+    model = GraphModel(config, check_graphs(folder, config, weights_sha256))
+    metrics = read_metrics(folder)
+    curve = metrics.get("curve")
+    low, high = config.beta_range
+    try:
+        betas = [float(point["beta"]) for point in curve]
+        numbers = [float(point[key]) for point in curve for key in ("rate", "distortion")]
+        usable = (len(betas) >= 2 and all(a < b for a, b in itertools.pairwise(betas))
+                  and math.isclose(betas[0], low, rel_tol=1e-4) and math.isclose(betas[-1], high, rel_tol=1e-4)
+                  and all(math.isfinite(v) for v in numbers))
+    except (TypeError, KeyError, ValueError):
+        usable = False
+    if not usable:
+        raise WeightsError(f"{folder / 'metrics.json'}: no usable rate–distortion curve from β = {low:g} to {high:g} "
+                           "(train.py writes it at the end of a beta-vae run)")
+    return BetaFolder(folder, model, curve, metrics)
 
 
 def read_weights(folder: Path) -> tuple[str, dict[str, Any]]:
