@@ -22,7 +22,7 @@ import torch
 
 from ae_vae.data import default_data_dir, load_dataset, normalize_dataset_name
 from ae_vae.errors import DataNotFoundError, HubError, InputError, WeightsError
-from ae_vae.fileio import atomic_write_json
+from ae_vae.fileio import atomic_write_json, atomic_write_text
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
 from ae_vae.latent.priors import (
@@ -38,6 +38,7 @@ from ae_vae.models.loading import load_model
 from ae_vae.models.vae import VAE
 from ae_vae.training.artifacts import finalize_run, machine_description
 from ae_vae.training.beta_curve import finalize_beta_run
+from ae_vae.training.cards import render_model_card
 from ae_vae.training.figures import EpochVisualizer
 from ae_vae.training.loop import (
     Schedule,
@@ -356,6 +357,7 @@ def main(args: argparse.Namespace) -> int:
                           samples=args.prior_samples, device=device)
         atomic_write_json(output_dir / "training.json", {"commands": state.commands, "args": run_arguments(vars(args)),
                                                          "history": state.history, "machine": machine_description()})
+        atomic_write_text(output_dir / "README.md", render_model_card(output_dir))
         logger.info("wrote %s", output_dir)
         return 0
     finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,

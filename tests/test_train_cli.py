@@ -215,6 +215,11 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["curve"][0]["beta"] == 0.1 and metrics["curve"][-1]["beta"] == 4.0
     assert metrics["at_beta_1"]["neg_elbo"] > 0 and (out / "training.json").is_file()
+    from huggingface_hub import ModelCard
+
+    card = ModelCard((out / "README.md").read_text())  # its card: the curve, and model-index results
+    assert "β-conditioned VAE" in card.text and "| 4 |" in card.text
+    assert {r.metric_type for r in card.data.eval_results} >= {"neg_elbo", "rate_at_smallest_beta"}
     resumed = run_train("--model", "beta-vae", "--beta-range", "0.1", "4", "--dataset", "mnist", "--data-dir",
                         str(data), "--output-dir", str(out), *tiny_flags(epochs="2"), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -131,6 +131,8 @@ def render_model_card(folder: str | os.PathLike, repo_id: str | None = None) -> 
     config = _read_json(folder / "config.json")
     metrics = _read_json(folder / "metrics.json")
     training = _read_json(folder / "training.json")
+    if config["model_type"] == "beta-vae":
+        return _render_beta_card(folder, config, metrics, training, repo_id)
     kind = config["model_type"]
     dataset = config["dataset"]
     cls = "VAE" if kind == "vae" else "AutoEncoder"
@@ -193,6 +195,88 @@ for the maps, codes and pixels of the first training images for the neighbour se
 `training.json` (command and per-epoch history). No pickles.
 """
     metadata = card_metadata(config, metrics, name)
+    return f"---\n{metadata.to_yaml()}\n---\n{body}"
+
+
+def _cost_text(training: dict[str, Any]) -> str:
+    history = training.get("history", [])
+    if not history:
+        return ""
+    per_epoch = sum(h["seconds"] for h in history) / len(history)
+    return (f"\nTraining cost: {len(history)} epochs, {per_epoch:.1f} s/epoch, "
+            f"{sum(h['seconds'] for h in history) / 60:.1f} min in total on {training.get('machine', 'CPU')}"
+            f"{_cost_per_invocation(history, training.get('commands', []))}.\n")
+
+
+def _render_beta_card(folder: Path, config: dict[str, Any], metrics: dict[str, Any], training: dict[str, Any],
+                      repo_id: str | None) -> str:
+    """A β-conditioned VAE's card: what β does, the −ELBO at β = 1 and the rate–distortion curve (also as
+    `model-index`: the −ELBO at β = 1, the rate and distortion at the range's ends)."""
+    dataset = config["dataset"]
+    low, high = config["beta_range"]
+    name = repo_id.split("/")[-1] if repo_id else folder.name
+    location = repo_id or f"weights/{folder.name}"
+    curve, at_one = metrics.get("curve", []), metrics.get("at_beta_1", {})
+    rows = "\n".join(
+        f"| {p['beta']:.4g} | {p['rate']:.2f} | {p['distortion']:.2f} | {p['mse_per_pixel']:.5f} | "
+        f"{p['active_units']} | {p.get('judge_accuracy', float('nan')):.4f} | "
+        f"{p.get('standard_normal_samples', {}).get('frechet_distance', float('nan')):.1f} |" for p in curve)
+    task = "unconditional-image-generation"
+    measured = [("neg_elbo", "-ELBO at β = 1 (nats/image)", at_one.get("neg_elbo"))]
+    if curve:
+        for end, point in (("smallest", curve[0]), ("largest", curve[-1])):
+            measured += [(f"rate_at_{end}_beta", f"rate at β = {point['beta']:g} (nats/image)", point["rate"]),
+                         (f"distortion_at_{end}_beta", f"distortion at β = {point['beta']:g} (nats/image)",
+                          point["distortion"])]
+    results = [EvalResult(task_type=task, dataset_type=HUB_DATASETS[dataset], dataset_name=DATASET_TITLES[dataset],
+                          dataset_split="test", metric_type=metric_type, metric_value=value, metric_name=label)
+               for metric_type, label, value in measured if value is not None]
+    metadata = ModelCardData(model_name=name, library_name="pytorch", license="mit", datasets=[HUB_DATASETS[dataset]],
+                             pipeline_tag=task, tags=["ae-vae-explorer", "vae", "beta-vae", dataset,
+                                                      "pytorch_model_hub_mixin", "safetensors"],
+                             eval_results=results or None)
+    elbo = (f"−ELBO at β = 1: {at_one['neg_elbo']:.2f} nats/image (reconstruction {at_one['recon_nll']:.2f}, KL "
+            f"{at_one['kl']:.2f}; one posterior sample per image, as the VAEs' cards measure it).\n"
+            if at_one else "")
+    body = f"""
+# {DATASET_TITLES[dataset]} β-conditioned VAE ({name})
+
+One variational autoencoder for every KL weight β from {low:g} to {high:g}: the encoder and the decoder read log β
+through FiLM layers (a per-channel scale and shift in each block), trained with each image's β drawn log-uniformly
+from the range ("You Only Train Once", Dosovitskiy & Djolonga, 2020). At small β it is nearly an autoencoder (sharp
+reconstructions, a code far from N(0, I)); at β = 1 a VAE; at large β its codes collapse onto the prior. Part of
+[ae-vae-explorer]({SPACE_URL}). The architecture is the VAEs' ({config['latent_dim']}-d latent, channels
+{config['channels'][0]}/{config['channels'][1]}, {config['hidden_blocks']} residual block(s) per resolution) plus
+the conditioning.
+
+## Test metrics ({DATASET_TITLES[dataset]} official test split, {metrics.get('test_images', 10000)} images)
+
+{elbo}
+The rate–distortion curve ({metrics.get('distortion_estimator', 'posterior mean')} estimator: rate = the analytic KL
+to N(0, I), distortion = the reconstruction term of the decoded posterior mean, nats per image; the judge's
+accuracy on the reconstructions; the Fréchet distance of {metrics.get('samples', 0)} N(0, I) draws decoded at β):
+
+| β | rate | distortion | MSE per pixel | active units | judge accuracy | N(0, I) FD ↓ |
+|---|---|---|---|---|---|---|
+{rows}
+{_cost_text(training)}
+## Training command
+
+{_commands_text(training.get("commands", []))}
+
+## How to use
+
+```python
+from ae_vae import BetaVAE
+model = BetaVAE.from_pretrained("{location}")  # model.safetensors + config.json, nothing else
+z = model.encode(x, beta=0.3).mean   # x: (N, 1, 28, 28) in [0, 1]; β a number or one per image
+images = model.decode(z, beta=0.3)   # (N, 1, 28, 28) in [0, 1]
+```
+
+Files: `model.safetensors` (weights), `config.json` (architecture and β range), `metrics.json` (the numbers above),
+`encoder.onnx` and `decoder.onnx` (β their second input), `training.json` (commands and per-epoch history). No
+pickles.
+"""
     return f"---\n{metadata.to_yaml()}\n---\n{body}"
 
 
