@@ -142,7 +142,7 @@ def find_own_models(weights_dir: str | os.PathLike | None = None, ae: Sequence[s
             raise WeightsError(f"{folder}: not a folder")
         config = read_config(folder)
         described = KIND_NAMES.get(config.model_type, repr(config.model_type))
-        if config.model_type not in KIND_NAMES or config.model_type not in SERVED_KINDS:
+        if config.model_type not in SERVED_KINDS:
             raise WeightsError(f"{folder}: its config.json describes {described}; the app serves AE and VAE folders "
                                "only")
         if kind is not None and config.model_type != kind:
