@@ -28,6 +28,17 @@ function overlayOf(element) {
   return overlay;
 }
 
+// Paint grey levels (`width` x `height` values in [0, 0xff]) onto a canvas of that size: every image the page draws.
+export function paintGrey(canvas, bytes, width, height) {
+  const ctx = canvas.getContext('2d');
+  const data = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = bytes[i];
+    data.data[4 * i + 3] = 0xff;
+  }
+  ctx.putImageData(data, 0, 0);
+}
+
 // Show a greyscale image (`width` x `height` values in [0, 0xff]) over the image component with id `elemId`; `wide`
 // lets it take the component's whole width (a grid), else it is a square centred in it.
 export function showPixels(elemId, bytes, width, height, wide = false) {
@@ -41,13 +52,7 @@ export function showPixels(elemId, bytes, width, height, wide = false) {
                                            objectFit: 'contain', background: 'var(--block-background-fill, #fff)'});
     }
   }
-  const ctx = overlay.canvas.getContext('2d');
-  const data = ctx.createImageData(width, height);
-  for (let i = 0; i < width * height; i++) {
-    data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = bytes[i];
-    data.data[4 * i + 3] = 0xff;
-  }
-  ctx.putImageData(data, 0, 0);
+  paintGrey(overlay.canvas, bytes, width, height);
   const img = element.querySelector('img');
   overlay.src = img ? img.getAttribute('src') : null;  // the server's image under it, when this was drawn
   overlay.canvas.hidden = false;

@@ -4,6 +4,7 @@
 // model into an inset inside the map's own view (in the page, where it runs the models); a click or a tap pins the
 // point, and the server adds how far it is from the data (and decodes it, where the page does not run the models).
 
+import {paintGrey} from './dom.js';
 import {toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
 import {when} from './services.js';
@@ -150,12 +151,7 @@ class MapPanel {
   showInset(bytes, note, fx, fy) {
     const canvas = this.inset.querySelector('canvas');
     canvas.width = this.frame; canvas.height = this.frame;
-    const ctx = canvas.getContext('2d'), image = ctx.createImageData(this.frame, this.frame);
-    for (let i = 0; i < bytes.length; i++) {
-      image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = bytes[i];
-      image.data[4 * i + 3] = 0xff;
-    }
-    ctx.putImageData(image, 0, 0);
+    paintGrey(canvas, bytes, this.frame, this.frame);
     this.inset.querySelector('span').textContent = note;
     this.inset.classList.toggle('left', fx > 0.55 && fy < 0.5);  // never over the point it shows
     this.inset.classList.remove('bottom');
