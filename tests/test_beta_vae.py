@@ -164,7 +164,7 @@ def test_starting_from_a_vae_computes_that_vae_at_every_beta():
 def test_a_beta_folder_loads_with_its_graphs_and_curve_and_bad_ones_are_one_line(tmp_path):
     """`load_beta_folder`: the server's model of the folder (β an input of its graphs) and its curve; a folder of
     another kind, one without a curve, or a curve that does not span the trained range is a `WeightsError`."""
-    from ae_vae.folders import load_beta_folder
+    from ae_vae import BetaFolder, load_beta_folder
     from ae_vae.models.graphs import export_graphs
 
     model = tiny(beta_range=(0.1, 4.0))
@@ -173,6 +173,7 @@ def test_a_beta_folder_loads_with_its_graphs_and_curve_and_bad_ones_are_one_line
     curve = [{"beta": b, "rate": 30.0 - 5 * i, "distortion": 80.0 + 3 * i} for i, b in enumerate((0.1, 0.6, 4.0))]
     (tmp_path / "beta" / "metrics.json").write_text(json.dumps({"curve": curve}))
     loaded = load_beta_folder(tmp_path / "beta")
+    assert isinstance(loaded, BetaFolder)
     assert loaded.name == "mnist-beta-vae" and loaded.beta_range == (0.1, 4.0) and loaded.curve == curve
     assert loaded.model.decode(loaded.model.embed(images(2).numpy(), 0.5), 0.5).shape == (2, 1, 28, 28)
     for bad in ([], [{"beta": 0.1, "rate": 1.0, "distortion": 1.0}], curve[:2], [{"beta": 0.1}] + curve[1:]):
