@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--beta-range", type=float, nargs=2, default=list(DEFAULT_BETA_RANGE), metavar=("LOW", "HIGH"),
                         help="beta-vae: the KL weights it learns, drawn log-uniformly per training image")
     parser.add_argument("--init-from", default=None, metavar="VAE_FOLDER",
-                        help="beta-vae: start from a VAE folder's weights (the same shape and data set); the "
-                             "conditioning starts at zero, so training begins from that VAE at every β")
+                        help="vae or beta-vae: start from a VAE folder's weights (the same shape and data set); a "
+                             "beta-vae's conditioning starts at zero, so training begins from that VAE at every β")
     parser.add_argument("--dataset", type=_dataset, default="mnist",
                         help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
     parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
@@ -209,8 +209,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--kl-weight must be a positive number, got {args.kl_weight}")
     if args.kl_weight != 1.0 and args.model != "vae":
         parser.error("--kl-weight: only a vae trains at another KL weight (a beta-vae draws its β from --beta-range)")
-    if args.init_from and args.model != "beta-vae":
-        parser.error("--init-from: only a beta-vae starts from another model's weights")
+    if args.init_from and args.model == "ae":
+        parser.error("--init-from: only a vae or a beta-vae starts from another model's weights (a VAE's)")
     if args.model == "beta-vae" and args.push_to_hub:
         parser.error("--push-to-hub: the Hub layout has no beta-vae folder yet; train it without --push-to-hub")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
@@ -243,13 +243,23 @@ def build_model(args: argparse.Namespace) -> AutoEncoder | VAE | BetaVAE:
     return VAE(VAEConfig(**shape))
 
 
-def start_from_vae(model: BetaVAE, folder: str, dataset: str) -> None:
-    """A β-conditioned VAE starts as the VAE in `folder` (`BetaVAE.start_from`); the folder's data set must be the
-    run's."""
+def start_from_vae(model: VAE | BetaVAE, folder: str, dataset: str) -> None:
+    """Start as the VAE in `folder`: a β-conditioned VAE through `BetaVAE.start_from`, a VAE (one trained at another
+    `--kl-weight`, compared with the β-conditioned one on the same recipe) by taking its weights whole. The folder's
+    data set and shape must be the run's."""
     vae = load_model(folder)
     if vae.config.dataset != dataset:
         raise ValueError(f"its model was trained on {vae.config.dataset}, this run is on {dataset}")
-    model.start_from(vae)
+    if isinstance(model, BetaVAE):
+        model.start_from(vae)
+        return
+    shape = ("model_type", "latent_dim", "channels", "hidden_blocks")
+    mine, theirs = ([list(v) if isinstance(v, tuple) else v for v in (getattr(c, k, None) for k in shape)]
+                    for c in (model.config, vae.config))
+    if mine != theirs:
+        raise ValueError("needs a VAE of the same shape (" + ", ".join(f"{k} {v}" for k, v in zip(shape, mine, strict=True))
+                         + "); got " + ", ".join(f"{k} {v}" for k, v in zip(shape, theirs, strict=True)))
+    model.load_state_dict(vae.state_dict())
 
 
 def main(args: argparse.Namespace) -> int:

@@ -243,7 +243,7 @@ def test_bad_beta_flags_are_one_clear_line(flags, message):
 
 def test_a_beta_vae_can_start_from_a_vaes_weights(tmp_path):
     """`--init-from`: the run starts from that VAE (its layers loaded, the conditioning at zero); a VAE of another
-    shape or data set is one line; the flag belongs to beta-vae runs only."""
+    shape or data set is one line; a plain VAE starts from it too (weights whole), an AE never does."""
     from conftest import write_tiny_dataset
 
     from ae_vae import VAE, VAEConfig
@@ -260,5 +260,14 @@ def test_a_beta_vae_can_start_from_a_vaes_weights(tmp_path):
     refused = run_train(*common, "--init-from", str(tmp_path / "other"), "--output-dir", str(tmp_path / "b2"))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "needs a VAE of the same shape" in refused.stderr
-    wrong = run_train("--model", "vae", "--init-from", str(tmp_path / "vae"))
-    assert wrong.returncode == 2 and "only a beta-vae starts from" in wrong.stderr
+    # (a learning rate too small to move a float32 weight: the run keeps what it started from)
+    plain = ["--model", "vae", "--dataset", "mnist", "--data-dir", str(data), *TINY_FLAGS, "--lr", "1e-30"]
+    same = run_train(*plain, "--init-from", str(tmp_path / "vae"), "--output-dir", str(tmp_path / "v"))
+    assert same.returncode == 0 and "started from the VAE in" in same.stderr, same.stderr[-3000:]
+    started = load_model(tmp_path / "v")
+    original = load_model(tmp_path / "vae")
+    assert all(torch.equal(a, original.state_dict()[k]) for k, a in started.state_dict().items())
+    other = run_train(*plain, "--init-from", str(tmp_path / "other"), "--output-dir", str(tmp_path / "v2"))
+    assert other.returncode == 2 and "needs a VAE of the same shape" in other.stderr
+    wrong = run_train("--model", "ae", "--init-from", str(tmp_path / "vae"))
+    assert wrong.returncode == 2 and "only a vae or a beta-vae starts from" in wrong.stderr
