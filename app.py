@@ -26,6 +26,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import gradio as gr
 
+from ae_vae.app.beta import BetaHandlers
 from ae_vae.app.contract import PAGE_MODULES, Ids, page_event_js
 from ae_vae.app.draw import DEFAULT_NEIGHBOURS, NEIGHBOURS_HINT, DrawHandlers
 from ae_vae.app.embeddings import EmbeddingsHandlers
@@ -39,6 +40,8 @@ from ae_vae.app.gradio_io import (
     upload_image,
 )
 from ae_vae.app.interpolate import InterpolateHandlers
+from ae_vae.app.knob import KNOB_SAMPLES, KNOB_SEED
+from ae_vae.app.knobview import knob_view
 from ae_vae.app.mapview import maps_view
 from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
@@ -53,6 +56,9 @@ from ae_vae.app.page import (
 from ae_vae.app.sample import SampleHandlers
 from ae_vae.app.sources import find_own_models, load_explorer
 from ae_vae.app.views import (
+    BETA_CURVE,
+    BETA_RECONSTRUCTED,
+    BETA_SAMPLED,
     DESCRIBED,
     DRAWN,
     FRAME_AT,
@@ -69,6 +75,7 @@ from ae_vae.app.views import (
     STARRED,
     VIEWED,
     WALKED,
+    BetaView,
     DrawingView,
     InterpolationView,
     MapsView,
@@ -218,7 +225,7 @@ def draw_tab(handlers: DrawHandlers, dataset: gr.Radio, page: dict[str, Any]) ->
     examples.select(*event(view, handlers.pick_example, [dataset], ("upload", *DRAWN)), **PRIVATE).then(
         *describe, **quiet)
     return {"examples": examples, "examples_for": handlers.examples_for, "current_input": current_input,
-            "refresh": refresh, "describe": describe}
+            "refresh": refresh, "describe": describe, "pad": pad, "upload": upload}
 
 
 def event(view: Outputs, handler: Any, inputs: list, fields: tuple[str, ...]) -> tuple[Any, list, list]:
@@ -383,6 +390,46 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
     return {"refresh": viewed}
 
 
+KNOB_HELP = """**The KL knob.** A VAE is an autoencoder whose codes are pulled towards N(0, I) by a KL term; β weighs
+that term. One network, trained at every β of its range at once, answers at the β you choose: turn it from nearly an
+autoencoder (small β) through the VAE (β = 1) to codes collapsed onto the prior (large β). The **rate** is the KL
+term in nats (how much the code says about the image), the **distortion** the reconstruction term in nats (how much
+of the image is lost); your drawing from the Draw tab is reconstructed from its posterior mean."""
+
+
+def beta_tab(handlers: BetaHandlers, dataset: gr.Radio, drawing: dict[str, Any], page: dict[str, Any]
+             ) -> dict[str, Any]:
+    """The KL knob: a log-scale β slider over the β-conditioned VAE's trained range and what β does (`knobview.py`,
+    drawn in the page), and the API's /beta_reconstruct, /beta_sample and /beta_curve. Returns the dataset switch's
+    refresh."""
+    first = handlers.explorer.datasets[0]
+    with gr.Tab("β") as tab:
+        gr.Markdown(KNOB_HELP, elem_id="knob-help")
+        view = Outputs(BetaView, {"view": knob_view(page["config"], page["modules"],
+                                                    handlers.knob_view(first, None).view, handlers.knob_point,
+                                                    elem_id=Ids.KNOB_VIEW)})
+        # API only: its inputs and outputs (the tab draws everything in the page)
+        with gr.Group(visible=False):
+            beta = gr.Number(1.0, label="β")
+            count = gr.Number(KNOB_SAMPLES, precision=0, label="Number of samples")
+            seed = gr.Number(KNOB_SEED, precision=0, label="Seed")
+            view.add(model_input=gr.Image(format="png", label="28×28 model input"),
+                     recon=gr.Image(format="png", label="Reconstruction at β (from the posterior mean)"),
+                     rate=gr.Number(label="rate (nats)"), distortion=gr.Number(label="distortion (nats)"),
+                     samples=gr.Image(format="png", label="N(0, I) draws decoded at β"),
+                     curve=gr.JSON(label="the rate–distortion curve"))
+            api_buttons = [gr.Button() for _ in range(3)]
+
+    api_buttons[0].click(*event(view, handlers.beta_reconstruct, [drawing["pad"], drawing["upload"], dataset, beta],
+                                BETA_RECONSTRUCTED), api_name="beta_reconstruct")
+    api_buttons[1].click(*event(view, handlers.beta_sample, [dataset, beta, count, seed], BETA_SAMPLED),
+                         api_name="beta_sample")
+    api_buttons[2].click(*event(view, handlers.beta_curve, [dataset], BETA_CURVE), api_name="beta_curve")
+    shown = event(view, handlers.knob_view, [dataset, drawing["current_input"]], ("view",))
+    tab.select(*shown, show_progress="hidden", **PRIVATE)  # the tab opened: the drawing of the other tabs
+    return {"refresh": shown}
+
+
 def neighbours_panel(handlers: DrawHandlers, view: Outputs, dataset: gr.Radio, pad: gr.HTML, upload: gr.Image,
                      current_input: gr.State) -> gr.Slider:
     """The drawing's k nearest stored images (test and training) in each latent space, after every drawing (the
@@ -498,12 +545,14 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])
         sample = sample_tab(SampleHandlers(explorer, files), dataset)
         maps = embeddings_tab(EmbeddingsHandlers(explorer, files), dataset, draw["current_input"], page)
+        knob = beta_tab(BetaHandlers(explorer, files), dataset, draw, page)
 
         # one chain, so the tabs refresh in order after the switch: the examples first, then the outputs
         switched = dataset.change(draw["examples_for"], dataset, draw["examples"], **PRIVATE).then(
             *interp["switched"], **PRIVATE)
         refreshes = (interp["refresh"], interp["profile"], interp["codes"], interp["frame"], sample["refresh"])
         switched = switched.then(*maps["refresh"], show_progress="hidden", **PRIVATE)
+        switched = switched.then(*knob["refresh"], show_progress="hidden", **PRIVATE)
         switched = switched.then(*draw["refresh"], **PRIVATE).then(*draw["describe"], show_progress="hidden",
                                                                     postprocess=False, **PRIVATE)
         for fn, inputs, outputs in refreshes:
@@ -522,7 +571,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--hub-repo", default=os.environ.get("AE_VAE_HUB_REPO") or None,
                         help="Hub model repo holding mnist-ae/, mnist-vae/, fashion_mnist-ae/, fashion_mnist-vae/ "
-                             "(env AE_VAE_HUB_REPO); unset: the bundled weights")
+                             "and optionally mnist-beta-vae/, fashion_mnist-beta-vae/ (env AE_VAE_HUB_REPO); unset: "
+                             "the bundled weights")
     parser.add_argument("--weights-dir", default=None,
                         help="your models: a train.py output folder, or a folder holding any of mnist-ae/, mnist-vae/, "
                              "fashion_mnist-ae/, fashion_mnist-vae/; what it lacks comes from the bundled weights/")
@@ -530,6 +580,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a train.py output folder of an AE (its data set is read from config.json); repeatable")
     parser.add_argument("--vae", action="append", default=[], metavar="DIR",
                         help="a train.py output folder of a VAE (its data set is read from config.json); repeatable")
+    parser.add_argument("--beta-vae", action="append", default=[], metavar="DIR",
+                        help="a train.py output folder of a β-conditioned VAE (the β tab's knob; its data set is read "
+                             "from config.json); repeatable")
     parser.add_argument("--hub-timeout", type=float, default=5.0,
                         help="seconds to wait for the Hub before falling back to the cache or bundled weights")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
@@ -549,7 +602,7 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
     weights_dir = args.weights_dir
     if weights_dir is not None and Path(weights_dir).resolve() == BUNDLED_WEIGHTS.resolve():
         weights_dir = None  # the bundled folder is the default, not "your models"
-    own = find_own_models(weights_dir, ae=args.ae, vae=args.vae)
+    own = find_own_models(weights_dir, ae=args.ae, vae=args.vae, beta_vae=args.beta_vae)
     explorer = load_explorer(args.hub_repo, BUNDLED_WEIGHTS, timeout=args.hub_timeout, own_models=own)
     logger.info("weights: %s", explorer.source_notice)
     return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency), max_size=QUEUE_SIZE)

@@ -211,8 +211,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--kl-weight: only a vae trains at another KL weight (a beta-vae draws its β from --beta-range)")
     if args.init_from and args.model == "ae":
         parser.error("--init-from: only a vae or a beta-vae starts from another model's weights (a VAE's)")
-    if args.model == "beta-vae" and args.push_to_hub:
-        parser.error("--push-to-hub: the Hub layout has no beta-vae folder yet; train it without --push-to-hub")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:
         parser.error("--private and --hub-revision need --push-to-hub")
     args.command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -368,22 +366,21 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_json(output_dir / "training.json", {"commands": state.commands, "args": run_arguments(vars(args)),
                                                          "history": state.history, "machine": machine_description()})
         atomic_write_text(output_dir / "README.md", render_model_card(output_dir))
-        logger.info("wrote %s", output_dir)
-        return 0
-    finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir, history=state.history,
-                 commands=state.commands, train_args=run_arguments(vars(args)), seed=args.seed,
-                 iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
-                 embedding_points=args.embedding_points, neighbour_points=args.neighbour_points, device=device,
-                 judge_dir=args.judge_dir,
-                 prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
-                                "class_components": args.prior_class_components},
-                 prior_samples=args.prior_samples)
+    else:
+        finalize_run(model=model, train_set=train_set, test_set=test_set, output_dir=output_dir,
+                     history=state.history, commands=state.commands, train_args=run_arguments(vars(args)),
+                     seed=args.seed, iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
+                     embedding_points=args.embedding_points, neighbour_points=args.neighbour_points, device=device,
+                     judge_dir=args.judge_dir,
+                     prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
+                                    "class_components": args.prior_class_components},
+                     prior_samples=args.prior_samples)
     logger.info("wrote %s", output_dir)
     if args.push_to_hub:
         try:
             url = push_folder(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision)
         except HubError as exc:
-            later = " ".join(shlex.quote(a) for a in ["python", "-m", "ae_vae.hub", "push", str(output_dir),
+            later = " ".join(shlex.quote(a) for a in ["python", "-m", "ae_vae", "push", str(output_dir),
                                                       args.push_to_hub] + (["--private"] if args.private else [])
                              + (["--revision", args.hub_revision] if args.hub_revision != "main" else []))
             logger.error("%s; the trained folder stays in %s, push it later with: %s", exc, output_dir, later)

@@ -1,8 +1,8 @@
 """The library's commands, under one entry: `python -m ae_vae <command>` (`--help` on each says everything).
 
     push DIR REPO_ID              one weights folder to a Hub model repo
-    push-all WEIGHTS_DIR REPO_ID  the app's four models into one repo, one commit
-    pull REPO_ID                  download and check the app's four models
+    push-all WEIGHTS_DIR REPO_ID  the app's four models (and its β-conditioned VAEs) into one repo, one commit
+    pull REPO_ID                  download and check the app's four models (and its β-conditioned VAEs)
     refit-prior FOLDER...         fit a folder's prior.safetensors again and re-measure its sample quality
     check-prior FOLDER...         check that a folder's prior belongs to its weights
     store-points FOLDER...        store the neighbour search's points in a folder written before they were stored
@@ -28,7 +28,7 @@ from huggingface_hub import constants
 from .data import DATASETS, default_data_dir, load_dataset, normalize_dataset_name
 from .errors import TRAINING_REQUIREMENTS, AeVaeError, missing_training_module
 from .fileio import describe_hub_error
-from .hub import MODEL_NAMES, pull_models, push_all, push_folder
+from .hub import BETA_NAMES, MODEL_NAMES, pull_models, push_all, push_folder
 from .latent.maps import DEFAULT_NEIGHBOUR_POINTS
 from .latent.priors import (
     CLASS_FILTERS,
@@ -56,7 +56,8 @@ def _push(args: argparse.Namespace) -> None:
 
 def _push_all(args: argparse.Namespace) -> None:
     url = push_all(args.weights_dir, args.repo_id, private=args.private, revision=args.revision)
-    print(f"pushed {', '.join(MODEL_NAMES)} -> {url}")
+    betas = [name for name in BETA_NAMES if (Path(args.weights_dir) / name).is_dir()]
+    print(f"pushed {', '.join(MODEL_NAMES + tuple(betas))} -> {url}")
 
 
 def _pull(args: argparse.Namespace) -> None:
@@ -133,14 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("repo_id", metavar="REPO_ID", help="target model repo, user/name")
     push.add_argument("--path-in-repo", default=None, help="sub-folder in the repo; None: the repo root")
     push_every = command("push-all", _push_all, "Push WEIGHTS_DIR/<name>/ for " + ", ".join(MODEL_NAMES)
-                         + " into one repo, one sub-folder each, in one commit." + hub_note)
+                         + " (and " + ", ".join(BETA_NAMES) + " where there) into one repo, one sub-folder each, "
+                         "in one commit." + hub_note)
     push_every.add_argument("weights_dir", metavar="WEIGHTS_DIR", help="folder holding the four model folders")
     push_every.add_argument("repo_id", metavar="REPO_ID", help="target model repo, user/name")
     for sub in (push, push_every):
         sub.add_argument("--private", action="store_true", help="create the repo as private (if it does not exist)")
         sub.add_argument("--revision", default=constants.DEFAULT_REVISION, help="branch to push to, created if missing")
-    pull = command("pull", _pull, "Download the four model folders of REPO_ID into the HF cache and check that each "
-                                  "loads whole." + hub_note)
+    pull = command("pull", _pull, "Download the four model folders of REPO_ID (and its β-conditioned VAEs' folders, "
+                                  "where it has them) into the HF cache and check that each loads whole." + hub_note)
     pull.add_argument("repo_id", metavar="REPO_ID", help="model repo holding one sub-folder per model")
     pull.add_argument("--revision", default=constants.DEFAULT_REVISION, help="branch, tag or commit")
     pull.add_argument("--cache-dir", default=constants.HF_HUB_CACHE, help="HF cache folder (HF_HUB_CACHE)")

@@ -1,13 +1,20 @@
 """Push trained weights folders to the Hugging Face Hub and pull them back, safely.
 
 Hub layout used by the app: ONE model repo holds the four shipped models, each in a
-sub-folder named as in `MODEL_NAMES`::
+sub-folder named as in `MODEL_NAMES`, and optionally a β-conditioned VAE per data set, named as in `BETA_NAMES`::
 
     <repo>/mnist-ae/{model.safetensors, config.json, metrics.json, embeddings.safetensors, neighbours*.safetensors,
                      prior.safetensors, encoder.onnx, decoder.onnx, README.md, *.png}
     <repo>/mnist-vae/...
     <repo>/fashion_mnist-ae/...
     <repo>/fashion_mnist-vae/...
+    <repo>/mnist-beta-vae/{model.safetensors, config.json, metrics.json (with its rate–distortion "curve"),
+                           training.json, encoder.onnx, decoder.onnx (β an input of both), README.md}   (optional)
+    <repo>/fashion_mnist-beta-vae/...                                                                 (optional)
+
+The four are required: a repo without one of them is refused. A β folder is an extra the app shows when it is there,
+so a repo without one is fine, and one that is incomplete or does not load is left out with a warning rather than
+keeping the four from being served.
 
 A single-model repo (what `train.py --push-to-hub` or `push DIR REPO` writes) has the same files
 at its root and is loaded with `VAE.from_pretrained("user/repo")` / `AutoEncoder.from_pretrained`.
@@ -38,12 +45,14 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from .errors import HubError, WeightsError
 from .fileio import atomic_write_text, describe_hub_error, first_line, refuse_pickles
-from .folders import ModelFolder, load_model_folder
+from .folders import BetaFolder, ModelFolder, load_beta_folder, load_model_folder
 from .training.cards import render_model_card
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAMES: tuple[str, ...] = ("mnist-ae", "mnist-vae", "fashion_mnist-ae", "fashion_mnist-vae")
+# The β-conditioned VAEs' folders (`<dataset>-beta-vae`): optional, served when present.
+BETA_NAMES: tuple[str, ...] = ("mnist-beta-vae", "fashion_mnist-beta-vae")
 # What a weights folder may publish: weights, config/metrics/embeddings, the page's ONNX graphs, the card, figures.
 ALLOWED_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.onnx", "*.md", "*.png", "*.jpg", "*.gif")
 # Never uploaded: checkpoints (optimizer state, big, not for users) and hidden/temp files.
@@ -51,6 +60,9 @@ IGNORE_PATTERNS: tuple[str, ...] = ("checkpoints/**", "checkpoints/*", ".*", "*/
 # What the app cannot serve a model without (the prior and the neighbour points are optional).
 REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "encoder.onnx", "decoder.onnx",
                                    "embeddings.safetensors")
+# What a β folder cannot be served without (it has no maps, neighbour points or prior; its curve is in metrics.json).
+BETA_REQUIRED_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "encoder.onnx", "decoder.onnx",
+                                        "metrics.json")
 NO_TOKEN_MESSAGE = "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -97,6 +109,12 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
         if not isinstance(name, str) or not _SAFE_NAME.match(name):
             raise HubError(f"model folder name must be letters, digits, '_', '-', '.', got {name!r}")
     return names
+
+
+def optional_names(optional: Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
+    """`optional` checked like `check_names` but possibly empty, less any name that is required anyway."""
+    optional = tuple(optional)
+    return tuple(name for name in (check_names(optional) if optional else ()) if name not in names)
 
 
 def _check_path_in_repo(path_in_repo: str | None) -> str | None:
@@ -183,21 +201,26 @@ def push_folder(folder: str | os.PathLike, repo_id: str, *, path_in_repo: str | 
 
 
 def push_all(weights_dir: str | os.PathLike, repo_id: str, names: Sequence[str] = MODEL_NAMES, *,
-             private: bool = False, revision: str | None = None, token: str | None = None,
-             endpoint: str | None = None) -> str:
-    """Upload `weights_dir/<name>/` for every name into one repo, in ONE commit; returns its URL.
+             optional: Sequence[str] = BETA_NAMES, private: bool = False, revision: str | None = None,
+             token: str | None = None, endpoint: str | None = None) -> str:
+    """Upload `weights_dir/<name>/` for every name, and for each `optional` name whose folder is there, into one
+    repo, in ONE commit; returns its URL.
 
-    One commit (not one per model) so that a pull never sees new and old models mixed.
+    One commit (not one per model) so that a pull never sees new and old models mixed. An optional folder that is
+    there is checked like the required ones (no pickle-capable file, its weights load), and one that fails stops
+    the push: pushing is deliberate, unlike a pull, which leaves a broken optional folder out.
     """
     weights_dir = Path(weights_dir)
     if not weights_dir.is_dir():
         raise HubError(f"{weights_dir}: not a folder")
-    names = check_names(names)
+    required = check_names(names)
     check_repo_id(repo_id)
     token = resolve_token(token)
-    for name in names:
+    for name in required:
         if not (weights_dir / name).is_dir():
-            raise HubError(f"{weights_dir / name}: not a folder (push-all needs {', '.join(names)})")
+            raise HubError(f"{weights_dir / name}: not a folder (push-all needs {', '.join(required)})")
+    names = required + tuple(name for name in optional_names(optional, required) if (weights_dir / name).is_dir())
+    for name in names:
         _check_model_folder(weights_dir / name)
     for name in names:
         _write_card(weights_dir / name, None)
@@ -219,17 +242,59 @@ def _snapshot_patterns(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return allow, ignore
 
 
-def _validate_snapshot(snapshot: Path, names: tuple[str, ...], repo_id: str) -> dict[str, ModelFolder]:
+def load_beta_folders(root: str | os.PathLike, names: Sequence[str] = BETA_NAMES, *,
+                      where: str | None = None) -> dict[str, BetaFolder]:
+    """Each `root/<name>/` that is there, loaded with `load_beta_folder`; one that lacks a `BETA_REQUIRED_FILES`
+    file, does not load, or holds another model than its name says is left out with a warning saying why.
+
+    The β folders are extras beside the four required models: a broken one must never keep those from being
+    served (the Hub pull, its cached copy and the bundled weights all load them through here). `where` names
+    the source in the warning (default: `root`).
+    """
+    root = Path(root)
+    found: dict[str, BetaFolder] = {}
+    for name in names:
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        missing = [file for file in BETA_REQUIRED_FILES if not (folder / file).is_file()]
+        try:
+            if missing:
+                raise WeightsError(f"{folder}: no {', '.join(missing)}")
+            loaded = load_beta_folder(folder)
+            if loaded.name != name:
+                raise WeightsError(f"{folder / 'config.json'}: describes {loaded.name}, not {name}")
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with an extra, the four are still served
+            reason = str(exc) if isinstance(exc, WeightsError) else f"{type(exc).__name__}: {first_line(exc)}"
+            logger.warning("leaving out the β-conditioned VAE %s of %s: %s", name, where or root, reason)
+            continue
+        found[name] = loaded
+    return found
+
+
+def _validate_snapshot(snapshot: Path, names: tuple[str, ...], optional: tuple[str, ...],
+                       repo_id: str) -> dict[str, ModelFolder | BetaFolder]:
     """Each model folder has the required files and loads whole (`load_model_folder`: weights, maps, neighbour
-    points, a prior that belongs to the weights); a `WeightsError` names a bad file."""
-    folders: dict[str, ModelFolder] = {}
+    points, a prior that belongs to the weights); a `WeightsError` names a bad file. Then the optional β folders
+    the snapshot holds (`load_beta_folders`: a bad one is left out, with a warning)."""
+    folders: dict[str, ModelFolder | BetaFolder] = {}
     for name in names:
         folder = snapshot / name
         for required in REQUIRED_FILES:
             if not (folder / required).is_file():
                 raise HubError(f"Hub repo {repo_id} has no {name}/{required}")
         folders[name] = load_model_folder(folder)
+    folders.update(load_beta_folders(snapshot, optional, where=f"Hub repo {repo_id}"))
     return folders
+
+
+def _cached_snapshot(repo_id: str, names: tuple[str, ...], revision: str | None,
+                     cache_dir: str | os.PathLike | None) -> Path:
+    """The cached snapshot's folder, offline; the client raises unless it holds every file of `names` that the
+    commit's cached listing has."""
+    allow, ignore = _snapshot_patterns(names)
+    return Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, local_files_only=True,
+                                  allow_patterns=allow, ignore_patterns=ignore))
 
 
 def _remember_revision(repo_id: str, revision: str | None, commit: str, cache_dir: str | os.PathLike | None) -> None:
@@ -250,36 +315,47 @@ def _remember_revision(repo_id: str, revision: str | None, commit: str, cache_di
         logger.warning("could not record %s -> %s in the Hub cache: %s", revision, commit, exc)
 
 
-def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: str | None = None,
-                cache_dir: str | os.PathLike | None = None, endpoint: str | None = None,
-                token: str | bool | None = None, local_files_only: bool = False,
-                timeout: float | None = None) -> dict[str, ModelFolder]:
+def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, optional: Sequence[str] = BETA_NAMES,
+                revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+                endpoint: str | None = None, token: str | bool | None = None, local_files_only: bool = False,
+                timeout: float | None = None) -> dict[str, ModelFolder | BetaFolder]:
     """Download `<name>/` folders of a multi-model repo into the HF cache; return name -> the loaded folder.
 
     Repo layout: one model repo with one sub-folder per name in `MODEL_NAMES` (`mnist-ae/`,
     `mnist-vae/`, `fashion_mnist-ae/`, `fashion_mnist-vae/`), each holding `config.json`,
-    `model.safetensors` and the other files train.py writes (see the module docstring).
+    `model.safetensors` and the other files train.py writes (see the module docstring), and
+    possibly the `optional` ones (`BETA_NAMES`: the β-conditioned VAEs).
 
     Refuses (`UnsafeRepoError`) a repo carrying any pickle-capable file; downloads only
     `ALLOWED_PATTERNS` directly inside the requested folders, pinned to the commit whose listing
     was checked; loads each folder whole, once (`WeightsError` naming a truncated/mismatched file).
+    An optional folder comes the same way when the repo has one, as a `BetaFolder`; one that is
+    incomplete or does not load is left out with a warning, never failing the pull.
     `local_files_only=True` uses the last copy that passed these checks. `timeout` bounds each
     metadata request (default: HF_HUB_ETAG_TIMEOUT, 10 s).
     """
     check_repo_id(repo_id)
     names = check_names(names)
-    allow, ignore = _snapshot_patterns(names)
+    optional = optional_names(optional, names)
     timeout = float(timeout if timeout is not None else constants.HF_HUB_ETAG_TIMEOUT)
     if local_files_only:
         try:
-            snapshot = Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, local_files_only=True,
-                                              allow_patterns=allow, ignore_patterns=ignore))
+            snapshot = _cached_snapshot(repo_id, names, revision, cache_dir)
         except Exception as exc:
             raise HubError(f"no usable cached copy of Hub repo {repo_id}: "
                            f"{describe_hub_error(exc, repo_id, endpoint)}") from exc
-        refuse_pickles((p.relative_to(snapshot).as_posix() for name in names for p in (snapshot / name).rglob("*")),
-                       f"cached copy of Hub repo {repo_id}")
-        return _validate_snapshot(snapshot, names, repo_id)
+        cached = []
+        for name in optional:  # one at a time: a β folder not cached whole must not make the four unusable
+            try:
+                _cached_snapshot(repo_id, (name,), revision, cache_dir)
+            except Exception as exc:  # noqa: BLE001 - e.g. left out of the download as incomplete
+                logger.info("not using %s of the cached copy of Hub repo %s: %s", name, repo_id, first_line(exc))
+            else:
+                cached.append(name)
+        optional = tuple(cached)
+        refuse_pickles((p.relative_to(snapshot).as_posix() for name in names + optional
+                        for p in (snapshot / name).rglob("*")), f"cached copy of Hub repo {repo_id}")
+        return _validate_snapshot(snapshot, names, optional, repo_id)
 
     api = HfApi(endpoint=endpoint, token=token)
     try:
@@ -294,6 +370,16 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise HubError(f"Hub repo {repo_id} has no {missing[0]}{more}; expected one sub-folder per model: "
                        f"{', '.join(names)}")
+    present = []
+    for name in (name for name in optional if any(file.startswith(f"{name}/") for file in files)):
+        lacking = [file for file in BETA_REQUIRED_FILES if f"{name}/{file}" not in files]
+        if lacking:  # not downloaded: it could not be served anyway
+            logger.warning("leaving out the β-conditioned VAE %s of Hub repo %s: it has no %s", name, repo_id,
+                           ", ".join(lacking))
+        else:
+            present.append(name)
+    optional = tuple(present)
+    allow, ignore = _snapshot_patterns(names + optional)
     pinned = ResolvedRevision(info.sha, initial=revision, repo_id=repo_id, repo_type="model")
     try:
         snapshot = Path(snapshot_download(repo_id, revision=pinned, cache_dir=cache_dir, endpoint=endpoint,
@@ -301,7 +387,7 @@ def pull_models(repo_id: str, names: Sequence[str] = MODEL_NAMES, *, revision: s
                                           etag_timeout=timeout, max_workers=4))
     except Exception as exc:
         raise HubError(f"cannot download Hub repo {repo_id}: {describe_hub_error(exc, repo_id, endpoint)}") from exc
-    folders = _validate_snapshot(snapshot, names, repo_id)
+    folders = _validate_snapshot(snapshot, names, optional, repo_id)
     _remember_revision(repo_id, revision, info.sha, cache_dir)
-    logger.info("pulled %s from Hub repo %s (commit %s)", ", ".join(names), repo_id, info.sha[:7])
+    logger.info("pulled %s from Hub repo %s (commit %s)", ", ".join(folders), repo_id, info.sha[:7])
     return folders

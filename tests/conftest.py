@@ -56,6 +56,23 @@ def write_tiny_dataset(root: Path, folder: str = "MNIST", train: int = 256, test
     return root
 
 
+def write_tiny_beta_folder(folder: Path, dataset: str = "mnist", seed: int = 0,
+                           beta_range: tuple[float, float] = (0.1, 4.0)) -> Path:
+    """A β-conditioned VAE's folder as train.py writes it (weights, config, its graphs, metrics.json with the curve),
+    tiny and untrained: 40 synthetic test images, no judge, no training history."""
+    from ae_vae import BetaVAE, BetaVAEConfig
+    from ae_vae.data import ImageSet
+    from ae_vae.training.beta_curve import finalize_beta_run
+
+    torch.manual_seed(seed)
+    model = BetaVAE(BetaVAEConfig(latent_dim=2, channels=(4, 8), hidden_blocks=0, dataset=dataset,
+                                  beta_range=beta_range, condition_width=8))
+    digits, labels = synthetic_digits(40, seed)
+    test_set = ImageSet(torch.from_numpy(digits).float()[:, None] / 255.0, torch.from_numpy(labels).long())
+    finalize_beta_run(model, test_set, folder, history=[], seed=seed, judge_dir=None, samples=16)
+    return folder
+
+
 @pytest.fixture
 def tiny_data_dir(tmp_path: Path) -> Path:
     """A data root holding a tiny MNIST and Fashion-MNIST in torchvision's raw IDX layout."""

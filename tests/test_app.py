@@ -201,7 +201,7 @@ def test_fill_outlines_is_an_optional_reconstruct_input(client, tmp_path):
     assert filled[14, 14] > 200 > plain[14, 14]  # the centre is ink only when filled
 
 
-def test_the_four_tabs_share_one_tab_bar(handlers):
+def test_the_five_tabs_share_one_tab_bar(handlers):
     """A component created between two tabs (e.g. a hidden API trigger) would split the tab bar in two."""
     config = app_module.build_demo(handlers.explorer).get_config_file()
     types = {c["id"]: c["type"] for c in config["components"]}
@@ -211,7 +211,7 @@ def test_the_four_tabs_share_one_tab_bar(handlers):
         return found + [n for child in node.get("children", []) for n in containers(child, kind)]
 
     bars = containers(config["layout"], "tabs")
-    assert len(bars) == 1 and len([c for c in bars[0]["children"] if types[c["id"]] == "tabitem"]) == 4
+    assert len(bars) == 1 and len([c for c in bars[0]["children"] if types[c["id"]] == "tabitem"]) == 5
 
 
 def test_every_declared_font_face_draws_every_character_the_app_writes():

@@ -728,7 +728,7 @@ def test_on_a_phone_every_tab_is_in_the_bar(app_url):
         open_app(page, app_url)
         tabs = page.evaluate("() => [...document.querySelectorAll('.tab-container:not(.visually-hidden) button')]"
                              ".map((b) => [b.innerText.trim(), b.getBoundingClientRect().right <= innerWidth])")
-        assert [name for name, _ in tabs] == ["Draw", "Interpolate", "Sample", "Embeddings"], tabs
+        assert [name for name, _ in tabs] == ["Draw", "Interpolate", "Sample", "Embeddings", "β"], tabs
         assert all(inside for _, inside in tabs), tabs
         assert not page.locator(".overflow-menu").is_visible()
 
@@ -931,3 +931,53 @@ def test_each_page_twin_computes_what_python_does(page, explorer):
     np.testing.assert_array_equal(sent.codes["vae"], np.float32(result["vaeMean"]))
     expected = [np.mean((np.float32(image) - pixels) ** 2) for image in (result["ae"], result["vae"], *result["samples"])]
     np.testing.assert_allclose(sent.errors, expected, rtol=1e-5)
+
+
+KNOB = "document.querySelector('#knob-view .knob-view').aeVaeKnob"
+
+
+def canvas_bytes(page, elem_id: str) -> list[int]:
+    """A canvas's pixels as grey levels (its red channel)."""
+    return page.evaluate("""(id) => { const c = document.getElementById(id);
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }""",
+                         elem_id)
+
+
+def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app, page, explorer):
+    """The β tab takes the Draw tab's drawing; with the server stopped, dragging the slider still changes the
+    reconstruction's pixels (computed in the page from the knob's graphs), and the page's reconstruction, rate and
+    distortion at a β are what the server computes for the same drawing."""
+    import os
+    import signal
+
+    stroke(page, "7")
+    page_drawn(page)
+    open_tab(page, "β")
+    page.wait_for_function(f"() => {KNOB} && {KNOB}.inPage && {KNOB}.drawing && {KNOB}.painted >= 1",
+                           timeout=60_000)
+    assert page.locator("#beta").get_attribute("type") == "range"
+    first = canvas_bytes(page, "beta-recon")
+    drawing = np.frombuffer(base64.b64decode(page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8).reshape(28, 28)
+    box = page.locator("#beta").bounding_box()
+    y = box["y"] + box["height"] / 2
+    os.kill(app.process.pid, signal.SIGSTOP)
+    try:
+        painted = page.evaluate(f"() => {KNOB}.painted")
+        page.mouse.move(box["x"] + 0.5 * box["width"], y)
+        page.mouse.down()
+        for i in range(12):
+            page.mouse.move(box["x"] + (0.5 - 0.04 * (i + 1)) * box["width"], y)
+            page.wait_for_timeout(60)
+        page.mouse.up()
+        page.wait_for_function(f"(n) => {KNOB}.painted > n + 2", arg=painted, timeout=10_000)
+        beta = page.evaluate(f"() => {KNOB}.beta")
+        page.wait_for_function(f"() => {KNOB}.point && {KNOB}.point.beta === {KNOB}.beta", timeout=10_000)
+        shown = canvas_bytes(page, "beta-recon")
+        point = page.evaluate(f"() => {KNOB}.point")
+    finally:
+        os.kill(app.process.pid, signal.SIGCONT)
+    assert shown != first, "the reconstruction changed as β moved"
+    server = explorer.knob("mnist").reconstruct(drawing.astype(np.float32)[None, None] / 255.0, beta)
+    assert np.abs(np.asarray(shown).reshape(28, 28) - server.image.astype(int)).max() <= 2
+    assert abs(point["rate"] - server.rate) <= 0.01 * max(1.0, server.rate)
+    assert abs(point["distortion"] - server.distortion) <= 0.01 * server.distortion

@@ -12,23 +12,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, synthetic_digits, write_tiny_dataset
+from conftest import ROOT, synthetic_digits, write_tiny_beta_folder, write_tiny_dataset
 from fake_hub import FakeHub
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, snapshot_download
 
 from ae_vae import (
     VAE,
     AutoEncoder,
     AutoEncoderConfig,
+    BetaFolder,
+    ModelFolder,
     VAEConfig,
     WeightsError,
+    load_beta_folder,
     load_model,
 )
-from ae_vae.app.sources import load_explorer, resolve_model_folders
-from ae_vae.errors import HubError
+from ae_vae.app.sources import beta_folders, load_explorer, resolve_model_folders
+from ae_vae.errors import HubError, UnsafeRepoError
 from ae_vae.fileio import atomic_write_json, download_model_file
 from ae_vae.graph_files import file_sha256
 from ae_vae.hub import (
+    BETA_NAMES,
     MODEL_NAMES,
     NO_TOKEN_MESSAGE,
     pull_models,
@@ -123,6 +127,28 @@ def published(hub: FakeHub, weights_dir: Path) -> str:
     return repo
 
 
+@pytest.fixture(scope="module")
+def beta_weights_dir(tmp_path_factory, weights_dir: Path) -> Path:
+    """The four app folders and both β-conditioned VAEs' folders, as a `weights/` holding all of them would."""
+    root = tmp_path_factory.mktemp("beta-weights")
+    shutil.copytree(weights_dir, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints", "*.txt"))
+    for seed, name in enumerate(BETA_NAMES):
+        write_tiny_beta_folder(root / name, name.removesuffix("-beta-vae"), seed)
+    return root
+
+
+@pytest.fixture(scope="module")
+def published_beta(hub: FakeHub, beta_weights_dir: Path) -> str:
+    """A multi-model repo with the four and both β folders, pushed with push_all (one commit)."""
+    repo = f"{USER}/app-weights-with-beta"
+    push_all(beta_weights_dir, repo, token=hub.token, endpoint=hub.url)
+    return repo
+
+
+def beta_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "β-conditioned VAE" in r.getMessage()]
+
+
 @pytest.fixture
 def closed_url() -> str:
     """A 127.0.0.1 port nobody listens on: connection refused at once."""
@@ -158,6 +184,27 @@ def trained(hub: FakeHub, tmp_path_factory) -> tuple[Path, Path, subprocess.Comp
     env = child_env(tmp, HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=False, timeout=300)
     return tmp, out, proc
+
+
+@pytest.mark.slow
+def test_train_a_beta_vae_and_push_it(hub: FakeHub, tmp_path: Path) -> None:
+    """`train.py --model beta-vae --push-to-hub`: the run's folder goes up whole at the repo root, its card for
+    that repo, and the pushed folder loads as the app loads a β folder."""
+    data = write_tiny_dataset(tmp_path / "data", "MNIST")
+    out = tmp_path / "run"
+    repo = f"{USER}/tiny-beta-run"
+    cmd = [sys.executable, str(ROOT / "train.py"), "--model", "beta-vae", "--beta-range", "0.1", "4", "--dataset",
+           "mnist", "--data-dir", str(data), "--output-dir", str(out), "--judge-dir", "none", "--epochs", "1",
+           "--latent-dim", "2", "--channels", "4", "8", "--hidden-blocks", "0", "--batch-size", "64", "--threads", "1",
+           "--device", "cpu", "--push-to-hub", repo]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=child_env(tmp_path, HF_ENDPOINT=hub.url, HF_TOKEN=hub.token),
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = set(HfApi(endpoint=hub.url, token=hub.token).list_repo_files(repo))
+    assert set(BETA_FILES) | {"training.json"} <= files and not [f for f in files if "checkpoints" in f], files
+    assert f'BetaVAE.from_pretrained("{repo}")' in (out / "README.md").read_text()
+    pulled = Path(snapshot_download(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False))
+    assert load_beta_folder(pulled).name == "mnist-beta-vae"
 
 
 @pytest.mark.parametrize(("recorded", "shown"), [
@@ -303,6 +350,175 @@ def test_push_all_is_one_commit(hub: FakeHub, published: str) -> None:
     assert len(commits) == 1
     files = HfApi(endpoint=hub.url, token=hub.token).list_repo_files(published)
     assert len(files) == 4 * 8 and not [f for f in files if "checkpoints" in f or f.endswith(".txt")]
+
+
+# ------------------------------------------------------------------------------------ the β-conditioned VAEs
+
+BETA_FILES = ("config.json", "model.safetensors", "metrics.json", "encoder.onnx", "decoder.onnx", "README.md")
+
+
+def test_push_all_carries_the_beta_folders_and_the_pull_loads_them(hub: FakeHub, published_beta: str,
+                                                                   beta_weights_dir: Path, tmp_path: Path,
+                                                                   caplog) -> None:
+    """push-all takes the β folders that are there into the same single commit; the pull brings them down beside
+    the four, as `BetaFolder`s with their curve and graphs, and so do the cached copy and the app's source."""
+    commits = [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{published_beta}/commit/main"]
+    assert len(commits) == 1
+    files = set(HfApi(endpoint=hub.url, token=hub.token).list_repo_files(published_beta))
+    assert {f for f in files if f.split("/")[0] in BETA_NAMES} == {f"{n}/{f}" for n in BETA_NAMES for f in BETA_FILES}
+    assert len(files) == 4 * 8 + 2 * len(BETA_FILES)
+    assert 'BetaVAE.from_pretrained("weights/mnist-beta-vae")' in (beta_weights_dir / "mnist-beta-vae" /
+                                                                   "README.md").read_text()
+
+    caplog.set_level("WARNING")
+    cache = tmp_path / "cache"
+    for local_files_only in (False, True):
+        folders = pull_models(published_beta, cache_dir=cache, endpoint=hub.url, token=False,
+                              local_files_only=local_files_only)
+        assert list(folders) == [*MODEL_NAMES, *BETA_NAMES]
+        assert all(isinstance(folders[n], ModelFolder) for n in MODEL_NAMES)
+        for name in BETA_NAMES:
+            pulled, local = folders[name], beta_weights_dir / name
+            assert isinstance(pulled, BetaFolder) and pulled.name == name and pulled.path.name == name
+            assert pulled.curve == json.loads((local / "metrics.json").read_text())["curve"]
+            assert all((pulled.path / f).read_bytes() == (local / f).read_bytes() for f in BETA_FILES)
+            codes = pulled.model.embed(probe().numpy(), 0.5)
+            assert pulled.model.decode(codes, 0.5).shape == (6, 1, 28, 28)
+    assert not beta_warnings(caplog)
+
+    source = resolve_model_folders(published_beta, beta_weights_dir, cache_dir=tmp_path / "cache2", endpoint=hub.url,
+                                   token=False)
+    assert source.origin == "hub" and set(source.folders) == {*MODEL_NAMES, *BETA_NAMES}
+    assert {d: f.path.name for d, f in beta_folders(source.folders).items()} == {
+        "mnist": "mnist-beta-vae", "fashion_mnist": "fashion_mnist-beta-vae"}
+    assert pull_models(published_beta, optional=(), cache_dir=cache, endpoint=hub.url, token=False,
+                       local_files_only=True).keys() == set(MODEL_NAMES)
+    # A cache left by a pull of the four alone (an app from before the β folders) still serves the four.
+    pull_models(published_beta, optional=(), cache_dir=tmp_path / "old-cache", endpoint=hub.url, token=False)
+    assert list(pull_models(published_beta, cache_dir=tmp_path / "old-cache", token=False,
+                            local_files_only=True)) == list(MODEL_NAMES)
+
+
+def test_a_repo_without_beta_folders_serves_the_four(hub: FakeHub, published: str, weights_dir: Path,
+                                                     tmp_path: Path, caplog) -> None:
+    """The β folders are optional: a repo of the four alone pulls as before, from the Hub and from the cache,
+    with nothing to warn about."""
+    caplog.set_level("WARNING")
+    for local_files_only in (False, True):
+        folders = pull_models(published, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False,
+                              local_files_only=local_files_only)
+        assert list(folders) == list(MODEL_NAMES)
+    source = resolve_model_folders(published, weights_dir, cache_dir=tmp_path / "cache", endpoint=hub.url,
+                                   token=False)
+    assert source.origin == "hub" and beta_folders(source.folders) == {}
+    assert not beta_warnings(caplog)
+
+
+def no_curve(metrics: bytes) -> bytes:
+    return json.dumps({k: v for k, v in json.loads(metrics).items() if k != "curve"}).encode()
+
+
+@pytest.mark.parametrize("damage, file, reason", [
+    ("delete", "decoder.onnx", "it has no decoder.onnx"),
+    ("delete", "metrics.json", "it has no metrics.json"),
+    ("no curve", "metrics.json", "no usable rate–distortion curve from β = 0.1 to 4"),
+    ("truncate", "model.safetensors", "model.safetensors: not a readable safetensors file"),
+    ("stale graphs", "encoder.onnx", "exported from other weights")])
+def test_a_broken_beta_folder_is_left_out_and_the_four_are_served(hub: FakeHub, beta_weights_dir: Path,
+                                                                  tmp_path: Path, caplog, damage: str, file: str,
+                                                                  reason: str) -> None:
+    """A β folder the app cannot serve costs only itself: the pull (and the app's source) serve the four and the
+    other β folder, from the Hub and not from a fallback, and a warning names the folder and why."""
+    repo = f"{USER}/broken-beta-{damage.replace(' ', '-')}-{file.replace('.', '-')}"
+    push_all(beta_weights_dir, repo, token=hub.token, endpoint=hub.url)
+    path = f"fashion_mnist-beta-vae/{file}"
+    good = (beta_weights_dir / path).read_bytes()
+    if damage == "delete":
+        HfApi(endpoint=hub.url, token=hub.token).delete_file(path, repo)
+    else:
+        other = (beta_weights_dir / "mnist-beta-vae" / file).read_bytes()
+        hub.put_file(repo, path, {"no curve": no_curve, "truncate": lambda b: b[: len(b) // 2],
+                                  "stale graphs": lambda _: other}[damage](good))
+    caplog.set_level("WARNING")
+    served = [*MODEL_NAMES, "mnist-beta-vae"]
+    assert list(pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)) == served
+    (warning,) = beta_warnings(caplog)
+    assert "fashion_mnist-beta-vae" in warning and repo in warning and reason in warning, warning
+    assert "\n" not in warning
+    assert list(pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False,
+                            local_files_only=True)) == served
+    source = resolve_model_folders(repo, beta_weights_dir, cache_dir=tmp_path / "cache2", endpoint=hub.url,
+                                   token=False)
+    assert source.origin == "hub" and list(source.folders) == served, source.notice
+
+
+def test_a_pickle_in_a_beta_folder_refuses_the_repo(hub: FakeHub, beta_weights_dir: Path, tmp_path: Path) -> None:
+    """The pickle rule has no optional part: a repo carrying one anywhere is not one we published."""
+    repo = f"{USER}/beta-with-pickle"
+    push_all(beta_weights_dir, repo, token=hub.token, endpoint=hub.url)
+    hub.put_file(repo, "mnist-beta-vae/optimizer.pt", b"x")
+    with pytest.raises(UnsafeRepoError, match=r"pickle file mnist-beta-vae/optimizer\.pt"):
+        pull_models(repo, cache_dir=tmp_path / "cache", endpoint=hub.url, token=False)
+
+
+@pytest.mark.parametrize("damage, message", [("pickle", r"pickle file optimizer\.pt"),
+                                             ("truncated weights", r"not pushing .*model\.safetensors")])
+def test_push_all_refuses_a_beta_folder_it_cannot_vouch_for(hub: FakeHub, beta_weights_dir: Path, tmp_path: Path,
+                                                            damage: str, message: str) -> None:
+    """A β folder that is there is checked like the four: pushing is deliberate, so a bad one stops the push."""
+    source = tmp_path / "weights"
+    shutil.copytree(beta_weights_dir, source)
+    folder = source / "mnist-beta-vae"
+    if damage == "pickle":
+        (folder / "optimizer.pt").write_bytes(b"x")
+    else:
+        weights = (folder / "model.safetensors").read_bytes()
+        (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    repo = f"{USER}/never-beta-{damage.replace(' ', '-')}"
+    with pytest.raises(HubError, match=message):
+        push_all(source, repo, token=hub.token, endpoint=hub.url)
+    assert not [p for m, p in hub.requests if m == "POST" and p == f"/api/models/{repo}/commit/main"]
+
+
+def test_a_beta_folder_pushed_alone_is_a_from_pretrained_repo(hub: FakeHub, beta_weights_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """What `train.py --model beta-vae --push-to-hub` does at the end: push_folder at the repo root, the card
+    re-rendered for that repo."""
+    folder = tmp_path / "run"
+    shutil.copytree(beta_weights_dir / "mnist-beta-vae", folder)
+    repo = f"{USER}/tiny-beta-vae"
+    push_folder(folder, repo, token=hub.token, endpoint=hub.url)
+    assert set(HfApi(endpoint=hub.url, token=hub.token).list_repo_files(repo)) == set(BETA_FILES)
+    assert f'BetaVAE.from_pretrained("{repo}")' in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("case", ["four only", "both", "one broken", "one misnamed"])
+def test_the_bundled_weights_carry_the_beta_folders_they_have(weights_dir: Path, beta_weights_dir: Path,
+                                                             tmp_path: Path, caplog, case: str) -> None:
+    """No Hub repo: the bundled folder's β folders are served beside the four; a broken or misnamed one is left
+    out with a warning, and the four are served all the same."""
+    bundled, served, reason = beta_weights_dir, [*MODEL_NAMES, *BETA_NAMES], None
+    if case == "four only":
+        bundled, served = weights_dir, list(MODEL_NAMES)
+    elif case in ("one broken", "one misnamed"):
+        bundled = tmp_path / "weights"
+        shutil.copytree(beta_weights_dir, bundled)
+        served = [*MODEL_NAMES, "mnist-beta-vae"]
+        if case == "one broken":
+            (bundled / "fashion_mnist-beta-vae" / "decoder.onnx").unlink()
+            reason = "fashion_mnist-beta-vae: no decoder.onnx"
+        else:
+            shutil.rmtree(bundled / "fashion_mnist-beta-vae")
+            shutil.copytree(bundled / "mnist-beta-vae", bundled / "fashion_mnist-beta-vae")
+            reason = "describes mnist-beta-vae, not fashion_mnist-beta-vae"
+    caplog.set_level("WARNING")
+    source = resolve_model_folders(None, bundled)
+    assert source.origin == "bundled" and list(source.folders) == served
+    assert source.notice == f"Using the bundled weights in {bundled.name}/ (no Hub repo configured)"
+    assert sorted(beta_folders(source.folders)) == sorted(n.removesuffix("-beta-vae") for n in served[4:])
+    warnings = beta_warnings(caplog)
+    assert (warnings == []) if reason is None else (len(warnings) == 1 and reason in warnings[0]
+                                                    and "the bundled weights in weights/" in warnings[0]), warnings
 
 
 def test_no_hub_repo_uses_bundled(weights_dir: Path) -> None:

@@ -231,7 +231,6 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [(["--beta-range", "2", "1"], "--beta-range"),
                                             (["--beta-range", "0", "1"], "--beta-range"),
-                                            (["--model", "beta-vae", "--push-to-hub", "me/x"], "beta-vae"),
                                             (["--kl-weight", "0"], "--kl-weight must be a positive number"),
                                             (["--kl-weight", "nan"], "--kl-weight must be a positive number"),
                                             (["--model", "beta-vae", "--kl-weight", "2"], "only a vae trains"),
@@ -239,6 +238,13 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 def test_bad_beta_flags_are_one_clear_line(flags, message):
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_beta_vae_run_may_push_to_the_hub():
+    """The Hub layout has the β folders (`ae_vae.hub.BETA_NAMES`), and push_folder takes one like any folder."""
+    from train import parse_args
+
+    assert parse_args(["--model", "beta-vae", "--push-to-hub", "me/x"]).push_to_hub == "me/x"
 
 
 def test_a_beta_vae_can_start_from_a_vaes_weights(tmp_path):

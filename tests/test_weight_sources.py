@@ -1,4 +1,5 @@
-"""Own models beside the bundled ones: `--weights-dir` with any subset, `--ae` / `--vae` with train.py folders."""
+"""Own models beside the bundled ones: `--weights-dir` with any subset, `--ae` / `--vae` / `--beta-vae` with train.py
+folders."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import write_tiny_beta_folder
 
-from ae_vae.app.sources import WeightsSource, find_own_models, load_explorer, with_own_models
+from ae_vae import BetaFolder, ModelFolder
+from ae_vae.app.sources import WeightsSource, beta_folders, find_own_models, load_explorer, with_own_models
 from ae_vae.errors import WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +40,9 @@ def test_a_subset_folder_and_single_folders(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "not a folder"), ("empty", "holds no model"), ("wrong-kind", "--vae needs a VAE folder"),
-    ("beta-vae", "describes a β-conditioned VAE; the app serves AE and VAE folders only"),
+    ("beta-as-vae", "--vae needs a VAE folder, but its config.json describes a β-conditioned VAE"),
+    ("vae-as-beta", "--beta-vae needs a β-conditioned VAE folder, but its config.json describes a VAE"),
+    ("beta-no-curve", "metrics.json: no usable rate–distortion curve"),
     ("no-config", "config.json: file not found"),
     ("no-graphs", (r"no encoder\.onnx and decoder\.onnx \(the app runs the models from their ONNX graphs; "
                    r"python -m ae_vae export-onnx .*no-graphs writes them\)"))])
@@ -49,11 +54,16 @@ def test_unusable_folders_are_one_line(tmp_path, case, message):
     elif case == "wrong-kind":
         kwargs = {"vae": [copy_model("mnist-ae", folder)]}
         folder = None
-    elif case == "beta-vae":  # the KL knob's model: not one the Draw, Interpolate, Sample and maps tabs serve
+    elif case == "beta-as-vae":  # the KL knob's model: the β tab's, not the Draw, Interpolate, Sample and maps tabs'
         from ae_vae import BetaVAE, BetaVAEConfig, save_model_folder
 
         save_model_folder(BetaVAE(BetaVAEConfig(latent_dim=3, channels=(4, 8), hidden_blocks=1)), folder)
         kwargs, folder = {"vae": [folder]}, None
+    elif case == "vae-as-beta":
+        kwargs, folder = {"beta_vae": [copy_model("mnist-vae", folder)]}, None
+    elif case == "beta-no-curve":  # asked for by name, so a broken one is an error, not a warning
+        write_tiny_beta_folder(folder)
+        (folder / "metrics.json").write_text("{}")
     elif case == "no-config":
         copy_model("mnist-ae", folder)
         (folder / "config.json").unlink()
@@ -66,6 +76,27 @@ def test_unusable_folders_are_one_line(tmp_path, case, message):
     with pytest.raises(WeightsError, match=message) as info:
         find_own_models(folder, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_beta_folders_are_found_like_the_others(tmp_path):
+    """A β-conditioned VAE's folder is served under `<dataset>-beta-vae` as a `BetaFolder`, whether it is
+    --weights-dir itself, a sub-folder of it, or given with --beta-vae; the app's own source merges it, and
+    `beta_folders` hands it over by data set."""
+    run = write_tiny_beta_folder(tmp_path / "runs" / "my-beta", "mnist")
+    for found in (find_own_models(run), find_own_models(beta_vae=[run])):
+        assert list(found) == ["mnist-beta-vae"] and isinstance(found["mnist-beta-vae"], BetaFolder)
+        assert found["mnist-beta-vae"].path == run
+    mine = tmp_path / "mine"
+    copy_model("mnist-ae", mine / "mnist-ae")
+    shutil.copytree(run, mine / "mnist-beta-vae")
+    found = find_own_models(mine)
+    assert sorted(found) == ["mnist-ae", "mnist-beta-vae"] and isinstance(found["mnist-ae"], ModelFolder)
+    assert {dataset: folder.path for dataset, folder in beta_folders(found).items()} == {"mnist": mine / "mnist-beta-vae"}
+    with pytest.raises(WeightsError, match="two folders for mnist-beta-vae"):
+        find_own_models(mine, beta_vae=[run])
+
+    explorer = load_explorer(None, BUNDLED, own_models=find_own_models(beta_vae=[run]))
+    assert f"mnist-beta-vae from {run}" in explorer.source_notice  # the four from weights/, the β one mine
 
 
 def test_the_notice_says_which_model_came_from_where(tmp_path):

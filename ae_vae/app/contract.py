@@ -37,6 +37,10 @@ class Ids:
     SCRUB_AE = "scrub-ae"
     SCRUB_VAE = "scrub-vae"
     MAPS_VIEW = "maps-view"
+    KNOB_VIEW = "knob-view"
+    BETA = "beta"  # the β tab's slider
+    BETA_RECON = "beta-recon"
+    BETA_SAMPLES = "beta-samples"
 
     @classmethod
     def for_page(cls) -> dict[str, str | list[str]]:

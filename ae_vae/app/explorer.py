@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..checks import check_temperature, code_vector, number_in_range, whole_number
-from ..data import CLASS_NAMES, normalize_dataset_name
+from ..data import CLASS_NAMES, DATASET_TITLES, normalize_dataset_name
 from ..errors import InputError, WeightsError
 from ..figures import image_grid, to_uint8
 from ..folders import ModelFolder, load_model_folder
@@ -28,6 +28,7 @@ from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, gaussian_
 from ..preprocess import to_model_input
 from ..runtime import GraphModel
 from .figures import PANELS, RenderedFigure, maps_figure
+from .knob import BetaKnob, BetaReconstruction
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +148,11 @@ class DrawingAnalysis:
 class Explorer:
     """Loaded models for every data set plus a note on where the weights came from."""
 
-    def __init__(self, models: dict[str, DatasetModels], source_notice: str = ""):
+    def __init__(self, models: dict[str, DatasetModels], source_notice: str = "",
+                 knobs: dict[str, BetaKnob] | None = None):
         self._models = models
         self.source_notice = source_notice
+        self._knobs = dict(knobs or {})  # data set -> its β-conditioned VAE (the β tab), where the weights have one
         self._rendered: dict[str, RenderedFigure] = {}
         self._render_lock = threading.Lock()
         self._navigators: dict[tuple[str, str], Navigator] = {}
@@ -164,6 +167,36 @@ class Explorer:
         if key not in self._models:
             raise InputError(f"No models loaded for {dataset!r}; available: {', '.join(self._models)}")
         return self._models[key]
+
+    # ------------------------------------------------------------------ the KL knob
+
+    def has_knob(self, dataset: str) -> bool:
+        return self.models(dataset).dataset in self._knobs
+
+    def knob(self, dataset: str) -> BetaKnob:
+        """The data set's β-conditioned VAE, or an `InputError` saying the knob is not available for it."""
+        pair = self.models(dataset)
+        if pair.dataset not in self._knobs:
+            raise InputError(f"The KL knob is not available for {DATASET_TITLES[pair.dataset]}: these weights have "
+                             f"no β-conditioned VAE for it (a {pair.dataset}-beta-vae folder).")
+        return self._knobs[pair.dataset]
+
+    def beta_reconstruct(self, image: Any, dataset: str, beta: Any, fill_outlines: bool = False
+                         ) -> BetaReconstruction:
+        """A drawing framed as `dataset`'s images, reconstructed by the β-conditioned VAE at `beta`, with its rate and
+        distortion (nats)."""
+        knob = self.knob(dataset)
+        knob.check_beta(beta)  # before the framing: a bad β is the first thing said
+        return knob.reconstruct(self._input_tensor(image, self.models(dataset), fill_outlines), beta)
+
+    def beta_map(self, dataset: str):
+        """The latent map along β (`knob.BetaMapGrid`) over the data set's stored test images."""
+        return self.knob(dataset).map_grid(self.models(dataset).vae_maps)
+
+    def beta_reference(self, dataset: str) -> dict[str, Any]:
+        """The shipped VAE's (rate, distortion) and the AE's distortion by the knob's estimator."""
+        pair = self.models(dataset)
+        return self.knob(dataset).reference(pair.ae, pair.vae, pair.vae_maps)
 
     # ------------------------------------------------------------------ draw
 

@@ -32,10 +32,12 @@ from ..latent.navigation import MODEL_TITLES, UMAP_INVERSE_SECTORS
 from ..models.config import LOGVAR_RANGE
 from ..preprocess import FRAME, FRAMINGS, MNIST_CENTRE
 from ..runtime import GraphModel
+from .beta import KNOB_ENDS, KNOB_WORDS
 from .contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
 from .draw import DONE_STATUS, LIVE_STATUS
 from .explorer import Explorer, posterior_noise
 from .figures import MARKER_FILL, PANELS
+from .knob import KNOB_SAMPLES, KNOB_SEED, PROBABILITY_FLOOR
 from .memory import return_freed_memory
 from .pad import BRUSH_WIDTH, FRAME_INTERVAL_MS, MARGIN, MAX_SIDE, PAD_SIZE
 
@@ -54,6 +56,10 @@ def file_url(path: Path) -> str:
 
 def map_data_file(folder: Path, dataset: str) -> Path:
     return folder / f"maps-{dataset}.json"
+
+
+def knob_data_file(folder: Path, dataset: str) -> Path:
+    return folder / f"knob-{dataset}.json"
 
 
 def served_graph(page_folder: Path, dataset: str, model: GraphModel, graph: str) -> Path:
@@ -79,6 +85,14 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
                            for kind, model in (("ae", pair.ae), ("vae", pair.vae))}
         graphs[dataset]["vae"]["noise"] = posterior_noise(pair.vae.latent_dim).tolist()  # the server's samples' draws
     maps = {d: file_url(map_data_file(page_folder, d)) for d in graphs}
+    knobs = {}
+    for dataset in explorer.datasets:
+        if explorer.has_knob(dataset):
+            knob = explorer.knob(dataset)
+            knobs[dataset] = {"encoder": file_url(served_graph(page_folder, dataset, knob.model, ENCODER_FILE)),
+                              "decoder": file_url(served_graph(page_folder, dataset, knob.model, DECODER_FILE)),
+                              "latent_dim": int(knob.latent_dim), "range": list(knob.beta_range),
+                              "data": file_url(knob_data_file(page_folder, dataset))}
     framings = {dataset: {"box": framing.box, "crop_threshold": framing.crop_threshold, "by_mass": framing.by_mass,
                           "solid_fill": framing.solid_fill, "full_ink": framing.full_ink, "centre": MNIST_CENTRE,
                           "frame": FRAME, "margin": MARGIN}
@@ -87,6 +101,8 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "pad": {"size": PAD_SIZE, "brush": BRUSH_WIDTH, "max_side": MAX_SIDE, "frame_interval_ms": FRAME_INTERVAL_MS},
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
+            "knobs": knobs, "knob_words": [[upto if upto != float("inf") else 1e308, text] for upto, text in KNOB_WORDS],
+            "knob_ends": KNOB_ENDS, "probability_floor": PROBABILITY_FLOOR,
             "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets},
             "status": {"live": LIVE_STATUS, "done": DONE_STATUS},
             "panels": [list(panel) for panel in PANELS], "model_titles": dict(MODEL_TITLES),
@@ -136,12 +152,29 @@ def map_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
             "colours": LABEL_COLOURS, "models": models, "sectors": UMAP_INVERSE_SECTORS}
 
 
+def knob_data(explorer: Explorer, dataset: str) -> dict[str, Any]:
+    """What the β tab draws beside the knob's graphs (`static/page/betaview.js`): the measured curve with the shipped
+    models' reference points, the tab's fixed N(0, I) draws, and the latent map along β (`knob.BetaMapGrid`: each
+    grid β's positions of the stored test images, its plane's mean and axes, one extent for every β), with the
+    classes' names and colours."""
+    knob, grid = explorer.knob(dataset), explorer.beta_map(dataset)
+    return {"dataset": knob.dataset, "title": DATASET_TITLES[knob.dataset], "classes": list(CLASS_NAMES[knob.dataset]),
+            "colours": LABEL_COLOURS, "curve": knob.curve(), "reference": explorer.beta_reference(dataset),
+            "draws": _floats(knob.draws(KNOB_SAMPLES, KNOB_SEED)),
+            "map": {"betas": grid.betas, "n": len(grid.labels), "labels": _bytes(grid.labels),
+                    "positions": _floats(grid.positions), "means": _floats(grid.means),
+                    "components": _floats(grid.components), "extent": grid.extent}}
+
+
 def write_map_data(explorer: Explorer, folder: Path) -> None:
     """Write each data set's map data for the page (atomically), the first data set first, then index the codes
-    (`Explorer.prepare`)."""
+    (`Explorer.prepare`), then the β tab's data of each data set that has a knob."""
     for dataset in explorer.datasets:
         atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
+    for dataset in explorer.datasets:
+        if explorer.has_knob(dataset):
+            atomic_write_text(knob_data_file(folder, dataset), json.dumps(knob_data(explorer, dataset)))
     return_freed_memory()
 
 
@@ -153,6 +186,10 @@ def serve_page_files(explorer: Explorer, page_folder: Path) -> None:
         for kind, model in (("ae", pair.ae), ("vae", pair.vae)):
             for name in (ENCODER_FILE, DECODER_FILE):
                 shutil.copyfile(pair.folders[kind] / name, served_graph(page_folder, dataset, model, name))
+        if explorer.has_knob(dataset):
+            knob = explorer.knob(dataset)
+            for name in (ENCODER_FILE, DECODER_FILE):
+                shutil.copyfile(knob.folder.path / name, served_graph(page_folder, dataset, knob.model, name))
     gr.set_static_paths([STATIC, page_folder])
 
 

@@ -99,6 +99,19 @@ class MapsView(View):
     point_text: Any = KEEP
 
 
+@dataclass
+class BetaView(View):
+    """What the β tab (the KL knob) shows, and its API's answers."""
+
+    view: Any = KEEP  # the knob view's state: data set, drawing, or why it is not available (beta.knob_value)
+    model_input: Any = KEEP  # the drawing's model input (the API's)
+    recon: Any = KEEP  # the drawing reconstructed at β (the API's)
+    rate: Any = KEEP  # its rate and distortion, nats
+    distortion: Any = KEEP
+    samples: Any = KEEP  # N(0, I) draws decoded at β, a grid
+    curve: Any = KEEP  # the measured rate–distortion curve (JSON)
+
+
 # The Draw tab's answers, by what they cover.
 RECONSTRUCTED = ("model_input", "ae", "vae", "vae_samples", "errors", "drawing")  # also /reconstruct's outputs
 DESCRIBED = ("typicality", "ae_neighbours", "vae_neighbours", "vote", "walk_sigmas", "walk_ae", "walk_vae")
@@ -118,6 +131,9 @@ MAPPED = ("maps", "variance", "ae_plane", "vae_plane")  # /embedding's
 VIEWED = ("view", "variance", "ae_plane", "vae_plane")  # the tab's live maps, and what goes with them
 STARRED = ("star", "starred")
 POINT = ("point", "point_text")  # /decode_point's
+BETA_RECONSTRUCTED = ("model_input", "recon", "rate", "distortion")  # /beta_reconstruct's
+BETA_SAMPLED = ("samples",)  # /beta_sample's
+BETA_CURVE = ("curve",)  # /beta_curve's
 
 
 class Outputs:

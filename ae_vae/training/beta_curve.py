@@ -115,6 +115,7 @@ def finalize_beta_run(model: BetaVAE, test_set: ImageSet, output_dir: str | os.P
     return metrics
 
 
+@torch.no_grad()
 def _at_beta_1(model: BetaVAE, images: torch.Tensor, seed: int, device: torch.device | str) -> dict[str, float]:
     """−ELBO and its terms at β = 1 by the shipped VAE's estimator (one seeded posterior sample, analytic KL)."""
     model.eval()

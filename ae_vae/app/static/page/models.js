@@ -24,6 +24,9 @@ function session(runtime, url) {
   return sessions.get(url);
 }
 
+// The session of one graph (fetched once per page, whoever asks first), on the page's one runtime.
+export function graphSession(vendorUrl, url) { return session(loadRuntime(vendorUrl), url); }
+
 // The posterior's standard deviation from the encoder's log-variance, clamped to `range` ([low, high]) as the server
 // clamps it (ae_vae.runtime.Posterior.clamped), float32 as there.
 export function posteriorStd(logvar, [low, high]) {

@@ -111,7 +111,8 @@ export function startPad(element, trigger, props, config) {
   const hint = root.querySelector('.pad-hint');
   const sayHint = () => { hint.textContent = `draw a ${config.subjects[state.dataset()] || config.subjects[config.dataset]}`; };
   sayHint();
-  startInPage().finally(sayEngine);
+  // whether this page runs the models, for the parts that start later (the β tab)
+  startInPage().finally(() => { sayEngine(); offer('runs-models', Boolean(services.draw)); });
   document.addEventListener(config.events.dataset, () => {
     sayEngine(); sayHint();
     const dataset = state.dataset();  // the other data set's models and maps, before they are needed
