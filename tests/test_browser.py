@@ -981,3 +981,26 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
     assert np.abs(np.asarray(shown).reshape(28, 28) - server.image.astype(int)).max() <= 2
     assert abs(point["rate"] - server.rate) <= 0.01 * max(1.0, server.rate)
     assert abs(point["distortion"] - server.distortion) <= 0.01 * server.distortion
+
+
+def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer):
+    """Where the page does not run the models, the β tab's drawing and draws come from the server when the slider is
+    let go (the keyboard moves it here), and are what the server computes; the runtime and the knob's graphs are never
+    fetched."""
+    stroke(server_page, "7")
+    wait_status(server_page, DONE)
+    open_tab(server_page, "β")
+    server_page.wait_for_function(f"() => {KNOB} && {KNOB}.point && !{KNOB}.inPage", timeout=30_000)
+    before = server_page.evaluate(f"() => {KNOB}.painted")
+    server_page.locator("#beta").focus()
+    for _ in range(40):
+        server_page.keyboard.press("ArrowLeft")
+    server_page.wait_for_function(f"(n) => {KNOB}.painted > n && {KNOB}.point.beta === {KNOB}.beta", arg=before,
+                                  timeout=10_000)
+    beta = server_page.evaluate(f"() => {KNOB}.beta")
+    assert beta < 1
+    drawing = np.frombuffer(base64.b64decode(server_page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8)
+    server = explorer.knob("mnist").reconstruct(drawing.reshape(1, 1, 28, 28).astype(np.float32) / 255.0, beta)
+    assert canvas_bytes(server_page, "beta-recon") == server.image.reshape(-1).tolist()
+    fetched = server_page.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
+    assert not [name for name in fetched if name.endswith(".onnx") or ".wasm" in name], fetched

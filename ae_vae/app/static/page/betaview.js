@@ -13,6 +13,7 @@ import {when} from './services.js';
 const STEPS = 1000;  // the slider's positions, log-spaced over the range
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 8;
+const LOAD_TRIES = 30;  // every 2 s: the tab's data is written while the server starts
 const fromB64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function star(ctx, cx, cy, radius, fill) {
@@ -87,7 +88,7 @@ class KnobView {
   }
 
   // The server's state: {dataset, drawing (base64 bytes or null), note (why the knob is not available, or '')}.
-  async show(state) {
+  async show(state, tries = 1) {
     if (!state) return;
     this.state = state;
     this.drawing = state.drawing ? fromB64(state.drawing) : null;
@@ -102,7 +103,9 @@ class KnobView {
       const data = await this.knob.load(state.dataset);
       if (this.state !== state) return;  // a newer state came meanwhile
       this.data = data;
-    } catch (err) {
+    } catch (err) {  // the server writes the tab's data as it starts: tried again for a while
+      if (this.state !== state) return;
+      if (tries < LOAD_TRIES) { setTimeout(() => { if (this.state === state) this.show(state, tries + 1); }, 2000); return; }
       this.note.textContent = '⚠️ The KL knob could not be loaded; reload the page to try again.';
       warnOnce('the β tab did not load', err);
       return;
