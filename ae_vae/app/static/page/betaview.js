@@ -4,6 +4,7 @@
 // runs the models, all of it follows the slider while it moves (knob.js); elsewhere the map and the curve's mark
 // follow it and the server decodes on release (the component's server function `knob_point`).
 
+import {fivePointStar, sizedCanvas} from './canvas.js';
 import {paintGrey} from './dom.js';
 import {gridBytes, toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
@@ -17,25 +18,9 @@ const LOAD_TRIES = 30;  // every 2 s: the tab's data is written while the server
 const fromB64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function star(ctx, cx, cy, radius, fill) {
-  ctx.beginPath();
-  for (let i = 0; i < 10; i++) {
-    const r = i % 2 ? radius * 0.45 : radius, a = -Math.PI / 2 + i * Math.PI / 5;
-    ctx[i ? 'lineTo' : 'moveTo'](cx + r * Math.cos(a), cy + r * Math.sin(a));
-  }
-  ctx.closePath();
+  fivePointStar(ctx, cx, cy, radius);
   ctx.fillStyle = fill; ctx.fill();
   ctx.strokeStyle = '#000'; ctx.lineWidth = 1.2; ctx.stroke();
-}
-
-// A canvas sized to its box at the device's pixel ratio: {ctx, w, h} in CSS pixels, cleared.
-function sized(canvas) {
-  const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-  const w = Math.max(1, Math.round(r.width * dpr)), h = Math.max(1, Math.round(r.height * dpr));
-  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, r.width, r.height);
-  return {ctx, w: r.width, h: r.height};
 }
 
 class KnobView {
@@ -208,7 +193,7 @@ class KnobView {
   // Distortion across, rate up: the measured curve, the shipped VAE's point, the AE's distortion as a line, β's
   // place on the curve, and the drawing's own point.
   drawCurve() {
-    const {ctx, w, h} = sized(this.curveCanvas);
+    const {ctx, w, h} = sizedCanvas(this.curveCanvas);
     if (w < 2) return;
     const curve = this.data.curve.curve, reference = this.data.reference;
     const xs = [...curve.map((p) => p.distortion), reference.vae.distortion, reference.ae.distortion];
@@ -267,7 +252,7 @@ class KnobView {
   }
 
   drawMap() {
-    const {ctx, w, h} = sized(this.mapCanvas);
+    const {ctx, w, h} = sizedCanvas(this.mapCanvas);
     if (w < 2) return;
     const data = this.data, places = data.placesAt(this.beta), [x0, x1, y0, y1] = data.extent;
     const toPixel = (x, y) => [(x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h];

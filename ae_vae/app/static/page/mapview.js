@@ -4,6 +4,7 @@
 // model into an inset inside the map's own view (in the page, where it runs the models); a click or a tap pins the
 // point, and the server adds how far it is from the data (and decodes it, where the page does not run the models).
 
+import {fivePointStar, sizedCanvas} from './canvas.js';
 import {paintGrey} from './dom.js';
 import {toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
@@ -12,15 +13,6 @@ import {when} from './services.js';
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 9;  // CSS px
 const NAME_FONT = 11;  // CSS px, as ae_vae.figures.class_name_places spreads the names
-
-function fivePointStar(ctx, cx, cy, radius) {
-  ctx.beginPath();
-  for (let i = 0; i < 10; i++) {
-    const r = i % 2 ? radius * 0.45 : radius, a = -Math.PI / 2 + i * Math.PI / 5;
-    ctx[i ? 'lineTo' : 'moveTo'](cx + r * Math.cos(a), cy + r * Math.sin(a));
-  }
-  ctx.closePath();
-}
 
 // One map: its figure, canvases (points below, marks above) and inset; data <-> CSS pixel coordinates.
 class MapPanel {
@@ -77,15 +69,7 @@ class MapPanel {
     return {x: x0 + fx * (x1 - x0), y: y1 - fy * (y1 - y0), fx, fy};
   }
 
-  size(canvas) {
-    const r = this.area.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(r.width * dpr)), h = Math.max(1, Math.round(r.height * dpr));
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, r.width, r.height);
-    return {ctx, w: r.width, h: r.height};
-  }
+  size(canvas) { return sizedCanvas(canvas, this.area); }
 
   draw(star) {
     if (!this.map) return;
