@@ -1,7 +1,7 @@
 """The β tab in the visitor's page: what opening it costs, and how closely the reconstruction follows the slider.
 
     python bench/beta_tab.py                  # bundled weights/, both data sets, 3 drags each
-    python bench/beta_tab.py --drags 5
+    python bench/beta_tab.py --drags 5 --datasets mnist
 
 `app.py` on a free port, one Chromium page (models in the page). Per data set: a drawing on the Draw tab, then
 - download: the bytes the page fetched from opening the β tab until its first reconstruction was painted (the knob's
@@ -67,6 +67,7 @@ def drag(page, seconds: float = 1.0, moves: int = 60) -> int:
 def main() -> int:
     parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--drags", type=int, default=3, help="one-second drags per data set")
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASET_LABELS), default=list(DATASET_LABELS))
     args = parser.parse_args()
     exit_unless_ready(args.weights_dir)
     print(f"# β tab — {machine()}")
@@ -75,7 +76,8 @@ def main() -> int:
         page.set_default_timeout(60_000)
         open_app(page, app.url)
         page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=60_000)
-        for dataset, label in DATASET_LABELS.items():
+        for dataset in args.datasets:
+            label = DATASET_LABELS[dataset]
             page.get_by_label(label, exact=True).check()
             page.wait_for_timeout(1500)
             open_tab(page, "Draw")
