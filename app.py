@@ -391,8 +391,8 @@ def embeddings_tab(handlers: EmbeddingsHandlers, dataset: gr.Radio, current_inpu
 
 
 KNOB_HELP = """**The KL knob.** A VAE is an autoencoder whose codes are pulled towards N(0, I) by a KL term; β weighs
-that term. One network, trained at every β of its range at once, answers at the β you choose: turn it from nearly an
-autoencoder (small β) through the VAE (β = 1) to codes collapsed onto the prior (large β). The **rate** is the KL
+that term. One network, trained at every β of its range at once, answers at the β you choose: turn it from towards an
+autoencoder (small β) through the VAE (β = 1) to codes pulled onto the prior (large β). The **rate** is the KL
 term in nats (how much the code says about the image), the **distortion** the reconstruction term in nats (how much
 of the image is lost); your drawing from the Draw tab is reconstructed from its posterior mean."""
 

@@ -17,17 +17,18 @@ from .views import BetaView
 
 # What the visitor sees along β, in plain words: (up to this β, the sentence), the last for anything above.
 KNOB_WORDS = [
-    (0.15, ("Small β: the KL term hardly counts, so each code says a lot about its image (a high rate). "
-           "Reconstructions are sharp, but the codes leave N(0, I) behind: decoded draws are not images of the "
-           "data set. This end is nearly an autoencoder.")),
-    (0.6, ("β below 1: sharper reconstructions than the VAE's and a looser hold on the codes; draws from N(0, I) "
-          "start to look like the data set.")),
+    (0.15, ("Small β: the KL term hardly counts, so each code says more about its image (a higher rate) and the "
+           "reconstruction keeps a little more of it; the codes are held less tightly to N(0, I), so draws from "
+           "N(0, I) decode less like the data set. This end is the closest to an autoencoder.")),
+    (0.6, ("β below 1: a higher rate than the VAE's, a little less distortion; draws from N(0, I) decode like the "
+          "data set.")),
     (1.7, ("β near 1: the VAE's own objective, the evidence lower bound. Codes fill N(0, I), so decoded draws look "
           "like the data set, at the price of some detail in the reconstructions.")),
-    (float("inf"), ("Large β: the KL term dominates. Codes collapse onto the prior (the rate falls towards 0 nats), "
-                   "reconstructions blur towards an average image, and the draws all look alike.")),
+    (float("inf"), ("Large β: the KL term dominates. Codes are pulled onto the prior (the rate falls towards 0 nats and "
+                   "fewer of the code's dimensions carry anything), so reconstructions and draws blur towards "
+                   "average images.")),
 ]
-KNOB_ENDS = {"low": "nearly an autoencoder", "high": "codes collapse onto the prior"}
+KNOB_ENDS = {"low": "towards an autoencoder", "high": "codes pulled onto the prior"}
 
 
 def _b64(array: np.ndarray) -> str:
