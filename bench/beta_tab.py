@@ -21,14 +21,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ae_vae.app.contract import KNOB_ELEMENTS
 from bench.common import argument_parser, machine
 from tests.support.harness import app_server, chromium, exit_unless_ready, open_app, open_tab, stroke
 
 TARGETS = {"changes": 15, "megabytes": 6.0}
 KNOB = "document.querySelector('#knob-view .knob-view').aeVaeKnob"
 # Counts the changes of #beta-recon's pixels, checked on every animation frame (what the visitor can see change).
-WATCH_JS = """() => {
-  const canvas = document.getElementById('beta-recon');
+WATCH_JS = """(id) => {
+  const canvas = document.getElementById(id);
   const w = window.__knobWatch = {changes: 0, last: null, on: true};
   const look = () => {
     if (!w.on) return;
@@ -49,9 +50,9 @@ def fetched_bytes(page) -> dict[str, int]:
 
 def drag(page, seconds: float = 1.0, moves: int = 60) -> int:
     """One drag of the slider from near one end to near the other over `seconds`: #beta-recon's pixel changes."""
-    box = page.locator("#beta").bounding_box()
+    box = page.locator(f"#{KNOB_ELEMENTS['slider']}").bounding_box()
     y = box["y"] + box["height"] / 2
-    page.evaluate(WATCH_JS)
+    page.evaluate(WATCH_JS, KNOB_ELEMENTS["recon"])
     start = 0.1 + 0.8 * (page.evaluate(f"() => Number({KNOB}.slider.value)") > 500)
     page.mouse.move(box["x"] + start * box["width"], y)
     page.mouse.down()

@@ -35,6 +35,7 @@ from support.harness import (
     write_digit_png,
 )
 
+from ae_vae.app.contract import KNOB_ELEMENTS
 from ae_vae.app.draw import DONE_STATUS, LIVE_STATUS, NEIGHBOURS_HINT
 from ae_vae.app.figures import PANELS
 from ae_vae.app.pad import encode_payload, sketch_value
@@ -934,6 +935,7 @@ def test_each_page_twin_computes_what_python_does(page, explorer):
 
 
 KNOB = "document.querySelector('#knob-view .knob-view').aeVaeKnob"
+BETA_SLIDER, BETA_RECON = f"#{KNOB_ELEMENTS['slider']}", KNOB_ELEMENTS["recon"]
 
 
 def canvas_bytes(page, elem_id: str) -> list[int]:
@@ -955,10 +957,10 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
     open_tab(page, "β")
     page.wait_for_function(f"() => {KNOB} && {KNOB}.inPage && {KNOB}.drawing && {KNOB}.painted >= 1",
                            timeout=60_000)
-    assert page.locator("#beta").get_attribute("type") == "range"
-    first = canvas_bytes(page, "beta-recon")
+    assert page.locator(BETA_SLIDER).get_attribute("type") == "range"
+    first = canvas_bytes(page, BETA_RECON)
     drawing = np.frombuffer(base64.b64decode(page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8).reshape(28, 28)
-    box = page.locator("#beta").bounding_box()
+    box = page.locator(BETA_SLIDER).bounding_box()
     y = box["y"] + box["height"] / 2
     os.kill(app.process.pid, signal.SIGSTOP)
     try:
@@ -972,7 +974,7 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
         page.wait_for_function(f"(n) => {KNOB}.painted > n + 2", arg=painted, timeout=10_000)
         beta = page.evaluate(f"() => {KNOB}.beta")
         page.wait_for_function(f"() => {KNOB}.point && {KNOB}.point.beta === {KNOB}.beta", timeout=10_000)
-        shown = canvas_bytes(page, "beta-recon")
+        shown = canvas_bytes(page, BETA_RECON)
         point = page.evaluate(f"() => {KNOB}.point")
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
@@ -992,7 +994,7 @@ def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer
     open_tab(server_page, "β")
     server_page.wait_for_function(f"() => {KNOB} && {KNOB}.point && !{KNOB}.inPage", timeout=30_000)
     before = server_page.evaluate(f"() => {KNOB}.painted")
-    server_page.locator("#beta").focus()
+    server_page.locator(BETA_SLIDER).focus()
     for _ in range(40):
         server_page.keyboard.press("ArrowLeft")
     server_page.wait_for_function(f"(n) => {KNOB}.painted > n && {KNOB}.point.beta === {KNOB}.beta", arg=before,
@@ -1001,6 +1003,6 @@ def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer
     assert beta < 1
     drawing = np.frombuffer(base64.b64decode(server_page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8)
     server = explorer.knob("mnist").reconstruct(drawing.reshape(1, 1, 28, 28).astype(np.float32) / 255.0, beta)
-    assert canvas_bytes(server_page, "beta-recon") == server.image.reshape(-1).tolist()
+    assert canvas_bytes(server_page, BETA_RECON) == server.image.reshape(-1).tolist()
     fetched = server_page.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
     assert not [name for name in fetched if name.endswith(".onnx") or ".wasm" in name], fetched

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ae_vae.app.contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids, page_event_js
+from ae_vae.app.contract import KNOB_ELEMENTS, PAGE_EVENTS, PAGE_MODULES, STATIC, Ids, page_event_js
 from ae_vae.app.pad import BRUSH_WIDTH, FRAME_INTERVAL_MS, MARGIN, MAX_SIDE, PAD_LOADER, PAD_SIZE
 from ae_vae.figures import GRID_GREY
 from ae_vae.models.config import LOGVAR_RANGE
@@ -37,6 +37,7 @@ def test_the_page_is_es_modules_with_nothing_filled_in():
 def test_no_module_writes_an_element_id_or_a_page_constant_itself(path):
     code = code_of(path)
     ids = [v for value in Ids.for_page().values() for v in ([value] if isinstance(value, str) else value)]
+    ids += list(KNOB_ELEMENTS.values())
     for elem_id in [*ids, *PAGE_EVENTS.values()]:
         assert not re.search(rf"['\"`]#?{re.escape(elem_id)}\b", code), f"{path.name} names {elem_id!r} itself"
     framing_numbers = {n for f in FRAMINGS.values() for n in (f.box, f.crop_threshold, f.solid_fill)}

@@ -38,9 +38,6 @@ class Ids:
     SCRUB_VAE = "scrub-vae"
     MAPS_VIEW = "maps-view"
     KNOB_VIEW = "knob-view"
-    BETA = "beta"  # the β tab's slider
-    BETA_RECON = "beta-recon"
-    BETA_SAMPLES = "beta-samples"
 
     @classmethod
     def for_page(cls) -> dict[str, str | list[str]]:
@@ -48,6 +45,10 @@ class Ids:
         return {name.lower(): list(value) if isinstance(value, tuple) else value
                 for name, value in vars(cls).items() if name.isupper()}
 
+
+# Ids of elements inside the β tab's view (not components: its page module gives them), for tests and scripts
+# to find: the slider, the drawing's reconstruction and the draws.
+KNOB_ELEMENTS = {"slider": "beta", "recon": "beta-recon", "samples": "beta-samples"}
 
 # What the page learns as values, each from a page-only listener of the app's own component (no server call): the
 # document event that carries it.

@@ -33,7 +33,7 @@ from ..models.config import LOGVAR_RANGE
 from ..preprocess import FRAME, FRAMINGS, MNIST_CENTRE
 from ..runtime import GraphModel
 from .beta import KNOB_ENDS, KNOB_WORDS
-from .contract import PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
+from .contract import KNOB_ELEMENTS, PAGE_EVENTS, PAGE_MODULES, STATIC, Ids
 from .draw import DONE_STATUS, LIVE_STATUS
 from .explorer import Explorer, posterior_noise
 from .figures import MARKER_FILL, PANELS
@@ -101,7 +101,7 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "pad": {"size": PAD_SIZE, "brush": BRUSH_WIDTH, "max_side": MAX_SIDE, "frame_interval_ms": FRAME_INTERVAL_MS},
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
-            "knobs": knobs, "knob_words": [[upto if upto != float("inf") else 1e308, text] for upto, text in KNOB_WORDS],
+            "knobs": knobs, "knob_ids": KNOB_ELEMENTS, "knob_words": [[upto if upto != float("inf") else 1e308, text] for upto, text in KNOB_WORDS],
             "knob_ends": KNOB_ENDS, "probability_floor": PROBABILITY_FLOOR,
             "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets},
             "status": {"live": LIVE_STATUS, "done": DONE_STATUS},

@@ -178,8 +178,11 @@ class Outputs:
         components. (`functools.wraps` keeps the handler's signature: Gradio reads its parameters.)"""
         names = tuple(names)
 
+        single = len(self.of(names)) == 1  # Gradio takes one output's value alone, not in a tuple
+
         @functools.wraps(handler)
-        def answer(*args: Any, **kwargs: Any) -> tuple:
-            return self.values(handler(*args, **kwargs), names)
+        def answer(*args: Any, **kwargs: Any) -> tuple | Any:
+            values = self.values(handler(*args, **kwargs), names)
+            return values[0] if single else values
 
         return answer, self.of(names)

@@ -14,7 +14,7 @@ import {when} from './services.js';
 const STEPS = 1000;  // the slider's positions, log-spaced over the range
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 8;
-const LOAD_TRIES = 30;  // every 2 s: the tab's data is written while the server starts
+const LOAD_TRIES = 25;  // every 2 s: the tab's data is written while the server starts
 const fromB64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function star(ctx, cx, cy, radius, fill) {
@@ -39,9 +39,9 @@ class KnobView {
     this.mapCaption = root.querySelector('.knob-map figcaption');
     this.legend = root.querySelector('.knob-legend');
     this.shown = null;  // the data set whose range the slider has
-    this.slider.id = config.ids.beta;
-    this.reconCanvas.id = config.ids.beta_recon;
-    this.drawsCanvas.id = config.ids.beta_samples;
+    this.slider.id = config.knob_ids.slider;
+    this.reconCanvas.id = config.knob_ids.recon;
+    this.drawsCanvas.id = config.knob_ids.samples;
     this.knob = new PageKnob(config, appRoot);
     this.state = {dataset: null, drawing: null, note: ''};
     this.data = null;  // the data set's KnobData
@@ -208,7 +208,7 @@ class KnobView {
     ctx.stroke();
     ctx.fillStyle = '#333'; ctx.font = '11px sans-serif';
     ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-    ctx.fillText('distortion −log p(x|z), nats', (m.left + w - m.right) / 2, h - 14);
+    ctx.fillText('distortion −log p(x|z), nats', (m.left + w - m.right) / 2, h - 13);
     for (const x of [x0, (x0 + x1) / 2, x1]) ctx.fillText(x.toFixed(0), px(x), h - m.bottom + 3);
     ctx.save(); ctx.translate(11, (m.top + h - m.bottom) / 2); ctx.rotate(-Math.PI / 2);
     ctx.fillText('rate KL, nats', 0, -6); ctx.restore();
@@ -256,7 +256,7 @@ class KnobView {
     if (w < 2) return;
     const data = this.data, places = data.placesAt(this.beta), [x0, x1, y0, y1] = data.extent;
     const toPixel = (x, y) => [(x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h];
-    ctx.globalAlpha = 0.6;
+    ctx.globalAlpha = 0.55;
     data.colours.forEach((colour, label) => {
       ctx.beginPath();
       for (let i = 0; i < data.n; i++) {
