@@ -65,6 +65,17 @@ def _pull(args: argparse.Namespace) -> None:
         print(f"{name}: {folder.path}")
 
 
+def _plain_models(folders: list[str], what: str) -> None:
+    """Refuse a β-conditioned VAE's folder for a command about a fixed code space: its codes change with β, so it has
+    no fitted prior, maps or neighbour points."""
+    from .models.config import read_config
+
+    for folder in folders:
+        if read_config(folder).model_type == "beta-vae":
+            raise AeVaeError(f"{folder}: holds a β-conditioned VAE, whose codes change with β: it has no {what} "
+                             "(this command is for AE and VAE folders)")
+
+
 def _refit_prior(args: argparse.Namespace) -> None:
     from threadpoolctl import threadpool_limits  # scikit-learn's; only the fit needs it
 
@@ -74,6 +85,7 @@ def _refit_prior(args: argparse.Namespace) -> None:
                "unconditional": args.unconditional, "n_components": args.components,
                "class_components": args.class_components, "covariance_type": args.covariance}
     use_judge = args.judge_dir is None or args.judge_dir.lower() != "none"
+    _plain_models(args.folders, "fitted prior")
     for folder in args.folders:
         with threadpool_limits(args.threads):
             metrics = refit_prior(folder, args.data_dir, args.judge_dir if use_judge else None, use_judge=use_judge,
@@ -83,6 +95,7 @@ def _refit_prior(args: argparse.Namespace) -> None:
 
 
 def _check_prior(args: argparse.Namespace) -> None:
+    _plain_models(args.folders, "fitted prior")
     for folder in args.folders:
         GaussianMixturePrior.from_pretrained(folder, weights=folder)
         print(f"{Path(folder) / PRIOR_FILE}: belongs to {Path(folder) / 'model.safetensors'}")
@@ -101,6 +114,7 @@ def _store_points(args: argparse.Namespace) -> None:
 
     if args.neighbour_points < 0:
         raise AeVaeError("--neighbour-points must not be negative")
+    _plain_models(args.folders, "stored map or neighbour points")
     for folder in args.folders:
         n, m = store_points(folder, args.data_dir, args.neighbour_points)
         print(f"{folder}: stored the images of {n} test points and {m} training points")

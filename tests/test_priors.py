@@ -302,3 +302,16 @@ def test_refit_command_writes_a_prior_that_belongs_to_the_folder(tmp_path, tiny_
     assert main(["refit-prior", str(tmp_path / "nowhere"), "--data-dir", str(tiny_data_dir)]) == 2
     assert "config.json: file not found" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("command", [["refit-prior"], ["check-prior"], ["store-points"]])
+def test_a_beta_vaes_folder_is_refused_by_the_fixed_code_commands(tmp_path, tiny_data_dir, capsys, command):
+    """A β-conditioned VAE's codes change with β: no prior or stored points are written into its folder."""
+    from ae_vae import BetaVAE, BetaVAEConfig
+
+    folder = tmp_path / "mnist-beta-vae"
+    save_model_folder(BetaVAE(BetaVAEConfig(latent_dim=2, channels=(4, 8), hidden_blocks=0, dataset="mnist")), folder)
+    data = [] if command == ["check-prior"] else ["--data-dir", str(tiny_data_dir)]
+    assert main([*command, str(folder), *data]) == 2
+    assert "holds a β-conditioned VAE" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
