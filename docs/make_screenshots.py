@@ -1,7 +1,7 @@
 """Screenshots of every tab of the running app, for the README: a docs generator, not a benchmark.
 
-Writes docs/screenshots/{draw,interpolate,sample,embeddings}.png at a desktop's size (1280x900) and
-docs/screenshots/{draw,interpolate,sample,embeddings}-phone.png at a phone's (390x844, a touch screen).
+Writes docs/screenshots/{draw,interpolate,sample,embeddings,beta}.png at a desktop's size (1280x900) and
+docs/screenshots/{draw,interpolate,sample,embeddings,beta}-phone.png at a phone's (390x844, a touch screen).
 
     python docs/make_screenshots.py                            # bundled weights/ (the real ones)
     AE_VAE_WEIGHTS_DIR=/tmp/devw python docs/make_screenshots.py --out /tmp/shots
@@ -17,10 +17,11 @@ Starts `app.py` on a free port (`--threads 1` unless told otherwise), drives the
   grids show class-conditional samples;
 - Embeddings: the live maps (opening the tab stars the drawing on them) and both decoded PCA planes, then a
   click (a tap) at the drawing's star on each model's UMAP map: each point pinned, its decode in the map's inset
-  and its sentence under the map.
+  and its sentence under the map;
+- β: the KL knob with the drawing, turned to β = 0.2 (the page's reconstruction, draws, curve and map there).
 
 Each picture is the tab's part of the page, from the tab bar down: Draw to the typicality line (not the examples,
-the walk and the codes below), Interpolate to the typicality profile, Sample and Embeddings whole. The intro above
+the walk and the codes below), Interpolate to the typicality profile, Sample, Embeddings and β whole. The intro above
 the tabs and the rest would only make the README's thumbnails smaller. Every wait fails with a message naming what
 did not arrive; error toasts or error badges on the page fail the run too. The lines printed are seconds from the
 action (stroke, click, choice) until its images are shown, as a rough check, not a benchmark.
@@ -237,6 +238,19 @@ def embeddings(page, phone: bool) -> tuple[float, float]:
     return maps_took, time.monotonic() - start
 
 
+def knob(page) -> float:
+    """Open the β tab (the KL knob, with the drawing) and wait for its reconstruction at β = 1; then turn β to 0.2
+    and wait for the page's answer there. Seconds."""
+    start = time.monotonic()
+    open_tab(page, "β")
+    view = "document.querySelector('#knob-view .knob-view').aeVaeKnob"
+    page.wait_for_function(f"() => {view} && {view}.point", timeout=120_000)
+    page.evaluate(f"""() => {{ const v = {view}, s = v.slider;
+        s.value = String(v.positionOf(0.2)); s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); }}""")
+    page.wait_for_function(f"() => {view}.point && Math.abs({view}.point.beta - 0.2) < 0.01", timeout=60_000)
+    return time.monotonic() - start
+
+
 def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
@@ -267,6 +281,9 @@ def shoot_every_tab(url: str, out: Path, args: Namespace, viewport: tuple[int, i
         maps_took, clicks_took = embeddings(page, phone)
         print(f"  embeddings: {maps_took:.1f} s, two clicks on the maps {clicks_took:.1f} s")
         shoot(page, out / f"embeddings{suffix}.png")  # down to the decoded PCA planes
+
+        print(f"  β: {knob(page):.1f} s")
+        shoot(page, out / f"beta{suffix}.png")
 
 
 def main(argv: list[str] | None = None) -> int:
