@@ -76,6 +76,7 @@ def main() -> int:
     with app_server(args.weights_dir) as app, chromium() as page:
         page.set_default_timeout(60_000)
         open_app(page, app.url)
+        page.evaluate("() => performance.setResourceTimingBufferSize(100000)")  # (250 by default: too few here)
         page.wait_for_function("() => document.documentElement.dataset.firstOutputs === 'shown'", timeout=60_000)
         for dataset in args.datasets:
             label = DATASET_LABELS[dataset]

@@ -53,6 +53,13 @@ class KnobView {
     when('runs-models').then((runs) => { this.inPage = runs; if (this.data) this.decode(); });
     this.slider.addEventListener('input', () => this.turn(this.betaAt(Number(this.slider.value)), false));
     this.slider.addEventListener('change', () => this.turn(this.betaAt(Number(this.slider.value)), true));
+    // Nothing is fetched or decoded while the tab is hidden: a state that comes then is shown when it opens.
+    this.visible = false;
+    this.pending = null;
+    new IntersectionObserver((entries) => {
+      this.visible = entries.some((e) => e.isIntersecting);
+      if (this.visible && this.pending) { const state = this.pending; this.pending = null; this.show(state); }
+    }).observe(root);
     let frame = null;
     new ResizeObserver(() => {
       cancelAnimationFrame(frame);
@@ -75,6 +82,7 @@ class KnobView {
   // The server's state: {dataset, drawing (base64 bytes or null), note (why the knob is not available, or '')}.
   async show(state, tries = 1) {
     if (!state) return;
+    if (!this.visible) { this.pending = state; return; }
     this.state = state;
     this.drawing = state.drawing ? fromB64(state.drawing) : null;
     this.point = null;
