@@ -16,10 +16,11 @@ import pytest
 from ae_vae.app.beta import BetaHandlers, knob_value
 from ae_vae.app.explorer import Explorer
 from ae_vae.app.gradio_io import OutputFiles
-from ae_vae.app.knob import KNOB_SAMPLES, MAP_GRID, distortion_of, log_spaced, rate_of
+from ae_vae.app.knob import KNOB_SAMPLES, MAP_GRID, distortion_of, rate_of
 from ae_vae.app.page import knob_data
 from ae_vae.app.sources import load_explorer
 from ae_vae.data import DATASETS
+from ae_vae.models.config import log_spaced
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 

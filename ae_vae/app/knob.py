@@ -26,6 +26,7 @@ from ..figures import image_grid, to_uint8
 from ..folders import BetaFolder
 from ..latent.maps import LatentMaps
 from ..latent.priors import StandardNormalPrior
+from ..models.config import log_spaced
 from ..runtime import GraphModel, Posterior
 
 # The map along β, computed as the app starts (in the background): MAP_GRID x MAP_POINTS encodings.
@@ -50,10 +51,6 @@ def distortion_of(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     x = images.reshape(len(images), -1).astype(np.float64)
     p = np.clip(probabilities.reshape(len(images), -1).astype(np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     return -(x * np.log(p) + (1 - x) * np.log1p(-p)).sum(axis=1)
-
-
-def log_spaced(low: float, high: float, points: int) -> list[float]:
-    return [float(math.exp(math.log(low) + (math.log(high) - math.log(low)) * i / (points - 1))) for i in range(points)]
 
 
 @dataclass

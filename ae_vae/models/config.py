@@ -25,6 +25,13 @@ LOGVAR_RANGE = (-30.0, 20.0)
 DEFAULT_BETA_RANGE = (0.03, 8.0)
 
 
+def log_spaced(low: float, high: float, points: int) -> list[float]:
+    """`points` values from `low` to `high`, evenly spaced in log: the β values a β-conditioned VAE is measured at
+    (its curve) and the app's map along β is computed at."""
+    step = (math.log(high) - math.log(low)) / (points - 1)
+    return [float(math.exp(math.log(low) + step * i)) for i in range(points)]
+
+
 @dataclass
 class ModelConfig:
     """The shape of the shared convolutional network, and the data set it was trained on."""

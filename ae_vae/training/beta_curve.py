@@ -11,7 +11,6 @@ a large one the collapse onto the prior.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ..data import DATASET_TITLES, ImageSet
 from ..figures import save_figure
 from ..fileio import atomic_write_json
 from ..models.beta_vae import BetaVAE
+from ..models.config import log_spaced
 from ..models.format import save_model_folder
 from ..models.graphs import export_graphs
 from ..models.judge import Judge, load_judge
@@ -37,8 +37,7 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Cov_x(E_q[z_d]) above this: an active unit (Burd
 
 def curve_betas(beta_range: tuple[float, float], points: int = CURVE_POINTS) -> list[float]:
     """`points` log-spaced values whose ends are the range's ends."""
-    low, high = (math.log(b) for b in beta_range)
-    return [float(round(math.exp(low + (high - low) * i / (points - 1)), 6)) for i in range(points)]
+    return [round(beta, 6) for beta in log_spaced(*beta_range, points)]
 
 
 @torch.no_grad()
