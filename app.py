@@ -12,6 +12,7 @@ ONNX graphs the page runs: the app imports no torch (`requirements.txt`; trainin
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import tempfile
@@ -522,13 +523,22 @@ def point_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio) 
     run.click(*event(view, handlers.decode_point, [dataset, model, projection, x, y], POINT), api_name="decode_point")
 
 
+def stop_background(explorer: Explorer, writer: threading.Thread) -> None:
+    """At exit: the start-up thread stops at its next step and is waited for (a process that leaves while one of
+    its onnxruntime sessions runs is aborted)."""
+    explorer.closing.set()
+    writer.join(timeout=30)
+
+
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
     """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
     page_folder = Path(tempfile.mkdtemp(prefix="ae-vae-page-"))
     serve_page_files(explorer, page_folder)
     # Write the page's map data and index the codes off the start-up path, before anyone draws or opens the maps.
-    threading.Thread(target=write_map_data, args=(explorer, page_folder), name="map-data", daemon=True).start()
+    writer = threading.Thread(target=write_map_data, args=(explorer, page_folder), name="map-data", daemon=True)
+    writer.start()
+    atexit.register(stop_background, explorer, writer)
     # Gradio's queue rebuilds a pandas summary of its last 10 000 events after every event, for a monitoring page
     # this app does not open: more CPU per event than a drawing's final frame computes (docs/experiments.md).
     # Refreshed every QUEUE_SUMMARY_EVERY events instead (read when the queue is made, in gr.Blocks).

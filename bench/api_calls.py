@@ -37,6 +37,9 @@ def endpoint_calls(image: Any) -> dict[str, Callable[[Any], Any]]:
         "/sample": lambda c: c.predict("mnist", 16, 3, 1.0, "mixture", 7, api_name="/sample"),
         "/decode_point": lambda c: c.predict("fashion_mnist", "ae", "pca", 0.5, -0.5, api_name="/decode_point"),
         "/embedding": lambda c: c.predict("mnist", image, api_name="/embedding"),
+        "/beta_reconstruct": lambda c: c.predict(None, image, "mnist", 0.2, api_name="/beta_reconstruct"),
+        "/beta_sample": lambda c: c.predict("fashion_mnist", 3.0, 9, 1, api_name="/beta_sample"),
+        "/beta_curve": lambda c: c.predict("mnist", api_name="/beta_curve"),
     }
 
 

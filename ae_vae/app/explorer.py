@@ -28,7 +28,7 @@ from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, gaussian_
 from ..preprocess import to_model_input
 from ..runtime import GraphModel
 from .figures import PANELS, RenderedFigure, maps_figure
-from .knob import BetaKnob, BetaReconstruction
+from .knob import BetaKnob, BetaMapGrid, BetaReconstruction
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +153,7 @@ class Explorer:
         self._models = models
         self.source_notice = source_notice
         self._knobs = dict(knobs or {})  # data set -> its β-conditioned VAE (the β tab), where the weights have one
+        self.closing = threading.Event()  # set as the app closes: background computations stop
         self._rendered: dict[str, RenderedFigure] = {}
         self._render_lock = threading.Lock()
         self._navigators: dict[tuple[str, str], Navigator] = {}
@@ -189,14 +190,14 @@ class Explorer:
         knob.check_beta(beta)  # before the framing: a bad β is the first thing said
         return knob.reconstruct(self._input_tensor(image, self.models(dataset), fill_outlines), beta)
 
-    def beta_map(self, dataset: str):
+    def beta_map(self, dataset: str) -> BetaMapGrid:
         """The latent map along β (`knob.BetaMapGrid`) over the data set's stored test images."""
-        return self.knob(dataset).map_grid(self.models(dataset).vae_maps)
+        return self.knob(dataset).map_grid(self.models(dataset).vae_maps, self.closing)
 
     def beta_reference(self, dataset: str) -> dict[str, Any]:
         """The shipped VAE's (rate, distortion) and the AE's distortion by the knob's estimator."""
         pair = self.models(dataset)
-        return self.knob(dataset).reference(pair.ae, pair.vae, pair.vae_maps)
+        return self.knob(dataset).reference(pair.ae, pair.vae, pair.vae_maps, self.closing)
 
     # ------------------------------------------------------------------ draw
 

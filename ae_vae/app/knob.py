@@ -15,6 +15,7 @@ stored test images, as reference points for the rate–distortion curve.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,13 @@ def distortion_of(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     x = images.reshape(len(images), -1).astype(np.float64)
     p = np.clip(probabilities.reshape(len(images), -1).astype(np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     return -(x * np.log(p) + (1 - x) * np.log1p(-p)).sum(axis=1)
+
+
+def _check(stop: threading.Event | None) -> None:
+    """The app is closing: a background computation ends here rather than in the middle of a graph's run (a process
+    leaving while an onnxruntime session runs is aborted)."""
+    if stop is not None and stop.is_set():
+        raise InterruptedError("the app is closing")
 
 
 @dataclass
@@ -137,13 +145,15 @@ class BetaKnob:
                 "test_images": metrics.get("test_images"), "curve": self.folder.curve,
                 "at_beta_1": metrics.get("at_beta_1")}
 
-    def map_grid(self, maps: LatentMaps) -> BetaMapGrid:
-        """The map along β over the first `MAP_POINTS` of `maps`' stored test images (computed once)."""
+    def map_grid(self, maps: LatentMaps, stop: threading.Event | None = None) -> BetaMapGrid:
+        """The map along β over the first `MAP_POINTS` of `maps`' stored test images (computed once; `stop` set
+        ends the computation with an `InterruptedError`)."""
         if self._grid is None:
             images = maps.images[:MAP_POINTS].astype(np.float32)[:, None] / 255.0
             betas = log_spaced(*self.beta_range, MAP_GRID)
             positions, means, components = [], [], []
             for beta in betas:
+                _check(stop)
                 codes = np.concatenate([self.model.embed(images[i:i + BATCH], beta)
                                         for i in range(0, len(images), BATCH)]).astype(np.float64)
                 mean = codes.mean(axis=0)
@@ -163,13 +173,15 @@ class BetaKnob:
                                      [-float(reach[0]), float(reach[0]), -float(reach[1]), float(reach[1])])
         return self._grid
 
-    def reference(self, ae: GraphModel, vae: GraphModel, maps: LatentMaps) -> dict[str, Any]:
+    def reference(self, ae: GraphModel, vae: GraphModel, maps: LatentMaps, stop: threading.Event | None = None
+                  ) -> dict[str, Any]:
         """The shipped VAE's (rate, distortion) and the AE's distortion on the first `REFERENCE_IMAGES` of `maps`'
         stored test images, by the curve's estimator (the AE's code has no rate: its distortion is a line on the curve's plot). Computed once."""
         if self._reference is None:
             images = maps.images[:REFERENCE_IMAGES].astype(np.float32)[:, None] / 255.0
             rate = vae_distortion = ae_distortion = 0.0
             for i in range(0, len(images), BATCH):
+                _check(stop)
                 x = images[i:i + BATCH]
                 posterior = vae.encode(x)
                 rate += float(rate_of(posterior).sum())

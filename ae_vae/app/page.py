@@ -172,9 +172,12 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
     for dataset in explorer.datasets:
         atomic_write_text(map_data_file(folder, dataset), json.dumps(map_data(explorer, dataset)))
     explorer.prepare()
-    for dataset in explorer.datasets:
-        if explorer.has_knob(dataset):
-            atomic_write_text(knob_data_file(folder, dataset), json.dumps(knob_data(explorer, dataset)))
+    try:
+        for dataset in explorer.datasets:
+            if explorer.has_knob(dataset):
+                atomic_write_text(knob_data_file(folder, dataset), json.dumps(knob_data(explorer, dataset)))
+    except InterruptedError:  # the app is closing (`Explorer.closing`)
+        return
     return_freed_memory()
 
 
