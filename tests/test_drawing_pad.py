@@ -390,3 +390,5 @@ def test_page_results_the_server_cannot_use_are_said_on_the_status_line(events):
     assert "AE's code must have" in answer.status and (answer.errors, answer.drawing, answer.source) == ("", None, "pad")
     assert answer == nothing_reconstructed("pad", answer.status)
     assert "no results of its own" in events.page_frame(seven("final"), "mnist", "pad").status
+    # a pad emptied before Gradio read the value of the page's final frame: the clear's own answer says it
+    assert events.page_frame(None, "mnist", "pad") == DrawingView()

@@ -12,7 +12,7 @@ from conftest import REAL_DATA_DIR, real_data_available
 
 from ae_vae import VAE, AutoEncoder, load_maps, load_model
 from ae_vae.data import load_split
-from ae_vae.hub import MODEL_NAMES
+from ae_vae.hub import BETA_NAMES, MODEL_NAMES
 from ae_vae.training.evaluation import elbo_terms, reconstruction_errors
 
 pytestmark = pytest.mark.slow
@@ -121,3 +121,31 @@ def test_the_readmes_python_example_decodes_sevens(monkeypatch):
     assert sevens.shape == (16, 1, 28, 28) and 0 <= float(sevens.min()) and float(sevens.max()) <= 1
     judge, _ = load_judge(WEIGHTS / "judge-mnist")
     assert (judge.predict(sevens) == 7).float().mean() >= 0.9
+
+
+@pytest.mark.parametrize("name", BETA_NAMES)
+def test_the_shipped_knobs_are_complete_and_reproduce_their_curve_and_elbo(name):
+    """Each β-conditioned VAE ships whole (weights, graphs with β, curve over a range covering at least [0.03, 5],
+    card), and its curve's ends and −ELBO at β = 1 are recomputed from the weights and the test split."""
+    from ae_vae import BetaVAE, load_beta_folder
+    from ae_vae.training.beta_curve import _at_beta_1, rate_distortion
+
+    folder = WEIGHTS / name
+    assert not [p for p in folder.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin", ".ckpt")]
+    assert not (folder / "prior.safetensors").exists() and not (folder / "embeddings.safetensors").exists()
+    served = load_beta_folder(folder)
+    low, high = served.beta_range
+    assert low <= 0.03 and high >= 5 and len(served.curve) >= 9
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "model-index:" in card and "python train.py" in card
+    model = BetaVAE.from_pretrained(folder).eval()
+    if not real_data_available(model.config.dataset):
+        pytest.skip(f"{model.config.dataset} not found under {REAL_DATA_DIR} (set AE_VAE_DATA_DIR)")
+    test = official_test_split(model.config.dataset)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for point in (served.curve[0], served.curve[-1]):
+        measured = rate_distortion(model, test.images, point["beta"])
+        assert measured["rate"] == pytest.approx(point["rate"], abs=0.01)
+        assert measured["distortion"] == pytest.approx(point["distortion"], abs=0.01)
+    assert _at_beta_1(model, test.images, 0, "cpu")["neg_elbo"] == pytest.approx(metrics["at_beta_1"]["neg_elbo"],
+                                                                                  abs=0.01)

@@ -253,6 +253,8 @@ class PadEvents:
         and the walk's sliders at 0, from the page's codes. Nothing else: the page drew the images (the walk's too: at 0
         they are the reconstructions). Results for another data set or framing than the page now shows (switched while
         they were on their way) change nothing: the switch's own event frames the ink anew."""
+        if sketch is None:  # the pad was emptied before Gradio read its value: the clear's own event says so
+            return DrawingView()
         page = sketch.get("page") if isinstance(sketch, dict) else None
         if page is None:
             return DrawingView(status="⚠️ The page sent no results of its own with its drawing; draw it again.")
