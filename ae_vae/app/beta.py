@@ -72,7 +72,7 @@ class BetaHandlers(TabHandlers):
                 result = knob.reconstruct(x, beta)
                 answer["drawing"] = {"image": _b64(result.image), "rate": result.rate,
                                      "distortion": result.distortion,
-                                     "place": self.explorer.beta_map(dataset).place(knob.code(x, beta), beta)}
+                                     "place": self.explorer.beta_map(dataset).place(result.code, beta)}
         except InputError as exc:
             return {"error": str(exc)}
         return answer

@@ -63,12 +63,14 @@ def _check(stop: threading.Event | None) -> None:
 
 @dataclass
 class BetaReconstruction:
-    """A drawing at β: its model input and reconstruction (uint8 28 x 28), rate and distortion in nats."""
+    """A drawing at β: its model input and reconstruction (uint8 28 x 28), rate and distortion in nats, and its code
+    (the posterior mean, which places it on the map at β)."""
 
     model_input: np.ndarray
     image: np.ndarray
     rate: float
     distortion: float
+    code: np.ndarray
 
 
 @dataclass
@@ -120,10 +122,7 @@ class BetaKnob:
         posterior = self.model.encode(x, beta)
         decoded = self.model.decode(posterior.mean, beta)
         return BetaReconstruction(to_uint8(x[0, 0]), to_uint8(decoded[0, 0]), float(rate_of(posterior)[0]),
-                                  float(distortion_of(x, decoded)[0]))
-
-    def code(self, x: np.ndarray, beta: Any) -> np.ndarray:
-        return self.model.embed(x, self.check_beta(beta))[0]
+                                  float(distortion_of(x, decoded)[0]), posterior.mean[0])
 
     def draws(self, count: Any = KNOB_SAMPLES, seed: Any = KNOB_SEED) -> np.ndarray:
         """`count` N(0, I) codes from `seed` (as the Sample tab draws N(0, I))."""

@@ -8,14 +8,13 @@ import {fivePointStar, sizedCanvas} from './canvas.js';
 import {paintGrey} from './dom.js';
 import {gridBytes, toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
-import {PageKnob} from './knob.js';
+import {PageKnob, bytes} from './knob.js';
 import {when} from './services.js';
 
 const STEPS = 1000;  // the slider's positions, log-spaced over the range
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 8;
 const LOAD_TRIES = 25;  // every 2 s: the tab's data is written while the server starts
-const fromB64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function star(ctx, cx, cy, radius, fill) {
   fivePointStar(ctx, cx, cy, radius);
@@ -84,7 +83,7 @@ class KnobView {
     if (!state) return;
     if (!this.visible) { this.pending = state; return; }
     this.state = state;
-    this.drawing = state.drawing ? fromB64(state.drawing) : null;
+    this.drawing = state.drawing ? bytes(state.drawing) : null;
     this.point = null;
     if (state.note || !this.knob.has(state.dataset)) {
       this.note.textContent = state.note || 'The KL knob is not available for this data set.';
@@ -159,18 +158,18 @@ class KnobView {
     }
     if (this.state !== state || beta !== this.beta) return;  // moved on meanwhile
     if (!answer || answer.error) { this.numbers.textContent = `⚠️ ${answer ? answer.error : 'no answer'}`; return; }
-    const frame = this.config.frame, tiles = fromB64(answer.samples);
+    const frame = this.config.frame, tiles = bytes(answer.samples);
     this.paintDraws(Array.from({length: tiles.length / (frame * frame)},
                                (_, i) => tiles.subarray(i * frame * frame, (i + 1) * frame * frame)));
     const d = answer.drawing;
-    this.showDrawing(beta, d && {image: fromB64(d.image), rate: d.rate, distortion: d.distortion, place: d.place});
+    this.showDrawing(beta, d && {image: bytes(d.image), rate: d.rate, distortion: d.distortion, place: d.place});
   }
 
   paintDraws(tiles) {
-    const {bytes, width, height} = gridBytes(tiles, Math.ceil(Math.sqrt(tiles.length)), this.config.frame,
+    const {bytes: pixels, width, height} = gridBytes(tiles, Math.ceil(Math.sqrt(tiles.length)), this.config.frame,
                                              this.config.grid);
     this.drawsCanvas.width = width; this.drawsCanvas.height = height;
-    paintGrey(this.drawsCanvas, bytes, width, height);
+    paintGrey(this.drawsCanvas, pixels, width, height);
   }
 
   showDrawing(beta, drawing) {

@@ -5,7 +5,8 @@
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
 
-const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+// Bytes and little-endian float32s from base64 (what the server sends).
+export const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const floats = (b64) => new Float32Array(bytes(b64).buffer);
 
 // KL(q(z|x) || N(0, I)) in nats, the log-variance clamped as the server clamps it.
