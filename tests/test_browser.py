@@ -985,10 +985,54 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
     assert abs(point["distortion"] - server.distortion) <= 0.01 * server.distortion
 
 
+KNOB_MAP = "#knob-view .knob-map"
+
+
+def inset_image(page) -> np.ndarray:
+    """The β map's inset as 28 x 28 grey levels (its red channel)."""
+    return np.array(page.evaluate(f"""() => {{ const c = document.querySelector('{KNOB_MAP} .map-inset canvas');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }}"""),
+        int).reshape(28, 28)
+
+
+def knob_map_point(page, which: str) -> dict:
+    return page.evaluate(f"() => {{ const s = {KNOB}.{which}; return {{x: s.x, y: s.y, beta: s.beta}}; }}")
+
+
+def test_the_kl_knobs_map_decodes_the_point_under_the_pointer_and_a_pinned_point_follows_beta(page, explorer):
+    """Over the β tab's map the page decodes the point under the pointer at β into the map's inset; a click pins it,
+    and when β moves the pinned point is decoded at the new β: each image is the server's decode of that point of
+    the map at that β (within 2 grey levels)."""
+    open_tab(page, "β")
+    page.wait_for_function(f"() => {KNOB} && {KNOB}.inPage && {KNOB}.data && !{KNOB}.body.hidden", timeout=60_000)
+    page.locator(f"{KNOB_MAP} .map-area").scroll_into_view_if_needed()
+    box = page.locator(f"{KNOB_MAP} .map-area").bounding_box()
+    at = (box["x"] + 0.35 * box["width"], box["y"] + 0.6 * box["height"])
+    shown = page.evaluate(f"() => {KNOB}.spots")
+    page.mouse.move(*at)
+    page.wait_for_function(f"(n) => {KNOB}.spots > n && {KNOB}.hovered && {KNOB}.hovered.image", arg=shown)
+    hovered = knob_map_point(page, "hovered")
+    assert "under the pointer" in page.locator(f"{KNOB_MAP} .map-inset span").inner_text()
+    server = explorer.beta_map_point("mnist", hovered["beta"], hovered["x"], hovered["y"])
+    assert np.abs(inset_image(page) - server.astype(int)).max() <= 2
+
+    page.mouse.click(*at)
+    page.mouse.move(box["x"] + box["width"] + 40, at[1])  # off the map: the inset shows the pinned point
+    page.locator(BETA_SLIDER).focus()
+    for _ in range(60):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => {KNOB}.pinned && !{KNOB}.hovered && {KNOB}.pinned.beta === {KNOB}.beta "
+                           f"&& {KNOB}.beta < {hovered['beta']}", timeout=10_000)
+    pinned = knob_map_point(page, "pinned")
+    assert "pinned" in page.locator(f"{KNOB_MAP} .map-inset span").inner_text()
+    server = explorer.beta_map_point("mnist", pinned["beta"], pinned["x"], pinned["y"])
+    assert np.abs(inset_image(page) - server.astype(int)).max() <= 2
+
+
 def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer):
     """Where the page does not run the models, the β tab's drawing and draws come from the server when the slider is
-    let go (the keyboard moves it here), and are what the server computes; the runtime and the knob's graphs are never
-    fetched."""
+    let go (the keyboard moves it here), and are what the server computes; a tap on the map shows the server's
+    decode of that point at β; the runtime and the knob's graphs are never fetched."""
     stroke(server_page, "7")
     wait_status(server_page, DONE)
     open_tab(server_page, "β")
@@ -1004,5 +1048,12 @@ def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer
     drawing = np.frombuffer(base64.b64decode(server_page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8)
     server = explorer.knob("mnist").reconstruct(drawing.reshape(1, 1, 28, 28).astype(np.float32) / 255.0, beta)
     assert canvas_bytes(server_page, BETA_RECON) == server.image.reshape(-1).tolist()
+    server_page.locator(f"{KNOB_MAP} .map-area").scroll_into_view_if_needed()
+    box = server_page.locator(f"{KNOB_MAP} .map-area").bounding_box()
+    server_page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.3 * box["height"])  # the server decodes it
+    server_page.wait_for_function(f"() => {KNOB}.pinned && {KNOB}.pinned.image", timeout=10_000)
+    pinned = knob_map_point(server_page, "pinned")
+    assert pinned["beta"] == beta
+    assert np.array_equal(inset_image(server_page), explorer.beta_map_point("mnist", beta, pinned["x"], pinned["y"]))
     fetched = server_page.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
     assert not [name for name in fetched if name.endswith(".onnx") or ".wasm" in name], fetched

@@ -115,6 +115,9 @@ def test_bad_inputs_are_messages(handlers, call, message):
     ("mnist", "A β point is"), ({"dataset": "mnist", "beta": 9}, "beta must be"),
     ({"dataset": "mnist", "beta": 1, "drawing": "not base64!"}, "28 x 28 bytes"),
     ({"dataset": "mnist", "beta": 1, "drawing": base64.b64encode(b"x" * 10).decode()}, "28 x 28 bytes"),
+    ({"dataset": "mnist", "beta": 1, "at": [0, 0]}, "A point of the map is {x, y}"),
+    ({"dataset": "mnist", "beta": 1, "at": {"x": 1e6, "y": 0}}, "x must be a number from"),
+    ({"dataset": "mnist", "beta": 1, "at": {"x": 0}}, "y must be"),
 ])
 def test_the_server_function_answers_bad_requests_with_a_message(handlers, request_, message):
     assert message in handlers.knob_point(request_)["error"]
@@ -134,6 +137,22 @@ def test_the_map_along_beta_moves_points_rather_than_flipping_them(explorer):
         assert np.allclose(grid.place(code, beta), grid.positions[4, i], atol=1e-3)
     # codes move towards the prior's centre: the map's spread shrinks from the low end to the high end
     assert np.abs(grid.positions[-1]).mean() < np.abs(grid.positions[0]).mean()
+
+
+@pytest.mark.parametrize("beta", [0.05, 1.0, 6.0])
+def test_a_point_of_the_map_at_beta_is_decoded_from_the_plane_it_was_placed_on(handlers, explorer, beta):
+    """The map's point (x, y) at β is the code on the plane `place` projects onto there (placing it gives (x, y)
+    back), decoded at β; the view's server function answers the same image."""
+    grid, knob = explorer.beta_map("mnist"), explorer.knob("mnist")
+    x, y = 0.3 * grid.extent[1], -0.2 * grid.extent[3]
+    code = grid.code_at(x, y, beta)
+    assert np.allclose(grid.place(code, beta), [x, y], atol=1e-4)
+    image = explorer.beta_map_point("mnist", beta, x, y)
+    assert np.array_equal(image, np.round(knob.model.decode(code[None], beta)[0, 0] * 255).astype(np.uint8))
+    answer = handlers.knob_point({"dataset": "mnist", "beta": beta, "at": {"x": x, "y": y}})
+    assert answer["map_point"]["x"] == x and answer["map_point"]["y"] == y
+    assert np.array_equal(np.frombuffer(base64.b64decode(answer["map_point"]["image"]), np.uint8).reshape(28, 28), image)
+    assert handlers.knob_point({"dataset": "mnist", "beta": beta})["map_point"] is None
 
 
 def test_without_a_knob_the_tab_and_the_api_say_it_is_not_available(explorer):

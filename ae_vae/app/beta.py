@@ -55,11 +55,12 @@ class BetaHandlers(TabHandlers):
 
     def knob_point(self, request: Any) -> dict[str, Any]:
         """The view's server function, for a page that does not run the models: {"dataset", "beta", "drawing"
-        (base64 28 x 28 bytes or None)} -> the drawing at β (image, rate, distortion, where it lands on the map) and
-        the tab's N(0, I) draws decoded at β (`KNOB_SAMPLES` tiles, base64), or {"error": why}."""
+        (base64 28 x 28 bytes or None), "at" (optional: a point {x, y} of the map at β)} -> the drawing at β (image,
+        rate, distortion, where it lands on the map), the tab's N(0, I) draws decoded at β (`KNOB_SAMPLES` tiles,
+        base64) and the map's point decoded at β ({x, y, image}, or None), or {"error": why}."""
         try:
             if not isinstance(request, dict):
-                raise InputError("A β point is {dataset, beta, drawing}.")
+                raise InputError("A β point is {dataset, beta, drawing, at}.")
             dataset = self.explorer.models(request.get("dataset")).dataset
             knob = self.explorer.knob(dataset)
             beta = knob.check_beta(request.get("beta"))
@@ -73,9 +74,18 @@ class BetaHandlers(TabHandlers):
                 answer["drawing"] = {"image": _b64(result.image), "rate": result.rate,
                                      "distortion": result.distortion,
                                      "place": self.explorer.beta_map(dataset).place(result.code, beta)}
+            answer["map_point"] = self._map_point(dataset, beta, request.get("at"))
         except InputError as exc:
             return {"error": str(exc)}
         return answer
+
+    def _map_point(self, dataset: str, beta: float, at: Any) -> dict[str, Any] | None:
+        if at is None:
+            return None
+        if not isinstance(at, dict):
+            raise InputError("A point of the map is {x, y}.")
+        image = self.explorer.beta_map_point(dataset, beta, at.get("x"), at.get("y"))
+        return {"x": float(at["x"]), "y": float(at["y"]), "image": _b64(image)}
 
     @user_errors
     def beta_reconstruct(self, sketch: Any = None, image: Any = None, dataset: str = "mnist",

@@ -60,6 +60,12 @@ def page_event_js(name: str) -> str:
     return f"(value) => {{ document.dispatchEvent(new CustomEvent({json.dumps(PAGE_EVENTS[name])}, {{detail: value}})); }}"
 
 
+def component_css(*names: str) -> str:
+    """A component's `css_template`: the static style sheets `names`, in order (a sheet two components share, such
+    as a latent map's area, is written once)."""
+    return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in names)
+
+
 def page_module_loader(module: str, call: str, what: str) -> str:
     """The `js_on_load` of a component the page runs (the pad, the maps): it fetches the page's config (the
     component's `config` prop, a URL) and imports `module` from the page's modules (its `modules` prop), then makes

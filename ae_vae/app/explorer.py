@@ -194,6 +194,13 @@ class Explorer:
         """The latent map along β (`knob.BetaMapGrid`) over the data set's stored test images."""
         return self.knob(dataset).map_grid(self.models(dataset).vae_maps, self.closing)
 
+    def beta_map_point(self, dataset: str, beta: Any, x: Any, y: Any) -> np.ndarray:
+        """The point (x, y) of the latent map at β decoded by the β-conditioned VAE at β (28 x 28 uint8)."""
+        knob = self.knob(dataset)
+        beta = knob.check_beta(beta)
+        code = self.beta_map(dataset).code_at(x, y, beta)
+        return to_uint8(knob.model.decode(code[None], beta)[0, 0])
+
     def beta_reference(self, dataset: str) -> dict[str, Any]:
         """The shipped VAE's (rate, distortion) and the AE's distortion by the knob's estimator."""
         pair = self.models(dataset)

@@ -85,10 +85,22 @@ class BetaMapGrid:
     components: np.ndarray  # (G, 2, D) float32
     extent: list[float] = field(default_factory=list)  # [x0, x1, y0, y1] over every β: the map's fixed frame
 
+    def nearest(self, beta: float) -> int:
+        """The grid's β nearest to `beta` in log β: the plane a code is placed on, and a map point read from, at β."""
+        return int(np.argmin([abs(math.log(b) - math.log(beta)) for b in self.betas]))
+
     def place(self, code: np.ndarray, beta: float) -> list[float]:
-        """Where a code at `beta` lands: projected on the plane of the grid's nearest β (in log β)."""
-        g = int(np.argmin([abs(math.log(b) - math.log(beta)) for b in self.betas]))
+        """Where a code at `beta` lands: projected on the plane of the grid's nearest β."""
+        g = self.nearest(beta)
         return [float(v) for v in (np.asarray(code, np.float32) - self.means[g]) @ self.components[g].T]
+
+    def code_at(self, x: Any, y: Any, beta: float) -> np.ndarray:
+        """The code at map point (x, y) at `beta` (inside the map's frame): the point on the plane of the grid's
+        nearest β, the inverse of `place` there."""
+        x0, x1, y0, y1 = self.extent
+        point = np.array([number_in_range(x, x0, x1, "x"), number_in_range(y, y0, y1, "y")], np.float32)
+        g = self.nearest(beta)
+        return self.means[g] + point @ self.components[g]
 
 
 class BetaKnob:

@@ -3,9 +3,10 @@ the β-conditioned VAE's trained range.
 
 Where the page runs the models, the drawing's reconstruction, the N(0, I) draws, the curve's marks and the latent
 map all follow the slider while it moves (`static/page/knob.js`, from the knob's own graphs, fetched when the tab is
-first opened). Where it does not (no WebAssembly, `?inference=server`), the map and the curve's mark still follow the
-slider and the server decodes on release, through this component's server function `knob_point` (a plain request,
-not an event of the API).
+first opened); the map decodes at β the point under the pointer, and a point a click or a tap pins follows β. Where
+the page does not run the models (no WebAssembly, `?inference=server`), the map and the curve's mark still follow the
+slider and the server decodes on release and on a tap, through this component's server function `knob_point` (a
+plain request, not an event of the API).
 
 The component's value is the view's state from the server (`beta.knob_value`): the data set, the drawing the other
 tabs use, or why the knob is not available.
@@ -18,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from .contract import STATIC, page_module_loader
+from .contract import STATIC, component_css, page_module_loader
 
 KNOB_LOADER = page_module_loader("betaview.js", "startKnobView(element, props, server, watch, config)",
                                  "the KL knob")
@@ -33,6 +34,6 @@ def knob_view(config_url: str, modules_url: str, value: str, knob_point: Callabl
 
     knob_point_request.__name__ = "knob_point"
     return gr.HTML(value, html_template=(STATIC / "knob.html").read_text(encoding="utf-8"),
-                   css_template=(STATIC / "knob.css").read_text(encoding="utf-8"), js_on_load=KNOB_LOADER,
+                   css_template=component_css("maparea.css", "knob.css"), js_on_load=KNOB_LOADER,
                    apply_default_css=False, server_functions=[knob_point_request], config=config_url,
                    modules=modules_url, padding=False, **kwargs)

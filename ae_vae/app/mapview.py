@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from .contract import STATIC, page_module_loader
+from .contract import STATIC, component_css, page_module_loader
 
 MAPS_LOADER = page_module_loader("mapview.js", "startMapView(element, props, server, watch, config)",
                                  "the latent maps")
@@ -40,6 +40,6 @@ def maps_view(config_url: str, modules_url: str, dataset: str, map_point: Callab
 
     map_point_request.__name__ = "map_point"
     return gr.HTML(view_value(dataset), html_template=(STATIC / "maps.html").read_text(encoding="utf-8"),
-                   css_template=(STATIC / "maps.css").read_text(encoding="utf-8"), js_on_load=MAPS_LOADER,
+                   css_template=component_css("maparea.css", "maps.css"), js_on_load=MAPS_LOADER,
                    apply_default_css=False, server_functions=[map_point_request], config=config_url,
                    modules=modules_url, padding=False, **kwargs)

@@ -1,10 +1,11 @@
 // The β tab (ae_vae.app.knobview): one slider over the β-conditioned VAE's trained range, on a log scale, and what
 // β does: the drawing's reconstruction with its rate and distortion, the same N(0, I) draws decoded, the measured
-// rate–distortion curve with β and the drawing marked, and the latent map of stored test images at β. Where the page
-// runs the models, all of it follows the slider while it moves (knob.js); elsewhere the map and the curve's mark
-// follow it and the server decodes on release (the component's server function `knob_point`).
+// rate–distortion curve with β and the drawing marked, and the latent map of stored test images at β, which decodes
+// at β the point under the pointer (a click or a tap pins one). Where the page runs the models, all of it follows the
+// slider while it moves (knob.js); elsewhere the map and the curve's mark follow it and the server decodes on release
+// and on a tap (the component's server function `knob_point`).
 
-import {fivePointStar, sizedCanvas} from './canvas.js';
+import {classPoints, crosshair, fivePointStar, pinRing, sizedCanvas} from './canvas.js';
 import {paintGrey} from './dom.js';
 import {gridBytes, toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
@@ -34,7 +35,11 @@ class KnobView {
     this.reconCanvas = root.querySelector('.knob-drawing canvas');
     this.drawsCanvas = root.querySelector('.knob-draws canvas');
     this.curveCanvas = root.querySelector('.knob-curve canvas');
-    this.mapCanvas = root.querySelector('.knob-map canvas');
+    this.mapArea = root.querySelector('.knob-map .map-area');
+    this.mapCanvas = this.mapArea.querySelector('.map-points');
+    this.marksCanvas = this.mapArea.querySelector('.map-marks');
+    this.inset = this.mapArea.querySelector('.map-inset');
+    this.mapText = root.querySelector('.knob-map .map-text');
     this.mapCaption = root.querySelector('.knob-map figcaption');
     this.legend = root.querySelector('.knob-legend');
     this.shown = null;  // the data set whose range the slider has
@@ -49,7 +54,14 @@ class KnobView {
     this.inPage = false;
     this.painted = 0;  // reconstructions painted (for tests and benchmarks)
     this.queue = latestWins((beta) => this.decodeInPage(beta), {name: 'the KL knob'});
-    when('runs-models').then((runs) => { this.inPage = runs; if (this.data) this.decode(); });
+    this.hovered = null;  // the map's point under the pointer {x, y, fx, fy, image, beta}, in the page
+    this.pinned = null;  // the map's point a click or a tap pinned
+    this.spots = 0;  // map points decoded and shown (for tests and benchmarks)
+    this.spotQueue = latestWins((beta) => this.decodeSpot(beta), {name: "the KL knob's map point"});
+    when('runs-models').then((runs) => { this.inPage = runs; this.sayMapText(); if (this.data) this.decode(); });
+    this.mapArea.addEventListener('pointermove', (e) => { if (e.pointerType !== 'touch') this.hover(e); });
+    this.mapArea.addEventListener('pointerleave', () => this.leave());
+    this.mapArea.addEventListener('click', (e) => this.pin(e));
     this.slider.addEventListener('input', () => this.turn(this.betaAt(Number(this.slider.value)), false));
     this.slider.addEventListener('change', () => this.turn(this.betaAt(Number(this.slider.value)), true));
     // Nothing is fetched or decoded while the tab is hidden: a state that comes then is shown when it opens.
@@ -106,6 +118,8 @@ class KnobView {
     this.body.hidden = false;
     if (this.shown !== state.dataset) {  // a data set shown for the first time here: its range, β back to 1
       this.shown = state.dataset;
+      this.hovered = null; this.pinned = null; this.inset.hidden = true;
+      this.sayMapText();
       const [low, high] = this.range();
       this.beta = Math.min(Math.max(1, low), high);
       this.slider.value = String(this.positionOf(this.beta));
@@ -136,8 +150,12 @@ class KnobView {
 
   decode() {
     if (!this.data) return;
-    if (this.inPage) this.queue.request(this.beta);
-    else this.decodeOnServer(this.beta);
+    if (this.inPage) {
+      this.queue.request(this.beta);
+      if (this.spot()) this.spotQueue.request(this.beta);
+    } else {
+      this.decodeOnServer(this.beta);
+    }
   }
 
   async decodeInPage(beta) {
@@ -152,7 +170,8 @@ class KnobView {
     const state = this.state;
     let answer;
     try {
-      answer = await this.server.knob_point({dataset: state.dataset, beta, drawing: state.drawing});
+      const pinned = this.pinned, at = pinned && {x: pinned.x, y: pinned.y};
+      answer = await this.server.knob_point({dataset: state.dataset, beta, drawing: state.drawing, at});
     } catch (err) {
       answer = {error: `the server did not answer (${err && err.message ? err.message : err})`};
     }
@@ -161,8 +180,78 @@ class KnobView {
     const frame = this.config.frame, tiles = bytes(answer.samples);
     this.paintDraws(Array.from({length: tiles.length / (frame * frame)},
                                (_, i) => tiles.subarray(i * frame * frame, (i + 1) * frame * frame)));
-    const d = answer.drawing;
+    const d = answer.drawing, spot = answer.map_point;
     this.showDrawing(beta, d && {image: bytes(d.image), rate: d.rate, distortion: d.distortion, place: d.place});
+    if (spot && this.pinned && this.pinned.x === spot.x && this.pinned.y === spot.y) {
+      Object.assign(this.pinned, {image: bytes(spot.image), beta});
+      this.showSpot();
+    }
+  }
+
+  // The map's point under the pointer, else the pinned one.
+  spot() { return this.hovered || this.pinned; }
+
+  sayMapText() {
+    if (!this.data) return;
+    this.mapText.textContent = this.inPage
+      ? 'Point at the map: the knob decodes the point under the pointer at β; click or tap to pin one, which follows β.'
+      : 'Click or tap the map: the server decodes that point at β.';
+  }
+
+  // A pointer event's place on the map, in data coordinates and as fractions of the map's box.
+  mapPointAt(e) {
+    const r = this.mapArea.getBoundingClientRect(), [x0, x1, y0, y1] = this.data.extent;
+    const fx = Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1);
+    const fy = Math.min(Math.max((e.clientY - r.top) / r.height, 0), 1);
+    return {x: x0 + fx * (x1 - x0), y: y1 - fy * (y1 - y0), fx, fy, image: null, beta: null};
+  }
+
+  hover(e) {
+    if (!this.data || !this.inPage) return;
+    this.hovered = this.mapPointAt(e);
+    this.drawMarks();
+    this.spotQueue.request(this.beta);
+  }
+
+  leave() {
+    if (!this.hovered) return;
+    this.hovered = null;
+    this.drawMarks();
+    this.showSpot();
+  }
+
+  // A click or a tap pins the point: decoded at β now and as β moves (in the page, or by the server on release).
+  pin(e) {
+    if (!this.data) return;
+    this.pinned = this.mapPointAt(e);
+    this.hovered = null;
+    this.drawMarks();
+    this.showSpot();
+    if (this.inPage) this.spotQueue.request(this.beta);
+    else this.decodeOnServer(this.beta);
+  }
+
+  async decodeSpot(beta) {
+    const spot = this.spot();
+    if (!spot || !this.data) return;
+    const probabilities = await this.knob.decode(this.state.dataset, beta, this.data.codeAt(spot.x, spot.y, beta));
+    Object.assign(spot, {image: toBytes(probabilities), beta});
+    if (spot === this.spot()) this.showSpot();
+  }
+
+  // The inset: the point under the pointer or the pinned one, decoded, kept clear of the point it shows.
+  showSpot() {
+    const spot = this.spot();
+    if (!spot || !spot.image) { this.inset.hidden = true; return; }
+    const frame = this.config.frame, canvas = this.inset.querySelector('canvas');
+    canvas.width = frame; canvas.height = frame;
+    paintGrey(canvas, spot.image, frame, frame);
+    const beta = spot.beta < 0.1 ? spot.beta.toFixed(3) : spot.beta.toFixed(2);
+    this.inset.querySelector('span').textContent = `${spot === this.hovered ? 'under the pointer' : 'pinned'} · β = ${beta}`;
+    this.inset.classList.toggle('left', spot.fx > 0.55 && spot.fy < 0.5);
+    this.inset.hidden = false;
+    this.spots += 1;
+    this.inset.dataset.shown = String(this.spots);
   }
 
   paintDraws(tiles) {
@@ -195,6 +284,7 @@ class KnobView {
     if (!this.data || this.body.hidden) return;
     this.drawCurve();
     this.drawMap();
+    this.drawMarks();
   }
 
   // Distortion across, rate up: the measured curve, the shipped VAE's point, the AE's distortion as a line, β's
@@ -258,22 +348,17 @@ class KnobView {
     return {rate: a.rate + t * (c.rate - a.rate), distortion: a.distortion + t * (c.distortion - a.distortion)};
   }
 
+  // Data coordinates -> CSS pixels of the map's w x h box (y up on the map).
+  mapPixel(x, y, w, h) {
+    const [x0, x1, y0, y1] = this.data.extent;
+    return [(x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h];
+  }
+
   drawMap() {
-    const {ctx, w, h} = sizedCanvas(this.mapCanvas);
+    const {ctx, w, h} = sizedCanvas(this.mapCanvas, this.mapArea);
     if (w < 2) return;
-    const data = this.data, places = data.placesAt(this.beta), [x0, x1, y0, y1] = data.extent;
-    const toPixel = (x, y) => [(x - x0) / (x1 - x0) * w, (y1 - y) / (y1 - y0) * h];
-    ctx.globalAlpha = 0.55;
-    data.colours.forEach((colour, label) => {
-      ctx.beginPath();
-      for (let i = 0; i < data.n; i++) {
-        if (data.labels[i] !== label) continue;
-        const [px, py] = toPixel(places[2 * i], places[2 * i + 1]);
-        ctx.moveTo(px + POINT_RADIUS, py); ctx.arc(px, py, POINT_RADIUS, 0, 2 * Math.PI);
-      }
-      ctx.fillStyle = colour; ctx.fill();
-    });
-    ctx.globalAlpha = 1;
+    const data = this.data, toPixel = (x, y) => this.mapPixel(x, y, w, h);
+    classPoints(ctx, data.placesAt(this.beta), data.labels, data.n, data.colours, toPixel, POINT_RADIUS);
     const [ox, oy] = toPixel(0, 0);  // the prior's centre: where codes collapse
     ctx.strokeStyle = '#000'; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(ox - 5, oy); ctx.lineTo(ox + 5, oy); ctx.moveTo(ox, oy - 5); ctx.lineTo(ox, oy + 5); ctx.stroke();
@@ -284,6 +369,14 @@ class KnobView {
     }
     this.mapCanvas.setAttribute('aria-label', `The latent map at β = ${this.label.textContent}: ${data.n} test images `
       + `as dots coloured by class${this.point ? ', your drawing as a star' : ''}; the cross is the prior's centre`);
+  }
+
+  // The pointer's crosshair and the pinned point's ring, above the points.
+  drawMarks() {
+    if (!this.data) return;
+    const {ctx, w, h} = sizedCanvas(this.marksCanvas, this.mapArea);
+    if (this.hovered) crosshair(ctx, ...this.mapPixel(this.hovered.x, this.hovered.y, w, h), w, h);
+    if (this.pinned) pinRing(ctx, ...this.mapPixel(this.pinned.x, this.pinned.y, w, h));
   }
 }
 

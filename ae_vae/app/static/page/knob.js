@@ -1,6 +1,7 @@
 // The KL knob in the page: a data set's β-conditioned VAE (ae_vae.app.knob) as ONNX sessions whose second input is
 // β, and what the β tab asks of it at one β: the drawing's reconstruction from its posterior mean with its rate and
-// distortion (the curve's estimator, as ae_vae.app.knob computes them), and the tab's N(0, I) draws decoded.
+// distortion (the curve's estimator, as ae_vae.app.knob computes them), the tab's N(0, I) draws decoded, and a point
+// of the latent map at β decoded.
 
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
@@ -61,16 +62,27 @@ export class KnobData {
     return out;
   }
 
-  // Where a code at `beta` lands: on the plane of the grid's nearest β (ae_vae.app.knob.BetaMapGrid.place).
-  place(code, beta) {
-    const logs = this.betas.map(Math.log), b = Math.log(beta);
+  // The grid's plane nearest to `beta` in log β: its mean and two components (ae_vae.app.knob.BetaMapGrid.nearest).
+  plane(beta) {
+    const logs = this.betas.map(Math.log), b = Math.log(beta), d = this.d;
     let g = 0;
     logs.forEach((v, i) => { if (Math.abs(v - b) < Math.abs(logs[g] - b)) g = i; });
-    const d = this.d, mean = this.means.subarray(g * d, (g + 1) * d);
-    const c = this.components.subarray(g * 2 * d, (g + 1) * 2 * d);
+    return {mean: this.means.subarray(g * d, (g + 1) * d), c: this.components.subarray(g * 2 * d, (g + 1) * 2 * d)};
+  }
+
+  // Where a code at `beta` lands: on the plane of the grid's nearest β (ae_vae.app.knob.BetaMapGrid.place).
+  place(code, beta) {
+    const {mean, c} = this.plane(beta), d = this.d;
     let x = 0, y = 0;
     for (let i = 0; i < d; i++) { const v = code[i] - mean[i]; x += v * c[i]; y += v * c[d + i]; }
     return [x, y];
+  }
+
+  // The code at map point (x, y) at `beta`: that point of the nearest plane (ae_vae.app.knob.BetaMapGrid.code_at).
+  codeAt(x, y, beta) {
+    const {mean, c} = this.plane(beta), d = this.d, code = new Float32Array(d);
+    for (let i = 0; i < d; i++) code[i] = mean[i] + x * c[i] + y * c[d + i];
+    return code;
   }
 }
 
@@ -134,6 +146,21 @@ export class PageKnob {
       return {samples, drawing: {image, code: mean, rate: rateOf(mean, posterior.logvar.data, this.logvarRange),
                                  distortion: distortionOf(input, image, this.floor)}};
     };
+    return this.queued(run);
+  }
+
+  // `code` (Float32Array of the latent size) decoded at `beta`: frame² probabilities.
+  decode(dataset, beta, code) {
+    return this.queued(async () => {
+      const {ort, decoder, d} = await this.sessions(dataset);
+      const out = await decoder.run({z: new ort.Tensor('float32', code, [1, d]),
+                                     beta: new ort.Tensor('float32', Float32Array.of(beta), [1])});
+      return Float32Array.from(out.image.data);
+    });
+  }
+
+  // One run of the knob's sessions at a time, in the order asked.
+  queued(run) {
     const result = this.busy.then(run, run);
     this.busy = result.catch(() => {});
     return result;

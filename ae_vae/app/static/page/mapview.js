@@ -4,7 +4,7 @@
 // model into an inset inside the map's own view (in the page, where it runs the models); a click or a tap pins the
 // point, and the server adds how far it is from the data (and decodes it, where the page does not run the models).
 
-import {fivePointStar, sizedCanvas} from './canvas.js';
+import {classPoints, crosshair, fivePointStar, pinRing, sizedCanvas} from './canvas.js';
 import {paintGrey} from './dom.js';
 import {toBytes} from './images.js';
 import {latestWins, warnOnce} from './latest.js';
@@ -76,19 +76,7 @@ class MapPanel {
     const {ctx, w, h} = this.size(this.points);
     if (w < 2) return;
     const coords = this.projection === 'pca' ? this.map.pca : this.map.umap, {labels, n} = this.map;
-    ctx.globalAlpha = 0.55;
-    this.data.colours.forEach((colour, label) => {  // one path per class
-      ctx.beginPath();
-      for (let i = 0; i < n; i++) {
-        if (labels[i] !== label) continue;
-        const [px, py] = this.toPixel(coords[2 * i], coords[2 * i + 1], w, h);
-        ctx.moveTo(px + POINT_RADIUS, py);
-        ctx.arc(px, py, POINT_RADIUS, 0, 2 * Math.PI);
-      }
-      ctx.fillStyle = colour;
-      ctx.fill();
-    });
-    ctx.globalAlpha = 1;
+    classPoints(ctx, coords, labels, n, this.data.colours, (x, y) => this.toPixel(x, y, w, h), POINT_RADIUS);
     ctx.font = `${NAME_FONT}px sans-serif`; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
     for (const {label, median, place} of this.map.names[this.projection]) {
       const [mx, my] = this.toPixel(median[0], median[1], w, h), px = place[0] * w, py = (1 - place[1]) * h;
@@ -117,18 +105,8 @@ class MapPanel {
   drawMarks(pointer) {
     if (!this.map) return;
     const {ctx, w, h} = this.size(this.marks);
-    if (pointer) {
-      const [px, py] = this.toPixel(pointer.x, pointer.y, w, h);
-      for (const [colour, width] of [['rgba(255, 255, 255, 0.85)', 3], ['rgba(0, 0, 0, 0.7)', 1]]) {
-        ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
-        ctx.moveTo(0, py); ctx.lineTo(w, py); ctx.moveTo(px, 0); ctx.lineTo(px, h); ctx.stroke();
-      }
-    }
-    if (this.pinned) {
-      const [px, py] = this.toPixel(this.pinned.x, this.pinned.y, w, h);
-      ctx.strokeStyle = '#d62728'; ctx.lineWidth = 2.5;
-      ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
-    }
+    if (pointer) crosshair(ctx, ...this.toPixel(pointer.x, pointer.y, w, h), w, h);
+    if (this.pinned) pinRing(ctx, ...this.toPixel(this.pinned.x, this.pinned.y, w, h));
   }
 
   // Show `bytes` (frame x frame, 0..255) in the inset, away from the point at fractions (fx, fy) of the map.
