@@ -203,7 +203,8 @@ class KnobView {
     const r = this.mapArea.getBoundingClientRect(), [x0, x1, y0, y1] = this.data.extent;
     const fx = Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1);
     const fy = Math.min(Math.max((e.clientY - r.top) / r.height, 0), 1);
-    return {x: x0 + fx * (x1 - x0), y: y1 - fy * (y1 - y0), fx, fy, image: null, beta: null};
+    const x = Math.min(Math.max(x0 + fx * (x1 - x0), x0), x1), y = Math.min(Math.max(y1 - fy * (y1 - y0), y0), y1);
+    return {x, y, fx, fy, image: null, beta: null};
   }
 
   hover(e) {
