@@ -12,9 +12,11 @@ targets, each line PASS or MISS:
   >= its accuracy on the shipped VAE's;
 - at β = 1: -ELBO within 3 nats of the shipped VAE's (metrics.json's), and N(0, I) samples' Fréchet distance (the
   judge's features, 10 000 draws) within 20 % of the shipped VAE's; at the smallest β at least 5x the shipped VAE's.
+Also the codes' scale at the smallest β, β = 1 and the largest: E[μ² + σ²] per dimension over the test split (the
+KL term keeps it near 1 at any β > 0, so N(0, I) draws land where the codes are) and the mean posterior σ.
 With `--separate β=FOLDER ...` (plain VAEs trained at a fixed β with the same recipe: `train.py --model vae
 --kl-weight β`): each one and the conditioned model at that β on the plain one's own objective, β·rate +
-distortion, and the gap.
+distortion, and the gap; and each plain one's rate, distortion, MSE, N(0, I) samples' FD and codes' scale.
 """
 
 from __future__ import annotations
@@ -54,6 +56,25 @@ def separate_pairs(values: list[str]) -> list[tuple[float, Path]]:
 @torch.no_grad()
 def reconstruct(model, images: torch.Tensor, *at: float) -> torch.Tensor:
     return torch.cat([model.decode(model.embed(images[i:i + 1000], *at), *at) for i in range(0, len(images), 1000)])
+
+
+@torch.no_grad()
+def code_scale(model, images: torch.Tensor, *at: float) -> tuple[float, float]:
+    """E[μ² + σ²] per code dimension over `images` (averaged over the dimensions), and the mean posterior σ."""
+    second = sigma = 0.0
+    for i in range(0, len(images), 1000):
+        posterior = model.encode(images[i:i + 1000], *at)
+        variance = posterior.logvar.exp()
+        second += float((posterior.mean.pow(2) + variance).mean(dim=1).sum())
+        sigma += float(variance.sqrt().mean(dim=1).sum())
+    return second / len(images), sigma / len(images)
+
+
+@torch.no_grad()
+def standard_normal_fd(model, judge, features: torch.Tensor, draws: torch.Tensor, *at: float) -> float:
+    """The judge's Fréchet distance of `draws` decoded (at β, for the conditioned model) to the test set."""
+    decoded = torch.cat([model.decode(draws[i:i + 1000], *at) for i in range(0, len(draws), 1000)])
+    return unconditional_quality(judge, decoded, features)["frechet_distance"]
 
 
 def line(ok: bool, text: str) -> bool:
@@ -113,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{ELBO_SLACK})"))
     draws = torch.randn(args.samples, model.latent_dim, generator=torch.Generator().manual_seed(0))
     features = judge.features(test.images)
-    with torch.no_grad():
-        at_one = torch.cat([model.decode(draws[i:i + 1000], 1.0) for i in range(0, len(draws), 1000)])
-    fd_one = unconditional_quality(judge, at_one, features)["frechet_distance"]
+    fd_one = standard_normal_fd(model, judge, features, draws, 1.0)
     fd_shipped = shipped_metrics["sample_quality"]["standard"]["frechet_distance"]
     results.append(line(abs(fd_one - fd_shipped) <= FD_SLACK * fd_shipped,
                         f"β = 1: N(0, I) samples' FD {fd_one:.1f} (shipped VAE {fd_shipped:.1f}, within 20 %)"))
@@ -123,13 +142,26 @@ def main(argv: list[str] | None = None) -> int:
     results.append(line(fd_low >= FD_COLLAPSE * fd_shipped,
                         f"smallest β: N(0, I) samples' FD {fd_low:.1f} (>= {FD_COLLAPSE:.0f}x the shipped VAE's)"))
 
+    print("\ncodes' scale, E[μ² + σ²] per dimension (mean posterior σ): " + ", ".join(
+        f"β = {beta:g}: {second:.2f} ({sigma:.3f})" for beta in (curve[0]["beta"], 1.0, curve[-1]["beta"])
+        for second, sigma in [code_scale(model, test.images, beta)]))
+
     if args.separate:
-        print("\n| β | separately trained: β·rate + distortion | conditioned at β | gap (nats) |\n|---|---|---|---|")
+        print("\n| β | separately trained: β·rate + distortion | conditioned at β | gap (nats) | separate: rate / "
+              "distortion · MSE · N(0, I) FD · E[μ² + σ²] |\n|---|---|---|---|---|")
         for beta, folder in separate_pairs(args.separate):
-            alone = rate_distortion(load_model(folder).eval(), test.images, beta)
-            knob = rate_distortion(model, test.images, beta)
-            own, mine = (beta * r["rate"] + r["distortion"] for r in (alone, knob))
-            print(f"| {beta:g} | {own:.2f} | {mine:.2f} | {mine - own:+.2f} |")
+            plain = load_model(folder).eval()
+            alone = rate_distortion(plain, test.images, beta)
+            own = beta * alone["rate"] + alone["distortion"]
+            mine = gap = "–"  # outside the conditioned model's range: it was not trained there
+            if model.beta_range[0] <= beta <= model.beta_range[1]:
+                knob = rate_distortion(model, test.images, beta)
+                mine = beta * knob["rate"] + knob["distortion"]
+                mine, gap = f"{mine:.2f}", f"{mine - own:+.2f}"
+            fd = standard_normal_fd(plain, judge, features, draws)
+            print(f"| {beta:g} | {own:.2f} | {mine} | {gap} | {alone['rate']:.2f} / "
+                  f"{alone['distortion']:.2f} · {alone['mse_per_pixel']:.5f} · {fd:.1f} · "
+                  f"{code_scale(plain, test.images)[0]:.2f} |")
     print(f"\ntargets: {'PASS' if all(results) else 'MISS'}")
     return 0 if all(results) else 1
 
