@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ae_vae.app.knob import BATCH, MAP_GRID, MAP_POINTS
+from ae_vae.app.knob import MAP_GRID, MAP_POINTS
 from ae_vae.app.sources import load_explorer
 from ae_vae.models.config import log_spaced
 from bench.common import argument_parser, machine
@@ -96,22 +96,6 @@ def stored_images(explorer, dataset: str) -> np.ndarray:
 PLACES_JS = f"(betas) => betas.map((b) => Array.from({KNOB}.data.placesAt(b)))"
 
 
-def exact_planes(knob, images: np.ndarray, betas: list[float], first: np.ndarray) -> np.ndarray:
-    """The PCA of the images' codes at each β, each plane's axes sign-aligned with the previous one's (the first with
-    `first`, the grid's first plane): (len(betas), N, 2)."""
-    planes, previous = [], first
-    for beta in betas:
-        codes = np.concatenate([knob.model.embed(images[i:i + BATCH], beta)
-                                for i in range(0, len(images), BATCH)]).astype(np.float64)
-        centred = codes - codes.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        placed = centred @ vt[:2].T
-        placed *= np.where((placed * previous).sum(axis=0) < 0, -1.0, 1.0)
-        planes.append(placed)
-        previous = placed
-    return np.stack(planes)
-
-
 def rms(points: np.ndarray) -> float:
     return float(np.sqrt((points ** 2).sum(axis=-1).mean()))
 
@@ -152,8 +136,8 @@ def main() -> int:
         started = time.perf_counter()
         knob = explorer.knob(dataset)
         betas[dataset] = log_spaced(*knob.beta_range, args.steps)
-        exact[dataset] = exact_planes(knob, stored_images(explorer, dataset)[:, None] / 255.0, betas[dataset],
-                                      explorer.beta_map(dataset).positions[0].astype(np.float64))
+        exact[dataset] = knob.planes(stored_images(explorer, dataset)[:, None] / 255.0, betas[dataset],
+                                     first=explorer.beta_map(dataset).positions[0].astype(np.float64))[0]
         print(f"{DATASET_LABELS[dataset]}: the exact maps at {args.steps} β computed in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
     with app_server(args.weights_dir) as app, chromium() as page:

@@ -156,31 +156,40 @@ class BetaKnob:
                 "test_images": metrics.get("test_images"), "curve": self.folder.curve,
                 "at_beta_1": metrics.get("at_beta_1")}
 
+    def planes(self, images: np.ndarray, betas: list[float], first: np.ndarray | None = None,
+               stop: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The PCA plane of the images' codes at each β, each plane's axes sign-aligned with the previous one's (the
+        first's with `first`, places of the same images, if given), so points move as β turns rather than flip:
+        places (B, N, 2), means (B, D) and components (B, 2, D), float64."""
+        positions, means, components = [], [], []
+        previous = first
+        for beta in betas:
+            _check(stop)
+            codes = np.concatenate([self.model.embed(images[i:i + BATCH], beta)
+                                    for i in range(0, len(images), BATCH)]).astype(np.float64)
+            mean = codes.mean(axis=0)
+            _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
+            basis = vt[:2]
+            placed = (codes - mean) @ basis.T
+            if previous is not None:
+                signs = np.where((placed * previous).sum(axis=0) < 0, -1.0, 1.0)
+                basis, placed = basis * signs[:, None], placed * signs
+            positions.append(placed)
+            means.append(mean)
+            components.append(basis)
+            previous = placed
+        return np.stack(positions), np.stack(means), np.stack(components)
+
     def map_grid(self, maps: LatentMaps, stop: threading.Event | None = None) -> BetaMapGrid:
         """The map along β over the first `MAP_POINTS` of `maps`' stored test images (computed once; `stop` set
         ends the computation with an `InterruptedError`)."""
         if self._grid is None:
             images = maps.images[:MAP_POINTS].astype(np.float32)[:, None] / 255.0
             betas = log_spaced(*self.beta_range, MAP_GRID)
-            positions, means, components = [], [], []
-            for beta in betas:
-                _check(stop)
-                codes = np.concatenate([self.model.embed(images[i:i + BATCH], beta)
-                                        for i in range(0, len(images), BATCH)]).astype(np.float64)
-                mean = codes.mean(axis=0)
-                _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-                basis = vt[:2]
-                placed = (codes - mean) @ basis.T
-                if positions:  # the axes of the neighbouring β: points move as β turns, not flip
-                    signs = np.where((placed * positions[-1]).sum(axis=0) < 0, -1.0, 1.0)
-                    basis, placed = basis * signs[:, None], placed * signs
-                positions.append(placed)
-                means.append(mean)
-                components.append(basis)
-            stacked = np.stack(positions)
-            reach = np.abs(stacked).max(axis=(0, 1)) * 1.05
-            self._grid = BetaMapGrid(betas, maps.labels[:MAP_POINTS].astype(np.uint8), stacked.astype(np.float32),
-                                     np.stack(means).astype(np.float32), np.stack(components).astype(np.float32),
+            positions, means, components = self.planes(images, betas, stop=stop)
+            reach = np.abs(positions).max(axis=(0, 1)) * 1.05
+            self._grid = BetaMapGrid(betas, maps.labels[:MAP_POINTS].astype(np.uint8), positions.astype(np.float32),
+                                     means.astype(np.float32), components.astype(np.float32),
                                      [-float(reach[0]), float(reach[0]), -float(reach[1]), float(reach[1])])
         return self._grid
 
