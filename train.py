@@ -142,7 +142,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "optimizer state and evaluation stay fp32")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the newest checkpoint in <output-dir>/checkpoints")
+                        help="continue from the newest checkpoint in <output-dir>/checkpoints; a larger --epochs "
+                             "stretches the cosine schedule over the new total, so the learning rate first goes back "
+                             "up to that schedule's value at the checkpoint's epoch")
     parser.add_argument("--visualize-every", "--visualize_every", dest="visualize_every", type=int, default=0,
                         help="every N epochs write reconstructions, PCA, UMAP, interpolation and prior samples "
                              "to <visu-dir>/<dataset>_<model>/ (0: off)")
