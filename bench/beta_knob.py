@@ -13,7 +13,8 @@ targets, each line PASS or MISS:
 - at β = 1: -ELBO within 3 nats of the shipped VAE's (metrics.json's), and N(0, I) samples' Fréchet distance (the
   judge's features, 10 000 draws) within 20 % of the shipped VAE's; at the smallest β at least 5x the shipped VAE's.
 Also the codes' scale at the smallest β, β = 1 and the largest: E[μ² + σ²] per dimension over the test split (the
-KL term keeps it near 1 at any β > 0, so N(0, I) draws land where the codes are) and the mean posterior σ.
+KL term pulls it towards 1 with a weight of β, so over a knob's range N(0, I) draws land where the codes are) and
+the mean posterior σ.
 With `--separate β=FOLDER ...` (plain VAEs trained at a fixed β with the same recipe: `train.py --model vae
 --kl-weight β`): each one and the conditioned model at that β on the plain one's own objective, β·rate +
 distortion, and the gap; and each plain one's rate, distortion, MSE, N(0, I) samples' FD and codes' scale.
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="plain VAEs trained at a fixed β with the same recipe")
     parser.add_argument("--samples", type=int, default=10_000, help="N(0, I) draws per Fréchet distance")
     args = parser.parse_args(argv)
+    if not (args.folder / "metrics.json").is_file():
+        parser.error(f"{args.folder} has no metrics.json: measure a finished train.py --model beta-vae folder "
+                     "(a run stopped before its end finishes with the same command and --resume)")
     torch.set_num_threads(2)
 
     model = load_model(args.folder).eval()

@@ -164,3 +164,14 @@ def test_without_a_knob_the_tab_and_the_api_say_it_is_not_available(explorer):
     import gradio as gr
     with pytest.raises(gr.Error, match="not available"):
         handlers.beta_curve("mnist")
+
+
+def test_the_knob_bench_names_a_folder_without_its_curve_instead_of_a_traceback(tmp_path, capsys):
+    from bench.beta_knob import main
+
+    (tmp_path / "config.json").write_text("{}")  # a run stopped before its end: no metrics.json yet
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path)])
+    assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert "has no metrics.json" in said and "--resume" in said and "Traceback" not in said
