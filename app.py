@@ -16,7 +16,6 @@ import atexit
 import logging
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,11 @@ from ae_vae.app.mapview import maps_view
 from ae_vae.app.memory import map_large_blocks
 from ae_vae.app.pad import LIVE_CONCURRENCY, PadEvents, drawing_pad
 from ae_vae.app.page import (
+    PageData,
     file_url,
     first_graphs,
     preload_head,
     serve_page_files,
-    write_map_data,
     write_page_config,
 )
 from ae_vae.app.sample import SampleHandlers
@@ -164,9 +163,9 @@ QUEUE_SUMMARY_EVERY = 1000  # events between two refreshes of Gradio's monitorin
 
 def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
     """The Draw tab's left column: the pad (reconstructing in the page where it can: `page` holds the URLs of the
-    page's config and modules), its status line (in view without scrolling), fill, button, upload."""
+    page's config and modules, and the server function that says when the page's data files are written), its status line (in view without scrolling), fill, button, upload."""
     with gr.Column(scale=3, elem_id="draw-input"):
-        pad = drawing_pad(page["config"], page["modules"],
+        pad = drawing_pad(page["config"], page["modules"], page["data_ready"],
                           label="Draw a digit (or a garment): the reconstructions follow the pen",
                           elem_id="sketchpad")
         status = gr.Markdown("", elem_id=Ids.DRAW_STATUS)
@@ -408,7 +407,7 @@ def beta_tab(handlers: BetaHandlers, dataset: gr.Radio, drawing: dict[str, Any],
         gr.Markdown(KNOB_HELP, elem_id="knob-help")
         view = Outputs(BetaView, {"view": knob_view(page["config"], page["modules"],
                                                     handlers.knob_view(first, None).view, handlers.knob_point,
-                                                    elem_id=Ids.KNOB_VIEW)})
+                                                    page["data_ready"], elem_id=Ids.KNOB_VIEW)})
         # API only: its inputs and outputs (the tab draws everything in the page)
         with gr.Group(visible=False):
             beta = gr.Number(1.0, label="β")
@@ -523,22 +522,15 @@ def point_panel(handlers: EmbeddingsHandlers, view: Outputs, dataset: gr.Radio) 
     run.click(*event(view, handlers.decode_point, [dataset, model, projection, x, y], POINT), api_name="decode_point")
 
 
-def stop_background(explorer: Explorer, writer: threading.Thread) -> None:
-    """At exit: the start-up thread stops at its next step and is waited for (a process that leaves while one of
-    its onnxruntime sessions runs is aborted)."""
-    explorer.closing.set()
-    writer.join(timeout=30)
-
-
 def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.Blocks:
     """The Blocks app over `explorer`: a dataset switch that applies to every tab, then one tab per feature."""
     files = OutputFiles(output_dir or tempfile.mkdtemp(prefix="ae-vae-outputs-"))
     page_folder = Path(tempfile.mkdtemp(prefix="ae-vae-page-"))
     serve_page_files(explorer, page_folder)
     # Write the page's map data and index the codes off the start-up path, before anyone draws or opens the maps.
-    writer = threading.Thread(target=write_map_data, args=(explorer, page_folder), name="map-data", daemon=True)
-    writer.start()
-    atexit.register(stop_background, explorer, writer)
+    data = PageData(explorer, page_folder)
+    data.start()
+    atexit.register(data.stop)
     # Gradio's queue rebuilds a pandas summary of its last 10 000 events after every event, for a monitoring page
     # this app does not open: more CPU per event than a drawing's final frame computes (docs/experiments.md).
     # Refreshed every QUEUE_SUMMARY_EVERY events instead (read when the queue is made, in gr.Blocks).
@@ -549,7 +541,8 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
         dataset = gr.Radio(DATASET_CHOICES, value=explorer.datasets[0], label="Dataset (applies to every tab)",
                            elem_id=Ids.DATASET)
         dataset.change(None, dataset, None, js=page_event_js("dataset"), **PRIVATE)  # the page follows it (pad.js)
-        page = {"config": write_page_config(explorer, page_folder), "modules": file_url(PAGE_MODULES)}
+        page = {"config": write_page_config(explorer, page_folder), "modules": file_url(PAGE_MODULES),
+                "data_ready": data.ready}
         demo.page_head = preload_head(page["config"], first_graphs(explorer, page_folder))  # for launch
         draw = draw_tab(DrawHandlers(explorer, files), dataset, page)
         interp = interpolate_tab(InterpolateHandlers(explorer, files), dataset, draw["current_input"])

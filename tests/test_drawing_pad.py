@@ -201,7 +201,10 @@ def test_an_api_sketch_value_names_only_uploaded_files(value, message):
 
 
 def test_the_component_hands_events_the_sketch_and_describes_the_sketchpads_api():
-    pad = drawing_pad("", "", render=False)
+    async def data_ready(request):
+        return "ready"
+
+    pad = drawing_pad("", "", data_ready, render=False)
     alpha = np.zeros((PAD_SIZE, PAD_SIZE), np.uint8)
     alpha[10:20, 10:30] = 255
     assert pad.preprocess(encode_payload(alpha))["composite"].shape == (10 + 2 * MARGIN, 20 + 2 * MARGIN, 4)

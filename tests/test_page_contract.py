@@ -50,6 +50,7 @@ def test_no_module_writes_an_element_id_or_a_page_constant_itself(path):
 
 
 def test_page_config_carries_pythons_values(tmp_path):
+    from ae_vae.app import page
     from ae_vae.app.page import page_config
     from ae_vae.app.sources import load_explorer
 
@@ -65,6 +66,7 @@ def test_page_config_carries_pythons_values(tmp_path):
                                                "frame": FRAME, "margin": MARGIN}
     assert config["ids"]["walk_sliders"] == list(Ids.WALK_SLIDERS) and config["events"] == PAGE_EVENTS
     assert config["dataset"] == explorer.datasets[0]
+    assert config["data_asks"] == page.DATA_ASKS
 
 
 def test_every_id_the_page_uses_is_a_component_of_the_app():
@@ -80,3 +82,45 @@ def test_every_id_the_page_uses_is_a_component_of_the_app():
     listeners = [fn.js for fn in demo.fns.values() if fn.js]
     for name in PAGE_EVENTS:
         assert page_event_js(name) in listeners
+
+
+def test_page_data_ready_waits_for_the_writer_and_says_what_never_comes(tmp_path, monkeypatch):
+    """`PageData.ready`: 'missing' for a request naming nothing it writes or once its writer stopped without the file,
+    'pending' while the file is still being written after the wait, 'ready' once the writer has written it."""
+    import asyncio
+    import json
+    import threading
+
+    from ae_vae.app import page
+    from ae_vae.app.sources import load_explorer
+
+    explorer = load_explorer(None, Path(__file__).resolve().parents[1] / "weights")
+    maps = {"data": "maps", "dataset": "mnist"}
+    idle = page.PageData(explorer, tmp_path / "idle")
+    for request in (None, "maps", {}, {"data": "maps", "dataset": "cifar"}, {"data": "graphs", "dataset": "mnist"},
+                    maps):  # the last: a file it would write, but its writer never ran
+        assert asyncio.run(idle.ready(request)) == "missing", request
+
+    monkeypatch.setattr(page, "DATA_WAIT_S", 0.2)
+    release = threading.Event()
+    stuck = page.PageData(explorer, tmp_path / "stuck")
+    stuck.writer = threading.Thread(target=release.wait, daemon=True)
+    stuck.start()
+    try:
+        assert asyncio.run(stuck.ready(maps)) == "pending"
+    finally:
+        release.set()
+
+    folder = tmp_path / "written"
+    folder.mkdir()
+    data = page.PageData(explorer, folder)
+    data.start()
+    try:
+        answers = [asyncio.run(data.ready(maps))]
+        while answers[-1] == "pending":
+            answers.append(asyncio.run(data.ready(maps)))
+        assert answers[-1] == "ready", answers
+        assert json.loads(page.map_data_file(folder, "mnist").read_text())["dataset"] == "mnist"
+    finally:
+        data.stop()
+    assert not data.writer.is_alive()

@@ -6,9 +6,12 @@ what a page that runs the models sends back of a drawing (`PageResults`, decoded
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +85,21 @@ Promise.all([import(url(props.modules + '/{module}')), loading])
   .then(([module, config]) => module.{call})
   .catch((err) => console.warn('ae-vae: {what} did not start', err));
 """
+
+
+def server_function(answer: Callable[[Any], Any], name: str) -> Callable[[Any], Any]:
+    """`answer` as a server function of a component the page runs (`gr.HTML(server_functions=...)`): a plain request
+    the page makes by `name` (Gradio calls it by the function's name), not an event of the API. A wrapper, because
+    Gradio marks the function it is given and `answer` may be a bound method; a coroutine function stays one, so an
+    answer that waits holds no thread."""
+    if inspect.iscoroutinefunction(answer):
+        async def request(payload: Any) -> Any:
+            return await answer(payload)
+    else:
+        def request(payload: Any) -> Any:
+            return answer(payload)
+    request.__name__ = request.__qualname__ = name
+    return request
 
 
 @dataclass(frozen=True)

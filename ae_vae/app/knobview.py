@@ -14,26 +14,24 @@ tabs use, or why the knob is not available.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import gradio as gr
 
-from .contract import STATIC, component_css, page_module_loader
+from .contract import STATIC, component_css, page_module_loader, server_function
 
 KNOB_LOADER = page_module_loader("betaview.js", "startKnobView(element, props, server, watch, config)",
                                  "the KL knob")
 
 
 def knob_view(config_url: str, modules_url: str, value: str, knob_point: Callable[[Any], dict],
-              **kwargs: Any) -> gr.HTML:
+              data_ready: Callable[[Any], Awaitable[str]], **kwargs: Any) -> gr.HTML:
     """The β tab's view as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id=Ids.KNOB_VIEW`).
-    `knob_point(request)` answers one β for a page that does not run the models (its server function)."""
-    def knob_point_request(request: Any) -> dict:  # a plain function: gradio marks it as a server function
-        return knob_point(request)
-
-    knob_point_request.__name__ = "knob_point"
+    `knob_point(request)` answers one β for a page that does not run the models, and `data_ready(request)`
+    (`page.PageData.ready`) says when the tab's data is written: its server functions."""
     return gr.HTML(value, html_template=(STATIC / "knob.html").read_text(encoding="utf-8"),
                    css_template=component_css("maparea.css", "knob.css"), js_on_load=KNOB_LOADER,
-                   apply_default_css=False, server_functions=[knob_point_request], config=config_url,
-                   modules=modules_url, padding=False, **kwargs)
+                   apply_default_css=False, config=config_url, modules=modules_url, padding=False,
+                   server_functions=[server_function(knob_point, "knob_point"), server_function(data_ready, "data_ready")],
+                   **kwargs)

@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from .contract import STATIC, component_css, page_module_loader
+from .contract import STATIC, component_css, page_module_loader, server_function
 
 MAPS_LOADER = page_module_loader("mapview.js", "startMapView(element, props, server, watch, config)",
                                  "the latent maps")
@@ -34,12 +34,8 @@ def view_value(dataset: str, star: dict[str, dict[str, list[float]]] | None = No
 def maps_view(config_url: str, modules_url: str, dataset: str, map_point: Callable[[Any], dict],
               **kwargs: Any) -> gr.HTML:
     """The live maps as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id=Ids.MAPS_VIEW`).
-    `map_point(request)` answers a tap: the server function the page calls (its name is the function's)."""
-    def map_point_request(request: Any) -> dict:  # a plain function: gradio marks it as a server function
-        return map_point(request)
-
-    map_point_request.__name__ = "map_point"
+    `map_point(request)` answers a tap: the server function the page calls as `map_point`."""
     return gr.HTML(view_value(dataset), html_template=(STATIC / "maps.html").read_text(encoding="utf-8"),
                    css_template=component_css("maparea.css", "maps.css"), js_on_load=MAPS_LOADER,
-                   apply_default_css=False, server_functions=[map_point_request], config=config_url,
-                   modules=modules_url, padding=False, **kwargs)
+                   apply_default_css=False, server_functions=[server_function(map_point, "map_point")],
+                   config=config_url, modules=modules_url, padding=False, **kwargs)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 
 from ..errors import InputError
-from .contract import STATIC, PageResults, page_module_loader
+from .contract import STATIC, PageResults, page_module_loader, server_function
 from .draw import (
     DEFAULT_NEIGHBOURS,
     DrawHandlers,
@@ -271,7 +272,7 @@ class PadEvents:
 # The pad's `js_on_load`: import its module (static/page/pad.js) and fetch the page's config (`page.write_page_config`),
 # then start the pad with the component's element, `trigger` and `props`. Nothing is filled into the script: it is the
 # same text for every app; the two URLs are props.
-PAD_LOADER = page_module_loader("pad.js", "startPad(element, trigger, props, config)", "the drawing pad")
+PAD_LOADER = page_module_loader("pad.js", "startPad(element, trigger, props, server, config)", "the drawing pad")
 
 
 def _sketch_api_info() -> dict[str, Any]:
@@ -281,11 +282,13 @@ def _sketch_api_info() -> dict[str, Any]:
     return schema
 
 
-def drawing_pad(config_url: str, modules_url: str, **kwargs: Any) -> gr.HTML:
+def drawing_pad(config_url: str, modules_url: str, data_ready: Callable[[Any], Awaitable[str]], **kwargs: Any
+                ) -> gr.HTML:
     """The pad as a component (`kwargs` go to `gr.HTML`; the app passes `elem_id="sketchpad"`, the container
     tests and benchmarks find the canvas in). `config_url` is where the page's config is (`page.write_page_config`:
     the pad's numbers, and the graphs that let the page reconstruct the drawing itself while the pen moves; without
-    graphs every frame goes to the server), `modules_url` where the page's modules are.
+    graphs every frame goes to the server), `modules_url` where the page's modules are; `data_ready` (its server
+    function, `page.PageData.ready`) says when the map data the pad's module fetches for the maps is written.
 
     Its value in the page is the payload ("" when empty); every event that takes it gets `sketch_value`,
     what the Sketchpad gave, and the API describes and accepts the Sketchpad's value. So the handlers and
@@ -294,7 +297,8 @@ def drawing_pad(config_url: str, modules_url: str, **kwargs: Any) -> gr.HTML:
     """
     pad = gr.HTML("", html_template=(STATIC / "pad.html").read_text(encoding="utf-8"),
                   css_template=(STATIC / "pad.css").read_text(encoding="utf-8"), js_on_load=PAD_LOADER,
-                  apply_default_css=False, config=config_url, modules=modules_url, size=PAD_SIZE, **kwargs)
+                  apply_default_css=False, server_functions=[server_function(data_ready, "data_ready")],
+                  config=config_url, modules=modules_url, size=PAD_SIZE, **kwargs)
 
     def preprocess(payload: Any, _original: Any) -> dict | None:
         try:

@@ -12,11 +12,14 @@ line under the pad.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import logging
 import shutil
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,7 +74,7 @@ def served_graph(page_folder: Path, dataset: str, model: GraphModel, graph: str)
 def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
     """Everything the page's modules are told, the one source of every number and name they use: where the modules
     and the runtime are; each data set's graphs with the normal draws of the Draw tab's posterior samples (so the
-    page's are the server's); where each data set's map data will be (`write_map_data`; absent until written); the
+    page's are the server's); where each data set's map data will be (`PageData`: absent until written) and how many times to ask for it; the
     pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the margin the server puts
     around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element ids and page events
     (`contract`); the data set shown first and what each data set's images show; the status line's words for a
@@ -102,7 +105,7 @@ def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
             "frame": FRAME, "framings": framings, "logvar_range": list(LOGVAR_RANGE),
             "grid": {"pad": GRID_PAD, "grey": GRID_GREY}, "ids": Ids.for_page(), "events": PAGE_EVENTS,
             "knobs": knobs, "knob_ids": KNOB_ELEMENTS, "knob_words": [[upto if upto != float("inf") else 1e308, text] for upto, text in KNOB_WORDS],
-            "knob_ends": KNOB_ENDS, "probability_floor": PROBABILITY_FLOOR,
+            "knob_ends": KNOB_ENDS, "probability_floor": PROBABILITY_FLOOR, "data_asks": DATA_ASKS,
             "dataset": explorer.datasets[0], "subjects": {d: SUBJECTS[d] for d in explorer.datasets},
             "status": {"live": LIVE_STATUS, "done": DONE_STATUS},
             "panels": [list(panel) for panel in PANELS], "model_titles": dict(MODEL_TITLES),
@@ -179,6 +182,58 @@ def write_map_data(explorer: Explorer, folder: Path) -> None:
     except InterruptedError:  # the app is closing (`Explorer.closing`)
         return
     return_freed_memory()
+
+
+DATA_WAIT_S = 10.0  # how long one ask of `PageData.ready` waits for a file still being written
+DATA_ASKS = 30  # how many times the page asks before it gives up on a file (5 minutes)
+
+
+class PageData:
+    """The page's data files (each data set's map data, the β tab's data), written by a thread as the server starts
+    (`write_map_data`), off the start-up path. Before it fetches one, the page asks `ready` (a server function of
+    the components that fetch them: a plain request, not an event of the API), which waits while the file is being
+    written: so the page never requests a file that is not there yet (Gradio answers those 403, and the browser
+    logs every such answer as an error)."""
+
+    def __init__(self, explorer: Explorer, folder: Path):
+        self.explorer, self.folder = explorer, folder
+        self.writer = threading.Thread(target=write_map_data, args=(explorer, folder), name="map-data", daemon=True)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        """At exit: the writer stops at its next step and is waited for (a process that leaves while one of its
+        onnxruntime sessions runs is aborted)."""
+        self.explorer.closing.set()
+        if self.writer.is_alive():
+            self.writer.join(timeout=30)
+
+    def file(self, request: Any) -> Path | None:
+        """The file a request names ({"data": "maps" or "knob", "dataset": …}), or None where there is none."""
+        if not isinstance(request, dict) or request.get("dataset") not in self.explorer.datasets:
+            return None
+        dataset = request["dataset"]
+        if request.get("data") == "maps":
+            return map_data_file(self.folder, dataset)
+        if request.get("data") == "knob" and self.explorer.has_knob(dataset):
+            return knob_data_file(self.folder, dataset)
+        return None
+
+    async def ready(self, request: Any) -> str:
+        """"ready" once the named file is written; "pending" if it is still being written after `DATA_WAIT_S` (ask
+        again); "missing" if it never will be (no such file, or the writer stopped without it: its log says why)."""
+        path = self.file(request)
+        if path is None:
+            return "missing"
+        deadline = time.monotonic() + DATA_WAIT_S
+        while not path.exists():
+            if not self.writer.is_alive():
+                return "ready" if path.exists() else "missing"
+            if time.monotonic() >= deadline:
+                return "pending"
+            await asyncio.sleep(0.05)
+        return "ready"
 
 
 def serve_page_files(explorer: Explorer, page_folder: Path) -> None:

@@ -15,7 +15,7 @@ import {when} from './services.js';
 const STEPS = 1000;  // the slider's positions, log-spaced over the range
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 8;
-const LOAD_TRIES = 25;  // every 2 s: the tab's data is written while the server starts
+const LOAD_TRIES = 25;  // every 2 s, for a load that failed (the server waits for its own writing: knob.js)
 
 function star(ctx, cx, cy, radius, fill) {
   fivePointStar(ctx, cx, cy, radius);
@@ -46,7 +46,7 @@ class KnobView {
     this.slider.id = config.knob_ids.slider;
     this.reconCanvas.id = config.knob_ids.recon;
     this.drawsCanvas.id = config.knob_ids.samples;
-    this.knob = new PageKnob(config, appRoot);
+    this.knob = new PageKnob(config, appRoot, (request) => server.data_ready(request));
     this.state = {dataset: null, drawing: null, note: ''};
     this.data = null;  // the data set's KnobData
     this.beta = 1;
@@ -107,7 +107,7 @@ class KnobView {
       const data = await this.knob.load(state.dataset);
       if (this.state !== state) return;  // a newer state came meanwhile
       this.data = data;
-    } catch (err) {  // the server writes the tab's data as it starts: tried again for a while
+    } catch (err) {  // not loaded (the network, a server that stopped): tried again for a while
       if (this.state !== state) return;
       if (tries < LOAD_TRIES) { setTimeout(() => { if (this.state === state) this.show(state, tries + 1); }, 2000); return; }
       this.note.textContent = '⚠️ The KL knob could not be loaded; reload the page to try again.';

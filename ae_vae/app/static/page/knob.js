@@ -5,6 +5,7 @@
 
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
+import {whenWritten} from './services.js';
 
 // Bytes and little-endian float32s from base64 (what the server sends).
 export const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -88,8 +89,11 @@ export class KnobData {
 
 export class PageKnob {
   // config: the page's config (its `knobs`: each data set's graphs, range and data URL); root: the app's root URL.
-  constructor(config, root) {
+  // ask: the server function that says when a data set's tab data is written (`whenWritten`).
+  constructor(config, root, ask) {
     const url = (path) => new URL(path, root).href;
+    this.ask = ask;
+    this.asks = config.data_asks;
     this.vendorUrl = url(config.vendor);
     this.knobs = Object.fromEntries(Object.entries(config.knobs || {}).map(([dataset, k]) => [dataset, {
       ...k, encoder: url(k.encoder), decoder: url(k.decoder), data: url(k.data)}]));
@@ -102,10 +106,13 @@ export class PageKnob {
 
   has(dataset) { return Boolean(this.knobs[dataset]); }
 
-  // The data set's tab data (written by the server as it starts: a failed fetch is tried again on the next ask).
+  // The data set's tab data, once the server has written it (as it starts): a failed load is tried again on the
+  // next ask.
   load(dataset) {
     if (!this.data.has(dataset)) {
-      const loading = fetch(this.knobs[dataset].data).then((r) => {
+      const written = whenWritten(() => this.ask({data: 'knob', dataset}), `the β tab's data of ${dataset}`,
+                                  this.asks);
+      const loading = written.then(() => fetch(this.knobs[dataset].data)).then((r) => {
         if (!r.ok) throw new Error(`the β tab's data: HTTP ${r.status}`);
         return r.json();
       }).then((d) => new KnobData(d));

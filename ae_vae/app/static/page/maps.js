@@ -3,6 +3,7 @@
 // (mapview.js) draw it and the walk (walk.js) moves codes along its directions.
 
 import {warnOnce} from './latest.js';
+import {whenWritten} from './services.js';
 
 function bytes(b64) { return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); }
 function floats(b64) { return new Float32Array(bytes(b64).buffer); }
@@ -59,8 +60,11 @@ class ModelMap {
 
 export class PageMaps {
   // models: the PageModels that decode a latent, or null while (or where) the page does not run them.
-  constructor(config, root) {
+  // ask: the server function that says when a data set's map data is written (`whenWritten`).
+  constructor(config, root, ask) {
     this.urls = Object.fromEntries(Object.entries(config.maps || {}).map(([k, v]) => [k, new URL(v, root).href]));
+    this.ask = ask;
+    this.asks = config.data_asks;
     this.models = null;
     this.data = new Map();  // dataset -> Promise of {dataset, title, classes, colours, maps: {ae, vae}}
     this.loaded = new Set();  // data sets whose map data has arrived
@@ -69,7 +73,9 @@ export class PageMaps {
   load(dataset) {
     if (!this.data.has(dataset)) {
       const url = this.urls[dataset];
-      const loading = url ? fetch(url).then((r) => {
+      const written = () => whenWritten(() => this.ask({data: 'maps', dataset}), `the map data of ${dataset}`,
+                                        this.asks);
+      const loading = url ? written().then(() => fetch(url)).then((r) => {
         if (!r.ok) throw new Error(`map data: HTTP ${r.status}`);
         return r.json();
       }).then((d) => {
@@ -78,7 +84,7 @@ export class PageMaps {
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
       })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
-      loading.catch((err) => {  // written at start-up: try again
+      loading.catch((err) => {  // not loaded (the network, a server that stopped): try again
         warnOnce(`the map data of ${dataset} did not load (tried again)`, err);
         setTimeout(() => this.data.delete(dataset), 2000);
       });
@@ -88,7 +94,7 @@ export class PageMaps {
     return this.data.get(dataset);
   }
 
-  // Fetch a data set's map data ahead of its first use (the server writes it while it starts: retried).
+  // Fetch a data set's map data ahead of its first use (retried: see load).
   prefetch(dataset, tries = 15) {
     this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });  // said by load
   }

@@ -1,7 +1,7 @@
 // The drawing pad (ae_vae.app.pad): a <canvas> that sends the ink while you draw, and, where the page can run the
 // models, reconstructs every frame here. pad.py's `js_on_load` imports this module and calls `startPad` with the
-// component's element, its `trigger`, its `props` and the page's config (ae_vae.app.page.page_config, fetched), the
-// one source of every number and element id used here.
+// component's element, its `trigger`, its `props`, its `server` (`data_ready`: when the map data is written) and the
+// page's config (ae_vae.app.page.page_config, fetched), the one source of every number and element id used here.
 
 import {onDrawingReplaced, showStatus} from './dom.js';
 import {warnOnce} from './latest.js';
@@ -46,7 +46,7 @@ export function payloadOf(phase, reduced) {
   return phase + ':' + reduced.w + 'x' + reduced.h + ':' + btoa(bytes);
 }
 
-export function startPad(element, trigger, props, config) {
+export function startPad(element, trigger, props, server, config) {
   const {size: SIZE, brush: BRUSH, max_side: MAX_SIDE, frame_interval_ms: INTERVAL_MS} = config.pad;
   const root = element.querySelector('.pad');
   const canvas = root.querySelector('canvas');
@@ -77,7 +77,8 @@ export function startPad(element, trigger, props, config) {
   const appRoot = (window.gradio_config && window.gradio_config.root) || document.baseURI;
   const engine = root.querySelector('.pad-engine');
   // The map data serves the live maps on either path (offered to them); the page decodes with it where it runs models.
-  const services = {draw: null, maps: new PageMaps(config, appRoot), walk: null, scrub: null};
+  const maps = new PageMaps(config, appRoot, (request) => server.data_ready(request));
+  const services = {draw: null, maps, walk: null, scrub: null};
   offer('maps', services.maps);
   const drawsHere = () => Boolean(services.draw && services.draw.runsIn(state.dataset()));
   let serverReason = '';

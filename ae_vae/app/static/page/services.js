@@ -31,3 +31,16 @@ export function offer(name, value) { entry(name).resolve(value); }
 
 // The value offered under `name`, once it is.
 export function when(name) { return entry(name).promise; }
+
+// The page's data files (each data set's map data, the β tab's data) are written by the server as it starts
+// (ae_vae.app.page.PageData): before fetching one, a part asks the server (`ask`: a component's `data_ready` server
+// function), which answers 'ready' once the file is there, 'pending' after waiting a while (asked again) or
+// 'missing'. So the page never requests a file that is not there yet. `asks`: how many times (the config's).
+export async function whenWritten(ask, what, asks) {
+  for (let i = 0; i < asks; i++) {
+    const answer = await ask();
+    if (answer === 'ready') return;
+    if (answer !== 'pending') throw new Error(`${what}: the server has none (${answer})`);
+  }
+  throw new Error(`${what}: the server was still writing it`);
+}
