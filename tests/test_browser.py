@@ -1059,17 +1059,18 @@ def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer
     assert not [name for name in fetched if name.endswith(".onnx") or ".wasm" in name], fetched
 
 
-def test_a_page_opened_as_the_server_starts_logs_no_error(tmp_path):
+@pytest.mark.parametrize("address", ["", "?inference=server"])
+def test_a_page_opened_as_the_server_starts_logs_no_error(tmp_path, address):
     """Its own server, opened the moment it answers, the β tab and the maps at once: the page waits for the data
     files the server is still writing (`page.PageData`) instead of requesting them, so the console stays free of
-    errors and every request succeeds, and both tabs load."""
+    errors and every request succeeds, and both tabs load (on either path)."""
     problems: list[str] = []
     with (app_server(WEIGHTS_DIR, log_path=tmp_path / "app.log", timeout=SERVER_TIMEOUT_S, poll_s=0.02) as fresh,
           chromium() as page):
         page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
-        open_app(page, fresh.url)
+        open_app(page, fresh.url + address)
         open_tab(page, "β")
         page.wait_for_function(f"() => {KNOB} && {KNOB}.data !== null", timeout=60_000)
         open_maps(page)
