@@ -270,8 +270,8 @@ class PadEvents:
 # ---------------------------------------------------------------- the component
 
 # The pad's `js_on_load`: import its module (static/page/pad.js) and fetch the page's config (`page.write_page_config`),
-# then start the pad with the component's element, `trigger` and `props`. Nothing is filled into the script: it is the
-# same text for every app; the two URLs are props.
+# then start the pad with the component's element, `trigger`, `props` and `server`. Nothing is filled into the
+# script: it is the same text for every app; the two URLs are props.
 PAD_LOADER = page_module_loader("pad.js", "startPad(element, trigger, props, server, config)", "the drawing pad")
 
 
