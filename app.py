@@ -163,7 +163,8 @@ QUEUE_SUMMARY_EVERY = 1000  # events between two refreshes of Gradio's monitorin
 
 def input_column(page: dict[str, Any]) -> tuple[gr.HTML, gr.Markdown, gr.Checkbox, gr.Button, gr.Image]:
     """The Draw tab's left column: the pad (reconstructing in the page where it can: `page` holds the URLs of the
-    page's config and modules, and the server function that says when the page's data files are written), its status line (in view without scrolling), fill, button, upload."""
+    page's config and modules, and the server function that says when the page's data files are written), its status
+    line (in view without scrolling), fill, button, upload."""
     with gr.Column(scale=3, elem_id="draw-input"):
         pad = drawing_pad(page["config"], page["modules"], page["data_ready"],
                           label="Draw a digit (or a garment): the reconstructions follow the pen",

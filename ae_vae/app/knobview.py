@@ -33,5 +33,5 @@ def knob_view(config_url: str, modules_url: str, value: str, knob_point: Callabl
     return gr.HTML(value, html_template=(STATIC / "knob.html").read_text(encoding="utf-8"),
                    css_template=component_css("maparea.css", "knob.css"), js_on_load=KNOB_LOADER,
                    apply_default_css=False, config=config_url, modules=modules_url, padding=False,
-                   server_functions=[server_function(knob_point, "knob_point"), server_function(data_ready, "data_ready")],
-                   **kwargs)
+                   server_functions=[server_function(knob_point, "knob_point"),
+                                     server_function(data_ready, "data_ready")], **kwargs)

@@ -74,11 +74,12 @@ def served_graph(page_folder: Path, dataset: str, model: GraphModel, graph: str)
 def page_config(explorer: Explorer, page_folder: Path) -> dict[str, Any]:
     """Everything the page's modules are told, the one source of every number and name they use: where the modules
     and the runtime are; each data set's graphs with the normal draws of the Draw tab's posterior samples (so the
-    page's are the server's); where each data set's map data will be (`PageData`: absent until written) and how many times to ask for it; the
-    pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the margin the server puts
-    around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element ids and page events
-    (`contract`); the data set shown first and what each data set's images show; the status line's words for a
-    drawing the page reconstructs (the server's own); the maps' order, the models' names and the star's colour."""
+    page's are the server's); where each data set's map data will be (`PageData`: absent until written) and how many
+    times to ask for it; the pad's size, brush and payload; each data set's framing (`ae_vae.preprocess`) and the
+    margin the server puts around the pad's ink; the VAE's log-variance clamp; the image grid's layout; the element
+    ids and page events (`contract`); the data set shown first and what each data set's images show; the status
+    line's words for a drawing the page reconstructs (the server's own); the maps' order, the models' names and the
+    star's colour."""
     graphs = {}
     for dataset in explorer.datasets:
         pair = explorer.models(dataset)
