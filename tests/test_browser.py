@@ -1075,3 +1075,20 @@ def test_a_page_opened_as_the_server_starts_logs_no_error(tmp_path, address):
         page.wait_for_function(f"() => {KNOB} && {KNOB}.data !== null", timeout=60_000)
         open_maps(page)
     assert not problems, problems
+
+
+RETRIED_JS = """async (modules) => {
+  const {retried, NeverComing} = await import(new URL(modules + '/services.js', window.gradio_config.root).href);
+  let passing = 0, never = 0;
+  const value = await retried(async () => { passing += 1; if (passing < 2) throw new Error('the network'); return 7; });
+  const said = await retried(async () => { never += 1; throw new NeverComing('no such file'); })
+    .then(() => 'loaded', (err) => err.message);
+  return {value, passing, never, said};
+}"""
+
+
+def test_a_data_file_load_is_tried_again_after_a_passing_failure_and_not_after_a_final_answer(page):
+    """The page's one retry of its data files (`retried` in services.js): a network failure is tried again; the
+    server's "missing" (`NeverComing`) ends it at once."""
+    modules = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.config.modules")
+    assert page.evaluate(RETRIED_JS, modules) == {"value": 7, "passing": 2, "never": 1, "said": "no such file"}

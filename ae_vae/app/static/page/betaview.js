@@ -15,7 +15,6 @@ import {when} from './services.js';
 const STEPS = 1000;  // the slider's positions, log-spaced over the range
 const POINT_RADIUS = 1.6;  // CSS px
 const STAR_RADIUS = 8;
-const LOAD_TRIES = 25;  // every 2 s, for a load that failed (the server waits for its own writing: knob.js)
 
 function star(ctx, cx, cy, radius, fill) {
   fivePointStar(ctx, cx, cy, radius);
@@ -91,7 +90,7 @@ class KnobView {
   }
 
   // The server's state: {dataset, drawing (base64 bytes or null), note (why the knob is not available, or '')}.
-  async show(state, tries = 1) {
+  async show(state) {
     if (!state) return;
     if (!this.visible) { this.pending = state; return; }
     this.state = state;
@@ -107,9 +106,8 @@ class KnobView {
       const data = await this.knob.load(state.dataset);
       if (this.state !== state) return;  // a newer state came meanwhile
       this.data = data;
-    } catch (err) {  // not loaded (the network, a server that stopped): tried again for a while
+    } catch (err) {  // not loaded, after the tries of `retried` (services.js)
       if (this.state !== state) return;
-      if (tries < LOAD_TRIES) { setTimeout(() => { if (this.state === state) this.show(state, tries + 1); }, 2000); return; }
       this.note.textContent = '⚠️ The KL knob could not be loaded; reload the page to try again.';
       warnOnce('the β tab did not load', err);
       return;

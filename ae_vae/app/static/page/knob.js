@@ -5,7 +5,7 @@
 
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
-import {whenWritten} from './services.js';
+import {retried, whenWritten} from './services.js';
 
 // Bytes and little-endian float32s from base64 (what the server sends).
 export const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -110,12 +110,12 @@ export class PageKnob {
   // next ask.
   load(dataset) {
     if (!this.data.has(dataset)) {
-      const written = whenWritten(() => this.ask({data: 'knob', dataset}), `the β tab's data of ${dataset}`,
-                                  this.asks);
-      const loading = written.then(() => fetch(this.knobs[dataset].data)).then((r) => {
+      const written = () => whenWritten(() => this.ask({data: 'knob', dataset}), `the β tab's data of ${dataset}`,
+                                        this.asks);
+      const loading = retried(() => written().then(() => fetch(this.knobs[dataset].data)).then((r) => {
         if (!r.ok) throw new Error(`the β tab's data: HTTP ${r.status}`);
         return r.json();
-      }).then((d) => new KnobData(d));
+      })).then((d) => new KnobData(d));
       loading.catch(() => this.data.delete(dataset));
       this.data.set(dataset, loading);
     }

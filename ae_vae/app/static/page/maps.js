@@ -3,7 +3,7 @@
 // (mapview.js) draw it and the walk (walk.js) moves codes along its directions.
 
 import {warnOnce} from './latest.js';
-import {whenWritten} from './services.js';
+import {retried, whenWritten} from './services.js';
 
 function bytes(b64) { return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); }
 function floats(b64) { return new Float32Array(bytes(b64).buffer); }
@@ -75,18 +75,18 @@ export class PageMaps {
       const url = this.urls[dataset];
       const written = () => whenWritten(() => this.ask({data: 'maps', dataset}), `the map data of ${dataset}`,
                                         this.asks);
-      const loading = url ? written().then(() => fetch(url)).then((r) => {
+      const loading = url ? retried(() => written().then(() => fetch(url)).then((r) => {
         if (!r.ok) throw new Error(`map data: HTTP ${r.status}`);
         return r.json();
-      }).then((d) => {
+      })).then((d) => {
         this.loaded.add(dataset);
         return {dataset: d.dataset, title: d.title, classes: d.classes, colours: d.colours,
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
       })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
-      loading.catch((err) => {  // not loaded (the network, a server that stopped): try again
-        warnOnce(`the map data of ${dataset} did not load (tried again)`, err);
-        setTimeout(() => this.data.delete(dataset), 2000);
+      loading.catch((err) => {  // not loaded: said once, and the next use loads again
+        warnOnce(`the map data of ${dataset} did not load`, err);
+        this.data.delete(dataset);
       });
       this.data.set(dataset, loading);
       return loading;
@@ -94,9 +94,9 @@ export class PageMaps {
     return this.data.get(dataset);
   }
 
-  // Fetch a data set's map data ahead of its first use (retried: see load).
-  prefetch(dataset, tries = 15) {
-    this.load(dataset).catch(() => { if (tries > 1) setTimeout(() => this.prefetch(dataset, tries - 1), 2000); });  // said by load
+  // Fetch a data set's map data ahead of its first use (a failure is said by load, and the next use loads again).
+  prefetch(dataset) {
+    this.load(dataset).catch(() => {});
   }
 
   // The map point (x, y) of `model`'s `projection` map decoded in the page: {latent, image}; null where the page

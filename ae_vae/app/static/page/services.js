@@ -40,7 +40,26 @@ export async function whenWritten(ask, what, asks) {
   for (let i = 0; i < asks; i++) {
     const answer = await ask();
     if (answer === 'ready') return;
-    if (answer !== 'pending') throw new Error(`${what}: the server has none (${answer})`);
+    if (answer !== 'pending') throw new NeverComing(`${what}: the server has none (${answer})`);
   }
-  throw new Error(`${what}: the server was still writing it`);
+  throw new NeverComing(`${what}: the server was still writing it`);
+}
+
+// A failure that trying again cannot mend: the server has no such file, or gave up writing it.
+export class NeverComing extends Error {}
+
+const LOAD_TRIES = 15;
+const LOAD_PAUSE_MS = 2000;
+
+// `load()` (a function returning a promise), tried again a few times a moment apart where it fails for a passing
+// reason (the network, a server restarting) — the one retry of the page's data files; a `NeverComing` ends it.
+export async function retried(load) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await load();
+    } catch (err) {
+      if (err instanceof NeverComing || tries >= LOAD_TRIES) throw err;
+    }
+    await new Promise((resolve) => { setTimeout(resolve, LOAD_PAUSE_MS); });
+  }
 }
