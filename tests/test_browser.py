@@ -1078,17 +1078,23 @@ def test_a_page_opened_as_the_server_starts_logs_no_error(tmp_path, address):
 
 
 RETRIED_JS = """async (modules) => {
-  const {retried, NeverComing} = await import(new URL(modules + '/services.js', window.gradio_config.root).href);
+  const at = (name) => import(new URL(modules + '/' + name, window.gradio_config.root).href);
+  const [{retried, NeverComing}, {PageMaps}] = await Promise.all(['services.js', 'maps.js'].map(at));
   let passing = 0, never = 0;
   const value = await retried(async () => { passing += 1; if (passing < 2) throw new Error('the network'); return 7; });
   const said = await retried(async () => { never += 1; throw new NeverComing('no such file'); })
     .then(() => 'loaded', (err) => err.message);
-  return {value, passing, never, said};
+  let asked = 0;  // maps whose server has no map data: asked once, however often they are used
+  const maps = new PageMaps({maps: {mnist: 'none.json'}, data_asks: 3}, window.gradio_config.root,
+                            async () => { asked += 1; return 'missing'; });
+  for (let i = 0; i < 3; i++) await maps.load('mnist').catch(() => null);
+  return {value, passing, never, said, asked};
 }"""
 
 
 def test_a_data_file_load_is_tried_again_after_a_passing_failure_and_not_after_a_final_answer(page):
     """The page's one retry of its data files (`retried` in services.js): a network failure is tried again; the
-    server's "missing" (`NeverComing`) ends it at once."""
+    server's "missing" (`NeverComing`) ends it at once, and a part that heard it does not ask again."""
     modules = page.evaluate("() => document.querySelector('#sketchpad canvas').aeVae.config.modules")
-    assert page.evaluate(RETRIED_JS, modules) == {"value": 7, "passing": 2, "never": 1, "said": "no such file"}
+    assert page.evaluate(RETRIED_JS, modules) == {"value": 7, "passing": 2, "never": 1, "said": "no such file",
+                                                  "asked": 1}

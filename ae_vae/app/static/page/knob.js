@@ -5,7 +5,7 @@
 
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
-import {retried, whenWritten} from './services.js';
+import {NeverComing, retried, whenWritten} from './services.js';
 
 // Bytes and little-endian float32s from base64 (what the server sends).
 export const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -107,7 +107,7 @@ export class PageKnob {
   has(dataset) { return Boolean(this.knobs[dataset]); }
 
   // The data set's tab data, once the server has written it (as it starts): a failed load is tried again on the
-  // next ask.
+  // next ask, unless the server has none.
   load(dataset) {
     if (!this.data.has(dataset)) {
       const written = () => whenWritten(() => this.ask({data: 'knob', dataset}), `the β tab's data of ${dataset}`,
@@ -116,7 +116,7 @@ export class PageKnob {
         if (!r.ok) throw new Error(`the β tab's data: HTTP ${r.status}`);
         return r.json();
       })).then((d) => new KnobData(d));
-      loading.catch(() => this.data.delete(dataset));
+      loading.catch((err) => { if (!(err instanceof NeverComing)) this.data.delete(dataset); });
       this.data.set(dataset, loading);
     }
     return this.data.get(dataset);

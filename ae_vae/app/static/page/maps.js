@@ -3,7 +3,7 @@
 // (mapview.js) draw it and the walk (walk.js) moves codes along its directions.
 
 import {warnOnce} from './latest.js';
-import {retried, whenWritten} from './services.js';
+import {NeverComing, retried, whenWritten} from './services.js';
 
 function bytes(b64) { return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); }
 function floats(b64) { return new Float32Array(bytes(b64).buffer); }
@@ -84,9 +84,9 @@ export class PageMaps {
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};
       })
         : Promise.reject(new Error(`no in-page maps for ${dataset}`));
-      loading.catch((err) => {  // not loaded: said once, and the next use loads again
+      loading.catch((err) => {  // not loaded: said once; the next use loads again unless the server has none
         warnOnce(`the map data of ${dataset} did not load`, err);
-        this.data.delete(dataset);
+        if (!(err instanceof NeverComing)) this.data.delete(dataset);
       });
       this.data.set(dataset, loading);
       return loading;

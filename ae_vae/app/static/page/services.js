@@ -32,6 +32,9 @@ export function offer(name, value) { entry(name).resolve(value); }
 // The value offered under `name`, once it is.
 export function when(name) { return entry(name).promise; }
 
+// A failure that trying again cannot mend: the server has no such file, or gave up writing it.
+export class NeverComing extends Error {}
+
 // The page's data files (each data set's map data, the β tab's data) are written by the server as it starts
 // (ae_vae.app.page.PageData): before fetching one, a part asks the server (`ask`: a component's `data_ready` server
 // function), which answers 'ready' once the file is there, 'pending' after waiting a while (asked again) or
@@ -44,9 +47,6 @@ export async function whenWritten(ask, what, asks) {
   }
   throw new NeverComing(`${what}: the server was still writing it`);
 }
-
-// A failure that trying again cannot mend: the server has no such file, or gave up writing it.
-export class NeverComing extends Error {}
 
 const LOAD_TRIES = 15;
 const LOAD_PAUSE_MS = 2000;
