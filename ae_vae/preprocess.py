@@ -23,6 +23,7 @@ for the user.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,10 @@ def load_image(source: Any) -> Image.Image:
         if not path.is_file():
             raise InputError(f"File not found: {path.name}")
         try:
-            with Image.open(path) as opened:
+            with warnings.catch_warnings():  # Pillow warns of an image that big; it is refused below, in one message
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                opened = Image.open(path)
+            with opened:
                 if opened.width * opened.height > MAX_PIXELS:
                     raise InputError(f"Image is {opened.width}×{opened.height} px; the limit is "
                                      f"{MAX_PIXELS // 1_000_000} megapixels.")
