@@ -5,7 +5,7 @@
 
 import {graphSession, posteriorStd} from './models.js';
 import {loadRuntime} from './runtime.js';
-import {NeverComing, retried, whenWritten} from './services.js';
+import {NeverComing, writtenData} from './services.js';
 
 // Bytes and little-endian float32s from base64 (what the server sends).
 export const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -89,7 +89,7 @@ export class KnobData {
 
 export class PageKnob {
   // config: the page's config (its `knobs`: each data set's graphs, range and data URL); root: the app's root URL.
-  // ask: the server function that says when a data set's tab data is written (`whenWritten`).
+  // ask: the server function that says when a data set's tab data is written (`writtenData`).
   constructor(config, root, ask) {
     const url = (path) => new URL(path, root).href;
     this.ask = ask;
@@ -110,12 +110,8 @@ export class PageKnob {
   // next ask, unless the server has none.
   load(dataset) {
     if (!this.data.has(dataset)) {
-      const written = () => whenWritten(() => this.ask({data: 'knob', dataset}), `the β tab's data of ${dataset}`,
-                                        this.asks);
-      const loading = retried(() => written().then(() => fetch(this.knobs[dataset].data)).then((r) => {
-        if (!r.ok) throw new Error(`the β tab's data: HTTP ${r.status}`);
-        return r.json();
-      })).then((d) => new KnobData(d));
+      const loading = writtenData(this.ask, this.asks, {data: 'knob', dataset}, this.knobs[dataset].data,
+                                  `the β tab's data of ${dataset}`).then((d) => new KnobData(d));
       loading.catch((err) => { if (!(err instanceof NeverComing)) this.data.delete(dataset); });
       this.data.set(dataset, loading);
     }

@@ -3,7 +3,7 @@
 // (mapview.js) draw it and the walk (walk.js) moves codes along its directions.
 
 import {warnOnce} from './latest.js';
-import {NeverComing, retried, whenWritten} from './services.js';
+import {NeverComing, writtenData} from './services.js';
 
 function bytes(b64) { return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); }
 function floats(b64) { return new Float32Array(bytes(b64).buffer); }
@@ -60,7 +60,7 @@ class ModelMap {
 
 export class PageMaps {
   // models: the PageModels that decode a latent, or null while (or where) the page does not run them.
-  // ask: the server function that says when a data set's map data is written (`whenWritten`).
+  // ask: the server function that says when a data set's map data is written (`writtenData`).
   constructor(config, root, ask) {
     this.urls = Object.fromEntries(Object.entries(config.maps || {}).map(([k, v]) => [k, new URL(v, root).href]));
     this.ask = ask;
@@ -73,12 +73,8 @@ export class PageMaps {
   load(dataset) {
     if (!this.data.has(dataset)) {
       const url = this.urls[dataset];
-      const written = () => whenWritten(() => this.ask({data: 'maps', dataset}), `the map data of ${dataset}`,
-                                        this.asks);
-      const loading = url ? retried(() => written().then(() => fetch(url)).then((r) => {
-        if (!r.ok) throw new Error(`map data: HTTP ${r.status}`);
-        return r.json();
-      })).then((d) => {
+      const loading = url ? writtenData(this.ask, this.asks, {data: 'maps', dataset}, url,
+                                        `the map data of ${dataset}`).then((d) => {
         this.loaded.add(dataset);
         return {dataset: d.dataset, title: d.title, classes: d.classes, colours: d.colours,
                 maps: {ae: new ModelMap(d.models.ae, d.sectors), vae: new ModelMap(d.models.vae, d.sectors)}};

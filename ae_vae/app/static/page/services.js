@@ -39,13 +39,22 @@ export class NeverComing extends Error {}
 // (ae_vae.app.page.PageData): before fetching one, a part asks the server (`ask`: a component's `data_ready` server
 // function), which answers 'ready' once the file is there, 'pending' after waiting a while (asked again) or
 // 'missing'. So the page never requests a file that is not there yet. `asks`: how many times (the config's).
-export async function whenWritten(ask, what, asks) {
+async function whenWritten(ask, what, asks) {
   for (let i = 0; i < asks; i++) {
     const answer = await ask();
     if (answer === 'ready') return;
     if (answer !== 'pending') throw new NeverComing(`${what}: the server has none (${answer})`);
   }
   throw new NeverComing(`${what}: the server was still writing it`);
+}
+
+// The JSON of the data file at `url` that `request` ({data, dataset}) names to `ask`, once it is written
+// (`whenWritten`); a passing failure is tried again (`retried`). `what`: the file, in words, for the messages.
+export function writtenData(ask, asks, request, url, what) {
+  return retried(() => whenWritten(() => ask(request), what, asks).then(() => fetch(url)).then((r) => {
+    if (!r.ok) throw new Error(`${what}: HTTP ${r.status}`);
+    return r.json();
+  }));
 }
 
 const LOAD_TRIES = 15;
