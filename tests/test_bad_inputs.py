@@ -75,6 +75,17 @@ def bad_calls(f: dict[str, str]) -> list[tuple[dict, str]]:
         ({"dataset": "mnist", "model": "vae", "code": ["x"] * 32, "api_name": "/decode"}, "number"),
         ({"dataset": "mnist", "model": "vae", "code": [1e300] * 32, "api_name": "/decode"}, "within"),
         ({"dataset": "mnist", "model": "ae", "projection": "umap", "x": 1e308, "y": 0, "api_name": "/decode_point"}, "outside"),
+        ({"image": image["digit"], "dataset": "mnist", "beta": 50.0, "api_name": "/beta_reconstruct"}, "from 0.03 to 8"),
+        ({"image": image["white"], "dataset": "mnist", "beta": 1.0, "api_name": "/beta_reconstruct"}, "No ink"),
+        ({"image": image["notes"], "dataset": "fashion_mnist", "beta": 1.0, "api_name": "/beta_reconstruct"},
+         "not an image"),
+        ({"sketch": "abc", "dataset": "mnist", "beta": 1.0, "api_name": "/beta_reconstruct"}, "not a drawing"),
+        ({"dataset": "mnist", "beta": 1.0, "api_name": "/beta_reconstruct"}, "Pass an image"),
+        ({"dataset": "fashion_mnist", "beta": 0.005, "api_name": "/beta_sample"}, "from 0.01 to 8"),
+        ({"dataset": "mnist", "beta": "x", "api_name": "/beta_sample"}, "beta must be a number"),
+        ({"dataset": "mnist", "beta": 1.0, "count": 65, "api_name": "/beta_sample"}, "from 1 to 64"),
+        ({"dataset": "mnist", "beta": 1.0, "seed": -1, "api_name": "/beta_sample"}, "seed must be"),
+        ({"dataset": "cifar10", "api_name": "/beta_curve"}, "choices"),
     ]
 
 
