@@ -18,6 +18,10 @@ the mean posterior σ.
 With `--separate β=FOLDER ...` (plain VAEs trained at a fixed β with the same recipe: `train.py --model vae
 --kl-weight β`): each one and the conditioned model at that β on the plain one's own objective, β·rate +
 distortion, and the gap; and each plain one's rate, distortion, MSE, N(0, I) samples' FD and codes' scale.
+With `--samplers`: where the N(0, I) draws' FD comes from, at the smallest β, β = 1 and the largest: the FD of codes
+drawn from N(0, I), from one Gaussian fitted to the codes (full covariance), from the codes' marginals (each
+dimension shuffled on its own) and of the codes themselves (z ~ q(z|x) of as many training images as draws) — how
+far the prior's draws fall from the codes, against how far any draw that knows only their moments falls.
 """
 
 from __future__ import annotations
@@ -72,10 +76,29 @@ def code_scale(model, images: torch.Tensor, *at: float) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def standard_normal_fd(model, judge, features: torch.Tensor, draws: torch.Tensor, *at: float) -> float:
-    """The judge's Fréchet distance of `draws` decoded (at β, for the conditioned model) to the test set."""
+def decoded_fd(model, judge, features: torch.Tensor, draws: torch.Tensor, *at: float) -> float:
+    """The judge's Fréchet distance of `draws` (N(0, I)'s, or any codes) decoded (at β, for the conditioned model) to
+    the test set."""
     decoded = torch.cat([model.decode(draws[i:i + 1000], *at) for i in range(0, len(draws), 1000)])
     return unconditional_quality(judge, decoded, features)["frechet_distance"]
+
+
+@torch.no_grad()
+def sampler_fds(model, judge, features: torch.Tensor, images: torch.Tensor, beta: float,
+                generator: torch.Generator) -> tuple[dict[str, float], tuple[float, float]]:
+    """At β: the FD of draws from N(0, I), from a Gaussian fitted to the codes of `images` (z ~ q(z|x)), from those
+    codes' marginals, and of the codes themselves, as many of each as `images`; and the smallest and largest of the
+    codes' variances per dimension (N(0, I)'s are all 1)."""
+    codes = torch.cat([model.encode(images[i:i + 1000], beta).sample(generator) for i in range(0, len(images), 1000)])
+    count, size = codes.shape
+    factor = torch.linalg.cholesky(torch.cov(codes.T) + 1e-6 * torch.eye(size))
+    draws = {"N(0, I)": torch.randn(count, size, generator=generator),
+             "fitted Gaussian": codes.mean(0) + torch.randn(count, size, generator=generator) @ factor.T,
+             "marginals": torch.stack([codes[torch.randperm(count, generator=generator), d] for d in range(size)], 1),
+             "codes": codes}
+    variances = codes.var(0)
+    return ({name: decoded_fd(model, judge, features, z, beta) for name, z in draws.items()},
+            (float(variances.min()), float(variances.max())))
 
 
 def line(ok: bool, text: str) -> bool:
@@ -89,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--separate", nargs="*", default=[], metavar="BETA=FOLDER",
                         help="plain VAEs trained at a fixed β with the same recipe")
     parser.add_argument("--samples", type=int, default=10_000, help="N(0, I) draws per Fréchet distance")
+    parser.add_argument("--samplers", action="store_true",
+                        help="also the FD of draws that know the codes (a fitted Gaussian, the marginals, the codes)")
     args = parser.parse_args(argv)
     if not (args.folder / "metrics.json").is_file():
         parser.error(f"{args.folder} has no metrics.json: measure a finished train.py --model beta-vae folder "
@@ -138,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{ELBO_SLACK})"))
     draws = torch.randn(args.samples, model.latent_dim, generator=torch.Generator().manual_seed(0))
     features = judge.features(test.images)
-    fd_one = standard_normal_fd(model, judge, features, draws, 1.0)
+    fd_one = decoded_fd(model, judge, features, draws, 1.0)
     fd_shipped = shipped_metrics["sample_quality"]["standard"]["frechet_distance"]
     results.append(line(abs(fd_one - fd_shipped) <= FD_SLACK * fd_shipped,
                         f"β = 1: N(0, I) samples' FD {fd_one:.1f} (shipped VAE {fd_shipped:.1f}, within 20 %)"))
@@ -149,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     print("\ncodes' scale, E[μ² + σ²] per dimension (mean posterior σ): " + ", ".join(
         f"β = {beta:g}: {second:.2f} ({sigma:.3f})" for beta in (curve[0]["beta"], 1.0, curve[-1]["beta"])
         for second, sigma in [code_scale(model, test.images, beta)]))
+
+    if args.samplers:
+        train = load_split(dataset, args.data_dir, train=True)
+        generator = torch.Generator().manual_seed(0)
+        chosen = train.images[torch.randperm(len(train.images), generator=generator)[:args.samples]]
+        print(f"\nwhere N(0, I)'s FD comes from ({len(chosen)} draws each; codes: z ~ q(z|x) of training images)\n"
+              "| β | N(0, I) | fitted Gaussian | marginals | codes | N(0, I) / codes | codes' variance per dimension |"
+              "\n|---|---|---|---|---|---|---|")
+        for beta in (curve[0]["beta"], 1.0, curve[-1]["beta"]):
+            fds, (least, most) = sampler_fds(model, judge, features, chosen, beta, generator)
+            print(f"| {beta:g} | " + " | ".join(f"{fd:.1f}" for fd in fds.values())
+                  + f" | {fds['N(0, I)'] / fds['codes']:.1f}x | {least:.2f}–{most:.2f} |")
 
     if args.separate:
         print("\n| β | separately trained: β·rate + distortion | conditioned at β | gap (nats) | separate: rate / "
@@ -162,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 knob = rate_distortion(model, test.images, beta)
                 mine = beta * knob["rate"] + knob["distortion"]
                 mine, gap = f"{mine:.2f}", f"{mine - own:+.2f}"
-            fd = standard_normal_fd(plain, judge, features, draws)
+            fd = decoded_fd(plain, judge, features, draws)
             print(f"| {beta:g} | {own:.2f} | {mine} | {gap} | {alone['rate']:.2f} / "
                   f"{alone['distortion']:.2f} · {alone['mse_per_pixel']:.5f} · {fd:.1f} · "
                   f"{code_scale(plain, test.images)[0]:.2f} |")

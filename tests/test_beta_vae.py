@@ -183,3 +183,22 @@ def test_a_beta_folder_loads_with_its_graphs_and_curve_and_bad_ones_are_one_line
     save_model_folder(VAE(VAEConfig(**TINY)), tmp_path / "vae")
     with pytest.raises(WeightsError, match="describes a vae model, not a β-conditioned VAE"):
         load_beta_folder(tmp_path / "vae")
+
+
+def test_the_knob_bench_compares_the_prior_draws_with_draws_that_know_the_codes():
+    from pathlib import Path
+
+    from ae_vae.models.judge import load_judge
+    from bench.beta_knob import sampler_fds
+
+    model = randomise_films(tiny())
+    judge, _ = load_judge(Path(__file__).resolve().parents[1] / "weights" / "judge-mnist")
+    features = judge.features(images(150, seed=1))
+    fds = [sampler_fds(model, judge, features, images(150, seed=2), 0.5, torch.Generator().manual_seed(3))
+           for _ in range(2)]
+    (first, (least, most)), again = fds
+    assert list(first) == ["N(0, I)", "fitted Gaussian", "marginals", "codes"]
+    assert again == fds[0]  # one seed, one answer
+    assert all(0 <= fd < float("inf") for fd in first.values())
+    assert first["codes"] != first["N(0, I)"]
+    assert 0 < least <= most
