@@ -58,6 +58,22 @@ def separate_pairs(values: list[str]) -> list[tuple[float, Path]]:
     return pairs
 
 
+def model_kind(folder: Path) -> str | None:
+    """The `model_type` a folder's config.json names, or None where it has none that can be read."""
+    try:
+        return json.loads((folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def kind_mismatch(kind: str, folder: Path) -> str | None:
+    """Where `folder` does not hold a model of `kind`: what it holds instead, in words; else None."""
+    found = model_kind(folder)
+    if found == kind:
+        return None
+    return f"{folder} holds {f'a model of type {found!r}' if found else 'no readable config.json'}"
+
+
 @torch.no_grad()
 def reconstruct(model, images: torch.Tensor, *at: float) -> torch.Tensor:
     return torch.cat([model.decode(model.embed(images[i:i + 1000], *at), *at) for i in range(0, len(images), 1000)])
@@ -118,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.folder / "metrics.json").is_file():
         parser.error(f"{args.folder} has no metrics.json: measure a finished train.py --model beta-vae folder "
                      "(a run stopped before its end finishes with the same command and --resume)")
+    if wrong := kind_mismatch("beta-vae", args.folder):
+        parser.error(f"{wrong}; measure a train.py --model beta-vae folder (a plain VAE trained at one β goes to "
+                     "--separate)")
+    separate = separate_pairs(args.separate)
+    for wrong in filter(None, (kind_mismatch("vae", folder) for _, folder in separate)):
+        parser.error(f"{wrong}; --separate takes plain VAEs (train.py --model vae --kl-weight β)")
     torch.set_num_threads(2)
 
     model = load_model(args.folder).eval()
@@ -190,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.separate:
         print("\n| β | separately trained: β·rate + distortion | conditioned at β | gap (nats) | separate: rate / "
               "distortion · MSE · N(0, I) FD · E[μ² + σ²] |\n|---|---|---|---|---|")
-        for beta, folder in separate_pairs(args.separate):
+        for beta, folder in separate:
             plain = load_model(folder).eval()
             alone = rate_distortion(plain, test.images, beta)
             own = beta * alone["rate"] + alone["distortion"]

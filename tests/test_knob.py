@@ -175,3 +175,19 @@ def test_the_knob_bench_names_a_folder_without_its_curve_instead_of_a_traceback(
     assert stopped.value.code == 2
     said = capsys.readouterr().err
     assert "has no metrics.json" in said and "--resume" in said and "Traceback" not in said
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["mnist-vae"], "holds a model of type 'vae'; measure a train.py --model beta-vae folder"),
+    (["mnist-beta-vae", "--separate", "0.1={}/mnist-ae"], "holds a model of type 'ae'; --separate takes"),
+    (["mnist-beta-vae", "--separate", "0.1={}/nowhere"], "nowhere holds no readable config.json"),
+])
+def test_the_knob_bench_names_a_folder_of_another_kind_instead_of_a_traceback(arguments, said, capsys):
+    from bench.beta_knob import main
+
+    folder, *rest = arguments
+    with pytest.raises(SystemExit) as stopped:
+        main([str(WEIGHTS / folder), *(a.format(WEIGHTS) for a in rest)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
