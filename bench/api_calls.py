@@ -69,7 +69,7 @@ def call_every_endpoint(url: str, image_path: str | Path | None = None) -> dict[
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     try:

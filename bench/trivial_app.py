@@ -25,5 +25,7 @@ def trivial_app(outputs: tuple):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
+        sys.exit(__doc__.split("\n\n")[1])
     blank = tuple(np.zeros((28, 28), np.uint8) for _ in range(4)) + ("errors",)
     trivial_app(blank).launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
