@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with app_server(args.weights_dir, port=args.port or None, args=args.args.split()) as app, chromium() as page:
         open_app(page, app.url + "?inference=server")
-        warm = timed_stroke(page, "7", args.duration)  # first frames: lazy imports, torch warm-up
+        warm = timed_stroke(page, "7", args.duration)  # first frames: lazy imports, onnxruntime warm-up
         print(f"warm-up stroke: {warm['updates']} updates, final after {warm['final_ms']} ms")
         for i in range(args.strokes):
             clear_pad(page)

@@ -1,7 +1,7 @@
 """Load test: 16 concurrent clients for 60 s, on the API (/reconstruct and /sample) or drawing live on the pad.
 
     python bench/load_test.py                         # the app's defaults, API mode
-    python bench/load_test.py --configs 1x2 2x1 4x1   # queue concurrency x torch threads, one run each
+    python bench/load_test.py --configs 1x2 2x1 4x1   # queue concurrency x onnxruntime threads, one run each
     python bench/load_test.py --mode live             # 16 pages drawing live (bench/live_load.py)
 
 Each configuration starts `python app.py` as its own process (on loopback). API mode: gradio_client clients
@@ -76,7 +76,7 @@ def concurrency_x_threads(text: str) -> tuple[int, int] | None:
 
 def api_runs(args, configs: list[tuple[int, int]]) -> int:
     image_path = str(write_digit_png(Path(tempfile.mkdtemp(prefix="load-")) / "digit.png"))
-    print("| queue concurrency × torch threads | /reconstruct served | /sample served | req/s | errors "
+    print("| queue concurrency × onnxruntime threads | /reconstruct served | /sample served | req/s | errors "
           "| /reconstruct p50 / p95 ms | /sample p50 / p95 ms |\n|---|---|---|---|---|---|---|")
     worst_errors = 0
     for concurrency, threads in configs:
@@ -93,7 +93,7 @@ def api_runs(args, configs: list[tuple[int, int]]) -> int:
 
 
 def live_runs(args, configs: list[tuple[int, int]]) -> int:
-    print("| queue concurrency × torch threads | frames served/s (all clients) | slowest client answers/s "
+    print("| queue concurrency × onnxruntime threads | frames served/s (all clients) | slowest client answers/s "
           "| pointer-up → final answer p50 / p95 s | frame round trip p50 / p95 ms | errors |\n"
           "|---|---|---|---|---|---|")
     ok = True

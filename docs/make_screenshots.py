@@ -255,7 +255,7 @@ def parse_args(argv: list[str] | None = None) -> Namespace:
     parser = argument_parser(__doc__, weights_dir=True)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
     parser.add_argument("--port", type=int, default=0, help="port for the app (0: a free one)")
-    parser.add_argument("--threads", type=int, default=1, help="the app's torch threads (app.py --threads)")
+    parser.add_argument("--threads", type=int, default=1, help="the app's onnxruntime threads (app.py --threads)")
     parser.add_argument("--shape", default="7", choices=list(SHAPES), help="digit to draw")
     parser.add_argument("--sample-class", default="7", help="class shown on the Sample tab (its name in the menu)")
     return parser.parse_args(argv)
