@@ -214,7 +214,13 @@ def test_the_export_command_writes_checked_graphs(tmp_path, capsys):
     assert main(["export-onnx", str(tmp_path / "vae")]) == 0
     assert "encoder.onnx" in capsys.readouterr().out and check_graphs(tmp_path / "vae", model.config)
     assert main(["export-onnx", str(tmp_path / "nowhere")]) == 2
-    assert "model.safetensors" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "nowhere/config.json: file not found" in said and "Errno" not in said
+    (tmp_path / "half").mkdir()
+    shutil.copy(tmp_path / "vae" / "config.json", tmp_path / "half")
+    assert main(["export-onnx", str(tmp_path / "half")]) == 2
+    said = capsys.readouterr().err
+    assert "half/model.safetensors: file not found" in said and "Errno" not in said
 
 
 def test_the_pages_preloads_name_the_files_its_modules_load():

@@ -112,8 +112,8 @@ def export_graphs(folder: str | os.PathLike) -> list[Path]:
     """Write `encoder.onnx` and `decoder.onnx` of the model in `folder` (its `config.json` and `model.safetensors`)
     into the same folder, atomically, each recording the weights file's SHA-256; then check them as the app will."""
     folder = Path(folder)
+    model = load_model(folder).float().eval()  # first: a folder without a model is named in the loader's words
     weights_sha256 = file_sha256(folder / WEIGHTS_FILE)
-    model = load_model(folder).float().eval()
     outputs = encoder_outputs(model.config.model_type)
     image, z = torch.rand(2, 1, 28, 28), torch.randn(2, model.config.latent_dim)
     if model.config.model_type == "beta-vae":
