@@ -211,6 +211,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--kl-weight must be a positive number, got {args.kl_weight}")
     if args.kl_weight != 1.0 and args.model != "vae":
         parser.error("--kl-weight: only a vae trains at another KL weight (a beta-vae draws its β from --beta-range)")
+    if args.model != "beta-vae" and args.beta_range != list(DEFAULT_BETA_RANGE):
+        parser.error("--beta-range: only a beta-vae learns a range of KL weights (a vae trains at one: --kl-weight)")
     if args.init_from and args.model == "ae":
         parser.error("--init-from: only a vae or a beta-vae starts from another model's weights (a VAE's)")
     if (args.private or args.hub_revision != "main") and not args.push_to_hub:

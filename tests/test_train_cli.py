@@ -234,7 +234,9 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
                                             (["--kl-weight", "0"], "--kl-weight must be a positive number"),
                                             (["--kl-weight", "nan"], "--kl-weight must be a positive number"),
                                             (["--model", "beta-vae", "--kl-weight", "2"], "only a vae trains"),
-                                            (["--model", "ae", "--kl-weight", "2"], "only a vae trains")])
+                                            (["--model", "ae", "--kl-weight", "2"], "only a vae trains"),
+                                            (["--model", "vae", "--beta-range", "0.1", "3"], "only a beta-vae learns"),
+                                            (["--model", "ae", "--beta-range", "0.1", "3"], "only a beta-vae learns")])
 def test_bad_beta_flags_are_one_clear_line(flags, message):
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
