@@ -123,3 +123,31 @@ def test_app_cli_reports_an_unusable_folder_in_one_line(tmp_path):
                             check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: not a folder"
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--threads", "0"], "argument --threads: must be a whole number of at least 1, got '0'"),
+    (["--concurrency", "two"], "argument --concurrency: must be a whole number of at least 1, got 'two'"),
+    (["--port", "99999"], "argument --port: must be a whole number from 0 to 65535, got '99999'"),
+    (["--hub-timeout", "-1"], "argument --hub-timeout: must be a number of seconds, 0 or more, got '-1'"),
+])
+def test_app_cli_refuses_a_bad_setting_in_one_line(flags, said, capsys):
+    import app as app_module
+
+    with pytest.raises(SystemExit) as stopped:
+        app_module.parse_args(flags)
+    assert stopped.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_app_cli_says_in_one_line_that_its_port_is_taken():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+                                check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot serve on 127.0.0.1:{port} (") and last.endswith("choose another --port or --host")
