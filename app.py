@@ -634,7 +634,7 @@ def create_app(args: argparse.Namespace) -> gr.Blocks:
     own = find_own_models(weights_dir, ae=args.ae, vae=args.vae, beta_vae=args.beta_vae)
     explorer = load_explorer(args.hub_repo, BUNDLED_WEIGHTS, timeout=args.hub_timeout, own_models=own)
     logger.info("weights: %s", explorer.source_notice)
-    return build_demo(explorer).queue(default_concurrency_limit=max(1, args.concurrency), max_size=QUEUE_SIZE)
+    return build_demo(explorer).queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_SIZE)
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs: Any):
