@@ -985,6 +985,29 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
     assert abs(point["distortion"] - server.distortion) <= 0.01 * server.distortion
 
 
+def test_while_another_data_sets_knob_loads_the_slider_waits_for_it(page, explorer):
+    """Switching the data set on the β tab: until that data set's knob has loaded, the slider is disabled (so no β
+    is read against a range its labels do not show); then it has the new range, at β = 1."""
+    stroke(page, "7")
+    page_drawn(page)
+    open_tab(page, "β")
+    page.wait_for_function(f"() => {KNOB} && {KNOB}.painted >= 1 && {KNOB}.shown === 'mnist'", timeout=60_000)
+    painted = page.evaluate(f"""() => {{ const knob = {KNOB}; window.__knobSeen = {{loading: 0, enabled: 0}};
+        window.__knobLook = setInterval(() => {{ if (knob.state.dataset !== knob.shown) {{
+            window.__knobSeen.loading += 1; if (!knob.slider.disabled) window.__knobSeen.enabled += 1; }} }}, 1);
+        return knob.painted; }}""")
+    page.locator("#dataset").get_by_label("Fashion-MNIST").check()
+    page.wait_for_function(f"(n) => {KNOB}.shown === 'fashion_mnist' && {KNOB}.painted > n", arg=painted,
+                           timeout=60_000)
+    seen = page.evaluate("() => { clearInterval(window.__knobLook); return window.__knobSeen; }")
+    assert seen["loading"] > 0, "the load was seen"
+    assert seen["enabled"] == 0, f"the slider could move while the knob loaded: {seen}"
+    low, high = explorer.knob("fashion_mnist").beta_range
+    assert page.evaluate(f"() => [{KNOB}.slider.disabled, {KNOB}.beta]") == [False, 1]
+    assert page.locator("#knob-view .knob-low").inner_text().startswith(f"{low:g} ·")
+    assert page.locator("#knob-view .knob-high").inner_text().startswith(f"{high:g} ·")
+
+
 KNOB_MAP = "#knob-view .knob-map"
 
 

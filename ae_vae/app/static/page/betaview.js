@@ -77,7 +77,11 @@ class KnobView {
     }).observe(this.body);
   }
 
-  range() { return this.config.knobs[this.state.dataset].range; }
+  // The slider's range and the data the page decodes with are those of the data set shown (`this.shown`): while
+  // another one loads, the slider is disabled and nothing decodes, so no β is read against the wrong range.
+  range() { return this.config.knobs[this.shown].range; }
+
+  ready() { return this.data !== null && this.shown === this.state.dataset; }
 
   betaAt(position) {
     const [low, high] = this.range().map(Math.log);
@@ -102,6 +106,7 @@ class KnobView {
       return;
     }
     this.note.textContent = 'Loading the KL knob…';
+    if (this.shown !== state.dataset) this.slider.disabled = true;
     try {
       const data = await this.knob.load(state.dataset);
       if (this.state !== state) return;  // a newer state came meanwhile
@@ -114,6 +119,7 @@ class KnobView {
     }
     this.note.textContent = '';
     this.body.hidden = false;
+    this.slider.disabled = false;
     if (this.shown !== state.dataset) {  // a data set shown for the first time here: its range, β back to 1
       this.shown = state.dataset;
       this.hovered = null; this.pinned = null; this.inset.hidden = true;
@@ -147,7 +153,7 @@ class KnobView {
   }
 
   decode() {
-    if (!this.data) return;
+    if (!this.ready()) return;
     if (this.inPage) {
       this.queue.request(this.beta);
       if (this.spot()) this.spotQueue.request(this.beta);
@@ -158,7 +164,7 @@ class KnobView {
 
   async decodeInPage(beta) {
     const input = this.drawing ? Float32Array.from(this.drawing, (v) => v / 255) : null;
-    const {samples, drawing} = await this.knob.at(this.state.dataset, beta, input, this.data.draws);
+    const {samples, drawing} = await this.knob.at(this.shown, beta, input, this.data.draws);
     this.paintDraws(samples.map(toBytes));
     this.showDrawing(beta, drawing && {image: toBytes(drawing.image), rate: drawing.rate,
                                        distortion: drawing.distortion, place: this.data.place(drawing.code, beta)});
@@ -206,7 +212,7 @@ class KnobView {
   }
 
   hover(e) {
-    if (!this.data || !this.inPage) return;
+    if (!this.ready() || !this.inPage) return;
     this.hovered = this.mapPointAt(e);
     this.drawMarks();
     this.spotQueue.request(this.beta);
@@ -221,7 +227,7 @@ class KnobView {
 
   // A click or a tap pins the point: decoded at β now and as β moves (in the page, or by the server on release).
   pin(e) {
-    if (!this.data) return;
+    if (!this.ready()) return;
     this.pinned = this.mapPointAt(e);
     this.hovered = null;
     this.drawMarks();
@@ -232,8 +238,8 @@ class KnobView {
 
   async decodeSpot(beta) {
     const spot = this.spot();
-    if (!spot || !this.data) return;
-    const probabilities = await this.knob.decode(this.state.dataset, beta, this.data.codeAt(spot.x, spot.y, beta));
+    if (!spot || !this.ready()) return;
+    const probabilities = await this.knob.decode(this.shown, beta, this.data.codeAt(spot.x, spot.y, beta));
     Object.assign(spot, {image: toBytes(probabilities), beta});
     if (spot === this.spot()) this.showSpot();
   }
