@@ -556,6 +556,20 @@ def test_the_live_maps_follow_the_data_set_switch(page):
     assert legend[0] == "T-shirt/top" and legend[-1] == "Ankle boot" and len(legend) == 10
 
 
+def test_a_live_map_decodes_its_own_data_set_while_another_loads(page, explorer, mnist_extents):
+    """Between a switch of data set and the new maps' arrival, the pointer is still over the shown maps: what it
+    points at is decoded by their data set's model, not by the one loading."""
+    open_maps(page)
+    page.evaluate(f"() => {{ {MAPS_VIEW}.state = {{dataset: 'fashion_mnist', star: null}}; }}")  # its maps not in yet
+    px, py, x, y = map_point_on_page(page, "vae", "pca", 0.3, 0.4, mnist_extents)
+    before = page.evaluate(f"() => {MAPS_VIEW}.decoded")
+    page.mouse.move(px, py)
+    page.wait_for_function(f"(n) => {MAPS_VIEW}.decoded > n", arg=before, timeout=5_000)
+    shown = np.asarray(page.evaluate(INSET_JS, ["vae", "pca"])).reshape(28, 28)
+    server = explorer.decode_point("mnist", "vae", "pca", x, y).image.astype(int)
+    assert np.abs(shown - server).mean() / 255 <= 0.01
+
+
 @pytest.mark.parametrize("how", ["page", "?inference=server", "no WebAssembly"])
 def test_a_tap_on_a_live_map_pins_the_point_with_its_sentence(app_url, explorer, mnist_extents, how):
     """On a phone: every map at least 340 px wide, one per row; a tap pins the point: its decode stays in the map's

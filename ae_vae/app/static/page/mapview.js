@@ -186,7 +186,8 @@ class MapView {
   }
 
   async decodeHover({panel, point, t}) {
-    const found = await this.maps.decodeAt(this.state.dataset, panel.model, panel.projection, point.x, point.y);
+    // the data set the panel shows (while another one loads, the pointer is still over this one's map)
+    const found = await this.maps.decodeAt(panel.data.dataset, panel.model, panel.projection, point.x, point.y);
     if (!found || !panel.hovered) return;  // the pointer left meanwhile
     panel.showInset(toBytes(found.image), 'under the pointer', point.fx, point.fy);
     this.decoded += 1;
@@ -205,7 +206,7 @@ class MapView {
   async pin(panel, e) {
     if (!panel.map) return;
     const point = panel.toData(e), token = {};
-    const dataset = this.state.dataset, title = this.config.model_titles[panel.model];
+    const dataset = panel.data.dataset, title = this.config.model_titles[panel.model];
     panel.pinned = {x: point.x, y: point.y, image: null, token};
     panel.drawMarks(null);
     panel.text.textContent = `${title} at ${panel.projection.toUpperCase()} (${point.x.toFixed(2)}, `
