@@ -35,6 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ae_vae.data import load_split
+from ae_vae.errors import WeightsError
+from ae_vae.models.config import read_config
 from ae_vae.models.judge import load_judge
 from ae_vae.models.loading import load_model
 from ae_vae.training.beta_curve import rate_distortion
@@ -58,20 +60,13 @@ def separate_pairs(values: list[str]) -> list[tuple[float, Path]]:
     return pairs
 
 
-def model_kind(folder: Path) -> str | None:
-    """The `model_type` a folder's config.json names, or None where it has none that can be read."""
-    try:
-        return json.loads((folder / "config.json").read_text()).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def kind_mismatch(kind: str, folder: Path) -> str | None:
     """Where `folder` does not hold a model of `kind`: what it holds instead, in words; else None."""
-    found = model_kind(folder)
-    if found == kind:
-        return None
-    return f"{folder} holds {f'a model of type {found!r}' if found else 'no readable config.json'}"
+    try:
+        found = read_config(folder).model_type
+    except WeightsError as exc:
+        return f"{folder} holds no readable config.json ({exc})"
+    return None if found == kind else f"{folder} holds a model of type {found!r}"
 
 
 @torch.no_grad()
