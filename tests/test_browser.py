@@ -949,7 +949,20 @@ def test_each_page_twin_computes_what_python_does(page, explorer):
 
 
 KNOB = "document.querySelector('#knob-view .knob-view').aeVaeKnob"
-BETA_SLIDER, BETA_RECON = f"#{KNOB_ELEMENTS['slider']}", KNOB_ELEMENTS["recon"]
+BETA_SLIDER, BETA_RECON, BETA_SAMPLES = f"#{KNOB_ELEMENTS['slider']}", KNOB_ELEMENTS["recon"], KNOB_ELEMENTS["samples"]
+RING_RGB = (0xd6, 0x27, 0x28)  # the curve's ring at β (betaview.js)
+
+
+def curve_ring(page) -> tuple[float, float]:
+    """The centre of the rate–distortion plot's ring at β, in canvas pixels (the mean of its colour's pixels)."""
+    return tuple(page.evaluate("""(rgb) => { const c = document.querySelector('#knob-view .knob-curve canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let x = 0, y = 0, n = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (Math.abs(d[i] - rgb[0]) + Math.abs(d[i + 1] - rgb[1]) + Math.abs(d[i + 2] - rgb[2]) < 30) {
+            const p = i / 4; x += p % c.width; y += Math.floor(p / c.width); n += 1; } }
+        if (!n) throw new Error('no ring on the curve');
+        return [x / n, y / n]; }""", list(RING_RGB)))
 
 
 def canvas_bytes(page, elem_id: str) -> list[int]:
@@ -962,7 +975,8 @@ def canvas_bytes(page, elem_id: str) -> list[int]:
 def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app, page, explorer):
     """The β tab takes the Draw tab's drawing; with the server stopped, dragging the slider still changes the
     reconstruction's pixels (computed in the page from the knob's graphs), and the page's reconstruction, rate and
-    distortion at a β are what the server computes for the same drawing."""
+    distortion at a β are what the server computes for the same drawing; the N(0, I) draws are /beta_sample's grid
+    at that β (16 draws, seed 0), and the curve's ring has moved up the rate and down the distortion."""
     import os
     import signal
 
@@ -972,7 +986,7 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
     page.wait_for_function(f"() => {KNOB} && {KNOB}.inPage && {KNOB}.drawing && {KNOB}.painted >= 1",
                            timeout=60_000)
     assert page.locator(BETA_SLIDER).get_attribute("type") == "range"
-    first = canvas_bytes(page, BETA_RECON)
+    first, first_draws, first_ring = canvas_bytes(page, BETA_RECON), canvas_bytes(page, BETA_SAMPLES), curve_ring(page)
     drawing = np.frombuffer(base64.b64decode(page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8).reshape(28, 28)
     box = page.locator(BETA_SLIDER).bounding_box()
     y = box["y"] + box["height"] / 2
@@ -988,11 +1002,15 @@ def test_the_kl_knob_follows_the_slider_in_the_page_with_the_server_stopped(app,
         page.wait_for_function(f"(n) => {KNOB}.painted > n + 2", arg=painted, timeout=10_000)
         beta = page.evaluate(f"() => {KNOB}.beta")
         page.wait_for_function(f"() => {KNOB}.point && {KNOB}.point.beta === {KNOB}.beta", timeout=10_000)
-        shown = canvas_bytes(page, BETA_RECON)
+        shown, draws, ring = canvas_bytes(page, BETA_RECON), canvas_bytes(page, BETA_SAMPLES), curve_ring(page)
         point = page.evaluate(f"() => {KNOB}.point")
     finally:
         os.kill(app.process.pid, signal.SIGCONT)
     assert shown != first, "the reconstruction changed as β moved"
+    assert draws != first_draws, "the draws changed as β moved"
+    grid = explorer.knob("mnist").sample(beta, 16, 0)  # what /beta_sample("mnist", β, 16, 0) sends
+    assert np.abs(np.asarray(draws).reshape(grid.shape) - grid.astype(int)).max() <= 2
+    assert ring[0] < first_ring[0] - 2 and ring[1] < first_ring[1] - 2, (first_ring, ring)  # left and up: β fell
     server = explorer.knob("mnist").reconstruct(drawing.astype(np.float32)[None, None] / 255.0, beta)
     assert np.abs(np.asarray(shown).reshape(28, 28) - server.image.astype(int)).max() <= 2
     assert abs(point["rate"] - server.rate) <= 0.01 * max(1.0, server.rate)
@@ -1068,7 +1086,7 @@ def test_the_kl_knobs_map_decodes_the_point_under_the_pointer_and_a_pinned_point
 
 def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer):
     """Where the page does not run the models, the β tab's drawing and draws come from the server when the slider is
-    let go (the keyboard moves it here), and are what the server computes; a tap on the map shows the server's
+    let go (the keyboard moves it here), and are what the server computes (the draws: /beta_sample's grid); a tap on the map shows the server's
     decode of that point at β; the runtime and the knob's graphs are never fetched."""
     stroke(server_page, "7")
     wait_status(server_page, DONE)
@@ -1085,6 +1103,7 @@ def test_on_the_server_path_the_kl_knob_decodes_on_release(server_page, explorer
     drawing = np.frombuffer(base64.b64decode(server_page.evaluate(f"() => {KNOB}.state.drawing")), np.uint8)
     server = explorer.knob("mnist").reconstruct(drawing.reshape(1, 1, 28, 28).astype(np.float32) / 255.0, beta)
     assert canvas_bytes(server_page, BETA_RECON) == server.image.reshape(-1).tolist()
+    assert canvas_bytes(server_page, BETA_SAMPLES) == explorer.knob("mnist").sample(beta, 16, 0).reshape(-1).tolist()
     server_page.locator(f"{KNOB_MAP} .map-area").scroll_into_view_if_needed()
     box = server_page.locator(f"{KNOB_MAP} .map-area").bounding_box()
     server_page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.3 * box["height"])  # the server decodes it
