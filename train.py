@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ae_vae.data import default_data_dir, load_dataset, normalize_dataset_name
-from ae_vae.errors import DataNotFoundError, HubError, InputError, WeightsError
+from ae_vae.data import ImageSet, default_data_dir, load_dataset, normalize_dataset_name
+from ae_vae.errors import AeVaeError, DataNotFoundError, DivergedError, HubError, InputError, WeightsError
 from ae_vae.fileio import atomic_write_json, atomic_write_text
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
@@ -33,7 +33,7 @@ from ae_vae.latent.priors import (
 )
 from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.beta_vae import BetaVAE
-from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig
+from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig, check_beta_range
 from ae_vae.models.loading import load_model
 from ae_vae.models.vae import VAE
 from ae_vae.training.artifacts import finalize_run, machine_description
@@ -205,8 +205,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
            args.prior_matching, args.grad_clip, args.edge_matching) < 0:
         parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points, "
                      "--prior-matching, --grad-clip and --edge-matching must not be negative")
-    if not 0 < args.beta_range[0] < args.beta_range[1] or not all(math.isfinite(b) for b in args.beta_range):
-        parser.error(f"--beta-range needs two finite numbers 0 < LOW < HIGH, got {args.beta_range}")
+    try:
+        check_beta_range(args.beta_range, "--beta-range")
+    except ValueError as exc:
+        parser.error(str(exc))
     if not (args.kl_weight > 0 and math.isfinite(args.kl_weight)):
         parser.error(f"--kl-weight must be a positive number, got {args.kl_weight}")
     if args.kl_weight != 1.0 and args.model != "vae":
@@ -349,6 +351,10 @@ def main(args: argparse.Namespace) -> int:
             evaluated = {"test": evaluate_terms(model, test_set.images, seed=args.seed, device=device)}
             if validation_set is not None:
                 evaluated["val"] = evaluate_terms(model, validation_set.images, seed=args.seed, device=device)
+            unusable = {f"{split} {k}": v for split, terms in evaluated.items() for k, v in terms.items()
+                        if not math.isfinite(v)}
+            if unusable:  # the epoch's last steps broke the weights: not checkpointed
+                raise DivergedError(f"evaluating after its last step gave {_fmt(unusable)}")
             state.epoch += 1
             state.seconds += train_seconds
             record = {"epoch": state.epoch, "seconds": round(train_seconds, 2),
@@ -363,7 +369,34 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         logger.warning("interrupted; the last complete epoch is checkpointed in %s (use --resume)", checkpoint_root)
         return 130
+    except DivergedError as exc:
+        logger.error("%s", diverged_message(exc, state.epoch + 1, args, output_dir, checkpoint_root))
+        return 2
 
+    try:
+        finish_folder(model, args, train_set, test_set, output_dir, state, device)
+    except AeVaeError as exc:  # a model trained to numbers its prior, curve or judge cannot use
+        logger.error("%s was not finished: %s. The trained weights are checkpointed in %s (epoch %d); the folder's "
+                     "files are incomplete", output_dir, exc, checkpoint_root, state.epoch)
+        return 2
+    logger.info("wrote %s", output_dir)
+    if args.push_to_hub:
+        try:
+            url = push_folder(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision)
+        except HubError as exc:
+            later = " ".join(shlex.quote(a) for a in ["python", "-m", "ae_vae", "push", str(output_dir),
+                                                      args.push_to_hub] + (["--private"] if args.private else [])
+                             + (["--revision", args.hub_revision] if args.hub_revision != "main" else []))
+            logger.error("%s; the trained folder stays in %s, push it later with: %s", exc, output_dir, later)
+            return 3
+        logger.info("pushed to %s", url)
+    return 0
+
+
+def finish_folder(model: AutoEncoder | VAE | BetaVAE, args: argparse.Namespace, train_set: ImageSet,
+                  test_set: ImageSet, output_dir: Path, state: TrainState, device: torch.device) -> None:
+    """The trained model's folder: weights, graphs and measurements (and, but for a β-conditioned VAE, the prior and
+    the maps), its card and training record."""
     if isinstance(model, BetaVAE):
         finalize_beta_run(model, test_set, output_dir, state.history, seed=args.seed, judge_dir=args.judge_dir,
                           samples=args.prior_samples, device=device)
@@ -379,18 +412,17 @@ def main(args: argparse.Namespace) -> int:
                      prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
                                     "class_components": args.prior_class_components},
                      prior_samples=args.prior_samples)
-    logger.info("wrote %s", output_dir)
-    if args.push_to_hub:
-        try:
-            url = push_folder(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision)
-        except HubError as exc:
-            later = " ".join(shlex.quote(a) for a in ["python", "-m", "ae_vae", "push", str(output_dir),
-                                                      args.push_to_hub] + (["--private"] if args.private else [])
-                             + (["--revision", args.hub_revision] if args.hub_revision != "main" else []))
-            logger.error("%s; the trained folder stays in %s, push it later with: %s", exc, output_dir, later)
-            return 3
-        logger.info("pushed to %s", url)
-    return 0
+
+
+def diverged_message(exc: DivergedError, epoch: int, args: argparse.Namespace, output_dir: Path,
+                     checkpoint_root: Path) -> str:
+    """One line: where training diverged, that no model was written, and what to try."""
+    if epoch > 1:  # the epochs before it are checkpointed (by this run, or the one it resumed)
+        again = (f"epoch {epoch - 1}'s checkpoint is kept in {checkpoint_root}: --resume with --grad-clip 1 may get "
+                 f"past this step, or start again with a lower --lr (now {args.lr:g})")
+    else:
+        again = f"no epoch finished: start again with a lower --lr (now {args.lr:g}) or --grad-clip 1"
+    return f"training diverged in epoch {epoch}: {exc}. No model was written to {output_dir}; {again}"
 
 
 def _fmt(terms: dict[str, float]) -> str:

@@ -47,6 +47,11 @@ class DataNotFoundError(AeVaeError):
     """The data set is neither on disk nor downloadable."""
 
 
+class DivergedError(AeVaeError):
+    """Training whose loss (or evaluation) stopped being a number: the weights from that step on are unusable, so
+    the run stops there, before anything is checkpointed or written."""
+
+
 class InputError(AeVaeError, ValueError):
     """A request value (a drawing, a data set name, a count, a map position, a code) that cannot be used.
 

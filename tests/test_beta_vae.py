@@ -97,17 +97,23 @@ def test_folder_round_trip_and_config(tmp_path):
         VAE.from_pretrained(tmp_path)
 
 
-@pytest.mark.parametrize("beta_range", [(0.0, 1.0), (2.0, 1.0), (1.0, float("inf")), (1.0,)])
+@pytest.mark.parametrize("beta_range", [(0.0, 1.0), (2.0, 1.0), (1.0, float("inf")), (1.0,), (1e-300, 1.0),
+                                        (1.0, 1e39), (float("nan"), 1.0), ("a", "b"), 5])
 def test_a_bad_beta_range_is_refused(beta_range):
+    """Only ranges the network can read: β goes in as a float32, whose log the FiLM layers take."""
     with pytest.raises(ValueError, match="beta_range"):
         BetaVAEConfig(beta_range=beta_range)
 
 
-def test_curve_betas_are_log_spaced_between_the_ends():
-    betas = curve_betas((0.03, 8.0), 9)
-    assert betas[0] == 0.03 and betas[-1] == 8.0 and len(betas) == 9
+@pytest.mark.parametrize("beta_range", [(0.03, 8.0), (1e-9, 1e-6), (2e-38, 3e38)])
+def test_curve_betas_are_log_spaced_between_the_ends(beta_range):
+    """Nine log-spaced values, the range's own ends at both ends: at every scale float32 holds (a tiny β is not
+    rounded to 0, where log β is not a number)."""
+    betas = curve_betas(beta_range, 9)
+    assert (betas[0], betas[-1]) == beta_range and len(betas) == 9 and min(betas) > 0
     ratios = [b / a for a, b in itertools.pairwise(betas)]
-    assert max(ratios) - min(ratios) < 1e-3
+    assert max(ratios) / min(ratios) - 1 < 1e-4
+    assert torch.isfinite(torch.log(torch.tensor(betas, dtype=torch.float32))).all()
 
 
 def test_rate_distortion_uses_the_posterior_mean():

@@ -10,10 +10,10 @@ import torch
 
 from ae_vae.cli import main
 from ae_vae.data import load_split, random_shift
-from ae_vae.errors import JudgeError
+from ae_vae.errors import DivergedError, JudgeError
 from ae_vae.models.judge import FEATURE_DIM, Judge, JudgeCard, load_judge, save_judge
 from ae_vae.training.cards import render_judge_card
-from ae_vae.training.evaluation import frechet_distance
+from ae_vae.training.evaluation import frechet_distance, unconditional_quality
 from ae_vae.training.judge import train_judge
 
 
@@ -126,3 +126,12 @@ def test_training_is_seeded(tiny_data_dir):
 def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
     assert main(["train-judge", "--dataset", "cifar", "--output", str(tmp_path)]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_samples_that_are_not_numbers_are_one_clear_error(judge):
+    """A model decoding to NaN (trained out of range): its sample quality is refused in words, not as numpy's
+    "Eigenvalues did not converge"."""
+    images = random_images(50)
+    images[3, 0, 5, 5] = float("nan")
+    with pytest.raises(DivergedError, match="not numbers"):
+        unconditional_quality(judge, images, judge.features(random_images(50, seed=1)))

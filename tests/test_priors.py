@@ -290,6 +290,17 @@ def test_prior_of_other_weights_is_refused(tmp_path):
     assert isinstance(info.value, WeightsError)  # callers that fall back on bad weights catch it too
 
 
+def test_codes_no_mixture_can_describe_are_one_clear_error():
+    """A model trained out of scale (its codes overflow): the fit says so in one line, not scikit-learn's traceback."""
+    model = tiny_ae()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(1e12)
+    images, labels = torch.rand(200, 1, 28, 28), torch.arange(200) % 10
+    with pytest.raises(PriorError, match=r"the prior cannot be fitted to the training codes \(largest \|z\| inf\)"):
+        fit_prior(model, images, labels, n_components=3, class_components=1)
+
+
 def test_refit_command_writes_a_prior_that_belongs_to_the_folder(tmp_path, tiny_data_dir, capsys):
     folder = tmp_path / "mnist-ae"
     save_model_folder(tiny_ae(), folder)

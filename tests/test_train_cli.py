@@ -231,6 +231,7 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [(["--beta-range", "2", "1"], "--beta-range"),
                                             (["--beta-range", "0", "1"], "--beta-range"),
+                                            (["--model", "beta-vae", "--beta-range", "1e-300", "5"], "float32 holds"),
                                             (["--kl-weight", "0"], "--kl-weight must be a positive number"),
                                             (["--kl-weight", "nan"], "--kl-weight must be a positive number"),
                                             (["--model", "beta-vae", "--kl-weight", "2"], "only a vae trains"),
@@ -240,6 +241,22 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
 def test_bad_beta_flags_are_one_clear_line(flags, message):
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("model", ["ae", "vae", "beta-vae"])
+def test_a_run_whose_loss_stops_being_a_number_stops_there_in_one_line(tmp_path, model):
+    """A learning rate far too high: the loss is no longer a number at the second step. The run stops there and
+    says so in one line, with what to try; no model is written (nor a checkpoint: no epoch finished)."""
+    from conftest import write_tiny_dataset
+
+    data = write_tiny_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    result = run_train("--model", model, "--dataset", "mnist", "--data-dir", str(data), "--output-dir", str(out),
+                       *TINY_FLAGS, "--lr", "1e30")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "training diverged in epoch 1: the loss became nan at step 2" in result.stderr
+    assert "no epoch finished: start again with a lower --lr" in result.stderr
+    assert not out.exists()
 
 
 def test_a_beta_vae_run_may_push_to_the_hub():

@@ -23,6 +23,21 @@ LOGVAR_RANGE = (-30.0, 20.0)
 # The β range a β-conditioned VAE is trained over: from nearly an autoencoder (the KL term weighs 3 % of the
 # reconstruction's) to a VAE whose codes collapse onto the prior.
 DEFAULT_BETA_RANGE = (0.03, 8.0)
+# The network and its graphs read β as a float32: a range end outside float32's normal numbers would reach them as
+# 0 or infinity, and its log (what the FiLM layers read) would not be a number.
+FLOAT32_TINY, FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38
+
+
+def check_beta_range(values: Any, name: str = "beta_range") -> tuple[float, float]:
+    """`values` as (low, high): two numbers 0 < low < high that float32 holds; else a one-line `ValueError`."""
+    try:
+        low, high = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be two numbers LOW HIGH, got {values!r}") from None
+    if not (FLOAT32_TINY <= low < high <= FLOAT32_MAX):
+        raise ValueError(f"{name} must be two numbers 0 < LOW < HIGH that float32 holds ({FLOAT32_TINY:.2g} to "
+                         f"{FLOAT32_MAX:.2g}), got {low:g} {high:g}")
+    return low, high
 
 
 def log_spaced(low: float, high: float, points: int) -> list[float]:
@@ -86,10 +101,7 @@ class BetaVAEConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.beta_range = tuple(float(b) for b in self.beta_range)
-        if len(self.beta_range) != 2 or not 0 < self.beta_range[0] < self.beta_range[1] or \
-                not all(math.isfinite(b) for b in self.beta_range):
-            raise ValueError(f"beta_range must be two finite numbers 0 < low < high, got {self.beta_range!r}")
+        self.beta_range = check_beta_range(self.beta_range)
         if not (isinstance(self.condition_width, int) and self.condition_width >= 1):
             raise ValueError(f"condition_width must be a positive integer, got {self.condition_width!r}")
 

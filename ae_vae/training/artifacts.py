@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..data import DATASET_TITLES, ImageSet, load_dataset, load_split
-from ..errors import EmbeddingsError
+from ..errors import EmbeddingsError, PriorError
 from ..figures import save_figure
 from ..fileio import atomic_write_json, atomic_write_text
 from ..latent.maps import (
@@ -86,7 +86,7 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
     try:
         prior = fit_prior(model_cpu, train_set.images, train_set.labels, test_set.images, judge=judge, seed=seed,
                           **options)
-    except ValueError as exc:  # e.g. a class whose reconstructions the judge never recognises (a weak model)
+    except PriorError as exc:  # e.g. a class whose reconstructions the judge never recognises (a weak model)
         logger.warning("prior with class filter %r: %s; fitting every class to all its codes", options["class_filter"],
                        exc)
         options["class_filter"] = "all"

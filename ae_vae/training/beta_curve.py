@@ -11,6 +11,7 @@ a large one the collapse onto the prior.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import DATASET_TITLES, ImageSet
+from ..errors import DivergedError
 from ..figures import save_figure
 from ..fileio import atomic_write_json
 from ..models.beta_vae import BetaVAE
@@ -37,7 +39,7 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Cov_x(E_q[z_d]) above this: an active unit (Burd
 
 def curve_betas(beta_range: tuple[float, float], points: int = CURVE_POINTS) -> list[float]:
     """`points` log-spaced values whose ends are the range's ends."""
-    return [round(beta, 6) for beta in log_spaced(*beta_range, points)]
+    return [float(f"{beta:.6g}") for beta in log_spaced(*beta_range, points)]  # (6 significant digits)
 
 
 @torch.no_grad()
@@ -76,14 +78,19 @@ def measure_beta_curve(model: BetaVAE, test_set: ImageSet, judge: Judge | None =
     curve = []
     for beta in curve_betas(model.beta_range, points):
         record: dict[str, Any] = {"beta": beta, **rate_distortion(model, test_set.images, beta, device=device)}
+        if not all(math.isfinite(record[k]) for k in ("rate", "distortion", "mse_per_pixel")):
+            raise DivergedError(f"at β = {beta:g} the rate or the distortion is not a number")
         if judge is not None:
             reconstructions = torch.cat([model.decode(model.embed(test_set.images[i:i + 1000].to(device), beta), beta)
                                          .cpu() for i in range(0, len(test_set), 1000)])
             record["judge_accuracy"] = float((judge.predict(reconstructions) == test_set.labels).double().mean())
             decoded = torch.cat([model.decode(draws[i:i + 1000].to(device), beta).cpu()
                                  for i in range(0, samples, 1000)])
-            record["standard_normal_samples"] = unconditional_quality(judge, decoded, test_features)
-        curve.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()})
+            try:
+                record["standard_normal_samples"] = unconditional_quality(judge, decoded, test_features)
+            except DivergedError as exc:
+                raise DivergedError(f"at β = {beta:g} {exc}") from None
+        curve.append({k: (round(v, 6) if isinstance(v, float) and k != "beta" else v) for k, v in record.items()})
         logger.info("β = %.4g: %s", beta, curve[-1])
     return curve
 

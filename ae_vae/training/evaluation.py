@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ImageSet
+from ..errors import DivergedError
 from ..latent.priors import GaussianMixturePrior, StandardNormalPrior, fit_gaussian
 from ..models import VAE, Model
 from ..models.inference import decode_in_batches, embed_in_batches
@@ -127,6 +128,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def unconditional_quality(judge: Judge, images: torch.Tensor, test_features: np.ndarray) -> dict[str, float]:
     """Fréchet distance to the test set's judge features, and the share of the class the samples show least."""
+    if not torch.isfinite(images).all():
+        raise DivergedError("the decoded samples are not numbers")
     share = torch.bincount(judge.predict(images), minlength=10).double() / len(images)
     return {"frechet_distance": round(frechet_distance(judge.features(images), test_features), 3),
             "min_class_share": round(float(share.min()), 4)}

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import iterate_minibatches, random_shift
+from ..errors import DivergedError
 from ..fileio import atomic_save_safetensors, atomic_write_json, read_safetensors
 from ..models import Model
 from ..models.config import DEFAULT_BETA_RANGE
@@ -98,6 +99,8 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
     `edge_matching` its weight of the reconstructions' image-gradient error (0: none).
     `grad_clip` > 0 rescales each step's gradient to at most that global L2 norm: one bad batch at the peak
     learning rate can otherwise throw a VAE's log-variances far enough that the KL never comes back.
+    A loss that is not a number stops the pass (`DivergedError`) before the step that would spread it to every
+    weight.
     """
     model.train()
     sums: dict[str, float] = defaultdict(float)
@@ -114,6 +117,9 @@ def train_epoch(model: Model, optimizer: torch.optim.Optimizer, images: torch.Te
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 output = model(batch, beta=beta, generator=generator if device.type == "cpu" else None,
                                input_noise=input_noise, prior_matching=prior_matching, edge_matching=edge_matching)
+            if not torch.isfinite(output.loss.detach()):
+                raise DivergedError(f"the loss became {output.loss.item()} at step {state.step + 1} (learning rate "
+                                    f"{lr:.3g})")
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             if grad_clip > 0:

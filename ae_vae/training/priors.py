@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import PriorError
 from ..latent.priors import (
     CLASS_FILTERS,
     DEFAULT_CLASS_COMPONENTS,
@@ -60,7 +61,12 @@ def fit_prior(model: nn.Module, train_images: torch.Tensor, train_labels: torch.
             "dataset": getattr(config, "dataset", None), "class_filter": class_filter,
             "min_confidence": min_confidence}
     test_codes = None if test_images is None else embed_in_batches(model, test_images)
-    return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
-                                    n_components=n_components, class_components=class_components,
-                                    covariance_type=covariance_type, seed=seed, unconditional=unconditional,
-                                    fingerprint=weights_fingerprint(model), info=info)
+    try:
+        return GaussianMixturePrior.fit(codes, train_labels, test_codes=test_codes, class_mask=mask,
+                                        n_components=n_components, class_components=class_components,
+                                        covariance_type=covariance_type, seed=seed, unconditional=unconditional,
+                                        fingerprint=weights_fingerprint(model), info=info)
+    except ValueError as exc:  # scikit-learn's: codes a mixture cannot describe (collapsed, or out of scale)
+        scale = float(codes.abs().max())
+        raise PriorError(f"the prior cannot be fitted to the training codes (largest |z| {scale:.3g}): "
+                         f"{str(exc).split('. ')[0]}") from None
