@@ -21,7 +21,15 @@ from pathlib import Path
 import torch
 
 from ae_vae.data import ImageSet, default_data_dir, load_dataset, normalize_dataset_name
-from ae_vae.errors import AeVaeError, DataNotFoundError, DivergedError, HubError, InputError, WeightsError
+from ae_vae.errors import (
+    AeVaeError,
+    DataNotFoundError,
+    DivergedError,
+    HubError,
+    InputError,
+    JudgeError,
+    WeightsError,
+)
 from ae_vae.fileio import atomic_write_json, atomic_write_text
 from ae_vae.hub import check_push_target, push_folder
 from ae_vae.latent.maps import DEFAULT_NEIGHBOUR_POINTS
@@ -34,6 +42,7 @@ from ae_vae.latent.priors import (
 from ae_vae.models.autoencoder import AutoEncoder
 from ae_vae.models.beta_vae import BetaVAE
 from ae_vae.models.config import DEFAULT_BETA_RANGE, AutoEncoderConfig, BetaVAEConfig, VAEConfig, check_beta_range
+from ae_vae.models.judge import Judge, load_judge
 from ae_vae.models.loading import load_model
 from ae_vae.models.vae import VAE
 from ae_vae.training.artifacts import finalize_run, machine_description
@@ -159,7 +168,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "neighbours beside the test points (0: none)")
     parser.add_argument("--judge-dir", default=str(ROOT / "weights" / "judge-<dataset>"),
                         help="the shipped judge classifier: filters the codes of the per-class priors and measures "
-                             "sample quality (skipped when the folder does not exist)")
+                             "sample quality (skipped when the default folder does not exist; 'none' skips it)")
     parser.add_argument("--prior-unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
                         help="the class-free prior: the per-class mixtures together (weighted by class share), or "
                              "one mixture fitted to all training codes")
@@ -194,7 +203,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--train-images must not be negative")
     if args.output_dir == DEFAULT_OUTPUT_DIR:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
+    judge_given = args.judge_dir != parser.get_default("judge_dir")
     args.judge_dir = args.judge_dir.replace("<dataset>", args.dataset)
+    if args.judge_dir.lower() == "none":
+        args.judge_dir = None
+    elif judge_given and not Path(args.judge_dir).is_dir():
+        parser.error(f"--judge-dir {args.judge_dir}: no such folder ('none' trains without a judge)")
     for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads",
                  "prior_components", "prior_class_components", "prior_samples"):
         if getattr(args, name) < 1:
@@ -278,6 +292,14 @@ def main(args: argparse.Namespace) -> int:
             check_push_target(args.push_to_hub)
         except HubError as exc:
             logger.error("--push-to-hub: %s", exc)
+            return 2
+
+    judge = None
+    if args.judge_dir is not None and Path(args.judge_dir).is_dir():
+        try:  # read now: its measurements come after training
+            judge = load_judge(args.judge_dir)[0]
+        except JudgeError as exc:
+            logger.error("--judge-dir: %s", exc)
             return 2
 
     try:
@@ -374,7 +396,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        finish_folder(model, args, train_set, test_set, output_dir, state, device)
+        finish_folder(model, args, train_set, test_set, output_dir, state, device, judge)
     except AeVaeError as exc:  # a model trained to numbers its prior, curve or judge cannot use
         logger.error("%s was not finished: %s. The trained weights are checkpointed in %s (epoch %d); the folder's "
                      "files are incomplete", output_dir, exc, checkpoint_root, state.epoch)
@@ -394,11 +416,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def finish_folder(model: AutoEncoder | VAE | BetaVAE, args: argparse.Namespace, train_set: ImageSet,
-                  test_set: ImageSet, output_dir: Path, state: TrainState, device: torch.device) -> None:
+                  test_set: ImageSet, output_dir: Path, state: TrainState, device: torch.device,
+                  judge: Judge | None) -> None:
     """The trained model's folder: weights, graphs and measurements (and, but for a β-conditioned VAE, the prior and
     the maps), its card and training record."""
     if isinstance(model, BetaVAE):
-        finalize_beta_run(model, test_set, output_dir, state.history, seed=args.seed, judge_dir=args.judge_dir,
+        finalize_beta_run(model, test_set, output_dir, state.history, seed=args.seed, judge=judge,
                           samples=args.prior_samples, device=device)
         atomic_write_json(output_dir / "training.json", {"commands": state.commands, "args": run_arguments(vars(args)),
                                                          "history": state.history, "machine": machine_description()})
@@ -408,7 +431,7 @@ def finish_folder(model: AutoEncoder | VAE | BetaVAE, args: argparse.Namespace, 
                      history=state.history, commands=state.commands, train_args=run_arguments(vars(args)),
                      seed=args.seed, iwae_samples=args.iwae_samples, iwae_images=args.iwae_images,
                      embedding_points=args.embedding_points, neighbour_points=args.neighbour_points, device=device,
-                     judge_dir=args.judge_dir,
+                     judge=judge,
                      prior_options={"unconditional": args.prior_unconditional, "n_components": args.prior_components,
                                     "class_components": args.prior_class_components},
                      prior_samples=args.prior_samples)

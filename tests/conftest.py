@@ -69,7 +69,7 @@ def write_tiny_beta_folder(folder: Path, dataset: str = "mnist", seed: int = 0,
                                   beta_range=beta_range, condition_width=8))
     digits, labels = synthetic_digits(40, seed)
     test_set = ImageSet(torch.from_numpy(digits).float()[:, None] / 255.0, torch.from_numpy(labels).long())
-    finalize_beta_run(model, test_set, folder, history=[], seed=seed, judge_dir=None, samples=16)
+    finalize_beta_run(model, test_set, folder, history=[], seed=seed, judge=None, samples=16)
     return folder
 
 

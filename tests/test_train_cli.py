@@ -259,6 +259,52 @@ def test_a_run_whose_loss_stops_being_a_number_stops_there_in_one_line(tmp_path,
     assert not out.exists()
 
 
+def test_a_judge_folder_that_cannot_be_used_is_said_before_training(tmp_path):
+    """--judge-dir is read before the first epoch (its measurements come after the last): a folder that is not there,
+    or holds no judge, is one line at once."""
+    missing = run_train("--judge-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no such folder ('none' trains without a judge)" in missing.stderr
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}")
+    broken = run_train("--judge-dir", str(tmp_path / "broken"), "--data-dir", str(tmp_path / "no-data"))
+    assert broken.returncode == 2 and "--judge-dir: " in broken.stderr and "judge" in broken.stderr
+    for result in (missing, broken):
+        assert "Traceback" not in result.stderr and "epoch 1" not in result.stderr
+
+
+def test_a_trained_model_whose_folder_cannot_be_finished_is_one_line_and_keeps_its_checkpoint(tmp_path, monkeypatch,
+                                                                                              caplog):
+    """Training went through but the model's codes cannot be described (here: the prior's fit refuses them, as it
+    does codes that overflowed): the run ends in one line that names the checkpoint it keeps. Without a judge
+    (`--judge-dir none`) the prior is fitted to every training code."""
+    from conftest import write_tiny_dataset
+
+    import train
+    from ae_vae.errors import PriorError
+    from ae_vae.training.loop import latest_checkpoint
+
+    fitted = []
+
+    def refuse(*args, **options):
+        fitted.append(options["class_filter"])
+        raise PriorError("the prior cannot be fitted to the training codes (largest |z| inf): codes contains NaN")
+
+    monkeypatch.setattr("ae_vae.training.artifacts.fit_prior", refuse)
+    data = write_tiny_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    args = train.parse_args(["--model", "vae", "--dataset", "mnist", "--data-dir", str(data), "--output-dir", str(out),
+                             *TINY_FLAGS, "--judge-dir", "none"])
+    threads = torch.get_num_threads()
+    try:
+        assert train.main(args) == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert fitted == ["all"]
+    assert f"{out} was not finished: the prior cannot be fitted to the training codes" in caplog.text
+    assert f"checkpointed in {out / 'checkpoints'} (epoch 1)" in caplog.text
+    assert latest_checkpoint(out / "checkpoints") is not None
+
+
 def test_a_beta_vae_run_may_push_to_the_hub():
     """The Hub layout has the β folders (`ae_vae.hub.BETA_NAMES`), and push_folder takes one like any folder."""
     from train import parse_args

@@ -31,7 +31,7 @@ from ..models import Model
 from ..models.format import save_model_folder
 from ..models.graphs import export_graphs
 from ..models.inference import embed_in_batches
-from ..models.judge import load_judge
+from ..models.judge import Judge, load_judge
 from ..models.loading import load_model
 from .cards import render_model_card
 from .evaluation import evaluate_model, sample_quality
@@ -58,12 +58,13 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
                  history: list[dict[str, float]], commands: list[dict[str, Any]], train_args: dict[str, Any],
                  seed: int = 0,
                  iwae_samples: int = 100, iwae_images: int = 1000, embedding_points: int = 5000,
-                 neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS, device: torch.device | str = "cpu", judge_dir: str | os.PathLike | None = None,
+                 neighbour_points: int = DEFAULT_NEIGHBOUR_POINTS, device: torch.device | str = "cpu",
+                 judge: Judge | None = None,
                  prior_options: dict[str, Any] | None = None, prior_samples: int = 10_000) -> dict[str, Any]:
     """Write the Hub-ready folder: weights, config, metrics, embeddings, fitted prior, ONNX graphs, figures, training
     log, card.
 
-    With a judge (`judge_dir` holding the shipped classifier) the per-class mixtures are fitted to the training
+    With a judge (the shipped classifier) the per-class mixtures are fitted to the training
     codes whose reconstructions the judge recognises, and `metrics.json` gets the sample quality of each prior;
     without one, every training code is used and the sample quality is not measured.
     """
@@ -80,20 +81,21 @@ def finalize_run(model: Model, train_set: ImageSet, test_set: ImageSet, output_d
         metrics["train_seconds_per_epoch"] = round(sum(seconds) / len(seconds), 2)
         metrics["train_minutes_total"] = round(sum(seconds) / 60, 2)
     model_cpu = model.to("cpu")
-    judge = load_judge(judge_dir)[0] if judge_dir is not None and Path(judge_dir).is_dir() else None
     options = {"class_filter": DEFAULT_CLASS_FILTER if judge is not None else "all", **(prior_options or {})}
     logger.info("fitting the prior to the training codes (%s)", options)
     try:
         prior = fit_prior(model_cpu, train_set.images, train_set.labels, test_set.images, judge=judge, seed=seed,
                           **options)
     except PriorError as exc:  # e.g. a class whose reconstructions the judge never recognises (a weak model)
+        if options["class_filter"] == "all":  # every code was used: nothing to fall back to
+            raise
         logger.warning("prior with class filter %r: %s; fitting every class to all its codes", options["class_filter"],
                        exc)
         options["class_filter"] = "all"
         prior = fit_prior(model_cpu, train_set.images, train_set.labels, test_set.images, seed=seed, **options)
     prior.save_pretrained(output_dir)
     if judge is not None:
-        logger.info("measuring sample quality with the judge in %s", judge_dir)
+        logger.info("measuring sample quality with the judge")
         metrics["sample_quality"] = sample_quality(model_cpu, prior, judge, train_set.images, test_set.images,
                                                    samples=prior_samples, seed=seed)
     atomic_write_json(output_dir / "metrics.json", metrics)

@@ -27,7 +27,7 @@ from ..models.beta_vae import BetaVAE
 from ..models.config import log_spaced
 from ..models.format import save_model_folder
 from ..models.graphs import export_graphs
-from ..models.judge import Judge, load_judge
+from ..models.judge import Judge
 from ..models.vae import VAE
 from .evaluation import unconditional_quality
 from .figures import loss_curve_figure
@@ -96,7 +96,7 @@ def measure_beta_curve(model: BetaVAE, test_set: ImageSet, judge: Judge | None =
 
 
 def finalize_beta_run(model: BetaVAE, test_set: ImageSet, output_dir: str | os.PathLike,
-                      history: list[dict[str, float]], seed: int = 0, judge_dir: str | os.PathLike | None = None,
+                      history: list[dict[str, float]], seed: int = 0, judge: Judge | None = None,
                       samples: int = 10_000, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Write the β-conditioned VAE's folder: weights, config, its ONNX graphs (β an input of both), and
     `metrics.json` with the test split's −ELBO at β = 1 and the curve along the range; the loss curves when there
@@ -105,7 +105,6 @@ def finalize_beta_run(model: BetaVAE, test_set: ImageSet, output_dir: str | os.P
     model.eval()
     save_model_folder(model, output_dir)
     export_graphs(output_dir)  # from the weights file written above, whose hash the graphs record
-    judge = load_judge(judge_dir)[0] if judge_dir is not None and Path(judge_dir).is_dir() else None
     metrics: dict[str, Any] = {"test_images": len(test_set), "beta_range": list(model.beta_range),
                                "distortion_estimator": "posterior mean",
                                "at_beta_1": _at_beta_1(model, test_set.images, seed, device)}
