@@ -82,7 +82,7 @@ from ae_vae.app.views import (
     Outputs,
     SampleView,
 )
-from ae_vae.checks import TEMPERATURE_RANGE
+from ae_vae.checks import TEMPERATURE_RANGE, number_in_range, option, whole_number
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
 from ae_vae.latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA
@@ -570,30 +570,6 @@ def build_demo(explorer: Explorer, output_dir: str | Path | None = None) -> gr.B
     return demo
 
 
-def _whole(low: int, high: int | None = None):
-    """An argparse type: a whole number from `low` (to `high`), refused in words otherwise."""
-    def check(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or high is not None and value > high:
-            span = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {span}, got {text!r}")
-        return value
-    return check
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, got {text!r}")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the AE vs VAE explorer (Gradio).",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -611,15 +587,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--beta-vae", action="append", default=[], metavar="DIR",
                         help="a train.py output folder of a β-conditioned VAE (the β tab's knob; its data set is read "
                              "from config.json); repeatable")
-    parser.add_argument("--hub-timeout", type=_seconds, default=5.0,
+    parser.add_argument("--hub-timeout", type=option(number_in_range, 0, None), default=5.0,
                         help="seconds to wait for the Hub before falling back to the cache or bundled weights")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
-    parser.add_argument("--port", type=_whole(0, 65535), default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+    parser.add_argument("--port", type=option(whole_number, 0, 65535), default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
                         help="port (env GRADIO_SERVER_PORT)")
-    parser.add_argument("--threads", type=_whole(1), default=1,
+    parser.add_argument("--threads", type=option(whole_number, 1, None), default=1,
                         help="onnxruntime intra-op threads of each model (a request runs its models on this many "
                              "threads; requests run in parallel, see --concurrency and bench/load_test.py)")
-    parser.add_argument("--concurrency", type=_whole(1), default=2,
+    parser.add_argument("--concurrency", type=option(whole_number, 1, None), default=2,
                         help="requests computed at once (queue concurrency; see bench/load_test.py)")
     return parser.parse_args(argv)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ae_vae.checks import COUNT, NONE_OR_MORE, NOT_NEGATIVE, POSITIVE, SEED
 from ae_vae.data import ImageSet, default_data_dir, load_dataset, normalize_dataset_name
 from ae_vae.errors import (
     AeVaeError,
@@ -99,46 +100,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "beta-vae's conditioning starts at zero, so training begins from that VAE at every β")
     parser.add_argument("--dataset", type=_dataset, default="mnist",
                         help="mnist or fashion_mnist (also: MNIST, FashionMNIST, fashion-mnist)")
-    parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=int, default=32,
+    parser.add_argument("--latent-dim", "--latent_dim", dest="latent_dim", type=COUNT, default=32,
                         help="size of the latent code")
-    parser.add_argument("--channels", type=int, nargs=2, default=[32, 64], metavar=("C14", "C7"),
+    parser.add_argument("--channels", type=COUNT, nargs=2, default=[32, 64], metavar=("C14", "C7"),
                         help="conv channels at 14x14 and 7x7")
-    parser.add_argument("--hidden-blocks", "--hidden_blocks", dest="hidden_blocks", type=int, default=1,
+    parser.add_argument("--hidden-blocks", "--hidden_blocks", dest="hidden_blocks", type=NONE_OR_MORE, default=1,
                         help="residual blocks per resolution in encoder and decoder")
     parser.add_argument("--ae-loss", "--ae_loss", dest="ae_loss", type=_lower, choices=["bce", "mse"], default="bce",
                         help="AE reconstruction loss")
-    parser.add_argument("--epochs", type=int, default=30, help="total number of epochs")
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=128,
+    parser.add_argument("--epochs", type=COUNT, default=30, help="total number of epochs")
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=COUNT, default=128,
                         help="mini-batch size")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
-    parser.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float, default=0.0,
+    parser.add_argument("--lr", type=POSITIVE, default=2e-3, help="peak learning rate (Adam, cosine decay)")
+    parser.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=NOT_NEGATIVE, default=0.0,
                         help="decoupled weight decay of the weight matrices and kernels (AdamW; 0: plain Adam)")
-    parser.add_argument("--encoder-noise", "--encoder_noise", dest="encoder_noise", type=float, default=0.0,
+    parser.add_argument("--encoder-noise", "--encoder_noise", dest="encoder_noise", type=NOT_NEGATIVE, default=0.0,
                         help="std of Gaussian pixel noise added to the encoder's input during training; the loss "
                              "still scores the clean image (denoising: regularizes the encoder; 0: none)")
-    parser.add_argument("--augment-shift", "--augment_shift", dest="augment_shift", type=int, default=0,
+    parser.add_argument("--augment-shift", "--augment_shift", dest="augment_shift", type=NONE_OR_MORE, default=0,
                         help="move each training image by a random whole-pixel offset of up to this many pixels on "
                              "each axis, a fresh one every epoch (augmentation against overfitting; 0: none)")
-    parser.add_argument("--prior-matching", "--prior_matching", dest="prior_matching", type=float, default=0.0,
+    parser.add_argument("--prior-matching", "--prior_matching", dest="prior_matching", type=NOT_NEGATIVE, default=0.0,
                         help="weight (nats) of an MMD penalty between each batch's codes and N(0, I) draws, so the codes "
                              "of all images together fill the N(0, I) prior and its samples decode to real-looking "
                              "images (InfoVAE / Wasserstein AE; 0: none; may be switched on with --resume)")
-    parser.add_argument("--edge-matching", "--edge_matching", dest="edge_matching", type=float, default=0.0,
+    parser.add_argument("--edge-matching", "--edge_matching", dest="edge_matching", type=NOT_NEGATIVE, default=0.0,
                         help="weight of the squared error of the reconstructions' neighbour-pixel differences, in the "
                              "reconstruction loss's units: weighs thin lines (zips, buttons, collars) up against broad "
                              "areas (0: none; may be switched on with --resume)")
-    parser.add_argument("--grad-clip", "--grad_clip", dest="grad_clip", type=float, default=0.0,
+    parser.add_argument("--grad-clip", "--grad_clip", dest="grad_clip", type=NOT_NEGATIVE, default=0.0,
                         help="rescale each step's gradient to at most this global L2 norm, against a rare exploding "
                              "step at a high learning rate (0: none; may change with --resume)")
-    parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=int, default=0,
+    parser.add_argument("--validation-images", "--validation_images", dest="validation_images", type=NONE_OR_MORE, default=0,
                         help="hold out this many random training images and log their loss terms every epoch, to "
                              "tune regularization without looking at the test split (0: train on all)")
-    parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=float, default=5.0,
+    parser.add_argument("--kl-warmup-epochs", "--kl_warmup_epochs", dest="kl_warmup_epochs", type=NOT_NEGATIVE, default=5.0,
                         help="VAE, beta-vae: epochs over which the KL weight rises linearly from 0 to its full value")
-    parser.add_argument("--kl-weight", type=float, default=1.0, metavar="BETA",
+    parser.add_argument("--kl-weight", type=POSITIVE, default=1.0, metavar="BETA",
                         help="VAE: the KL term's weight β after the warm-up (1: the ELBO; another value trains a "
                              "β-VAE at that β, e.g. to compare with a beta-vae at the same β)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed")
     parser.add_argument("--data-dir", "--data_dir", dest="data_dir", default=default_data_dir(),
                         help="torchvision data root (holds MNIST/raw, FashionMNIST/raw; downloaded there if absent): "
                              "$AE_VAE_DATA_DIR, else ./data")
@@ -149,21 +150,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", type=_lower, choices=["fp32", "bf16"], default="fp32",
                         help="bf16: mixed-precision forward pass (~2x faster on CPUs with AVX512-BF16); weights, "
                              "optimizer state and evaluation stay fp32")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
+    parser.add_argument("--threads", type=COUNT, default=os.cpu_count() or 1, help="torch CPU threads")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest checkpoint in <output-dir>/checkpoints; a larger --epochs "
                              "stretches the cosine schedule over the new total, so the learning rate first goes back "
                              "up to that schedule's value at the checkpoint's epoch")
-    parser.add_argument("--visualize-every", "--visualize_every", dest="visualize_every", type=int, default=0,
+    parser.add_argument("--visualize-every", "--visualize_every", dest="visualize_every", type=NONE_OR_MORE, default=0,
                         help="every N epochs write reconstructions, PCA, UMAP, interpolation and prior samples "
                              "to <visu-dir>/<dataset>_<model>/ (0: off)")
     parser.add_argument("--visu-dir", "--visu_dir", dest="visu_dir", default="visu",
                         help="folder for --visualize-every")
-    parser.add_argument("--iwae-samples", type=int, default=100, help="VAE: importance samples for the NLL estimate")
-    parser.add_argument("--iwae-images", type=int, default=1000, help="VAE: test images for the NLL estimate")
-    parser.add_argument("--embedding-points", type=int, default=5000,
+    parser.add_argument("--iwae-samples", type=COUNT, default=100, help="VAE: importance samples for the NLL estimate")
+    parser.add_argument("--iwae-images", type=COUNT, default=1000, help="VAE: test images for the NLL estimate")
+    parser.add_argument("--embedding-points", type=COUNT, default=5000,
                         help="test images whose latents, PCA and UMAP coordinates are stored for the app")
-    parser.add_argument("--neighbour-points", type=int, default=DEFAULT_NEIGHBOUR_POINTS,
+    parser.add_argument("--neighbour-points", type=NONE_OR_MORE, default=DEFAULT_NEIGHBOUR_POINTS,
                         help="training images whose codes and pixels are stored too, searched for a drawing's nearest "
                              "neighbours beside the test points (0: none)")
     parser.add_argument("--judge-dir", default=str(ROOT / "weights" / "judge-<dataset>"),
@@ -172,11 +173,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prior-unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
                         help="the class-free prior: the per-class mixtures together (weighted by class share), or "
                              "one mixture fitted to all training codes")
-    parser.add_argument("--prior-components", type=int, default=DEFAULT_COMPONENTS,
+    parser.add_argument("--prior-components", type=COUNT, default=DEFAULT_COMPONENTS,
                         help="components of the mixture fitted to all training codes (--prior-unconditional fitted)")
-    parser.add_argument("--prior-class-components", type=int, default=DEFAULT_CLASS_COMPONENTS,
+    parser.add_argument("--prior-class-components", type=COUNT, default=DEFAULT_CLASS_COMPONENTS,
                         help="components of each class's mixture")
-    parser.add_argument("--prior-samples", type=int, default=10_000,
+    parser.add_argument("--prior-samples", type=COUNT, default=10_000,
                         help="samples per prior for the sample-quality figures in metrics.json")
     parser.add_argument("--push-to-hub", "--push_to_hub", dest="push_to_hub", default=None, metavar="REPO_ID",
                         help="after training, push the output folder to this Hub model repo (user/name); the token "
@@ -185,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --push-to-hub: create the repo as private (if it does not exist yet)")
     parser.add_argument("--hub-revision", "--revision", dest="hub_revision", default="main",
                         help="with --push-to-hub: branch to push to, created if missing")
-    parser.add_argument("--train-images", type=int, default=0,
+    parser.add_argument("--train-images", type=NONE_OR_MORE, default=0,
                         help="train on the first N training images only (0: all of them)")
     parser.add_argument("--quick", action="store_true",
                         help="a first run in a few minutes: " + ", ".join(f"--{k.replace('_', '-')} {v}"
@@ -199,8 +200,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for name, value in QUICK.items():
             if name not in given:
                 setattr(args, name, value)
-    if args.train_images < 0:
-        parser.error("--train-images must not be negative")
     if args.output_dir == DEFAULT_OUTPUT_DIR:
         args.output_dir = str(Path("runs") / f"{args.dataset}-{args.model}")
     judge_given = args.judge_dir != parser.get_default("judge_dir")
@@ -209,22 +208,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.judge_dir = None
     elif judge_given and not Path(args.judge_dir).is_dir():
         parser.error(f"--judge-dir {args.judge_dir}: no such folder ('none' trains without a judge)")
-    for name in ("latent_dim", "epochs", "batch_size", "iwae_samples", "iwae_images", "embedding_points", "threads",
-                 "prior_components", "prior_class_components", "prior_samples"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.lr <= 0:
-        parser.error("--lr must be positive")
-    if min(args.weight_decay, args.validation_images, args.encoder_noise, args.augment_shift, args.neighbour_points,
-           args.prior_matching, args.grad_clip, args.edge_matching) < 0:
-        parser.error("--weight-decay, --encoder-noise, --augment-shift, --validation-images, --neighbour-points, "
-                     "--prior-matching, --grad-clip and --edge-matching must not be negative")
     try:
         check_beta_range(args.beta_range, "--beta-range")
     except ValueError as exc:
         parser.error(str(exc))
-    if not (args.kl_weight > 0 and math.isfinite(args.kl_weight)):
-        parser.error(f"--kl-weight must be a positive number, got {args.kl_weight}")
     if args.kl_weight != 1.0 and args.model != "vae":
         parser.error("--kl-weight: only a vae trains at another KL weight (a beta-vae draws its β from --beta-range)")
     if args.model != "beta-vae" and args.beta_range != list(DEFAULT_BETA_RANGE):

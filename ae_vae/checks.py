@@ -7,7 +7,9 @@ ranges themselves live beside what they bound: the sliders read the same constan
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from .errors import InputError
 
 TEMPERATURE_RANGE = (0.0, 2.0)  # the spread of sampled codes, as a multiple of the prior's own: slider and API alike
+SEED_MAX = 2 ** 32 - 1  # the largest seed of a command (numpy's and scikit-learn's generators take up to this)
 
 
 def _number(value: Any, name: str, expected: str) -> float:
@@ -26,22 +29,42 @@ def _number(value: Any, name: str, expected: str) -> float:
         raise InputError(f"{name} must be {expected}, got {value!r}") from None
 
 
-def whole_number(value: Any, low: int, high: int, name: str) -> int:
-    """`value` as an int from `low` to `high` (a float that is whole, e.g. a slider's 3.0, counts)."""
-    expected = f"a whole number from {low} to {high}"
+def whole_number(value: Any, low: int, high: int | None, name: str) -> int:
+    """`value` as an int from `low` to `high` (None: no upper bound); a float that is whole, e.g. a slider's 3.0,
+    counts."""
+    expected = f"a whole number from {low} to {high}" if high is not None else f"a whole number of at least {low}"
     number = _number(value, name, expected)
-    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+    if not math.isfinite(number) or number != int(number) or not low <= number <= (high if high is not None else number):
         raise InputError(f"{name} must be {expected}, got {value!r}")
     return int(number)
 
 
-def number_in_range(value: Any, low: float, high: float, name: str) -> float:
-    """`value` as a finite float from `low` to `high`."""
-    expected = f"a number from {low:g} to {high:g}"
+def number_in_range(value: Any, low: float, high: float | None, name: str) -> float:
+    """`value` as a finite float from `low` to `high` (None: no upper bound)."""
+    expected = f"a number from {low:g} to {high:g}" if high is not None else f"a number of at least {low:g}"
     number = _number(value, name, expected)
-    if not math.isfinite(number) or not low <= number <= high:
+    if not math.isfinite(number) or not low <= number <= (high if high is not None else number):
         raise InputError(f"{name} must be {expected}, got {value!r}")
     return number
+
+
+def positive_number(value: Any, name: str) -> float:
+    """`value` as a finite float above 0."""
+    number = _number(value, name, "a number above 0")
+    if not (math.isfinite(number) and number > 0):
+        raise InputError(f"{name} must be a number above 0, got {value!r}")
+    return number
+
+
+def option(check: Callable[..., Any], *bounds: Any) -> Callable[[str], Any]:
+    """An argparse `type` from one of these checks, e.g. `option(whole_number, 1, None)`: the same rule and words
+    for a command-line flag as for a request value, as argparse's one-line error (which names the flag)."""
+    def parse(text: str) -> Any:
+        try:
+            return check(text, *bounds, "")
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc).lstrip()) from None
+    return parse
 
 
 def check_temperature(temperature: Any) -> float:
@@ -65,3 +88,11 @@ def code_vector(code: Any, length: int, limit: float, name: str, limit_reason: s
         raise InputError(f"{name} has a value of {np.abs(vector).max():.3g}; each must be within ±{limit:.3g}"
                          + (f" ({limit_reason})" if limit_reason else ""))
     return vector.astype(np.float32)
+
+
+# The argparse types the commands share: a count of at least 1, a seed, a size or weight of at least 0.
+COUNT = option(whole_number, 1, None)
+SEED = option(whole_number, 0, SEED_MAX)
+NONE_OR_MORE = option(whole_number, 0, None)
+NOT_NEGATIVE = option(number_in_range, 0, None)
+POSITIVE = option(positive_number)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from huggingface_hub import constants
 
+from .checks import COUNT, NONE_OR_MORE, SEED, number_in_range, option
 from .data import DATASETS, default_data_dir, load_dataset, normalize_dataset_name
 from .errors import TRAINING_REQUIREMENTS, AeVaeError, missing_training_module
 from .fileio import describe_hub_error
@@ -85,6 +86,8 @@ def _refit_prior(args: argparse.Namespace) -> None:
                "unconditional": args.unconditional, "n_components": args.components,
                "class_components": args.class_components, "covariance_type": args.covariance}
     use_judge = args.judge_dir is None or args.judge_dir.lower() != "none"
+    if use_judge and args.judge_dir is not None and not Path(args.judge_dir).is_dir():
+        raise AeVaeError(f"--judge-dir {args.judge_dir}: no such folder ('none' refits without a judge)")
     _plain_models(args.folders, "fitted prior")
     for folder in args.folders:
         with threadpool_limits(args.threads):
@@ -112,8 +115,6 @@ def _export_onnx(args: argparse.Namespace) -> None:
 def _store_points(args: argparse.Namespace) -> None:
     from .training.artifacts import store_points
 
-    if args.neighbour_points < 0:
-        raise AeVaeError("--neighbour-points must not be negative")
     _plain_models(args.folders, "stored map or neighbour points")
     for folder in args.folders:
         n, m = store_points(folder, args.data_dir, args.neighbour_points)
@@ -170,16 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "<folder>/../judge-<dataset>; 'none': no judge)")
     refit.add_argument("--class-filter", choices=CLASS_FILTERS, default=DEFAULT_CLASS_FILTER,
                        help="which training codes the per-class mixtures are fitted to (without a judge: all)")
-    refit.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+    refit.add_argument("--min-confidence", type=option(number_in_range, 0, 1), default=DEFAULT_MIN_CONFIDENCE,
                        help="judge probability of the label a kept reconstruction needs")
     refit.add_argument("--unconditional", choices=UNCONDITIONAL_KINDS, default=DEFAULT_UNCONDITIONAL,
                        help="the class-free mixture: the class mixtures together, or one fitted to all codes")
-    refit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS,
+    refit.add_argument("--components", type=COUNT, default=DEFAULT_COMPONENTS,
                        help="components of the class-free mixture when --unconditional fitted")
-    refit.add_argument("--class-components", type=int, default=DEFAULT_CLASS_COMPONENTS, help="components per class")
+    refit.add_argument("--class-components", type=COUNT, default=DEFAULT_CLASS_COMPONENTS, help="components per class")
     refit.add_argument("--covariance", choices=COVARIANCE_TYPES, default=DEFAULT_COVARIANCE, help="covariance type")
-    refit.add_argument("--samples", type=int, default=10_000, help="decoded samples per prior for the sample quality")
-    refit.add_argument("--seed", type=int, default=0, help="EM initialisation and sampling seed")
+    refit.add_argument("--samples", type=COUNT, default=10_000, help="decoded samples per prior for the sample quality")
+    refit.add_argument("--seed", type=SEED, default=0, help="EM initialisation and sampling seed")
     check = command("check-prior", _check_prior, "Check that each folder's prior.safetensors belongs to its weights.")
     check.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders")
     points = command("store-points", _store_points,
@@ -187,14 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "(neighbours.safetensors) and the one Gaussian fitted to the training codes, in folders written "
                      "before they were stored; no map changes.")
     points.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-ae")
-    points.add_argument("--neighbour-points", type=int, default=DEFAULT_NEIGHBOUR_POINTS,
+    points.add_argument("--neighbour-points", type=NONE_OR_MORE, default=DEFAULT_NEIGHBOUR_POINTS,
                         help="training images stored for the neighbour search (0: none)")
     judge = command("train-judge", _train_judge, "Train the judge classifier of a data set and write its folder.")
     judge.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
     judge.add_argument("--output", required=True, help="folder to write (e.g. weights/judge-mnist)")
-    judge.add_argument("--epochs", type=int, default=3, help="training epochs")
-    judge.add_argument("--max-shift", type=int, default=0, help="random translations of up to this many pixels")
-    judge.add_argument("--seed", type=int, default=0, help="random seed")
+    judge.add_argument("--epochs", type=COUNT, default=3, help="training epochs")
+    judge.add_argument("--max-shift", type=NONE_OR_MORE, default=0, help="random translations of up to this many pixels")
+    judge.add_argument("--seed", type=SEED, default=0, help="random seed")
     graphs = command("export-onnx", _export_onnx,
                      "Write each folder's encoder and decoder as ONNX graphs (encoder.onnx, decoder.onnx), which the "
                      "page and the app run; each records the SHA-256 of the folder's model.safetensors and is checked "
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.add_argument("folders", nargs="+", metavar="FOLDER", help="weights folders, e.g. weights/mnist-vae")
     for sub in (refit, points, judge):
         sub.add_argument("--data-dir", default=default_data_dir(), help=DATA_DIR_HELP)
-        sub.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads: the CPU may be shared")
+        sub.add_argument("--threads", type=COUNT, default=1, help="torch (and BLAS) threads: the CPU may be shared")
     return parser
 
 
@@ -214,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "threads"):
             import torch
 
-            args.threads = max(1, args.threads)
             torch.set_num_threads(args.threads)
         args.run(args)
     except AeVaeError as exc:

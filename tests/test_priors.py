@@ -290,6 +290,27 @@ def test_prior_of_other_weights_is_refused(tmp_path):
     assert isinstance(info.value, WeightsError)  # callers that fall back on bad weights catch it too
 
 
+@pytest.mark.parametrize("flags, said", [
+    (["--components", "0"], "argument --components: must be a whole number of at least 1, got '0'"),
+    (["--class-components", "-3"], "argument --class-components: must be a whole number of at least 1, got '-3'"),
+    (["--samples", "0"], "argument --samples: must be a whole number of at least 1, got '0'"),
+    (["--min-confidence", "2"], "argument --min-confidence: must be a number from 0 to 1, got '2'"),
+    (["--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295, got '-1'"),
+    (["--threads", "0"], "argument --threads: must be a whole number of at least 1, got '0'"),
+])
+def test_refit_refuses_a_bad_setting_before_reading_anything(flags, said, capsys):
+    """Each of the refit's settings is checked as it is parsed (the rule and words of `ae_vae.checks`), not found
+    out by scikit-learn after the codes are computed (or quietly used)."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["refit-prior", "weights/mnist-vae", *flags])
+    assert stopped.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_refit_names_a_judge_folder_that_is_not_there(tmp_path, capsys):
+    assert main(["refit-prior", "weights/mnist-vae", "--judge-dir", str(tmp_path / "nowhere")]) == 2
+    assert f"--judge-dir {tmp_path / 'nowhere'}: no such folder ('none' refits without a judge)" in capsys.readouterr().err
+
+
 def test_codes_no_mixture_can_describe_are_one_clear_error():
     """A model trained out of scale (its codes overflow): the fit says so in one line, not scikit-learn's traceback."""
     model = tiny_ae()

@@ -129,7 +129,8 @@ def test_app_cli_reports_an_unusable_folder_in_one_line(tmp_path):
     (["--threads", "0"], "argument --threads: must be a whole number of at least 1, got '0'"),
     (["--concurrency", "two"], "argument --concurrency: must be a whole number of at least 1, got 'two'"),
     (["--port", "99999"], "argument --port: must be a whole number from 0 to 65535, got '99999'"),
-    (["--hub-timeout", "-1"], "argument --hub-timeout: must be a number of seconds, 0 or more, got '-1'"),
+    (["--hub-timeout", "-1"], "argument --hub-timeout: must be a number of at least 0, got '-1'"),
+    (["--hub-timeout", "inf"], "argument --hub-timeout: must be a number of at least 0, got 'inf'"),
 ])
 def test_app_cli_refuses_a_bad_setting_in_one_line(flags, said, capsys):
     import app as app_module
