@@ -2,7 +2,8 @@
 
 Each returns the value in the type the code uses or raises an `InputError` that names the value, its range and
 what was sent, so the app, the API and the library's samplers share one contract (and one message) per value. The
-ranges themselves live beside what they bound: the sliders read the same constants.
+ranges themselves live beside what they bound: the sliders read the same constants. The commands' flags use the
+same checks as argparse types (`option`, and the shared `COUNT`, `SEED`, … below).
 """
 
 from __future__ import annotations

@@ -234,15 +234,26 @@ def test_a_beta_vae_run_writes_its_weights_and_curve(tmp_path):
                                             (["--model", "beta-vae", "--beta-range", "1e-300", "5"], "float32 holds"),
                                             (["--kl-weight", "0"], "argument --kl-weight: must be a number above 0, got '0'"),
                                             (["--kl-weight", "nan"], "argument --kl-weight: must be a number above 0, got 'nan'"),
-                                            (["--lr", "inf"], "argument --lr: must be a number above 0, got 'inf'"),
-                                            (["--channels", "8", "0"], "argument --channels: must be a whole number of at least 1"),
-                                            (["--hidden-blocks", "-1"], "argument --hidden-blocks: must be a whole number of at least 0"),
-                                            (["--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295"),
                                             (["--model", "beta-vae", "--kl-weight", "2"], "only a vae trains"),
                                             (["--model", "ae", "--kl-weight", "2"], "only a vae trains"),
                                             (["--model", "vae", "--beta-range", "0.1", "3"], "only a beta-vae learns"),
                                             (["--model", "ae", "--beta-range", "0.1", "3"], "only a beta-vae learns")])
 def test_bad_beta_flags_are_one_clear_line(flags, message):
+    result = run_train(*flags)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "inf"], "argument --lr: must be a number above 0, got 'inf'"),
+    (["--lr", "nan"], "argument --lr: must be a number above 0, got 'nan'"),
+    (["--weight-decay", "nan"], "must be a number of at least 0, got 'nan'"),
+    (["--channels", "8", "0"], "argument --channels: must be a whole number of at least 1, got '0'"),
+    (["--hidden-blocks", "-1"], "must be a whole number of at least 0, got '-1'"),
+    (["--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295, got '-1'"),
+    (["--epochs", "2.5"], "argument --epochs: must be a whole number of at least 1, got '2.5'"),
+])
+def test_a_bad_number_is_one_clear_line(flags, message):
+    """Each number is checked as it is parsed (`ae_vae.checks`): one line naming the flag, the rule and the value."""
     result = run_train(*flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
