@@ -274,6 +274,23 @@ def test_a_run_whose_loss_stops_being_a_number_stops_there_in_one_line(tmp_path,
     assert not out.exists()
 
 
+def test_a_run_that_diverges_after_a_finished_epoch_points_at_its_checkpoint(tmp_path):
+    """Where an epoch finished before the loss stopped being a number, the line names that epoch's checkpoint and
+    how to go on from it (--grad-clip may change on --resume; the learning rate may not)."""
+    import train
+    from ae_vae.errors import DivergedError
+
+    args = train.parse_args(["--lr", "0.01"])
+    said = train.diverged_message(DivergedError("the loss became nan at step 700 (learning rate 0.01)"), 3, args,
+                                  tmp_path, tmp_path / "checkpoints")
+    assert said == (f"training diverged in epoch 3: the loss became nan at step 700 (learning rate 0.01). No model was "
+                    f"written to {tmp_path}; epoch 2's checkpoint is kept in {tmp_path / 'checkpoints'}: --resume with "
+                    f"--grad-clip 1 may get past this step, or start again with a lower --lr (now 0.01)")
+    from ae_vae.training.loop import MAY_CHANGE_ON_RESUME
+
+    assert "grad_clip" in MAY_CHANGE_ON_RESUME and "lr" not in MAY_CHANGE_ON_RESUME
+
+
 def test_a_judge_folder_that_cannot_be_used_is_said_before_training(tmp_path):
     """--judge-dir is read before the first epoch (its measurements come after the last): a folder that is not there,
     or holds no judge, is one line at once."""
