@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -67,6 +68,7 @@ from ae_vae.training.loop import (
 logger = logging.getLogger("train")
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT_DIR = "runs/<dataset>-<model>"  # shown by --help, filled in by parse_args
+UNFINISHED = ".unfinished"  # the sub-folder a run's files are written in before they replace the output folder's
 # --quick: one epoch over a third of the training split and a lighter evaluation and artifacts, so a first run
 # finishes in minutes on a CPU (measured by bench/quick_training.py).
 QUICK = {"epochs": 1, "train_images": 20_000, "iwae_samples": 20, "iwae_images": 200, "embedding_points": 1000,
@@ -385,8 +387,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         finish_folder(model, args, train_set, test_set, output_dir, state, device, judge)
     except AeVaeError as exc:  # a model trained to numbers its prior, curve or judge cannot use
-        logger.error("%s was not finished: %s. The trained weights are checkpointed in %s (epoch %d); the folder's "
-                     "files are incomplete", output_dir, exc, checkpoint_root, state.epoch)
+        logger.error("%s was not finished: %s. No file of the folder was replaced; the trained weights are "
+                     "checkpointed in %s (epoch %d)", output_dir, exc, checkpoint_root, state.epoch)
         return 2
     logger.info("wrote %s", output_dir)
     if args.push_to_hub:
@@ -406,7 +408,27 @@ def finish_folder(model: AutoEncoder | VAE | BetaVAE, args: argparse.Namespace, 
                   test_set: ImageSet, output_dir: Path, state: TrainState, device: torch.device,
                   judge: Judge | None) -> None:
     """The trained model's folder: weights, graphs and measurements (and, but for a β-conditioned VAE, the prior and
-    the maps), its card and training record."""
+    the maps), its card and training record.
+
+    Written aside (`<output-dir>/.unfinished/<its name>/`, so the card names the folder) and moved into the output
+    folder file by file only once every file is written: a run that cannot finish (or a crash meanwhile) leaves the
+    model the folder held before, e.g. the run a --resume goes on from, as it was.
+    """
+    aside = output_dir / UNFINISHED
+    shutil.rmtree(aside, ignore_errors=True)  # a crashed run's
+    folder = aside / (output_dir.resolve().name or "model")
+    folder.mkdir(parents=True)
+    try:
+        _write_folder(model, args, train_set, test_set, folder, state, device, judge)
+        for path in sorted(folder.iterdir()):
+            os.replace(path, output_dir / path.name)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _write_folder(model: AutoEncoder | VAE | BetaVAE, args: argparse.Namespace, train_set: ImageSet,
+                  test_set: ImageSet, output_dir: Path, state: TrainState, device: torch.device,
+                  judge: Judge | None) -> None:
     if isinstance(model, BetaVAE):
         finalize_beta_run(model, test_set, output_dir, state.history, seed=args.seed, judge=judge,
                           samples=args.prior_samples, device=device)

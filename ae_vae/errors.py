@@ -48,8 +48,8 @@ class DataNotFoundError(AeVaeError):
 
 
 class DivergedError(AeVaeError):
-    """Training whose loss (or evaluation) stopped being a number: the weights from that step on are unusable, so
-    the run stops there, before anything is checkpointed or written."""
+    """A model whose loss, evaluation or measurements stopped being numbers: its weights are unusable from there on,
+    so training stops at that step (before the epoch is checkpointed), and a measurement before it is written."""
 
 
 class InputError(AeVaeError, ValueError):

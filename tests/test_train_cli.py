@@ -307,8 +307,9 @@ def test_a_judge_folder_that_cannot_be_used_is_said_before_training(tmp_path):
 def test_a_trained_model_whose_folder_cannot_be_finished_is_one_line_and_keeps_its_checkpoint(tmp_path, monkeypatch,
                                                                                               caplog):
     """Training went through but the model's codes cannot be described (here: the prior's fit refuses them, as it
-    does codes that overflowed): the run ends in one line that names the checkpoint it keeps. Without a judge
-    (`--judge-dir none`) the prior is fitted to every training code."""
+    does codes that overflowed): the run ends in one line that names the checkpoint it keeps, and the folder's
+    earlier files are as they were (the new ones are written aside, and moved in only when all are). Without a
+    judge (`--judge-dir none`) the prior is fitted to every training code."""
     from conftest import write_tiny_dataset
 
     import train
@@ -324,6 +325,10 @@ def test_a_trained_model_whose_folder_cannot_be_finished_is_one_line_and_keeps_i
     monkeypatch.setattr("ae_vae.training.artifacts.fit_prior", refuse)
     data = write_tiny_dataset(tmp_path / "data")
     out = tmp_path / "out"
+    out.mkdir()
+    earlier = {"model.safetensors": b"an earlier model", "metrics.json": b"{}"}
+    for name, content in earlier.items():
+        (out / name).write_bytes(content)
     args = train.parse_args(["--model", "vae", "--dataset", "mnist", "--data-dir", str(data), "--output-dir", str(out),
                              *TINY_FLAGS, "--judge-dir", "none"])
     threads = torch.get_num_threads()
@@ -333,8 +338,11 @@ def test_a_trained_model_whose_folder_cannot_be_finished_is_one_line_and_keeps_i
         torch.set_num_threads(threads)
     assert fitted == ["all"]
     assert f"{out} was not finished: the prior cannot be fitted to the training codes" in caplog.text
-    assert f"checkpointed in {out / 'checkpoints'} (epoch 1)" in caplog.text
+    assert f"No file of the folder was replaced; the trained weights are checkpointed in {out / 'checkpoints'} " \
+           "(epoch 1)" in caplog.text
     assert latest_checkpoint(out / "checkpoints") is not None
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == earlier
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "metrics.json", "model.safetensors"]
 
 
 def test_a_beta_vae_run_may_push_to_the_hub():
