@@ -82,7 +82,7 @@ from ae_vae.app.views import (
     Outputs,
     SampleView,
 )
-from ae_vae.checks import TEMPERATURE_RANGE, number_in_range, option, whole_number
+from ae_vae.checks import COUNT, NOT_NEGATIVE, TEMPERATURE_RANGE, option, whole_number
 from ae_vae.data import DATASET_TITLES, DATASETS
 from ae_vae.errors import WeightsError
 from ae_vae.latent.navigation import MAX_NEIGHBOURS, MAX_SIGMA
@@ -587,15 +587,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--beta-vae", action="append", default=[], metavar="DIR",
                         help="a train.py output folder of a β-conditioned VAE (the β tab's knob; its data set is read "
                              "from config.json); repeatable")
-    parser.add_argument("--hub-timeout", type=option(number_in_range, 0, None), default=5.0,
+    parser.add_argument("--hub-timeout", type=NOT_NEGATIVE, default=5.0,
                         help="seconds to wait for the Hub before falling back to the cache or bundled weights")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=option(whole_number, 0, 65535), default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
                         help="port (env GRADIO_SERVER_PORT)")
-    parser.add_argument("--threads", type=option(whole_number, 1, None), default=1,
+    parser.add_argument("--threads", type=COUNT, default=1,
                         help="onnxruntime intra-op threads of each model (a request runs its models on this many "
                              "threads; requests run in parallel, see --concurrency and bench/load_test.py)")
-    parser.add_argument("--concurrency", type=option(whole_number, 1, None), default=2,
+    parser.add_argument("--concurrency", type=COUNT, default=2,
                         help="requests computed at once (queue concurrency; see bench/load_test.py)")
     return parser.parse_args(argv)
 
